@@ -1,0 +1,17 @@
+# The README's two commands. Each sets up .venv first (scripts/setup.sh is a no-op when nothing changed).
+VENV ?= .venv
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: setup quickstart test test-fast
+
+setup:
+	@scripts/setup.sh
+
+quickstart: setup  ## the main job: a small ML campaign on the embedded default store
+	$(VENV)/bin/seiscreen run workflows/quickstart.yaml
+
+test: setup  ## every test, the slow (ML potential, GPAW) ones included
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: setup  ## the fast tests only (about a minute)
+	$(VENV)/bin/python -m pytest -q -m "not slow"

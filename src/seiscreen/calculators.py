@@ -1,0 +1,169 @@
+"""The one registry of calculator presets, looked up by name.
+
+A preset is data (code + parameters) that builds an ASE calculator on demand and is stored, whole, with every
+number it produced. Heavy packages (torch, GPAW) are imported only when their preset is built.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from pydantic import BaseModel, ConfigDict
+
+from seiscreen.errors import SeiscreenError, UnknownNameError
+
+Code = Literal["emt", "chgnet", "sevennet", "gpaw"]
+_PACKAGE = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
+_INSTALL = {"chgnet": "pip install -e '.[ml]' (after torch==2.13.0; see scripts/setup.sh)",
+            "sevennet": "pip install -e '.[ml]' (after torch==2.13.0; see scripts/setup.sh)",
+            "gpaw": "CC=g++ pip install -e '.[gpaw]' (see scripts/setup.sh)"}
+
+
+class CalculatorPreset(BaseModel):
+    """A named calculator set-up. ``parameters`` go verbatim to the calculator (GPAW) or model loader (ML)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    code: Code
+    description: str
+    parameters: dict[str, Any] = {}
+    # Slab-facing settings that are not calculator keywords: spin needs an initial moment on the adatom.
+    adatom_magmom: float = 0.0
+
+    def provenance(self) -> dict[str, Any]:
+        """Everything needed to say how a number was computed."""
+        try:
+            package_version = version(_PACKAGE[self.code])
+        except PackageNotFoundError:
+            package_version = None
+        return {"preset": self.name, "code": self.code, "parameters": self.parameters,
+                "adatom_magmom": self.adatom_magmom, "package_version": package_version}
+
+    def make(self, atoms: Atoms | None = None, directory: str | os.PathLike | None = None) -> Calculator:
+        """An ASE calculator; ``atoms`` (when given) is prepared in place (GPAW: periodicity, magnetic moments)."""
+        return _BUILDERS[self.code](self, atoms, Path(directory) if directory else None)
+
+
+def _emt(preset: CalculatorPreset, atoms, directory) -> Calculator:
+    from ase.calculators.emt import EMT
+
+    return EMT(**preset.parameters)
+
+
+def _torch_threads() -> None:
+    import torch
+
+    # One process per job: the caller decides threads through OMP_NUM_THREADS (two 2-thread jobs on 2 cores crawl).
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+
+
+@cache
+def _chgnet_model(model_name: str):
+    from chgnet.model import CHGNet
+
+    return CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
+
+
+def _chgnet(preset: CalculatorPreset, atoms, directory) -> Calculator:
+    _require("chgnet", preset)
+    _torch_threads()
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    params = dict(preset.parameters)
+    model = _chgnet_model(params.pop("model", "0.3.0"))
+    return CHGNetCalculator(model=model, use_device="cpu", **params)
+
+
+def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:
+    _require("sevenn", preset)
+    _torch_threads()
+    from sevenn.calculator import SevenNetCalculator
+
+    params = dict(preset.parameters)
+    return SevenNetCalculator(params.pop("model", "7net-0"), device="cpu", **params)
+
+
+def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
+    _require("gpaw", preset)
+    from gpaw import GPAW, PW, FermiDirac
+
+    params = dict(preset.parameters)
+    if "pw_cutoff" in params:
+        params["mode"] = PW(params.pop("pw_cutoff"))
+    if "smearing" in params:
+        params["occupations"] = FermiDirac(params.pop("smearing"))
+    if atoms is not None:
+        atoms.pbc = (True, True, False)  # slab: the dipole layer needs a non-periodic z
+        if preset.adatom_magmom and params.get("spinpol"):
+            moments = [0.0] * len(atoms)
+            moments[-1] = preset.adatom_magmom  # the adatom is always the last atom
+            atoms.set_initial_magnetic_moments(moments)
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        params["txt"] = str(directory / "gpaw.txt")
+    else:
+        params.setdefault("txt", None)
+    return GPAW(**params)
+
+
+def _require(package: str, preset: CalculatorPreset) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:
+        raise SeiscreenError(f"calculator preset {preset.name!r} needs {package}, which is not installed: "
+                             f"{_INSTALL[preset.code]}")
+
+
+_BUILDERS = {"emt": _emt, "chgnet": _chgnet, "sevennet": _sevennet, "gpaw": _gpaw}
+
+_GPAW_COMMON = {
+    "xc": "PBE",
+    # 1-electron Na setup: 4-5x cheaper than the default 7-electron one (measured; see docs/calculators.md).
+    "setups": {"Na": "1"},
+    "kpts": {"density": 2.5, "gamma": True},  # points per Å^-1: a bigger supercell gets fewer k-points
+    "smearing": 0.05,
+    "spinpol": True,  # a lone Na adatom on an insulator carries ~0.9 μB
+    "poissonsolver": {"dipolelayer": "xy"},
+    "convergence": {"energy": 5e-4, "density": 1e-4},
+    "maxiter": 300,
+}
+
+PRESETS: dict[str, CalculatorPreset] = {
+    p.name: p
+    for p in [
+        CalculatorPreset(name="emt", code="emt", description="ASE EMT: tests with stand-in chemistry (Au on Al)"),
+        CalculatorPreset(name="chgnet", code="chgnet", description="CHGNet 0.3.0 universal potential (ships weights)",
+                         parameters={"model": "0.3.0"}),
+        CalculatorPreset(name="sevennet", code="sevennet", description="SevenNet 7net-0 universal potential",
+                         parameters={"model": "7net-0"}),
+        CalculatorPreset(name="gpaw-lcao", code="gpaw", adatom_magmom=1.0,
+                         description="GPAW LCAO dzp, PBE, spin-polarised, dipole-corrected: screening",
+                         parameters={"mode": "lcao", "basis": "dzp", "h": 0.2, **_GPAW_COMMON}),
+        CalculatorPreset(name="gpaw-pw", code="gpaw", adatom_magmom=1.0,
+                         description="GPAW plane waves 400 eV, PBE, spin-polarised, dipole-corrected: verification",
+                         parameters={"pw_cutoff": 400, **_GPAW_COMMON}),
+        CalculatorPreset(name="gpaw-test", code="gpaw", description="GPAW LCAO sz, Γ only, loose: tests only",
+                         parameters={"mode": "lcao", "basis": "sz(dzp)", "h": 0.3, "xc": "PBE",
+                                     "setups": {"Na": "1"}, "kpts": (1, 1, 1), "smearing": 0.1,
+                                     "convergence": {"energy": 1e-3, "density": 1e-3}, "maxiter": 200}),
+    ]
+}
+
+#: The offline ML potential used for pre-screening (chosen by measurement; see docs/calculators.md).
+ML_DEFAULT = "chgnet"
+ALIASES = {"ml": ML_DEFAULT}
+
+
+def get_preset(name: str) -> CalculatorPreset:
+    resolved = ALIASES.get(name, name)
+    if resolved not in PRESETS:
+        raise UnknownNameError(f"unknown calculator preset {name!r}: choose one of "
+                               f"{', '.join(sorted([*PRESETS, *ALIASES]))}")
+    return PRESETS[resolved]

@@ -1,0 +1,193 @@
+"""Relaxed adatom minima of one surface under one calculator: found, verified, classified and deduplicated.
+
+Plain functions on ASE ``Atoms``; the calculator is passed in. A relaxation from a symmetric site can stop on a
+saddle (the lateral force vanishes by symmetry), so every start is kicked sideways, and every result is kicked
+again and re-relaxed to a tighter fmax: a minimum is accepted only if it comes back to itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk as ase_bulk
+from ase.calculators.calculator import Calculator
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS
+from pydantic import BaseModel, ConfigDict, Field
+
+from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, candidate_sites, classify_adatom,
+                                      placed)
+from seiscreen.surfaces.slabs import Termination
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
+
+
+class MinimaSettings(BaseModel):
+    """How minima are searched for; stored with every minimum."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    adsorbate: str = "Na"
+    fmax: float = Field(0.03, gt=0, description="eV/Å, first relaxation")
+    verify_fmax: float = Field(0.01, gt=0, description="eV/Å, re-relaxation after the verification kick")
+    kick: float = Field(0.15, ge=0, description="Å, random lateral displacement of the adatom at the start")
+    verify_kick: float = Field(0.1, gt=0, description="Å, lateral kick of the verification round")
+    same_site_tolerance: float = Field(0.15, gt=0, description="Å: a verified minimum returns at least this close")
+    max_rounds: int = Field(3, ge=1, description="kick-and-relax rounds before a start is declared unstable")
+    max_steps: int = Field(400, ge=1, description="optimiser steps per relaxation")
+    seed: int = 0
+    desorption_ratio: float = 1.6
+    incorporation_height: float = 0.6
+    max_surface_displacement: float = 1.0
+
+    @property
+    def thresholds(self) -> AnomalyThresholds:
+        return AnomalyThresholds(self.desorption_ratio, self.incorporation_height, self.max_surface_displacement)
+
+
+@dataclass
+class Minimum:
+    """One relaxed adatom configuration (a representative of its symmetry class once deduplicated)."""
+
+    site: str  # name by coordination after relaxation (``hollow4-F2Na2``)
+    started_from: list[str]  # candidate sites whose relaxations ended here
+    outcome: Outcome
+    verified: bool
+    energy: float  # eV, total
+    atoms: Atoms = field(repr=False)
+    details: dict = field(default_factory=dict)  # height, nearest distance, surface displacement, ...
+    force_calls: int = 0
+    adsorption_energy: float | None = None  # eV, vs bulk adsorbate and clean slab, same calculator
+    index: int = -1  # rank by energy among accepted minima (0 = lowest); -1 if not accepted
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.atoms.positions[-1].copy()
+
+    @property
+    def frac_xy(self) -> np.ndarray:
+        return (self.atoms.cell.scaled_positions(self.atoms.positions[-1:])[0, :2]) % 1.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ADSORBED and self.verified
+
+
+def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[bool, int]:
+    """BFGS relaxation in place; returns (converged, force calls)."""
+    atoms.calc = calc
+    optimizer = BFGS(atoms, logfile=None, maxstep=0.2)
+    converged = bool(optimizer.run(fmax=fmax, steps=max_steps))
+    return converged, optimizer.nsteps + 1
+
+
+def relax_clean_slab(slab: Atoms, calc: Calculator, settings: MinimaSettings) -> tuple[Atoms, float, int]:
+    """The clean slab relaxed with its bottom layers fixed: (atoms, energy, force calls)."""
+    clean = slab.copy()
+    _, calls = relax(clean, calc, settings.fmax, settings.max_steps)
+    return clean, float(clean.get_potential_energy()), calls
+
+
+def reference_energy(element: str, calc: Calculator, bulk_atoms: Atoms | None = None) -> float:
+    """Energy per atom of the element's bulk (cell relaxed) with the same calculator: the adsorption reference."""
+    atoms = (bulk_atoms or ase_bulk(element)).copy()
+    atoms.calc = calc
+    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=200)
+    return float(atoms.get_potential_energy() / len(atoms))
+
+
+def _lateral_kick(rng: np.random.Generator, size: float) -> np.ndarray:
+    angle = rng.uniform(0, 2 * np.pi)
+    return size * np.array([np.cos(angle), np.sin(angle), 0.0])
+
+
+def relax_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, settings: MinimaSettings,
+                    rng: np.random.Generator) -> Minimum:
+    """Kick, relax, then verify by kick and tighter re-relaxation until the adatom comes back to itself."""
+    atoms = placed(clean, site.position + _lateral_kick(rng, settings.kick), settings.adsorbate)
+    calls = 0
+    verified = False
+    for _ in range(settings.max_rounds):
+        _, n = relax(atoms, calc, settings.fmax, settings.max_steps)
+        calls += n
+        before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
+        trial = atoms.copy()
+        trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
+        converged, n = relax(trial, calc, settings.verify_fmax, settings.max_steps)
+        calls += n
+        moved = _lateral(trial, trial.positions[-1], before)
+        atoms = trial
+        if converged and moved < settings.same_site_tolerance and trial.get_potential_energy() <= energy_before + 1e-3:
+            verified = True
+            break
+    outcome, details = classify_adatom(atoms, clean, thresholds=settings.thresholds)
+    return Minimum(site=details["site"], started_from=[site.name], outcome=outcome, verified=verified,
+                   energy=float(atoms.get_potential_energy()), atoms=atoms, details=details, force_calls=calls)
+
+
+def _lateral(atoms: Atoms, a: np.ndarray, b: np.ndarray) -> float:
+    d = np.linalg.solve(atoms.cell.array.T, a - b)
+    d[:2] -= np.rint(d[:2])
+    return float(np.linalg.norm((d @ atoms.cell.array)[:2]))
+
+
+def merge_equivalent(minima: list[Minimum], symmetry: SurfaceSymmetry, tolerance: float = 0.3,
+                     energy_tolerance: float = 0.02) -> list[Minimum]:
+    """Accepted minima merged by symmetry (lowest energy kept), ranked by energy; rejected ones kept as they are."""
+    accepted = sorted((m for m in minima if m.accepted), key=lambda m: m.energy)
+    unique: list[Minimum] = []
+    for m in accepted:
+        for u in unique:
+            same_height = abs(m.position[2] - u.position[2]) < tolerance
+            if same_height and abs(m.energy - u.energy) < energy_tolerance and symmetry.equivalent_points(
+                    m.frac_xy, u.frac_xy, tolerance):
+                u.started_from.extend(s for s in m.started_from if s not in u.started_from)
+                u.force_calls += m.force_calls
+                break
+        else:
+            unique.append(m)
+    for rank, m in enumerate(unique):
+        m.index = rank
+    return unique + [m for m in minima if not m.accepted]
+
+
+def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
+                settings: MinimaSettings = MinimaSettings(), clean_energy: float | None = None,
+                adsorbate_reference: float | None = None) -> list[Minimum]:
+    """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest)."""
+    rng = np.random.default_rng(settings.seed)
+    results = [relax_from_site(clean, site, calc, settings, rng) for site in sites]
+    if clean_energy is not None and adsorbate_reference is not None:
+        for m in results:
+            m.adsorption_energy = m.energy - clean_energy - adsorbate_reference
+    return merge_equivalent(results, symmetry)
+
+
+@dataclass
+class SurfaceScan:
+    """Everything found on one termination under one calculator, before any NEB."""
+
+    clean: Atoms = field(repr=False)
+    clean_energy: float
+    adsorbate_reference: float  # eV/atom of the adsorbate's bulk, same calculator
+    sites: list[CandidateSite]
+    minima: list[Minimum]  # accepted first (index order), then rejected
+    symmetry: SurfaceSymmetry = field(repr=False)
+    force_calls: int = 0
+
+    @property
+    def accepted(self) -> list[Minimum]:
+        return [m for m in self.minima if m.accepted]
+
+
+def scan_surface(termination: Termination, calc: Calculator, settings: MinimaSettings = MinimaSettings(),
+                 adsorbate_bulk: Atoms | None = None) -> SurfaceScan:
+    """Clean slab relaxed, candidate sites relaxed and verified, minima merged: one surface, one calculator."""
+    clean, clean_energy, calls = relax_clean_slab(termination.to_atoms(), calc, settings)
+    reference = reference_energy(settings.adsorbate, calc, adsorbate_bulk)
+    symmetry = SurfaceSymmetry.from_structure(termination.slab)
+    sites = candidate_sites(termination.slab, clean, settings.adsorbate)
+    minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference)
+    calls += sum(m.force_calls for m in minima)
+    return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)

@@ -1,0 +1,167 @@
+"""Adsorption sites: candidate positions, names by coordination, and what a relaxed adatom turned into.
+
+pymatgen's ``AdsorbateSiteFinder`` supplies symmetry-reduced candidates, but its labels come from a Delaunay
+triangulation (on the square net of NaF(100) the 4-fold hollow is reported as a "bridge"), so every site is
+renamed here by its coordination to surface atoms.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers, covalent_radii
+from pymatgen.analysis.adsorption import AdsorbateSiteFinder
+from pymatgen.core.surface import Slab
+
+from seiscreen.errors import SeiscreenError
+
+# Atoms within this depth below the topmost atom count as surface atoms when naming a site (Å). It spans a
+# rumpled or half-filled top layer (Tasker-2 Na2Se(100): Se 1.7 Å under the Na half-layer) but not the next
+# rocksalt layer (2.3 Å down on NaF(100)).
+SURFACE_DEPTH = 2.0
+TOP_TOLERANCE = 0.5  # Å laterally from an atom: "top"
+RING_TOLERANCE = 0.25  # Å: atoms this close to the nearest distance share the site (bridge, hollow)
+
+
+class Outcome(StrEnum):
+    """What a relaxed adatom is. Only ADSORBED minima become nodes of the hop graph."""
+
+    ADSORBED = "adsorbed"
+    DESORBED = "desorbed"
+    INCORPORATED = "incorporated"  # sank into the top layer (fills a vacancy of a Tasker-2 surface, say)
+    EXCHANGED = "exchanged"  # took a surface atom's place and pushed it out on top
+    SURFACE_DISTURBED = "surface_disturbed"  # the slab rearranged beyond the threshold
+
+
+@dataclass(frozen=True)
+class AnomalyThresholds:
+    """Geometric thresholds of the post-relaxation checks (stored with every minimum)."""
+
+    desorption_ratio: float = 1.6  # nearest slab atom farther than this x (sum of covalent radii)
+    incorporation_height: float = 0.6  # adatom less than this above the mean top-layer height (Å)
+    max_surface_displacement: float = 1.0  # any slab atom moved more than this (Å) from the clean slab
+
+
+@dataclass(frozen=True)
+class CandidateSite:
+    name: str
+    position: np.ndarray  # Cartesian, Å: where the adatom is placed before relaxation
+
+
+def surface_indices(atoms: Atoms, depth: float = SURFACE_DEPTH) -> np.ndarray:
+    z = atoms.positions[:, 2]
+    return np.flatnonzero(z > z.max() - depth)
+
+
+def name_site(atoms: Atoms, xy: np.ndarray, surface: np.ndarray | None = None) -> str:
+    """Name a point above the surface by the surface atoms nearest to it in the plane.
+
+    ``top-F``; ``bridge-F-Na`` (two equidistant atoms); ``hollow4-F2Na2`` (four); ``off-Na`` for a point near
+    one atom but not above it (an off-symmetry minimum).
+    """
+    surface = surface_indices(atoms) if surface is None else surface
+    cell2 = atoms.cell.array[:2, :2]
+    frac = np.linalg.solve(cell2.T, (atoms.positions[surface, :2] - xy).T).T
+    frac -= np.rint(frac)
+    lateral = np.linalg.norm(frac @ cell2, axis=1)
+    order = np.argsort(lateral)
+    nearest = lateral[order[0]]
+    symbols = np.array(atoms.get_chemical_symbols())[surface]
+    if nearest < TOP_TOLERANCE:
+        return f"top-{symbols[order[0]]}"
+    ring = symbols[lateral < nearest + RING_TOLERANCE]
+    counts = Counter(ring)
+    if len(ring) == 1:
+        return f"off-{ring[0]}"
+    if len(ring) == 2:
+        return "bridge-" + "-".join(sorted(ring))
+    return f"hollow{len(ring)}-" + "".join(f"{el}{n}" for el, n in sorted(counts.items()))
+
+
+def candidate_sites(slab: Slab, atoms: Atoms, adsorbate: str = "Na") -> list[CandidateSite]:
+    """Symmetry-distinct sites of the top face, renamed by coordination, with the adatom at touching height.
+
+    ``slab`` and ``atoms`` are the same structure (pymatgen for the site finder, ASE for the rest).
+    """
+    finder = AdsorbateSiteFinder(slab)
+    found = finder.find_adsorption_sites(distance=1.0, symm_reduce=1e-2, near_reduce=1e-2,
+                                         positions=("ontop", "bridge", "hollow"))
+    surface = surface_indices(atoms)
+    sites: list[CandidateSite] = []
+    names: Counter[str] = Counter()
+    for cart in found["all"]:
+        # The finder works in a re-oriented copy of the slab: go through fractional coordinates.
+        frac = finder.slab.lattice.get_fractional_coords(cart)
+        xy = atoms.cell.cartesian_positions(frac)[:2]
+        name = name_site(atoms, xy, surface)
+        names[name] += 1
+        unique = name if names[name] == 1 else f"{name}#{names[name]}"
+        sites.append(CandidateSite(unique, np.append(xy, touching_height(atoms, xy, adsorbate, surface))))
+    return sites
+
+
+def touching_height(atoms: Atoms, xy: np.ndarray, adsorbate: str, surface: np.ndarray | None = None) -> float:
+    """Lowest z at which the adatom at ``xy`` is no closer than covalent contact to any surface atom."""
+    surface = surface_indices(atoms) if surface is None else surface
+    cell2 = atoms.cell.array[:2, :2]
+    frac = np.linalg.solve(cell2.T, (atoms.positions[surface, :2] - xy).T).T
+    frac -= np.rint(frac)
+    lateral = np.linalg.norm(frac @ cell2, axis=1)
+    r_ads = covalent_radii[atomic_numbers[adsorbate]]
+    contact = r_ads + covalent_radii[atoms.numbers[surface]]
+    lift = np.sqrt(np.clip(contact**2 - lateral**2, 0, None))
+    z_top = atoms.positions[surface, 2].max()
+    return float(max((atoms.positions[surface, 2] + lift).max(), z_top + 1.0))
+
+
+def classify_adatom(relaxed: Atoms, clean: Atoms, adatom: int = -1,
+                    thresholds: AnomalyThresholds = AnomalyThresholds()) -> tuple[Outcome, dict]:
+    """What the adatom in ``relaxed`` (clean slab + 1 atom, same order) became, with the numbers behind it."""
+    adatom = adatom % len(relaxed)
+    slab_idx = np.array([i for i in range(len(relaxed)) if i != adatom])
+    slab = relaxed[slab_idx]
+    surface = surface_indices(clean)  # indices agree: the adatom is appended after the slab atoms
+    z_top_layer = float(slab.positions[surface, 2].mean())
+    pos = relaxed.positions[adatom]
+    distances = relaxed.get_distances(adatom, slab_idx, mic=True)
+    contact = covalent_radii[relaxed.numbers[adatom]] + covalent_radii[relaxed.numbers[slab_idx]]
+    displacement = np.linalg.norm(_mic(slab.positions - clean.positions, clean), axis=1)
+    info = {
+        "height": round(float(pos[2] - z_top_layer), 4),
+        "nearest_distance": round(float(distances.min()), 4),
+        "max_surface_displacement": round(float(displacement.max()), 4),
+        "site": name_site(slab, pos[:2], surface),
+    }
+    if (distances / contact).min() > thresholds.desorption_ratio:
+        return Outcome.DESORBED, info
+    same = [i for i, j in enumerate(slab_idx) if relaxed.numbers[j] == relaxed.numbers[adatom]]
+    risen = [i for i in same if slab.positions[i, 2] - z_top_layer > thresholds.incorporation_height
+             and displacement[i] > thresholds.max_surface_displacement]
+    if info["height"] < thresholds.incorporation_height:
+        if risen:
+            info["exchanged_with"] = int(slab_idx[risen[0]])
+            return Outcome.EXCHANGED, info
+        return Outcome.INCORPORATED, info
+    if displacement.max() > thresholds.max_surface_displacement:
+        return Outcome.SURFACE_DISTURBED, info
+    return Outcome.ADSORBED, info
+
+
+def _mic(vectors: np.ndarray, atoms: Atoms) -> np.ndarray:
+    frac = np.linalg.solve(atoms.cell.array.T, vectors.T).T
+    frac[:, :2] -= np.rint(frac[:, :2])  # periodic in-plane only
+    return frac @ atoms.cell.array
+
+
+def placed(atoms: Atoms, position: np.ndarray, adsorbate: str = "Na") -> Atoms:
+    """A copy of the slab with the adatom appended at ``position`` (constraints kept)."""
+    if position[2] < atoms.positions[:, 2].max() - 0.1:
+        raise SeiscreenError(f"adatom placed at z={position[2]:.2f} Å is inside the slab (top atom at "
+                             f"z={atoms.positions[:, 2].max():.2f} Å): place it above the surface")
+    out = atoms.copy()
+    out += Atoms(adsorbate, positions=[position])
+    return out

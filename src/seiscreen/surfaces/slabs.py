@@ -1,0 +1,249 @@
+"""Slabs for one bulk and Miller index: every termination, polarity checked, ready for an adatom.
+
+A slab here is pymatgen's ``SlabGenerator`` output with four guarantees added: c is perpendicular to the
+surface (needed for a dipole correction), polar terminations are replaced by their Tasker-2 reconstruction or
+refused, the in-plane supercell keeps the adatom's periodic images at least ``min_lateral_size`` apart in every
+direction, and the bottom layers are marked fixed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from ase import Atoms
+from ase.constraints import FixAtoms
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pymatgen.core import Lattice
+from pymatgen.core.surface import Slab, SlabGenerator
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from seiscreen.catalog import Bulk
+from seiscreen.errors import SeiscreenError
+
+Miller = tuple[int, int, int]
+
+# Atoms whose heights differ by less than this belong to one layer (rumpled alloy layers stay together).
+LAYER_TOLERANCE = 0.5  # Å
+
+
+class SlabSettings(BaseModel):
+    """Geometry of every slab in a campaign; stored with each result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_thickness: float = Field(6.0, gt=0, description="minimum slab thickness, Å")
+    vacuum: float = Field(12.0, description="minimum vacuum between periodic slabs, Å")
+    min_lateral_size: float = Field(9.0, gt=0, description="minimum distance between periodic images of the adatom, Å")
+    n_fixed_layers: int | None = Field(None, ge=0, description="bottom layers held fixed; None = half, rounded down")
+    max_supercell_atoms: int = Field(400, gt=0, description="refuse slabs larger than this")
+
+    @field_validator("vacuum")
+    @classmethod
+    def _enough_vacuum(cls, value: float) -> float:
+        # Below ~8 Å the adatom interacts with the next slab's bottom; the fix is more vacuum, not a warning.
+        if value < 8.0:
+            raise ValueError(f"vacuum {value} Å is too small for an adatom: use at least 8 Å (10-15 Å is usual)")
+        return value
+
+
+@dataclass(frozen=True)
+class Termination:
+    """One non-polar termination of (material, miller), with its supercell and provenance."""
+
+    material: str
+    miller: Miller
+    termination_id: str
+    shift: float
+    polar_as_cleaved: bool
+    reconstruction: Literal["none", "tasker2"]
+    symmetric: bool
+    supercell_matrix: tuple[tuple[int, int], tuple[int, int]]
+    slab: Slab
+    n_layers: int
+    n_fixed_layers: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.material}({''.join(map(str, self.miller))}) {self.termination_id}"
+
+    def metadata(self) -> dict:
+        """What a stored result needs to say which surface it was computed on."""
+        cell = self.slab.lattice
+        return {
+            "material": self.material,
+            "miller": list(self.miller),
+            "termination_id": self.termination_id,
+            "shift": self.shift,
+            "polar_as_cleaved": self.polar_as_cleaved,
+            "reconstruction": self.reconstruction,
+            "symmetric": self.symmetric,
+            "supercell_matrix": [list(row) for row in self.supercell_matrix],
+            "n_atoms": len(self.slab),
+            "n_layers": self.n_layers,
+            "n_fixed_layers": self.n_fixed_layers,
+            "cell_lengths": [round(x, 4) for x in cell.abc],
+            "cell_angles": [round(x, 3) for x in cell.angles],
+            "formula": self.slab.composition.reduced_formula,
+        }
+
+    def to_atoms(self) -> Atoms:
+        """ASE atoms with the bottom layers fixed and the metadata in ``atoms.info``."""
+        atoms = AseAtomsAdaptor.get_atoms(self.slab.remove_oxidation_states() if _is_decorated(self.slab) else self.slab)
+        for key in ("oxi_states", "initial_magmoms"):
+            atoms.arrays.pop(key, None)
+        layer_index = assign_layers(atoms.positions[:, 2])
+        fixed = np.flatnonzero(layer_index < self.n_fixed_layers)
+        atoms.set_constraint(FixAtoms(indices=fixed))
+        atoms.info.update(self.metadata())
+        return atoms
+
+
+def _is_decorated(slab: Slab) -> bool:
+    return any(getattr(sp, "oxi_state", None) for sp in slab.composition.elements)
+
+
+def assign_layers(z: np.ndarray, tolerance: float = LAYER_TOLERANCE) -> np.ndarray:
+    """Layer index (0 = bottom) of each height, splitting where consecutive heights jump by > tolerance."""
+    order = np.argsort(z)
+    layer = np.zeros(len(z), dtype=int)
+    current = 0
+    for previous, index in itertools.pairwise(order):
+        if z[index] - z[previous] > tolerance:
+            current += 1
+        layer[index] = current
+    return layer
+
+
+def make_terminations(bulk: Bulk, miller: Miller, settings: SlabSettings = SlabSettings()) -> list[Termination]:
+    """Every non-polar termination of ``bulk`` along ``miller``: polar ones reconstructed (Tasker 2) or refused."""
+    miller = parse_miller(miller)
+    generator = SlabGenerator(
+        bulk.structure,
+        miller,
+        min_slab_size=settings.min_thickness,
+        min_vacuum_size=settings.vacuum,
+        center_slab=True,
+        primitive=True,
+        # Search for a c vector along the surface normal (the default leaves it tilted, e.g. 8° on NaF(110)).
+        max_normal_search=max(abs(i) for i in miller) + 2,
+    )
+    cleaved = generator.get_slabs()
+    terminations: list[Termination] = []
+    refused: list[str] = []
+    for slab in sorted(cleaved, key=lambda s: s.shift):
+        base_id = f"{''.join(map(str, miller))}-s{slab.shift:.3f}"
+        if not slab.is_polar():
+            terminations.append(_finish(bulk, miller, base_id, slab, polar=False, reconstruction="none", settings=settings))
+            continue
+        with warnings.catch_warnings():  # pymatgen warns for every slab it cannot divide evenly
+            warnings.simplefilter("ignore", UserWarning)
+            repaired = [s for s in slab.get_tasker2_slabs() if not s.is_polar()]
+        if not repaired:
+            refused.append(base_id)
+        for k, candidate in enumerate(repaired):
+            terminations.append(_finish(bulk, miller, f"{base_id}-t2{k}", candidate, polar=True,
+                                        reconstruction="tasker2", settings=settings))
+    if not terminations:
+        raise SeiscreenError(
+            f"{bulk.name}{miller}: every termination is polar and none has a Tasker-2 reconstruction "
+            f"({', '.join(refused)}): choose another Miller index (e.g. (1, 0, 0))")
+    return terminations
+
+
+def parse_miller(miller) -> Miller:
+    """(1, 0, 0), [1, 0, 0], "100", "1,0,0", "1 -1 0" or "1-10" as a tuple of three integers."""
+    if isinstance(miller, str):
+        text = miller.strip("()[] ")
+        miller = re.findall(r"-?\d+", text) if re.search(r"[,\s]", text) else re.findall(r"-?\d", text)
+    try:
+        hkl = tuple(int(i) for i in miller)
+    except (TypeError, ValueError):
+        raise SeiscreenError(f"Miller index {miller!r} is not three integers: write it like [1, 0, 0]") from None
+    if len(hkl) != 3 or not any(hkl):
+        raise SeiscreenError(f"Miller index {miller!r} must be three integers, not all zero: e.g. [1, 0, 0]")
+    return hkl
+
+
+def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, polar: bool,
+            reconstruction: Literal["none", "tasker2"], settings: SlabSettings) -> Termination:
+    slab = slab.get_orthogonal_c_slab()
+    matrix = choose_supercell(slab.lattice.matrix[:2, :2], settings.min_lateral_size)
+    n_cells = abs(round(np.linalg.det(np.array(matrix))))
+    if len(slab) * n_cells > settings.max_supercell_atoms:
+        raise SeiscreenError(
+            f"{bulk.name}{miller} {termination_id}: the slab would have {len(slab) * n_cells} atoms "
+            f"(> max_supercell_atoms={settings.max_supercell_atoms}): lower min_lateral_size or min_thickness, "
+            "or raise max_supercell_atoms")
+    supercell = slab.copy()
+    supercell.make_supercell([[*matrix[0], 0], [*matrix[1], 0], [0, 0, 1]])
+    # Standard orientation (a along x, c along z) so that positions read the same in every tool.
+    supercell.lattice = Lattice.from_parameters(*supercell.lattice.abc, *supercell.lattice.angles)
+    z = supercell.cart_coords[:, 2]
+    n_layers = int(assign_layers(z).max()) + 1
+    n_fixed = settings.n_fixed_layers if settings.n_fixed_layers is not None else n_layers // 2
+    if n_fixed >= n_layers:
+        raise SeiscreenError(f"{bulk.name}{miller}: n_fixed_layers={n_fixed} leaves no free layer in a "
+                             f"{n_layers}-layer slab: lower n_fixed_layers or raise min_thickness")
+    return Termination(
+        material=bulk.name, miller=miller, termination_id=termination_id, shift=round(float(slab.shift), 6),
+        polar_as_cleaved=polar, reconstruction=reconstruction, symmetric=bool(slab.is_symmetric()),
+        supercell_matrix=matrix, slab=supercell, n_layers=n_layers, n_fixed_layers=n_fixed,
+    )
+
+
+def shortest_vector_length(basis: np.ndarray) -> float:
+    """Shortest nonzero vector of the 2D lattice spanned by the rows of ``basis`` (after Gauss reduction)."""
+    u, v = reduce_2d(basis)
+    return float(min(np.linalg.norm(u), np.linalg.norm(v)))
+
+
+def reduce_2d(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lagrange-Gauss reduction: the two shortest independent vectors of a 2D lattice."""
+    u, v = np.array(basis[0], float), np.array(basis[1], float)
+    if np.dot(u, u) > np.dot(v, v):
+        u, v = v, u
+    while True:
+        mu = round(np.dot(u, v) / np.dot(u, u))
+        v = v - mu * u
+        if np.dot(v, v) >= np.dot(u, u):
+            return u, v
+        u, v = v, u
+
+
+def choose_supercell(basis: np.ndarray, min_size: float, max_index: int = 6) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Smallest in-plane supercell whose shortest lattice vector is >= ``min_size``, as isotropic as possible.
+
+    ``basis`` holds the in-plane cell vectors as rows (2x2). Among supercells of the fewest primitive cells, the
+    one whose two reduced vectors are closest in length and closest to perpendicular wins, and its matrix is
+    returned in reduced form, so an oblique input cell (NaF(100) comes out at 135°) gives a square supercell.
+    """
+    basis = np.asarray(basis, float)
+    best: tuple | None = None
+    rng = range(-max_index, max_index + 1)
+    for m11, m12, m21, m22 in itertools.product(rng, repeat=4):
+        det = m11 * m22 - m12 * m21
+        if det <= 0 or (best is not None and det > best[0]):
+            continue
+        vectors = np.array([[m11, m12], [m21, m22]]) @ basis
+        u, v = reduce_2d(vectors)
+        shortest = min(np.linalg.norm(u), np.linalg.norm(v))
+        if shortest < min_size - 1e-6:
+            continue
+        anisotropy = abs(np.linalg.norm(v) / np.linalg.norm(u) - 1)
+        skew = abs(np.dot(u, v)) / (np.linalg.norm(u) * np.linalg.norm(v))
+        reduced = np.rint(np.array([u, v]) @ np.linalg.inv(basis)).astype(int)
+        if np.linalg.det(reduced) < 0:  # keep a right-handed cell
+            reduced[1] *= -1
+        key = (det, round(anisotropy, 6), round(skew, 6))
+        if best is None or key < best[:3]:
+            best = (*key, reduced)
+    if best is None:
+        raise SeiscreenError(f"no supercell up to {max_index}x{max_index} reaches min_lateral_size={min_size} Å: "
+                             "lower min_lateral_size")
+    m = best[3]
+    return ((int(m[0, 0]), int(m[0, 1])), (int(m[1, 0]), int(m[1, 1])))

@@ -1,0 +1,85 @@
+"""In-plane symmetry of a slab surface: the operations that keep the top surface on top.
+
+Sites and hops are compared in fractional in-plane coordinates (x, y); an operation is a 2x2 integer rotation
+plus a translation. Operations that swap the two faces of a symmetric slab are dropped: the adatom lives on one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+
+@dataclass(frozen=True)
+class SurfaceSymmetry:
+    """The surface's in-plane operations and its 2D lattice (rows are the in-plane cell vectors, Å)."""
+
+    rotations: np.ndarray  # (n_ops, 2, 2) integer, acting on fractional column vectors
+    translations: np.ndarray  # (n_ops, 2)
+    lattice: np.ndarray  # (2, 2)
+
+    @classmethod
+    def from_structure(cls, structure: Structure, symprec: float = 0.1) -> SurfaceSymmetry:
+        # Oxidation states do not change the geometry but confuse nothing either; spglib sees species only.
+        ops = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False)
+        rotations, translations = [], []
+        for op in ops:
+            r, t = op.rotation_matrix, op.translation_vector
+            keeps_face = np.isclose(r[2, 2], 1) and np.allclose(r[2, :2], 0) and np.allclose(r[:2, 2], 0)
+            if keeps_face and np.isclose((t[2] + 0.5) % 1 - 0.5, 0, atol=1e-3):
+                rotations.append(np.rint(r[:2, :2]).astype(int))
+                translations.append(t[:2] % 1.0)
+        lattice = structure.lattice.matrix[:2, :2]
+        return cls(np.array(rotations), np.array(translations), np.array(lattice))
+
+    @classmethod
+    def trivial(cls, lattice: np.ndarray) -> SurfaceSymmetry:
+        """Identity only: for tests and for surfaces whose symmetry should not be used."""
+        return cls(np.eye(2, dtype=int)[None], np.zeros((1, 2)), np.asarray(lattice, float)[:2, :2])
+
+    def apply(self, frac_xy: np.ndarray) -> np.ndarray:
+        """Images of points (…, 2) under every operation: shape (n_ops, …, 2), not wrapped."""
+        frac_xy = np.asarray(frac_xy, float)
+        return np.einsum("oij,...j->o...i", self.rotations, frac_xy) + self.translations.reshape(
+            (len(self.rotations),) + (1,) * (frac_xy.ndim - 1) + (2,))
+
+    def lateral_distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Minimum-image in-plane distance (Å) between fractional points, broadcasting."""
+        d = np.asarray(a, float) - np.asarray(b, float)
+        d -= np.rint(d)
+        return np.linalg.norm(d @ self.lattice, axis=-1)
+
+    def orbit(self, frac_xy: np.ndarray, tol: float = 0.1) -> np.ndarray:
+        """Distinct symmetry copies of one point inside the cell (wrapped to [0, 1))."""
+        copies: list[np.ndarray] = []
+        for image in self.apply(frac_xy) % 1.0:
+            if all(self.lateral_distance(image, c) > tol for c in copies):
+                copies.append(image)
+        return np.array(copies)
+
+    def equivalent_points(self, a: np.ndarray, b: np.ndarray, tol: float = 0.3) -> bool:
+        """True when some operation maps point a onto b (within ``tol`` Å, modulo the lattice)."""
+        return bool(np.any(self.lateral_distance(self.apply(a), b) < tol))
+
+    def equivalent_segments(self, start_a, end_a, start_b, end_b, tol: float = 0.3) -> bool:
+        """True when an operation maps segment a onto segment b, either way round.
+
+        Start, end and midpoint must all land (the midpoint fixes which periodic image the segment joins; two
+        hops between the same pair of site labels are not the same hop unless this holds).
+        """
+        start_a, end_a = np.asarray(start_a, float), np.asarray(end_a, float)
+        mid_a = (start_a + end_a) / 2
+        images = self.apply(np.stack([start_a, end_a, mid_a]))  # (ops, 3, 2)
+        vec_a = images[:, 1] - images[:, 0]
+        for s, e in ((start_b, end_b), (end_b, start_b)):
+            s, e = np.asarray(s, float), np.asarray(e, float)
+            vec_b = e - s
+            ok = (self.lateral_distance(images[:, 0], s) < tol) & (
+                np.linalg.norm((vec_a - vec_b) @ self.lattice, axis=-1) < tol) & (
+                self.lateral_distance(images[:, 2], (s + e) / 2) < tol)
+            if ok.any():
+                return True
+        return False
