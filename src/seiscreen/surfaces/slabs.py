@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymatgen.core import Lattice
 from pymatgen.core.surface import Slab, SlabGenerator
 from pymatgen.io.ase import AseAtomsAdaptor
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from seiscreen.catalog import Bulk
 from seiscreen.errors import SeiscreenError
@@ -120,39 +121,52 @@ def assign_layers(z: np.ndarray, tolerance: float = LAYER_TOLERANCE) -> np.ndarr
 
 
 def make_terminations(bulk: Bulk, miller: Miller, settings: SlabSettings = SlabSettings()) -> list[Termination]:
-    """Every non-polar termination of ``bulk`` along ``miller``: polar ones reconstructed (Tasker 2) or refused."""
+    """Every non-polar termination of ``bulk`` along ``miller``: polar ones reconstructed (Tasker 2) or refused.
+
+    Thickness means the distance between the outer atomic planes of the final (reconstructed) slab; pymatgen
+    counts whole interplanar spacings instead (6 Å on bcc Na(110) gives two planes 3 Å apart), so the request
+    grows until every termination is thick enough.
+    """
     miller = parse_miller(miller)
+    request = settings.min_thickness
+    for _ in range(20):
+        candidates, refused = _nonpolar_slabs(bulk, miller, settings, request)
+        if not candidates:
+            raise SeiscreenError(
+                f"{bulk.name}{miller}: every termination is polar and none has a Tasker-2 reconstruction "
+                f"({', '.join(refused)}): choose another Miller index (e.g. (1, 0, 0))")
+        thinnest = min(np.ptp(slab.cart_coords[:, 2]) for _, slab, _, _ in candidates)
+        if thinnest >= settings.min_thickness - 1e-3:
+            return [_finish(bulk, miller, tid, slab, polar=polar, reconstruction=recon, settings=settings)
+                    for tid, slab, polar, recon in candidates]
+        request += max(settings.min_thickness - thinnest, 0.5)
+    raise SeiscreenError(f"{bulk.name}{miller}: could not reach min_thickness={settings.min_thickness} Å")
+
+
+def _nonpolar_slabs(bulk: Bulk, miller: Miller, settings: SlabSettings, request: float):
+    """(termination id, slab, polar as cleaved, reconstruction) for every usable face; ids of refused ones."""
     generator = SlabGenerator(
-        bulk.structure,
-        miller,
-        min_slab_size=settings.min_thickness,
-        min_vacuum_size=settings.vacuum,
-        center_slab=True,
+        bulk.structure, miller, min_slab_size=request, min_vacuum_size=settings.vacuum, center_slab=True,
         primitive=True,
         # Search for a c vector along the surface normal (the default leaves it tilted, e.g. 8° on NaF(110)).
         max_normal_search=max(abs(i) for i in miller) + 2,
     )
-    cleaved = generator.get_slabs()
-    terminations: list[Termination] = []
-    refused: list[str] = []
-    for slab in sorted(cleaved, key=lambda s: s.shift):
+    candidates, refused = [], []
+    for slab in sorted(generator.get_slabs(), key=lambda s: s.shift):
         base_id = f"{''.join(map(str, miller))}-s{slab.shift:.3f}"
         if not slab.is_polar():
-            terminations.append(_finish(bulk, miller, base_id, slab, polar=False, reconstruction="none", settings=settings))
+            candidates.append((base_id, slab, False, "none"))
+            # The adatom sits on top: an inequivalent bottom face is a termination of its own.
+            if not faces_equivalent(slab):
+                candidates.append((f"{base_id}-flip", flipped(slab), False, "none"))
             continue
         with warnings.catch_warnings():  # pymatgen warns for every slab it cannot divide evenly
             warnings.simplefilter("ignore", UserWarning)
             repaired = [s for s in slab.get_tasker2_slabs() if not s.is_polar()]
         if not repaired:
             refused.append(base_id)
-        for k, candidate in enumerate(repaired):
-            terminations.append(_finish(bulk, miller, f"{base_id}-t2{k}", candidate, polar=True,
-                                        reconstruction="tasker2", settings=settings))
-    if not terminations:
-        raise SeiscreenError(
-            f"{bulk.name}{miller}: every termination is polar and none has a Tasker-2 reconstruction "
-            f"({', '.join(refused)}): choose another Miller index (e.g. (1, 0, 0))")
-    return terminations
+        candidates.extend((f"{base_id}-t2{k}", s, True, "tasker2") for k, s in enumerate(repaired))
+    return candidates, refused
 
 
 def parse_miller(miller) -> Miller:
@@ -167,6 +181,23 @@ def parse_miller(miller) -> Miller:
     if len(hkl) != 3 or not any(hkl):
         raise SeiscreenError(f"Miller index {miller!r} must be three integers, not all zero: e.g. [1, 0, 0]")
     return hkl
+
+
+def flipped(slab: Slab) -> Slab:
+    """The slab upside down (mirror z -> -z): its bottom face on top. Energies are mirror-invariant."""
+    frac = slab.frac_coords.copy()
+    frac[:, 2] = 1.0 - frac[:, 2]
+    return Slab(slab.lattice, slab.species, frac, slab.miller_index, slab.oriented_unit_cell, slab.shift,
+                slab.scale_factor, reorient_lattice=False, site_properties=slab.site_properties)
+
+
+def faces_equivalent(slab: Slab, symprec: float = 0.1) -> bool:
+    """True when a symmetry operation of the slab turns it upside down (inversion, mirror or in-plane 2-fold).
+
+    pymatgen's ``is_symmetric`` looks for inversion only; a 2-fold axis in the plane also maps face onto face.
+    """
+    ops = SpacegroupAnalyzer(slab, symprec=symprec).get_symmetry_operations(cartesian=False)
+    return any(np.isclose(op.rotation_matrix[2, 2], -1) for op in ops)
 
 
 def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, polar: bool,
@@ -191,7 +222,7 @@ def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, pola
                              f"{n_layers}-layer slab: lower n_fixed_layers or raise min_thickness")
     return Termination(
         material=bulk.name, miller=miller, termination_id=termination_id, shift=round(float(slab.shift), 6),
-        polar_as_cleaved=polar, reconstruction=reconstruction, symmetric=bool(slab.is_symmetric()),
+        polar_as_cleaved=polar, reconstruction=reconstruction, symmetric=faces_equivalent(slab),
         supercell_matrix=matrix, slab=supercell, n_layers=n_layers, n_fixed_layers=n_fixed,
     )
 

@@ -13,6 +13,10 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 
+def _wrap(d: np.ndarray) -> np.ndarray:
+    return d - np.rint(d)
+
+
 @dataclass(frozen=True)
 class SurfaceSymmetry:
     """The surface's in-plane operations and its 2D lattice (rows are the in-plane cell vectors, Å)."""
@@ -48,17 +52,24 @@ class SurfaceSymmetry:
 
     def lateral_distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Minimum-image in-plane distance (Å) between fractional points, broadcasting."""
-        d = np.asarray(a, float) - np.asarray(b, float)
-        d -= np.rint(d)
+        d = _wrap(np.asarray(a, float) - np.asarray(b, float))
         return np.linalg.norm(d @ self.lattice, axis=-1)
 
-    def orbit(self, frac_xy: np.ndarray, tol: float = 0.1) -> np.ndarray:
-        """Distinct symmetry copies of one point inside the cell (wrapped to [0, 1))."""
-        copies: list[np.ndarray] = []
+    def orbit(self, frac_xy: np.ndarray, tol: float = 0.3) -> np.ndarray:
+        """Distinct symmetry copies of one point inside the cell (wrapped to [0, 1)).
+
+        Copies closer than ``tol`` Å are one point (a minimum relaxed a hair off a symmetric site), placed at
+        their centre.
+        """
+        clusters: list[list[np.ndarray]] = []
         for image in self.apply(frac_xy) % 1.0:
-            if all(self.lateral_distance(image, c) > tol for c in copies):
-                copies.append(image)
-        return np.array(copies)
+            for cluster in clusters:
+                if self.lateral_distance(image, cluster[0]) < tol:
+                    cluster.append(cluster[0] + _wrap(image - cluster[0]))
+                    break
+            else:
+                clusters.append([image])
+        return np.array([np.mean(c, axis=0) % 1.0 for c in clusters])
 
     def equivalent_points(self, a: np.ndarray, b: np.ndarray, tol: float = 0.3) -> bool:
         """True when some operation maps point a onto b (within ``tol`` Å, modulo the lattice)."""

@@ -1,0 +1,226 @@
+"""Climbing-image NEB between two relaxed minima, with the gates that decide whether a band is a barrier.
+
+Plain functions on ASE ``Atoms``; calculators come in from the caller. Two stages (as fairchem's CatTSunami
+recommends): a plain band relaxed to ``fmax + climb_threshold``, then the climbing image switched on and the
+band relaxed to ``fmax``. ``method='improvedtangent'`` is always passed (ASE 3.29 changed its default).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import covalent_radii
+from ase.mep import NEB, NEBTools
+from ase.optimize import BFGS, FIRE, MDMin
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("seiscreen.neb")
+
+OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE, "MDMin": MDMin}
+
+
+class NebProtocol(BaseModel):
+    """Every NEB setting that can change a barrier; stored with each hop so protocols are never mixed up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_images: int = Field(5, ge=1, description="intermediate images")
+    spring_constant: float = Field(0.1, gt=0, description="eV/Å²")
+    method: Literal["improvedtangent"] = "improvedtangent"
+    optimizer: Literal["BFGS", "FIRE", "MDMin"] = "BFGS"
+    interpolation: Literal["idpp", "linear"] = "idpp"
+    fmax: float = Field(0.05, gt=0, description="eV/Å, climbing stage")
+    climb_threshold: float = Field(0.4, ge=0, description="eV/Å above fmax at which the climbing image starts")
+    max_steps_plain: int = Field(200, ge=0)
+    max_steps_climb: int = Field(300, ge=1)
+    endpoint_fmax: float = Field(0.02, gt=0, description="eV/Å for the two end minima")
+    # Gates
+    interior_minimum_tolerance: float = Field(0.01, ge=0, description="eV below both ends that counts")
+    runaway_energy: float = Field(3.0, gt=0, description="eV above the lower end: the band ran away")
+    min_distance_ratio: float = Field(0.5, gt=0, description="x sum of covalent radii: atoms pushed together")
+
+
+@dataclass
+class NebResult:
+    """A finished band and its verdict. Energies are absolute (eV)."""
+
+    images: list[Atoms] = field(repr=False)
+    energies: list[float]
+    converged: bool
+    steps_plain: int
+    steps_climb: int
+    force_calls: int
+    gates: dict[str, bool]
+    status: Literal["accepted", "failed", "interior_minimum"]
+    reason: str
+    forward_barrier: float | None  # spline maximum - initial energy
+    reverse_barrier: float | None
+    saddle_energy: float | None  # absolute, from the spline fit
+    saddle_image: int
+    interior_minimum_image: int | None
+    exchange: bool
+    path: dict = field(default_factory=dict)  # reaction coordinate, spline (for plots)
+    history: list[list[Atoms]] = field(default_factory=list, repr=False)  # every n-th band
+
+
+def with_fixed_results(atoms: Atoms) -> Atoms:
+    """The end image with its energy and forces frozen: NEB never recomputes it."""
+    fixed = atoms.copy()
+    fixed.calc = SinglePointCalculator(fixed, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+    return fixed
+
+
+def unwrap_final(initial: Atoms, final: Atoms, adatom_shift: np.ndarray | None = None) -> Atoms:
+    """``final`` with every atom moved to the periodic image nearest its initial position (in the plane).
+
+    The adatom may hop farther than half the cell; ``adatom_shift`` (Cartesian, Å) then fixes its image
+    explicitly instead of the minimum-image guess.
+    """
+    out = final.copy()
+    cell = initial.cell.array
+    frac = np.linalg.solve(cell.T, (final.positions - initial.positions).T).T
+    frac[:, :2] -= np.rint(frac[:, :2])
+    out.positions = initial.positions + frac @ cell
+    if adatom_shift is not None:
+        d = np.linalg.solve(cell.T, final.positions[-1] - initial.positions[-1] - adatom_shift)
+        d[:2] -= np.rint(d[:2])  # lattice vectors that take the wrapped end back to the intended image
+        out.positions[-1] = initial.positions[-1] + adatom_shift + d @ cell
+    return out
+
+
+def interpolate_band(initial: Atoms, final: Atoms, protocol: NebProtocol) -> list[Atoms]:
+    images = [initial.copy() for _ in range(protocol.n_images + 1)] + [final.copy()]
+    band = NEB(images, method=protocol.method)
+    if protocol.interpolation == "idpp":
+        band.interpolate(method="idpp")  # ends already unwrapped: no minimum-image shortcut needed
+    else:
+        band.interpolate()
+    return images
+
+
+def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int], Calculator], protocol: NebProtocol,
+            shared_calculator: bool = True, history_every: int = 10,
+            on_step: Callable[[str, int, float], None] | None = None) -> NebResult:
+    """Two-stage climbing-image NEB from relaxed, unwrapped end images; gates applied to the result.
+
+    ``make_calculator(k)`` gives the calculator of intermediate image k (called once, with k=0, when shared).
+    """
+    ends = [with_fixed_results(initial), with_fixed_results(final)]
+    images = interpolate_band(ends[0], ends[1], protocol)
+    images[0], images[-1] = ends
+    shared = make_calculator(0) if shared_calculator else None
+    for k, image in enumerate(images[1:-1]):
+        image.calc = shared if shared_calculator else make_calculator(k)
+    band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method,
+               allow_shared_calculator=shared_calculator)
+    evaluations = _count_evaluations(band)
+    history: list[list[Atoms]] = []
+
+    def stage(name: str, fmax: float, steps: int) -> tuple[bool, int]:
+        optimizer = OPTIMIZERS[protocol.optimizer](band, logfile=None)
+
+        def report():
+            step_fmax = float(np.sqrt((band.get_forces() ** 2).sum(axis=1).max()))
+            if optimizer.nsteps % history_every == 0:
+                history.append([im.copy() for im in images])
+            if on_step is not None:
+                on_step(name, optimizer.nsteps, step_fmax)
+
+        optimizer.attach(report)
+        converged = bool(optimizer.run(fmax=fmax, steps=steps)) if steps else False
+        log.info("NEB %s stage: %s after %d steps", name, "converged" if converged else "not converged",
+                 optimizer.nsteps)
+        return converged, optimizer.nsteps
+
+    plain_converged, steps_plain = stage("plain", protocol.fmax + protocol.climb_threshold, protocol.max_steps_plain)
+    band.climb = True
+    converged, steps_climb = stage("climb", protocol.fmax, protocol.max_steps_climb)
+    history.append([im.copy() for im in images])
+    n_calls = evaluations() * protocol.n_images
+    return judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
+
+
+def _count_evaluations(band: NEB) -> Callable[[], int]:
+    """Wrap the band's force method to count evaluations (each one computes every intermediate image)."""
+    counter = {"n": 0}
+    original = band.get_forces
+
+    def counted(*args, **kwargs):
+        counter["n"] += 1
+        return original(*args, **kwargs)
+
+    band.get_forces = counted
+    return lambda: counter["n"]
+
+
+def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, steps_plain: int = 0,
+               steps_climb: int = 0, force_calls: int = 0, history: list | None = None) -> NebResult:
+    """Apply the gates to a finished band (images with results attached)."""
+    energies = [float(im.get_potential_energy()) for im in images]
+    e = np.array(energies)
+    top = int(np.argmax(e))
+    lower_end = min(e[0], e[-1])
+    interior = [k for k in range(1, len(e) - 1)
+                if e[k] < lower_end - protocol.interior_minimum_tolerance and e[k] <= e[k - 1] and e[k] <= e[k + 1]]
+    closest = min(_closest_contact_ratio(im) for im in images)
+    gates = {
+        "converged": converged,
+        "highest_image_interior": 0 < top < len(e) - 1,
+        "no_interior_minimum": not interior,
+        "no_runaway": bool(e.max() - lower_end < protocol.runaway_energy and closest > protocol.min_distance_ratio),
+    }
+    path: dict = {}
+    forward = reverse = saddle = None
+    if not gates["no_runaway"]:
+        status, reason = "failed", (f"band ran away: max energy {e.max() - lower_end:.2f} eV above the lower end, "
+                                    f"closest contact {closest:.2f} x covalent radii")
+    elif interior:
+        status, reason = "interior_minimum", (f"image {interior[0]} lies {lower_end - e[interior[0]]:.3f} eV below "
+                                              "both ends: a minimum was missed; the hop is split there")
+    elif not converged:
+        status, reason = "failed", f"band not converged to fmax {protocol.fmax} eV/Å within the step budget"
+    elif not gates["highest_image_interior"]:
+        status, reason = "failed", "highest image is an end point: no barrier between the two minima"
+    else:
+        status, reason = "accepted", ""
+    if gates["no_runaway"]:
+        saddle, path = _spline_saddle(images)
+        forward, reverse = saddle - e[0], saddle - e[-1]
+    return NebResult(images=images, energies=energies, converged=converged, steps_plain=steps_plain,
+                     steps_climb=steps_climb, force_calls=force_calls, gates=gates, status=status, reason=reason,
+                     forward_barrier=forward, reverse_barrier=reverse, saddle_energy=saddle, saddle_image=top,
+                     interior_minimum_image=interior[0] if interior else None, exchange=_is_exchange(images),
+                     path=path, history=history or [])
+
+
+def _spline_saddle(images: list[Atoms]) -> tuple[float, dict]:
+    """Saddle energy from ASE's force-informed cubic fit through the band (located between images)."""
+    fit = NEBTools(images).get_fit()
+    i = int(np.argmax(fit.fit_energies))
+    saddle = float(fit.fit_energies[i]) + float(images[0].get_potential_energy())
+    path = {"path": [float(x) for x in fit.path], "energies": [float(x) for x in fit.energies],
+            "fit_path": [float(x) for x in fit.fit_path], "fit_energies": [float(x) for x in fit.fit_energies],
+            "saddle_coordinate": float(fit.fit_path[i])}
+    return max(saddle, max(im.get_potential_energy() for im in images)), path
+
+
+def _closest_contact_ratio(atoms: Atoms) -> float:
+    d = atoms.get_all_distances(mic=True)
+    np.fill_diagonal(d, np.inf)
+    radii = covalent_radii[atoms.numbers]
+    return float((d / (radii[:, None] + radii[None, :])).min())
+
+
+def _is_exchange(images: list[Atoms], adatom: int = -1, min_displacement: float = 1.0) -> bool:
+    """The moving atom traded places: a slab atom of its element moved > 1 Å between the ends."""
+    first, last = images[0], images[-1]
+    same = np.flatnonzero(first.numbers[:-1] == first.numbers[adatom])
+    moved = np.linalg.norm(last.positions[same] - first.positions[same], axis=1)
+    return bool((moved > min_displacement).any())

@@ -1,0 +1,111 @@
+"""The surface's effective barrier: the lowest saddle level at which hops connect a minimum to its own images.
+
+Energies are absolute. Edges are added in order of saddle energy (Kruskal), with a union-find that remembers
+each node's lattice cell relative to its component's root; an edge closing a loop with a non-zero net lattice
+translation gives the component a direction it extends along for ever. One independent direction is 1D
+percolation, two are 2D. The effective barrier is that level minus the lowest minimum (the energy span: a deep
+trap on the way counts in full).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """Node i in cell 0 joined to node j in cell ``image`` through a saddle at absolute energy ``saddle``."""
+
+    i: int
+    j: int
+    image: tuple[int, int]
+    saddle: float
+    label: str = ""  # hop class id, reported in the path
+
+
+@dataclass(frozen=True)
+class Percolation:
+    """Result for one dimensionality (1 or 2)."""
+
+    dimension: int
+    level: float | None  # absolute saddle level E*; None when the hops never percolate
+    barrier: float | None  # E* - E_min
+    limiting_hop: str | None  # the hop whose addition made it percolate
+    path_hops: tuple[str, ...] = ()  # every hop class in the percolating component at E*
+    directions: tuple[tuple[int, int], ...] = ()  # independent lattice translations reached
+
+
+@dataclass(frozen=True)
+class SurfaceBarrier:
+    lowest_minimum: float
+    one_d: Percolation
+    two_d: Percolation
+    lowest_hop_barrier: float | None  # smallest single forward barrier, for comparison
+
+    @property
+    def channel_only(self) -> bool:
+        """Percolates along one direction only (1D): ranked by its 1D barrier, flagged."""
+        return self.one_d.level is not None and self.two_d.level is None
+
+
+@dataclass
+class _Components:
+    parent: list[int]
+    offset: list[np.ndarray]  # cell of node relative to its parent
+    translations: dict[int, list[np.ndarray]] = field(default_factory=dict)  # per root: independent loops
+    labels: dict[int, set[str]] = field(default_factory=dict)
+
+    def find(self, x: int) -> tuple[int, np.ndarray]:
+        shift = np.zeros(2, dtype=int)
+        while self.parent[x] != x:
+            shift = shift + self.offset[x]
+            x = self.parent[x]
+        return x, shift
+
+    def rank(self, root: int) -> int:
+        return len(self.translations.get(root, []))
+
+
+def _add_translation(vectors: list[np.ndarray], t: np.ndarray) -> None:
+    if not t.any() or len(vectors) == 2:
+        return
+    if vectors and np.linalg.matrix_rank(np.array([*vectors, t])) <= len(vectors):
+        return
+    vectors.append(t)
+
+
+def percolation_barrier(node_energies: list[float], edges: list[GraphEdge]) -> SurfaceBarrier:
+    """1D and 2D effective barriers of a periodic hop graph (nodes: minima copies in one cell)."""
+    n = len(node_energies)
+    e_min = float(min(node_energies))
+    start = int(np.argmin(node_energies))
+    comps = _Components(list(range(n)), [np.zeros(2, dtype=int) for _ in range(n)],
+                        labels={k: set() for k in range(n)})
+    found: dict[int, Percolation] = {}
+    for edge in sorted(edges, key=lambda e: e.saddle):
+        ri, oi = comps.find(edge.i)
+        rj, oj = comps.find(edge.j)
+        loop = oi + np.array(edge.image) - oj
+        if ri == rj:
+            _add_translation(comps.translations.setdefault(ri, []), loop)
+        else:  # hang rj's tree under ri so that j sits at oi + image
+            comps.parent[rj], comps.offset[rj] = ri, loop
+            for t in comps.translations.pop(rj, []):
+                _add_translation(comps.translations.setdefault(ri, []), t)
+            comps.labels[ri] |= comps.labels.pop(rj, set())
+        comps.labels[ri].add(edge.label)
+        root, _ = comps.find(start)
+        for dim in (1, 2):
+            if dim not in found and comps.rank(root) >= dim:
+                found[dim] = Percolation(dim, edge.saddle, edge.saddle - e_min, edge.label,
+                                         tuple(sorted(comps.labels[root])),
+                                         tuple(tuple(int(x) for x in t) for t in comps.translations[root]))
+        if len(found) == 2:
+            break
+    none = {d: Percolation(d, None, None, None) for d in (1, 2) if d not in found}
+    found |= none
+    # Easiest single hop in either direction: from the higher of its two ends.
+    lowest_hop = min((e.saddle - max(node_energies[e.i], node_energies[e.j]) for e in edges), default=None)
+    return SurfaceBarrier(e_min, found[1], found[2], lowest_hop)

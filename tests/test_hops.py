@@ -1,0 +1,91 @@
+"""Hops between minima: neighbours, symmetry classes and multiplicities, on real slabs (no calculator)."""
+
+import numpy as np
+import pytest
+
+from seiscreen.catalog import load_bulk
+from seiscreen.errors import SeiscreenError
+from seiscreen.surfaces.hops import build_hop_network
+from seiscreen.surfaces.sites import candidate_sites
+from seiscreen.surfaces.slabs import make_terminations
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
+
+
+def _site_frac(term, name):
+    atoms = term.to_atoms()
+    (site,) = [s for s in candidate_sites(term.slab, atoms) if s.name == name]
+    return np.linalg.solve(atoms.cell.array[:2, :2].T, site.position[:2])
+
+
+@pytest.fixture(scope="module")
+def naf100():
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0))
+    return term, SurfaceSymmetry.from_structure(term.slab)
+
+
+def test_naf_100_hollow_minima_give_one_hop_class(naf100):
+    # 9.27 Å square cell = 8 primitive cells; 2 hollows per primitive cell -> 16 hollows, a square net of side
+    # a/2 = 2.317 Å. Each has 4 nearest hollows: 16 * 4 / 2 = 32 hops, all equivalent under 4mm.
+    term, symmetry = naf100
+    network = build_hop_network([_site_frac(term, "hollow4-F2Na2")], symmetry)
+    assert len(network.nodes) == 16
+    (hop,) = network.hops
+    assert hop.multiplicity == 32 and hop.length == pytest.approx(4.634 / 2, abs=1e-3)
+
+
+def test_naf_100_f_top_minima(naf100):
+    # DFT's minimum: F sites form a square net of side a/sqrt(2) = 3.277 Å, 8 per cell, 4 neighbours each:
+    # 16 hops, one class. The F-F diagonal (4.634 Å) passes over a Na and is not an elementary hop.
+    term, symmetry = naf100
+    network = build_hop_network([_site_frac(term, "top-F")], symmetry)
+    assert len(network.nodes) == 8
+    (hop,) = network.hops
+    assert hop.multiplicity == 16 and hop.length == pytest.approx(4.634 / np.sqrt(2), abs=1e-3)
+
+
+def test_naf_100_bridge_minima_split_by_geometry_not_labels(naf100):
+    # Bridges (Na-F midpoints) form a net with nearest neighbours 1.638 Å apart at 90° to each other around
+    # every ion; a hop turning around a Na and one turning around an F join the same two site labels
+    # (bridge -> bridge) but are different hops: two classes, 32 each (32 bridges, 4 neighbours each / 2 = 64).
+    term, symmetry = naf100
+    network = build_hop_network([_site_frac(term, "bridge-F-Na")], symmetry)
+    assert len(network.nodes) == 32
+    assert sorted(h.multiplicity for h in network.hops) == [32, 32]
+    assert all(h.length == pytest.approx(4.634 / (2 * np.sqrt(2)), abs=1e-3) for h in network.hops)
+
+
+def test_na2se_100_rows_are_inequivalent():
+    # Tasker-2 Na2Se(100): top Na form a 4.82 Å square net, 4 per 9.65 Å cell, 4 neighbours each -> 8 hops.
+    # Along one diagonal a hop crosses the shallow Se, along the other the deep one: two classes of 4, the
+    # channel-like anisotropy of this face.
+    (term,) = make_terminations(load_bulk("Na2Se"), (1, 0, 0))
+    network = build_hop_network([_site_frac(term, "top-Na")], SurfaceSymmetry.from_structure(term.slab))
+    assert len(network.nodes) == 4
+    assert [h.multiplicity for h in network.hops] == [4, 4]
+    assert all(h.length == pytest.approx(6.823 / np.sqrt(2), abs=1e-3) for h in network.hops)
+
+
+def test_two_kinds_of_minima_give_hops_between_them(naf100):
+    # Hollow and F-top minima together: every hollow has 2 F tops 1.638 Å away, nearer than the next hollow
+    # (2.317 Å), so hollow<->F-top hops appear and the F-top<->F-top hop (which passes over a hollow) does not.
+    term, symmetry = naf100
+    network = build_hop_network([_site_frac(term, "hollow4-F2Na2"), _site_frac(term, "top-F")], symmetry)
+    pairs = {(h.start_minimum, h.end_minimum) for h in network.hops}
+    assert (0, 1) in pairs and (1, 1) not in pairs
+    (mixed,) = [h for h in network.hops if (h.start_minimum, h.end_minimum) == (0, 1)]
+    assert mixed.multiplicity == 16 * 2 and mixed.length == pytest.approx(1.638, abs=1e-3)
+
+
+def test_self_image_hops_in_a_one_site_cell():
+    # One minimum in a 3 x 4 Å rectangular cell: hops to its own images along a (3 Å) and b (4 Å); the
+    # diagonal (5 Å) has the two others on its Gabriel circle and is not a hop.
+    symmetry = SurfaceSymmetry.trivial(np.diag([3.0, 4.0]))
+    network = build_hop_network([np.array([0.2, 0.3])], symmetry)
+    assert sorted(round(h.length, 6) for h in network.hops) == [3.0, 4.0]
+    assert [h.multiplicity for h in network.hops] == [1, 1]
+
+
+def test_coinciding_minima_are_refused():
+    symmetry = SurfaceSymmetry.trivial(np.diag([3.0, 4.0]))
+    with pytest.raises(SeiscreenError, match="coincide"):
+        build_hop_network([np.array([0.2, 0.3]), np.array([0.21, 0.3])], symmetry)

@@ -1,0 +1,119 @@
+"""Slabs of real catalog materials, no calculator: terminations, polarity, reconstruction, cell shape."""
+
+import numpy as np
+import pytest
+
+from seiscreen.catalog import load_bulk
+from seiscreen.errors import SeiscreenError
+from seiscreen.surfaces.slabs import SlabSettings, choose_supercell, make_terminations, parse_miller
+
+
+def test_naf_100_is_one_nonpolar_symmetric_termination_with_a_square_cell():
+    # Rocksalt (100) planes hold Na and F 1:1, so every cut is the same neutral plane: one termination.
+    # In-plane primitive cell: a/sqrt(2) = 3.277 Å square; the smallest supercell with images >= 9 Å is
+    # (2 -2; 2 2)-type, 8 primitive cells, side 2 a / sqrt(2) * ... = a*sqrt(4) = 9.27 Å, 16 ions per layer.
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0))
+    assert not term.polar_as_cleaved and term.reconstruction == "none" and term.symmetric
+    a = load_bulk("NaF").structure.lattice.a
+    lengths, angles = term.slab.lattice.abc, term.slab.lattice.angles
+    assert lengths[0] == pytest.approx(2 * a, abs=1e-3) and lengths[1] == pytest.approx(2 * a, abs=1e-3)
+    assert angles == pytest.approx((90, 90, 90), abs=1e-3)
+    # min_thickness 6 Å with 2.317 Å spacing: 4 planes (6.95 Å between outer planes), 16 ions each.
+    assert term.n_layers == 4 and len(term.slab) == 64
+    assert term.n_fixed_layers == 2
+
+
+def test_c_axis_is_perpendicular_to_the_surface():
+    # SlabGenerator's default c on NaF(110) is tilted (alpha = 98°); the dipole correction needs c ⟂ surface.
+    for miller in [(1, 1, 0), (1, 0, 0)]:
+        for term in make_terminations(load_bulk("NaF"), miller):
+            matrix = term.slab.lattice.matrix
+            assert np.allclose(matrix[2, :2], 0, atol=1e-6) and np.allclose(matrix[:2, 2], 0, atol=1e-6)
+
+
+def test_bottom_layers_are_fixed_in_ase_atoms_with_metadata():
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0))
+    atoms = term.to_atoms()
+    fixed = atoms.constraints[0].index
+    z = atoms.positions[:, 2]
+    assert len(fixed) == 32 and z[fixed].max() < np.delete(z, fixed).min()
+    assert atoms.info["termination_id"] == term.termination_id and atoms.info["miller"] == [1, 0, 0]
+
+
+def test_polar_na2se_100_is_replaced_by_its_tasker2_reconstruction():
+    # Antifluorite (100) stacks Se(2-) and Na2(2+) planes: as cleaved, one face ends in Se and the other in
+    # Na2, a dipole. Tasker 2 moves half of the outer Na plane to the other face: neutral, symmetric slab
+    # whose top is a half-filled Na layer (the review's Na2Se(100)).
+    terms = make_terminations(load_bulk("Na2Se"), (1, 0, 0))
+    assert len(terms) == 1
+    (term,) = terms
+    assert term.polar_as_cleaved and term.reconstruction == "tasker2" and term.symmetric
+    assert term.termination_id.endswith("-t20")
+    assert not term.slab.is_polar()
+    # Composition stays Na2Se and the topmost layer is Na only.
+    assert term.slab.composition.reduced_formula == "Na2Se"
+    atoms = term.to_atoms()
+    top = atoms.positions[:, 2] > atoms.positions[:, 2].max() - 0.3
+    assert set(np.array(atoms.get_chemical_symbols())[top]) == {"Na"}
+
+
+def test_polarity_needs_oxidation_states():
+    # pymatgen calls an undecorated slab non-polar: the catalog decorates every bulk, so NaF(111) is refused.
+    with pytest.raises(SeiscreenError, match=r"every termination is polar.*choose another Miller index"):
+        make_terminations(load_bulk("NaF"), (1, 1, 1))
+
+
+def test_alloy_nabi_001_has_two_terminations_na_and_bi_on_top():
+    # CuAu-type NaBi: (001) planes alternate pure Na and pure Bi, so a slab has one Na face and one Bi face.
+    # Both are terminations an adatom can meet: the slab and its flipped copy.
+    terms = make_terminations(load_bulk("NaBi"), "001")
+    tops = []
+    for term in terms:
+        atoms = term.to_atoms()
+        top = atoms.positions[:, 2] > atoms.positions[:, 2].max() - 0.3
+        tops.append(set(np.array(atoms.get_chemical_symbols())[top]))
+        assert not term.polar_as_cleaved and not term.symmetric
+    assert sorted(map(sorted, tops)) == [["Bi"], ["Na"]]
+    assert len({t.termination_id for t in terms}) == 2
+
+
+def test_termination_ids_are_stable_across_calls():
+    ids = [t.termination_id for t in make_terminations(load_bulk("NaIn"), (1, 1, 1))]
+    assert ids == [t.termination_id for t in make_terminations(load_bulk("NaIn"), (1, 1, 1))]
+    assert len(set(ids)) == len(ids) == 4
+
+
+def test_thickness_is_between_outer_planes():
+    # bcc Na(110): planes a/sqrt(2) = 3.03 Å apart; pymatgen's own count gives 2 planes (3.03 Å between the
+    # outer ones) for 6 Å. Its oriented cell holds 2 planes, so the next size up is 4 planes, 9.1 Å.
+    (term,) = make_terminations(load_bulk("Na"), (1, 1, 0), SlabSettings(min_thickness=6.0))
+    assert np.ptp(term.slab.cart_coords[:, 2]) >= 6.0 and term.n_layers == 4
+
+
+def test_supercell_is_square_for_an_oblique_square_net():
+    # The LLL-reduced NaF(100) cell is oblique (135°): vectors (3.277, 0) and (-3.277, 3.277)... of a square
+    # net. The chosen supercell must be square, not a 135° rhombus.
+    s = 3.277
+    basis = np.array([[s, 0.0], [-s, s]])
+    matrix = np.array(choose_supercell(basis, 9.0))
+    vectors = matrix @ basis
+    assert np.dot(vectors[0], vectors[1]) == pytest.approx(0, abs=1e-6)
+    assert np.linalg.norm(vectors[0]) == pytest.approx(np.linalg.norm(vectors[1]))
+    assert abs(round(np.linalg.det(matrix))) == 8  # side 2*sqrt(2)*s = 9.27 Å >= 9 Å, no smaller cell works
+
+
+@pytest.mark.parametrize("text, expected", [("100", (1, 0, 0)), ("1,1,0", (1, 1, 0)), ("1 -1 0", (1, -1, 0)),
+                                            ("1-10", (1, -1, 0)), ((0, 0, 1), (0, 0, 1))])
+def test_miller_index_spellings(text, expected):
+    assert parse_miller(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["000", "10", "abc"])
+def test_bad_miller_index_is_a_clear_error(bad):
+    with pytest.raises(SeiscreenError, match="Miller index"):
+        parse_miller(bad)
+
+
+def test_tiny_vacuum_is_refused():
+    with pytest.raises(ValueError, match="vacuum .* too small"):
+        SlabSettings(vacuum=3)
