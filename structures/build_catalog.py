@@ -204,6 +204,21 @@ MATERIALS = [
         source=f"{WYCKOFF_1963}: hcp Mg, a = 3.2094, c = 5.2108 Å at room temperature",
         note="Room-temperature values; c/a = 1.624.",
     ),
+    # Stand-ins for tests and demos with ASE's EMT, which has no Na/F/Br/I/Se parameters.
+    dict(
+        name="Al", formula="Al", role="stand-in", structure_type="fcc (A1)",
+        space_group="Fm-3m", number=225, lattice=dict(a=4.05),
+        sites=[("Al", (0, 0, 0))], oxidation_states={"Al": 0},
+        source=f"{WYCKOFF_1963}: fcc Al, a = 4.0495 Å at room temperature (rounded to 4.05 Å, ASE's value)",
+        note="Stand-in host for EMT tests (Au adatom on Al(100), ASE's classic NEB example); not a coating.",
+    ),
+    dict(
+        name="Cu", formula="Cu", role="stand-in", structure_type="fcc (A1)",
+        space_group="Fm-3m", number=225, lattice=dict(a=3.615),
+        sites=[("Cu", (0, 0, 0))], oxidation_states={"Cu": 0},
+        source=f"{WYCKOFF_1963}: fcc Cu, a = 3.615 Å at room temperature",
+        note="Stand-in for EMT tests and benchmarks (Cu adatom on Cu(100)); not a coating.",
+    ),
 ]
 
 # Entries listed in the catalog without a structure file.

@@ -13,7 +13,7 @@ from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 def _site_frac(term, name):
     atoms = term.to_atoms()
-    (site,) = [s for s in candidate_sites(term.slab, atoms) if s.name == name]
+    (site,) = [s for s in candidate_sites(atoms) if s.name == name]
     return np.linalg.solve(atoms.cell.array[:2, :2].T, site.position[:2])
 
 

@@ -14,7 +14,7 @@ from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 def au_on_al100(aluminium):
     # 2x2 Al(100) cell (5.73 Å), 4 planes with the lower 2 fixed: EMT relaxes it in well under a second.
     (term,) = make_terminations(aluminium, (1, 0, 0), SlabSettings(min_thickness=5, min_lateral_size=5.5))
-    scan = scan_surface(term, get_preset("emt").make(), MinimaSettings(adsorbate="Au"))
+    scan = scan_surface(term.to_atoms(), get_preset("emt").make(), MinimaSettings(adsorbate="Au"))
     return term, scan
 
 
@@ -55,7 +55,7 @@ def test_a_saddle_is_not_accepted_without_the_kick(aluminium):
 
     (term,) = make_terminations(aluminium, (1, 0, 0), SlabSettings(min_thickness=5, min_lateral_size=5.5))
     atoms = term.to_atoms()
-    (bridge,) = [s for s in candidate_sites(term.slab, atoms, "Au") if s.name == "bridge-Al-Al"]
+    (bridge,) = [s for s in candidate_sites(atoms, "Au") if s.name == "bridge-Al-Al"]
     stuck = placed(atoms, bridge.position, "Au")
     converged, _ = relax(stuck, get_preset("emt").make(), fmax=0.03, max_steps=200)
     assert converged and name_site(atoms, stuck.positions[-1, :2]) == "bridge-Al-Al"

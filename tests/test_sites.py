@@ -21,7 +21,7 @@ def test_naf_100_sites_are_named_by_coordination_not_by_delaunay_labels(naf100):
     # one of its "bridges" is really the 4-fold hollow between 2 Na and 2 F.
     raw = AdsorbateSiteFinder(naf100.slab).find_adsorption_sites(symm_reduce=1e-2, near_reduce=1e-2)
     assert (len(raw["ontop"]), len(raw["bridge"]), len(raw["hollow"])) == (2, 2, 0)
-    names = sorted(site.name for site in candidate_sites(naf100.slab, naf100.to_atoms()))
+    names = sorted(site.name for site in candidate_sites(naf100.to_atoms()))
     assert names == ["bridge-F-Na", "hollow4-F2Na2", "top-F", "top-Na"]
 
 
@@ -31,7 +31,7 @@ def test_na2se_100_tasker2_sites():
     #   top-Na; top-Se (over the shallow Se); the empty Na site, 2.41 Å from two Se -> bridge-Se-Se;
     #   the other Na-Na midpoint, over the deep Se plane (3.4 Å down, not a surface atom) -> bridge-Na-Na.
     (term,) = make_terminations(load_bulk("Na2Se"), (1, 0, 0))
-    sites = candidate_sites(term.slab, term.to_atoms())
+    sites = candidate_sites(term.to_atoms())
     assert sorted(s.name for s in sites) == ["bridge-Na-Na", "bridge-Se-Se", "top-Na", "top-Se"]
     # The adatom starts lower over the vacancy than on top of a Na.
     height = {s.name: s.position[2] for s in sites}

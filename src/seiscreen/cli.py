@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from seiscreen.errors import SeiscreenError
+
+def quiet_library_warnings() -> None:
+    """Deprecation chatter of dependencies is not the user's business."""
+    for category in (DeprecationWarning, FutureWarning, UserWarning):
+        for module in ("pymatgen", "jobflow", "spglib", "chgnet", "torch", "ase", "monty", "maggma"):
+            warnings.filterwarnings("ignore", category=category, module=module)
+
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Screen SEI coatings for Na-metal anodes by the Na adatom's surface diffusion barrier.")
@@ -77,7 +85,7 @@ def slabs(
         table.add_column(column)
     for term in make_terminations(load_bulk(material), miller, settings):
         meta = term.metadata()
-        names = ", ".join(site.name for site in candidate_sites(term.slab, term.to_atoms()))
+        names = ", ".join(site.name for site in candidate_sites(term.to_atoms()))
         table.add_row(term.termination_id, str(term.polar_as_cleaved), term.reconstruction, str(term.symmetric),
                       str(meta["n_atoms"]), f"{term.n_layers} ({term.n_fixed_layers})",
                       " x ".join(f"{x:.2f}" for x in meta["cell_lengths"][:2]) + f" Å, γ={meta['cell_angles'][2]:g}°",
@@ -113,7 +121,7 @@ def minima(
             raise SeiscreenError(f"no termination {termination!r}: run `seiscreen slabs {material} {miller}`")
     calc = preset.make()
     for term in terms:
-        scan = scan_surface(term, calc, MinimaSettings(adsorbate=adsorbate))
+        scan = scan_surface(term.to_atoms(), calc, MinimaSettings(adsorbate=adsorbate))
         table = Table(title=f"{term.label}: {adsorbate} minima with {preset.name} ({len(term.slab)} slab atoms)")
         for column in ("minimum", "site", "E_ads (eV)", "height (Å)", "reached from", "outcome", "verified"):
             table.add_column(column)
@@ -147,8 +155,93 @@ def presets() -> None:
     console.print(table)
 
 
+@app.command()
+@_clean_errors
+def run(
+    campaign_file: Annotated[Path, typer.Argument(help="campaign YAML (see workflows/)", show_default=False)],
+    calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
+    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+) -> None:
+    """Run a screening campaign into the store and print its ranking."""
+    from seiscreen.campaign import load_campaign
+    from seiscreen.flows import campaign_flow
+    from seiscreen.runner import run_campaign
+
+    campaign = load_campaign(campaign_file, calculator=calculator)
+    location = store or campaign.store
+    flow = campaign_flow(campaign)
+    results, protocol = run_campaign(flow, campaign, location, console)
+    mine = results.surfaces[results.surfaces["protocol_id"] == protocol]
+    _print_ranking(mine, title=f"{campaign.name}: ranking")
+
+
+@app.command()
+@_clean_errors
+def results(
+    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    hops: Annotated[bool, typer.Option(help="one row per hop instead of per surface")] = False,
+) -> None:
+    """Print the ranking (or the hops) stored in a store, from any new process."""
+    from seiscreen.results import load_results
+
+    if format not in ("table", "csv", "json"):
+        raise SeiscreenError(f"unknown format {format!r}: use table, csv or json")
+    loaded = load_results(store)
+    frame = loaded.hops if hops else loaded.surfaces
+    if format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif format == "json":
+        sys.stdout.write(frame.to_json(orient="records", indent=1) + "\n")
+    elif hops:
+        _print_hops(frame)
+    else:
+        _print_ranking(frame, title="seiscreen results")
+
+
+def _fmt(value, digits: int = 3) -> str:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, (float, int)) else str(value)
+
+
+def _print_ranking(frame, title: str) -> None:
+    """One table per protocol: barriers from different protocols are never ranked against each other."""
+    if frame.empty:
+        console.print("no surfaces in this store yet")
+        return
+    for protocol, group in frame.groupby("protocol_id", sort=False):
+        calculators = ", ".join(sorted(group["calculator"].unique()))
+        table = Table(title=f"{title} [{calculators}, protocol {protocol}]")
+        for column in ("rank", "surface", "barrier (eV)", "2D / 1D", "lowest hop", "E_ads (eV)", "site", "status"):
+            table.add_column(column)
+        for row in group.sort_values(["rank", "material"], na_position="last").itertuples():
+            flag = " 1D only" if row.channel_only else ""
+            table.add_row(_fmt(row.rank if row.status == "ranked" else None, 0),
+                          f"{row.material}{row.facet} {row.termination}", _fmt(row.barrier) + flag,
+                          f"{_fmt(row.barrier_2d)} / {_fmt(row.barrier_1d)}", _fmt(row.lowest_hop_barrier),
+                          _fmt(row.adsorption_energy), row.lowest_site or "-",
+                          row.status + (f": {row.reason}" if row.reason else ""))
+        console.print(table)
+
+
+def _print_hops(frame) -> None:
+    table = Table(title="hops")
+    for column in ("surface", "hop", "from -> to", "length (Å)", "mult.", "forward / reverse (eV)", "status",
+                   "force calls"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(f"{row.material}{row.facet} {row.termination}", row.hop_id, f"{row.start_site} -> {row.end_site}",
+                      _fmt(row.length, 2), str(row.multiplicity),
+                      f"{_fmt(row.forward_barrier)} / {_fmt(row.reverse_barrier)}",
+                      row.status + (f": {row.reason}" if row.reason else ""), str(row.force_calls))
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
-    warnings.filterwarnings("ignore", module="pymatgen")
+    quiet_library_warnings()
     app()
 
 

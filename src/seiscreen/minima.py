@@ -16,10 +16,10 @@ from ase.calculators.calculator import Calculator
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, candidate_sites, classify_adatom,
                                       placed)
-from seiscreen.surfaces.slabs import Termination
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 
@@ -189,13 +189,17 @@ class SurfaceScan:
         return [m for m in self.minima if m.accepted]
 
 
-def scan_surface(termination: Termination, calc: Calculator, settings: MinimaSettings = MinimaSettings(),
+def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = MinimaSettings(),
                  adsorbate_bulk: Atoms | None = None) -> SurfaceScan:
-    """Clean slab relaxed, candidate sites relaxed and verified, minima merged: one surface, one calculator."""
-    clean, clean_energy, calls = relax_clean_slab(termination.to_atoms(), calc, settings)
+    """Clean slab relaxed, candidate sites relaxed and verified, minima merged: one surface, one calculator.
+
+    ``slab`` is the unrelaxed slab with its bottom layers fixed (``Termination.to_atoms()``); its symmetry and
+    candidate sites are taken before relaxation.
+    """
+    symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
+    clean, clean_energy, calls = relax_clean_slab(slab, calc, settings)
     reference = reference_energy(settings.adsorbate, calc, adsorbate_bulk)
-    symmetry = SurfaceSymmetry.from_structure(termination.slab)
-    sites = candidate_sites(termination.slab, clean, settings.adsorbate)
+    sites = candidate_sites(slab, settings.adsorbate, relaxed=clean)
     minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference)
     calls += sum(m.force_calls for m in minima)
     return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)

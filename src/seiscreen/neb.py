@@ -17,8 +17,9 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import covalent_radii
-from ase.mep import NEB, NEBTools
+from ase.mep import NEB
 from ase.optimize import BFGS, FIRE, MDMin
+from ase.utils.forcecurve import fit_images
 from pydantic import BaseModel, ConfigDict, Field
 
 log = logging.getLogger("seiscreen.neb")
@@ -92,6 +93,8 @@ def unwrap_final(initial: Atoms, final: Atoms, adatom_shift: np.ndarray | None =
         d = np.linalg.solve(cell.T, final.positions[-1] - initial.positions[-1] - adatom_shift)
         d[:2] -= np.rint(d[:2])  # lattice vectors that take the wrapped end back to the intended image
         out.positions[-1] = initial.positions[-1] + adatom_shift + d @ cell
+    if final.calc is not None:  # lattice translations change neither energy nor forces
+        out.calc = SinglePointCalculator(out, energy=final.get_potential_energy(), forces=final.get_forces())
     return out
 
 
@@ -105,29 +108,28 @@ def interpolate_band(initial: Atoms, final: Atoms, protocol: NebProtocol) -> lis
     return images
 
 
-def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int], Calculator], protocol: NebProtocol,
-            shared_calculator: bool = True, history_every: int = 10,
-            on_step: Callable[[str, int, float], None] | None = None) -> NebResult:
+def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms], Calculator], protocol: NebProtocol,
+            history_every: int = 10, on_step: Callable[[str, int, float], None] | None = None) -> NebResult:
     """Two-stage climbing-image NEB from relaxed, unwrapped end images; gates applied to the result.
 
-    ``make_calculator(k)`` gives the calculator of intermediate image k (called once, with k=0, when shared).
+    ``make_calculator(k, image)`` gives the calculator of intermediate image k. Each image gets its own: ASE's
+    optimisers ask the band for forces more than once per step, and a shared calculator would recompute every
+    image each time (ML presets share the loaded model, so an instance per image costs nothing).
     """
     ends = [with_fixed_results(initial), with_fixed_results(final)]
     images = interpolate_band(ends[0], ends[1], protocol)
     images[0], images[-1] = ends
-    shared = make_calculator(0) if shared_calculator else None
     for k, image in enumerate(images[1:-1]):
-        image.calc = shared if shared_calculator else make_calculator(k)
-    band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method,
-               allow_shared_calculator=shared_calculator)
-    evaluations = _count_evaluations(band)
+        image.calc = make_calculator(k, image)
+    band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method)
+    counter = _count_evaluations(band)
     history: list[list[Atoms]] = []
 
     def stage(name: str, fmax: float, steps: int) -> tuple[bool, int]:
         optimizer = OPTIMIZERS[protocol.optimizer](band, logfile=None)
 
-        def report():
-            step_fmax = float(np.sqrt((band.get_forces() ** 2).sum(axis=1).max()))
+        def report():  # reads the forces the optimiser just used: calling the band again would recompute it
+            step_fmax = float(np.sqrt((counter["last"] ** 2).sum(axis=1).max()))
             if optimizer.nsteps % history_every == 0:
                 history.append([im.copy() for im in images])
             if on_step is not None:
@@ -143,21 +145,27 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int], Calcu
     band.climb = True
     converged, steps_climb = stage("climb", protocol.fmax, protocol.max_steps_climb)
     history.append([im.copy() for im in images])
-    n_calls = evaluations() * protocol.n_images
+    n_calls = counter["calls"]
     return judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
 
 
-def _count_evaluations(band: NEB) -> Callable[[], int]:
-    """Wrap the band's force method to count evaluations (each one computes every intermediate image)."""
-    counter = {"n": 0}
+def _count_evaluations(band: NEB) -> dict:
+    """Wrap the band's force method to keep its last forces and count real force calls: an image whose
+    positions did not change since its last evaluation is served from its calculator's cache."""
+    counter: dict = {"calls": 0, "last": np.zeros((1, 3))}
+    seen = [None] * len(band.images)
     original = band.get_forces
 
     def counted(*args, **kwargs):
-        counter["n"] += 1
-        return original(*args, **kwargs)
+        for k, image in enumerate(band.images[1:-1], start=1):
+            if seen[k] is None or not np.array_equal(seen[k], image.positions):
+                counter["calls"] += 1
+                seen[k] = image.positions.copy()
+        counter["last"] = original(*args, **kwargs)
+        return counter["last"]
 
     band.get_forces = counted
-    return lambda: counter["n"]
+    return counter
 
 
 def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, steps_plain: int = 0,
@@ -202,7 +210,7 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
 
 def _spline_saddle(images: list[Atoms]) -> tuple[float, dict]:
     """Saddle energy from ASE's force-informed cubic fit through the band (located between images)."""
-    fit = NEBTools(images).get_fit()
+    fit = fit_images(images)
     i = int(np.argmax(fit.fit_energies))
     saddle = float(fit.fit_energies[i]) + float(images[0].get_potential_energy())
     path = {"path": [float(x) for x in fit.path], "energies": [float(x) for x in fit.energies],

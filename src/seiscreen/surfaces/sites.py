@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
 from pymatgen.analysis.adsorption import AdsorbateSiteFinder
-from pymatgen.core.surface import Slab
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.errors import SeiscreenError
 
@@ -84,12 +84,12 @@ def name_site(atoms: Atoms, xy: np.ndarray, surface: np.ndarray | None = None) -
     return f"hollow{len(ring)}-" + "".join(f"{el}{n}" for el, n in sorted(counts.items()))
 
 
-def candidate_sites(slab: Slab, atoms: Atoms, adsorbate: str = "Na") -> list[CandidateSite]:
+def candidate_sites(atoms: Atoms, adsorbate: str = "Na", relaxed: Atoms | None = None) -> list[CandidateSite]:
     """Symmetry-distinct sites of the top face, renamed by coordination, with the adatom at touching height.
 
-    ``slab`` and ``atoms`` are the same structure (pymatgen for the site finder, ASE for the rest).
+    Sites come from the ideal slab ``atoms`` (its symmetry is exact); heights from ``relaxed`` when given.
     """
-    finder = AdsorbateSiteFinder(slab)
+    finder = AdsorbateSiteFinder(AseAtomsAdaptor.get_structure(atoms))
     found = finder.find_adsorption_sites(distance=1.0, symm_reduce=1e-2, near_reduce=1e-2,
                                          positions=("ontop", "bridge", "hollow"))
     surface = surface_indices(atoms)
@@ -102,7 +102,8 @@ def candidate_sites(slab: Slab, atoms: Atoms, adsorbate: str = "Na") -> list[Can
         name = name_site(atoms, xy, surface)
         names[name] += 1
         unique = name if names[name] == 1 else f"{name}#{names[name]}"
-        sites.append(CandidateSite(unique, np.append(xy, touching_height(atoms, xy, adsorbate, surface))))
+        height = touching_height(relaxed if relaxed is not None else atoms, xy, adsorbate, surface)
+        sites.append(CandidateSite(unique, np.append(xy, height)))
     return sites
 
 

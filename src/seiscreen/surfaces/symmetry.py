@@ -94,3 +94,46 @@ class SurfaceSymmetry:
             if ok.any():
                 return True
         return False
+
+    def operation_mapping(self, a: np.ndarray, b: np.ndarray, tol: float = 0.3) -> int:
+        """Index of an operation that maps point a onto point b (modulo the lattice)."""
+        distances = self.lateral_distance(self.apply(a), b)
+        best = int(np.argmin(distances))
+        if distances[best] > tol:
+            raise ValueError(f"no surface symmetry operation maps {a} onto {b} (closest {distances[best]:.2f} Å)")
+        return best
+
+    def transform_positions(self, positions: np.ndarray, cell: np.ndarray, op: int,
+                            reference: np.ndarray, tol: float = 0.5) -> np.ndarray:
+        """Cartesian positions moved by operation ``op`` and re-ordered onto ``reference`` (same atoms).
+
+        Atom k of the transformed structure lands on the reference atom nearest to where the operation takes
+        it, so a relaxed minimum can be copied to any symmetry-equivalent place without changing atom order
+        (NEB end images must list the same atoms in the same order). Extra atoms beyond ``reference`` (the
+        adatom) keep their place at the end of the list.
+        """
+        inverse_cell = np.linalg.inv(cell)
+        frac = positions @ inverse_cell
+        moved = frac.copy()
+        moved[:, :2] = frac[:, :2] @ self.rotations[op].T + self.translations[op]
+        ref_frac = reference @ inverse_cell
+        ref_moved = ref_frac.copy()
+        ref_moved[:, :2] = ref_frac[:, :2] @ self.rotations[op].T + self.translations[op]
+        n_ref = len(reference)
+        order = np.empty(n_ref, dtype=int)
+        for k in range(n_ref):
+            d = _wrap(ref_frac[:, :2] - ref_moved[k, :2]) @ self.lattice
+            dist = np.hypot(np.linalg.norm(d, axis=1), (ref_frac[:, 2] - ref_moved[k, 2]) * cell[2, 2])
+            order[k] = int(np.argmin(dist))
+            if dist[order[k]] > tol:
+                raise ValueError(f"operation {op} does not map the slab onto itself (atom {k} off by "
+                                 f"{dist[order[k]]:.2f} Å)")
+        if len(set(order)) != n_ref:
+            raise ValueError(f"operation {op} maps two slab atoms onto one")
+        out = np.empty_like(positions)
+        # Keep every slab atom next to its reference site (no jump by a lattice vector).
+        shift = np.rint(ref_frac[order, :2] - moved[:n_ref, :2])
+        moved[:n_ref, :2] += shift
+        out[order] = moved[:n_ref] @ cell
+        out[n_ref:] = moved[n_ref:] @ cell
+        return out

@@ -1,0 +1,105 @@
+"""Campaign files: YAML validated by pydantic, unknown or misspelt keys rejected with the allowed ones named."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from seiscreen.calculators import get_preset
+from seiscreen.errors import SeiscreenError
+from seiscreen.minima import MinimaSettings
+from seiscreen.neb import NebProtocol
+from seiscreen.surfaces.slabs import SlabSettings, parse_miller
+
+Facet = Annotated[tuple[int, int, int], BeforeValidator(parse_miller)]
+
+
+class MaterialSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    material: str  # catalog name or CIF path
+    facets: list[Facet] = Field(default_factory=lambda: [(1, 0, 0)], min_length=1)
+    terminations: list[str] | None = None  # termination ids to keep; None = every one
+
+
+class Campaign(BaseModel):
+    """A screening campaign. Every setting that changes a number lives here and is stored with the results."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    calculator: str = "ml"
+    adsorbate: str = "Na"
+    materials: list[MaterialSpec] = Field(min_length=1)
+    slab: SlabSettings = Field(default_factory=SlabSettings)
+    minima: dict = Field(default_factory=dict)  # MinimaSettings fields except the adsorbate
+    neb: NebProtocol = Field(default_factory=NebProtocol)
+    max_hop_length: float = Field(6.0, gt=0)
+    max_refinements: int = Field(2, ge=0)
+    store: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        get_preset(self.calculator)  # unknown preset: clear error now, not hours later
+        if "adsorbate" in self.minima and self.minima["adsorbate"] != self.adsorbate:
+            raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
+                                 f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
+        MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
+        return self
+
+    @property
+    def minima_settings(self) -> MinimaSettings:
+        return MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
+
+
+def load_campaign(path: str | Path, **overrides) -> Campaign:
+    """Read and validate a campaign file; ``overrides`` (e.g. calculator, store) replace top-level keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeiscreenError(f"campaign file {path} not found: pass the path of a YAML file (see workflows/)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SeiscreenError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}): fix the file") from None
+    if not isinstance(raw, dict):
+        raise SeiscreenError(f"{path} holds no campaign (expected a mapping with name and materials)")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Campaign.model_validate(raw)
+    except ValidationError as exc:
+        raise SeiscreenError(f"{path}: {_explain(exc)}") from None
+
+
+def _explain(exc: ValidationError) -> str:
+    """The first validation problem as one sentence naming the key and the fix."""
+    error = exc.errors()[0]
+    where = ".".join(str(x) for x in error["loc"])
+    if error["type"] == "extra_forbidden":
+        model = _model_at(error["loc"][:-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key {where!r}{hint}: allowed keys are {', '.join(allowed)}"
+    if error["type"] == "missing":
+        return f"missing key {where!r}: add it to the campaign file"
+    if error["type"] == "too_short" and error["loc"] == ("materials",):
+        return "the campaign lists no materials: add at least one under 'materials'"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = Campaign
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))[0] if part == "materials" else annotation
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return None
+        model = inner
+    return model

@@ -1,0 +1,374 @@
+"""jobflow Makers, one per physical step. Each job: build the calculator, run plain functions, summarise.
+
+The ``calculator`` property is the one thing a subclass overrides (as in atomate2); everything else is
+shared. Flows are assembled in :mod:`seiscreen.flows`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from jobflow import Flow, Maker, Response, job
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from seiscreen import progress
+from seiscreen.calculators import CalculatorPreset, get_preset
+from seiscreen.catalog import load_bulk
+from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_from_site, scan_surface
+from seiscreen.neb import NebProtocol, run_neb, unwrap_final
+from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
+                               SurfaceKey, atoms_from_dict, atoms_to_dict)
+from seiscreen.surfaces.hops import build_hop_network
+from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
+from seiscreen.surfaces.sites import CandidateSite
+from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CalculatorMaker(Maker):
+    """Shared by every step that computes energies: the preset, the settings, and the provenance they make."""
+
+    name: str = "calculation"
+    calculator_preset: str = "ml"
+    slab_settings: SlabSettings = field(default_factory=SlabSettings)
+    minima_settings: MinimaSettings = field(default_factory=MinimaSettings)
+    neb_protocol: NebProtocol = field(default_factory=NebProtocol)
+
+    @property
+    def preset(self) -> CalculatorPreset:
+        return get_preset(self.calculator_preset)
+
+    @property
+    def calculator(self) -> Calculator:
+        """The one property a subclass overrides to swap the engine."""
+        return self.preset.make()
+
+    def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
+        """A calculator for one structure (GPAW prepares periodicity and moments on ``atoms``)."""
+        return self.preset.make(atoms, directory)
+
+    def provenance(self, with_neb: bool = False) -> Provenance:
+        return Provenance(calculator=self.preset.provenance(), slab_settings=self.slab_settings.model_dump(),
+                          minima_settings=self.minima_settings.model_dump(),
+                          neb_protocol=self.neb_protocol.model_dump() if with_neb else None)
+
+
+# --------------------------------------------------------------------------------------------- slabs
+
+
+def slab_doc(termination: Termination, adsorbate: str, calculator: str) -> SlabDoc:
+    symmetry = SurfaceSymmetry.from_structure(termination.slab)
+    key = SurfaceKey(material=termination.material, miller=termination.miller,
+                     termination_id=termination.termination_id, adsorbate=adsorbate, calculator=calculator)
+    return SlabDoc(key=key, termination=termination.metadata(), structure=atoms_to_dict(termination.to_atoms()),
+                   symmetry={"rotations": symmetry.rotations.tolist(), "translations": symmetry.translations.tolist(),
+                             "lattice": symmetry.lattice.tolist()})
+
+
+def symmetry_of(slab: SlabDoc) -> SurfaceSymmetry:
+    return SurfaceSymmetry(np.array(slab.symmetry["rotations"], dtype=int), np.array(slab.symmetry["translations"]),
+                           np.array(slab.symmetry["lattice"]))
+
+
+@dataclass
+class TerminationsMaker(CalculatorMaker):
+    """Cut every termination of (material, facet) and fan out one surface flow per termination."""
+
+    name: str = "terminations"
+    surface_flow_maker: Maker | None = None  # seiscreen.flows.SurfaceFlowMaker
+    only: list[str] | None = None  # termination ids to keep (None: all)
+
+    @job
+    def make(self, material: str, miller: list[int]):
+        terminations = make_terminations(load_bulk(material), tuple(miller), self.slab_settings)
+        if self.only is not None:
+            terminations = [t for t in terminations if t.termination_id in self.only]
+        docs = [slab_doc(t, self.minima_settings.adsorbate, self.preset.name) for t in terminations]
+        progress.emit("surfaces_planned", material=material, miller=miller, n=len(docs))
+        flows = [self.surface_flow_maker.make(doc) for doc in docs]
+        return Response(replace=Flow(flows, output=[f.output for f in flows], name=f"{material} {miller}"))
+
+
+# --------------------------------------------------------------------------------------------- minima
+
+
+def minimum_doc(m: Minimum) -> MinimumDoc:
+    return MinimumDoc(index=m.index, site=m.site, started_from=m.started_from, outcome=m.outcome.value,
+                      verified=m.verified, energy=m.energy, adsorption_energy=m.adsorption_energy,
+                      frac_xy=m.frac_xy.tolist(), position=m.position.tolist(), details=m.details,
+                      force_calls=m.force_calls, structure=atoms_to_dict(m.atoms))
+
+
+@dataclass
+class MinimaMaker(CalculatorMaker):
+    """Relax the clean slab and every candidate site; keep verified, symmetry-distinct minima."""
+
+    name: str = "minima"
+
+    @job
+    def make(self, slab: SlabDoc) -> MinimaDoc:
+        progress.emit("minima_started", surface=slab.key.label)
+        scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
+                            _adsorbate_bulk(self.minima_settings.adsorbate))
+        accepted = [minimum_doc(m) for m in scan.accepted]
+        rejected = [minimum_doc(m) for m in scan.minima if not m.accepted]
+        progress.emit("minima_done", surface=slab.key.label, n=len(accepted))
+        return MinimaDoc(key=slab.key, slab=slab, clean_energy=scan.clean_energy,
+                         clean_structure=atoms_to_dict(scan.clean), adsorbate_reference=scan.adsorbate_reference,
+                         minima=accepted, rejected=rejected, force_calls=scan.force_calls,
+                         provenance=self.provenance())
+
+
+def _adsorbate_bulk(element: str) -> Atoms | None:
+    """The catalog's bulk of the adsorbate element (bcc Na for Na) when there is one; else ASE's default."""
+    try:
+        return AseAtomsAdaptor.get_atoms(load_bulk(element).structure.remove_oxidation_states())
+    except Exception:  # not in the catalog: ase.build.bulk(element) is used
+        return None
+
+
+# --------------------------------------------------------------------------------------------- hops
+
+
+@dataclass
+class HopNebMaker(CalculatorMaker):
+    """One symmetry-unique hop: both ends copied from their relaxed minima, re-relaxed, then a gated CI-NEB."""
+
+    name: str = "hop neb"
+    slide_tolerance: float = 0.3  # Å: a relaxed end farther than this from its minimum slid away
+
+    @job(data=["band", "trajectory"])
+    def make(self, minima: MinimaDoc, hop: dict) -> HopDoc:
+        label = f"{minima.key.label} {hop['hop_id']}"
+        progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
+        try:
+            doc = self._run(minima, hop, label)
+        except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
+            log.exception("hop %s failed", label)
+            doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}")
+        progress.emit("hop_done", surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
+                      barrier=doc.forward_barrier)
+        return doc
+
+    def _endpoint(self, minima: MinimaDoc, minimum: int, target: np.ndarray) -> tuple[Atoms, float]:
+        """The relaxed minimum copied by symmetry onto ``target`` (fractional xy), re-relaxed; lateral slide."""
+        source = minima.minima[minimum]
+        atoms = atoms_from_dict(source.structure)
+        symmetry = symmetry_of(minima.slab)
+        reference = atoms_from_dict(minima.clean_structure)
+        op = symmetry.operation_mapping(np.array(source.frac_xy), target % 1.0)
+        atoms.positions = symmetry.transform_positions(atoms.positions, atoms.cell.array, op, reference.positions)
+        relax(atoms, self.image_calculator(atoms), self.neb_protocol.endpoint_fmax, self.minima_settings.max_steps)
+        slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], target))
+        return atoms, slide
+
+    def _run(self, minima: MinimaDoc, hop: dict, label: str) -> HopDoc:
+        start, end = np.array(hop["start"]), np.array(hop["end"])
+        initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
+        final, slide_f = self._endpoint(minima, hop["end_minimum"], end)
+        endpoints = {"start_slide": slide_i, "end_slide": slide_f,
+                     "start_energy": float(initial.get_potential_energy()),
+                     "end_energy": float(final.get_potential_energy())}
+        if max(slide_i, slide_f) > self.slide_tolerance:
+            return self._failed(minima, hop, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
+                                             "minimum on re-relaxation: not a minimum of this calculator",
+                                endpoints)
+        lattice = initial.cell.array[:2, :2]
+        shift = np.append((end - start) @ lattice, 0.0)
+        final = unwrap_final(initial, final, shift)
+        run_dir = Path.cwd()
+
+        def make_calculator(k: int, image: Atoms) -> Calculator:
+            return self.image_calculator(image, run_dir / f"image{k:02d}")
+
+        def on_step(stage: str, step: int, fmax: float) -> None:
+            progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
+                          fmax=round(fmax, 4))
+
+        result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step)
+        e0 = result.energies[0]
+        every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
+        return HopDoc(
+            key=minima.key, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"], end_minimum=hop["end_minimum"],
+            start_site=minima.minima[hop["start_minimum"]].site, end_site=minima.minima[hop["end_minimum"]].site,
+            start=list(start), end=list(end), length=hop["length"], multiplicity=hop["multiplicity"],
+            status=result.status, reason=result.reason, gates=result.gates, forward_barrier=result.forward_barrier,
+            reverse_barrier=result.reverse_barrier, saddle_energy=result.saddle_energy, start_energy=e0,
+            image_energies=[e - e0 for e in result.energies], path=result.path, exchange=result.exchange,
+            interior_minimum_image=result.interior_minimum_image, endpoints=endpoints,
+            force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
+            provenance=self.provenance(with_neb=True), band=[atoms_to_dict(im) for im in result.images],
+            trajectory=[[atoms_to_dict(im) for im in band] for band in result.history[::every]],
+        )
+
+    def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None) -> HopDoc:
+        return HopDoc(
+            key=minima.key, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"], end_minimum=hop["end_minimum"],
+            start_site=minima.minima[hop["start_minimum"]].site, end_site=minima.minima[hop["end_minimum"]].site,
+            start=list(hop["start"]), end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
+            status="failed", reason=reason, gates={}, forward_barrier=None, reverse_barrier=None,
+            saddle_energy=None, start_energy=minima.minima[hop["start_minimum"]].energy, image_energies=[], path={},
+            exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, force_calls=0, steps_plain=0,
+            steps_climb=0, provenance=self.provenance(with_neb=True))
+
+
+def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], list[dict]]:
+    """The symmetry-unique hops (as job inputs) and every edge of the cell (for percolation)."""
+    symmetry = symmetry_of(minima.slab)
+    network = build_hop_network([np.array(m.frac_xy) for m in minima.minima], symmetry, max_length)
+    specs = [{"hop_id": h.hop_id, "index": h.index, "start_minimum": h.start_minimum, "end_minimum": h.end_minimum,
+              "start": h.start.tolist(), "end": h.end.tolist(), "length": h.length, "multiplicity": h.multiplicity}
+             for h in network.hops]
+    edges = [{"i": e.i, "j": e.j, "image": list(e.image), "hop": e.hop,
+              "i_minimum": network.nodes[e.i].minimum, "j_minimum": network.nodes[e.j].minimum}
+             for e in network.edges]
+    return specs, edges
+
+
+@dataclass
+class HopsMaker(CalculatorMaker):
+    """Enumerate the hops between the minima and fan out one NEB job per symmetry-unique hop."""
+
+    name: str = "hops"
+    neb_maker: HopNebMaker | None = None
+    summary_maker: SurfaceSummaryMaker | None = None
+    max_hop_length: float = 6.0
+
+    @job
+    def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None):
+        if not minima.minima:
+            summary = self.summary_maker.make(minima, [], [], hops_maker=self)
+            return Response(replace=Flow([summary], output=summary.output))
+        specs, edges = hop_specs(minima, self.max_hop_length)
+        symmetry = symmetry_of(minima.slab)
+        jobs, outputs = [], []
+        for spec in specs:
+            previous = _matching_hop(spec, reuse or [], symmetry)
+            if previous is not None:  # computed before a refinement added minima elsewhere: keep it
+                outputs.append(previous.model_copy(update={"hop_id": spec["hop_id"], "start_minimum": spec[
+                    "start_minimum"], "end_minimum": spec["end_minimum"], "multiplicity": spec["multiplicity"]}))
+                continue
+            neb = self.neb_maker.make(minima, spec)
+            neb.name = f"neb {minima.key.label} {spec['hop_id']}"
+            jobs.append(neb)
+            outputs.append(neb.output)
+        progress.emit("hops_planned", surface=minima.key.label, n=len(jobs))
+        summary = self.summary_maker.make(minima, outputs, edges, hops_maker=self)
+        summary.name = f"summary {minima.key.label}"
+        return Response(replace=Flow([*jobs, summary], output=summary.output))
+
+
+def _matching_hop(spec: dict, previous: list[HopDoc], symmetry: SurfaceSymmetry) -> HopDoc | None:
+    for doc in previous:
+        if doc.status == "accepted" and symmetry.equivalent_segments(doc.start, doc.end, spec["start"], spec["end"],
+                                                                     tol=0.2):
+            return doc
+    return None
+
+
+# --------------------------------------------------------------------------------------------- summary
+
+
+@dataclass
+class SurfaceSummaryMaker(CalculatorMaker):
+    """Gate-aware summary of one surface: refine minima found inside bands, then the percolation barrier."""
+
+    name: str = "surface summary"
+    max_refinements: int = 2
+
+    @job
+    def make(self, minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], hops_maker: HopsMaker | None = None):
+        split = [h for h in hops if h.status == "interior_minimum"]
+        if split and minima.refinement < self.max_refinements and hops_maker is not None:
+            refined = self._add_band_minima(minima, split)
+            if len(refined.minima) > len(minima.minima):
+                progress.emit("minima_refined", surface=minima.key.label, n=len(refined.minima))
+                again = hops_maker.make(refined, reuse=[h for h in hops if h.status == "accepted"])
+                return Response(replace=Flow([again], output=again.output))
+        doc = summarise_surface(minima, hops, edges, self.provenance(with_neb=True))
+        progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
+        return doc
+
+    def _add_band_minima(self, minima: MinimaDoc, split: list[HopDoc]) -> MinimaDoc:
+        """Relax (with the kick-and-return check) from each interior band minimum; merge with the old minima."""
+        clean = atoms_from_dict(minima.clean_structure)
+        symmetry = symmetry_of(minima.slab)
+        calc = self.calculator
+        rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
+        old = [_minimum_from_doc(d) for d in minima.minima]
+        new = []
+        for hop in split:
+            image = atoms_from_dict(hop.band[hop.interior_minimum_image]) if hop.band else None
+            if image is None:
+                continue
+            position = image.positions[-1].copy()
+            site = CandidateSite(f"band-minimum-of-{hop.hop_id}", position)
+            found = relax_from_site(clean, site, calc, self.minima_settings, rng)
+            found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
+            new.append(found)
+        merged = merge_equivalent(old + new, symmetry)
+        accepted = [minimum_doc(m) for m in merged if m.accepted]
+        rejected = minima.rejected + [minimum_doc(m) for m in new if not m.accepted]
+        return minima.model_copy(update={"minima": accepted, "rejected": rejected,
+                                         "refinement": minima.refinement + 1,
+                                         "force_calls": minima.force_calls + sum(m.force_calls for m in new)})
+
+
+def _minimum_from_doc(doc: MinimumDoc) -> Minimum:
+    from seiscreen.surfaces.sites import Outcome
+
+    return Minimum(site=doc.site, started_from=list(doc.started_from), outcome=Outcome(doc.outcome),
+                   verified=doc.verified, energy=doc.energy, atoms=atoms_from_dict(doc.structure),
+                   details=dict(doc.details), force_calls=doc.force_calls, adsorption_energy=doc.adsorption_energy,
+                   index=doc.index)
+
+
+def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], provenance: Provenance) -> SurfaceDoc:
+    """Percolation barrier from the accepted hops; a surface with any failed hop is reported, never ranked."""
+    summaries = [HopSummary(**h.model_dump(include=set(HopSummary.model_fields))) for h in hops]
+    common = dict(key=minima.key, n_minima=len(minima.minima), hops=summaries,
+                  minima=[{"index": m.index, "site": m.site, "energy": m.energy,
+                           "adsorption_energy": m.adsorption_energy, "started_from": m.started_from}
+                          for m in minima.minima],
+                  force_calls=minima.force_calls + sum(h.force_calls for h in hops), provenance=provenance)
+    empty = dict(barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False, limiting_hop_1d=None,
+                 limiting_hop_2d=None, path_hops_1d=[], path_hops_2d=[], directions_1d=[], directions_2d=[])
+    if not minima.minima:
+        return SurfaceDoc(status="no_minima", reason="no verified adsorbed minimum (see rejected minima)",
+                          lowest_site=None, adsorption_energy=None, **common, **empty)
+    lowest = minima.minima[0]
+    saddles = {h.hop_id: h.saddle_energy for h in hops if h.status == "accepted"}
+    by_index = [h.hop_id for h in hops]
+    node_energies: dict[int, float] = {}
+    graph = []
+    for e in edges:
+        node_energies[e["i"]] = minima.minima[e["i_minimum"]].energy
+        node_energies[e["j"]] = minima.minima[e["j_minimum"]].energy
+        hop_id = by_index[e["hop"]]
+        if hop_id in saddles:
+            graph.append(GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[hop_id], hop_id))
+    energies = [node_energies.get(k, lowest.energy) for k in range(max(node_energies, default=0) + 1)]
+    barrier = percolation_barrier(energies, graph)
+    failed = [h for h in hops if h.status != "accepted"]
+    result = dict(barrier_2d=barrier.two_d.barrier, barrier_1d=barrier.one_d.barrier,
+                  lowest_hop_barrier=barrier.lowest_hop_barrier, channel_only=barrier.channel_only,
+                  limiting_hop_1d=barrier.one_d.limiting_hop, limiting_hop_2d=barrier.two_d.limiting_hop,
+                  path_hops_1d=list(barrier.one_d.path_hops), path_hops_2d=list(barrier.two_d.path_hops),
+                  directions_1d=[list(t) for t in barrier.one_d.directions],
+                  directions_2d=[list(t) for t in barrier.two_d.directions])
+    if failed:
+        status, reason = "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in failed)
+    elif barrier.one_d.level is None:
+        status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
+    else:
+        status, reason = "ranked", ""
+    return SurfaceDoc(status=status, reason=reason, lowest_site=lowest.site, adsorption_energy=lowest.adsorption_energy,
+                      **common, **result)

@@ -1,0 +1,114 @@
+"""Results as pandas DataFrames, for notebooks and for the CLI tables.
+
+``load_results(store)`` reads the surface, hop and minima documents of a store. Barriers computed with
+different protocols (calculator parameters, slab, minima or NEB settings) get different ``protocol_id`` values
+and are ranked separately, never against each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from seiscreen.store import open_store
+
+_NOT_PROTOCOL = {"versions", "created_at", "machine"}
+
+
+def protocol_id(provenance: dict) -> str:
+    """Short hash of everything in a provenance that can change a number (not versions, date or machine)."""
+    relevant = {k: v for k, v in provenance.items() if k not in _NOT_PROTOCOL}
+    relevant["calculator"] = {k: v for k, v in relevant.get("calculator", {}).items() if k != "package_version"}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@dataclass
+class Results:
+    surfaces: pd.DataFrame  # one row per surface: barrier, status, rank within its protocol
+    hops: pd.DataFrame  # one row per symmetry-unique hop: barriers, gates, protocol
+    minima: pd.DataFrame  # one row per minimum (accepted and rejected)
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        ranked = self.surfaces[self.surfaces["status"] == "ranked"]
+        return ranked.sort_values(["protocol_id", "rank"]).reset_index(drop=True)
+
+
+def _key_columns(key: dict) -> dict:
+    return {"material": key["material"], "facet": "(" + "".join(str(i) for i in key["miller"]) + ")",
+            "termination": key["termination_id"], "adsorbate": key["adsorbate"], "calculator": key["calculator"]}
+
+
+def _latest(docs: list[dict], identity) -> list[dict]:
+    """Keep the newest document per identity (a rerun replaces, it does not duplicate)."""
+    newest: dict = {}
+    for doc in sorted(docs, key=lambda d: d.get("completed_at") or ""):
+        newest[identity(doc["output"])] = doc
+    return list(newest.values())
+
+
+def _outputs(store, doc_type: str) -> list[dict]:
+    docs = list(store.query({"output.doc_type": doc_type}, properties=["output", "completed_at", "uuid"]))
+    return docs
+
+
+def load_results(store=None) -> Results:
+    """Surfaces, hops and minima of a store (a JobStore, a folder, a MongoDB URI, or the default store)."""
+    if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
+        store = open_store(store, create=False)
+    surfaces = []
+    for doc in _latest(_outputs(store, "surface"), lambda o: (json.dumps(o["key"], sort_keys=True),
+                                                                protocol_id(o["provenance"]))):
+        o = doc["output"]
+        failed = [h for h in o["hops"] if h["status"] != "accepted"]
+        surfaces.append({
+            **_key_columns(o["key"]), "status": o["status"],
+            "barrier": o["barrier_1d"] if o["channel_only"] else o["barrier_2d"],
+            "barrier_2d": o["barrier_2d"], "barrier_1d": o["barrier_1d"], "channel_only": o["channel_only"],
+            "lowest_hop_barrier": o["lowest_hop_barrier"], "adsorption_energy": o["adsorption_energy"],
+            "lowest_site": o["lowest_site"], "n_minima": o["n_minima"], "n_hops": len(o["hops"]),
+            "failed_hops": len(failed), "limiting_hop": o["limiting_hop_1d"] if o["channel_only"] else o["limiting_hop_2d"],
+            "reason": o["reason"], "force_calls": o["force_calls"], "protocol_id": protocol_id(o["provenance"]),
+            "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
+        })
+    surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
+    if not surfaces_df.empty:
+        ranked = surfaces_df["status"] == "ranked"
+        surfaces_df.loc[ranked, "rank"] = (surfaces_df[ranked].groupby("protocol_id")["barrier"]
+                                           .rank(method="min"))
+    surfaces_df["rank"] = surfaces_df["rank"].astype("Int64")
+    hops = []
+    for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["hop_id"],
+                                                           protocol_id(o["provenance"]))):
+        o = doc["output"]
+        protocol = o["provenance"].get("neb_protocol") or {}
+        hops.append({
+            **_key_columns(o["key"]), "hop_id": o["hop_id"], "start_site": o["start_site"], "end_site": o["end_site"],
+            "length": o["length"], "multiplicity": o["multiplicity"], "status": o["status"], "reason": o["reason"],
+            "forward_barrier": o["forward_barrier"], "reverse_barrier": o["reverse_barrier"],
+            "saddle_energy": o["saddle_energy"], "exchange": o["exchange"], "force_calls": o["force_calls"],
+            **{f"gate_{k}": v for k, v in o["gates"].items()},
+            **{f"neb_{k}": protocol.get(k) for k in ("n_images", "spring_constant", "fmax", "optimizer",
+                                                      "interpolation")},
+            "protocol_id": protocol_id(o["provenance"]), "job_uuid": doc["uuid"],
+        })
+    minima = []
+    for doc in _latest(_outputs(store, "minima"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
+                                                              protocol_id(o["provenance"]))):
+        o = doc["output"]
+        for m in o["minima"] + o["rejected"]:
+            minima.append({**_key_columns(o["key"]), "index": m["index"], "site": m["site"],
+                           "outcome": m["outcome"], "verified": m["verified"], "energy": m["energy"],
+                           "adsorption_energy": m["adsorption_energy"], "started_from": ", ".join(m["started_from"]),
+                           "height": m["details"].get("height"), "refinement": o["refinement"],
+                           "protocol_id": protocol_id(o["provenance"])})
+    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima))
+
+
+_SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
+                    "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
+                    "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
+                    "protocol_id", "created_at", "job_uuid"]

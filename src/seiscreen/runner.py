@@ -1,0 +1,105 @@
+"""Run a campaign flow locally into a store, with a live progress display fed by progress events."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobflow import run_locally
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from seiscreen.results import Results, load_results, protocol_id
+from seiscreen.store import open_store, resolve_location
+
+
+@dataclass
+class _State:
+    surfaces_planned: int = 0
+    surfaces_done: int = 0
+    hops_planned: int = 0
+    hops_done: int = 0
+    current: str = "starting"
+    neb: str = ""
+    started: float = field(default_factory=time.monotonic)
+    last: list[str] = field(default_factory=list)
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self, state: _State, refresh):
+        super().__init__(logging.INFO)
+        self.state, self.refresh = state, refresh
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "seiscreen_event", None)
+        if event is None:
+            return
+        f, s = record.seiscreen_fields, self.state
+        if event == "surfaces_planned":
+            s.surfaces_planned += f["n"]
+        elif event == "minima_started":
+            s.current = f"minima of {f['surface']}"
+        elif event == "hops_planned":
+            s.hops_planned += f["n"]
+            s.current = f"NEBs of {f['surface']}"
+        elif event == "neb_step":
+            s.neb = f"{f['hop']} {f['stage']} step {f['step']} fmax {f['fmax']:.3f} eV/Å"
+        elif event == "hop_done":
+            s.hops_done += 1
+            barrier = f"{f['barrier']:.3f} eV" if f["barrier"] is not None else "-"
+            s.last = [*s.last[-4:], f"{f['surface']} {f['hop']}: {f['status']} {barrier}"]
+        elif event == "surface_done":
+            s.surfaces_done += 1
+        self.refresh()
+
+
+def _render(state: _State) -> Group:
+    table = Table.grid(padding=(0, 2))
+    elapsed = time.monotonic() - state.started
+    table.add_row("surfaces", f"{state.surfaces_done}/{state.surfaces_planned or '?'} done")
+    table.add_row("hops (NEB)", f"{state.hops_done}/{state.hops_planned} done")
+    table.add_row("now", state.current)
+    table.add_row("band", state.neb or "-")
+    table.add_row("elapsed", f"{elapsed:.0f} s")
+    return Group(table, *state.last)
+
+
+def run_campaign(flow, campaign, location: str | None, console: Console) -> tuple[Results, str]:
+    """Run ``flow`` into the store at ``location`` (job folders under ``<store>/runs``) and load its results."""
+    store = open_store(location)  # created here, once, before any job writes
+    root = resolve_location(location)
+    runs = Path(root) / "runs" if "://" not in root else Path("seiscreen-runs")
+    runs.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    state = _State()
+    log_file = logging.FileHandler(Path(runs) / "last-run.log")
+    log_file.setLevel(logging.INFO)
+    loggers = [logging.getLogger(n) for n in ("jobflow", "seiscreen")]
+    with Live(_render(state), console=console, refresh_per_second=4, transient=True) as live:
+        handler = _ProgressHandler(state, lambda: live.update(_render(state)))
+        for lg in loggers:
+            lg.addHandler(log_file)
+            lg.setLevel(logging.INFO)
+        logging.getLogger("seiscreen.progress").addHandler(handler)
+        try:
+            run_locally(flow, store=store, create_folders=True, root_dir=runs, log=False)
+        finally:
+            logging.getLogger("seiscreen.progress").removeHandler(handler)
+            for lg in loggers:
+                lg.removeHandler(log_file)
+    console.print(f"{state.surfaces_done} surfaces, {state.hops_done} NEB hops in "
+                  f"{time.monotonic() - state.started:.0f} s; log: {runs / 'last-run.log'}")
+    return load_results(store), campaign_protocol(campaign)
+
+
+def campaign_protocol(campaign) -> str:
+    """The protocol id the campaign's surface documents carry."""
+    from seiscreen.jobs import CalculatorMaker
+
+    maker = CalculatorMaker(calculator_preset=campaign.calculator, slab_settings=campaign.slab,
+                            minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
+    return protocol_id(maker.provenance(with_neb=True).model_dump())
