@@ -197,9 +197,9 @@ class HopNebMaker(CalculatorMaker):
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return HopDoc(
-            key=minima.key, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"], end_minimum=hop["end_minimum"],
-            start_site=minima.minima[hop["start_minimum"]].site, end_site=minima.minima[hop["end_minimum"]].site,
-            start=list(start), end=list(end), length=hop["length"], multiplicity=hop["multiplicity"],
+            key=minima.key, refinement=minima.refinement, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"],
+            end_minimum=hop["end_minimum"], start_site=minima.minima[hop["start_minimum"]].site,
+            end_site=minima.minima[hop["end_minimum"]].site, start=list(start), end=list(end), length=hop["length"], multiplicity=hop["multiplicity"],
             status=result.status, reason=result.reason, gates=result.gates, forward_barrier=result.forward_barrier,
             reverse_barrier=result.reverse_barrier, saddle_energy=result.saddle_energy, start_energy=e0,
             image_energies=[e - e0 for e in result.energies], path=result.path, exchange=result.exchange,
@@ -211,9 +211,9 @@ class HopNebMaker(CalculatorMaker):
 
     def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None) -> HopDoc:
         return HopDoc(
-            key=minima.key, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"], end_minimum=hop["end_minimum"],
-            start_site=minima.minima[hop["start_minimum"]].site, end_site=minima.minima[hop["end_minimum"]].site,
-            start=list(hop["start"]), end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
+            key=minima.key, refinement=minima.refinement, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"],
+            end_minimum=hop["end_minimum"], start_site=minima.minima[hop["start_minimum"]].site,
+            end_site=minima.minima[hop["end_minimum"]].site, start=list(hop["start"]), end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
             status="failed", reason=reason, gates={}, forward_barrier=None, reverse_barrier=None,
             saddle_energy=None, start_energy=minima.minima[hop["start_minimum"]].energy, image_energies=[], path={},
             exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, force_calls=0, steps_plain=0,
@@ -278,6 +278,34 @@ def _matching_hop(spec: dict, previous: list[HopDoc], symmetry: SurfaceSymmetry)
 
 
 @dataclass
+class RefineMinimaMaker(CalculatorMaker):
+    """Relax (with the kick-and-return check) from each valley found inside a band; merge with the old minima."""
+
+    name: str = "refine minima"
+
+    @job
+    def make(self, minima: MinimaDoc, split: list[HopDoc]) -> MinimaDoc:
+        clean = atoms_from_dict(minima.clean_structure)
+        symmetry = symmetry_of(minima.slab)
+        calc = self.calculator
+        rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
+        new = []
+        for hop in split:
+            image = atoms_from_dict(hop.band[hop.interior_minimum_image])
+            site = CandidateSite(f"valley-of-{hop.hop_id}", image.positions[-1].copy())
+            found = relax_from_site(clean, site, calc, self.minima_settings, rng)
+            found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
+            new.append(found)
+        merged = merge_equivalent([_minimum_from_doc(d) for d in minima.minima] + new, symmetry)
+        accepted = [minimum_doc(m) for m in merged if m.accepted]
+        progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
+        return minima.model_copy(update={
+            "minima": accepted, "rejected": minima.rejected + [minimum_doc(m) for m in new if not m.accepted],
+            "refinement": minima.refinement + 1, "provenance": self.provenance(),
+            "force_calls": minima.force_calls + sum(m.force_calls for m in new)})
+
+
+@dataclass
 class SurfaceSummaryMaker(CalculatorMaker):
     """Gate-aware summary of one surface: refine minima found inside bands, then the percolation barrier."""
 
@@ -286,40 +314,18 @@ class SurfaceSummaryMaker(CalculatorMaker):
 
     @job
     def make(self, minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], hops_maker: HopsMaker | None = None):
-        split = [h for h in hops if h.status == "interior_minimum"]
+        split = [h for h in hops if h.status == "interior_minimum" and h.band]
         if split and minima.refinement < self.max_refinements and hops_maker is not None:
-            refined = self._add_band_minima(minima, split)
-            if len(refined.minima) > len(minima.minima):
-                progress.emit("minima_refined", surface=minima.key.label, n=len(refined.minima))
-                again = hops_maker.make(refined, reuse=[h for h in hops if h.status == "accepted"])
-                return Response(replace=Flow([again], output=again.output))
+            settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
+                                                      "neb_protocol")}
+            refine = RefineMinimaMaker(**settings).make(minima, split)
+            refine.name = f"refine minima {minima.key.label}"
+            again = hops_maker.make(refine.output, reuse=[h for h in hops if h.status == "accepted"])
+            again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
+            return Response(replace=Flow([refine, again], output=again.output))
         doc = summarise_surface(minima, hops, edges, self.provenance(with_neb=True))
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
-
-    def _add_band_minima(self, minima: MinimaDoc, split: list[HopDoc]) -> MinimaDoc:
-        """Relax (with the kick-and-return check) from each interior band minimum; merge with the old minima."""
-        clean = atoms_from_dict(minima.clean_structure)
-        symmetry = symmetry_of(minima.slab)
-        calc = self.calculator
-        rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
-        old = [_minimum_from_doc(d) for d in minima.minima]
-        new = []
-        for hop in split:
-            image = atoms_from_dict(hop.band[hop.interior_minimum_image]) if hop.band else None
-            if image is None:
-                continue
-            position = image.positions[-1].copy()
-            site = CandidateSite(f"band-minimum-of-{hop.hop_id}", position)
-            found = relax_from_site(clean, site, calc, self.minima_settings, rng)
-            found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
-            new.append(found)
-        merged = merge_equivalent(old + new, symmetry)
-        accepted = [minimum_doc(m) for m in merged if m.accepted]
-        rejected = minima.rejected + [minimum_doc(m) for m in new if not m.accepted]
-        return minima.model_copy(update={"minima": accepted, "rejected": rejected,
-                                         "refinement": minima.refinement + 1,
-                                         "force_calls": minima.force_calls + sum(m.force_calls for m in new)})
 
 
 def _minimum_from_doc(doc: MinimumDoc) -> Minimum:

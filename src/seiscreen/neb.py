@@ -43,7 +43,7 @@ class NebProtocol(BaseModel):
     max_steps_climb: int = Field(300, ge=1)
     endpoint_fmax: float = Field(0.02, gt=0, description="eV/Å for the two end minima")
     # Gates
-    interior_minimum_tolerance: float = Field(0.01, ge=0, description="eV below both ends that counts")
+    interior_minimum_tolerance: float = Field(0.01, ge=0, description="eV deep on both sides: a missed minimum")
     runaway_energy: float = Field(3.0, gt=0, description="eV above the lower end: the band ran away")
     min_distance_ratio: float = Field(0.5, gt=0, description="x sum of covalent radii: atoms pushed together")
 
@@ -175,8 +175,11 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
     e = np.array(energies)
     top = int(np.argmax(e))
     lower_end = min(e[0], e[-1])
+    # A valley between two humps, deeper than the tolerance on both sides, is a minimum the search missed (also
+    # when it is no lower than the ends: a hop through an equivalent site is two hops).
+    tol = protocol.interior_minimum_tolerance
     interior = [k for k in range(1, len(e) - 1)
-                if e[k] < lower_end - protocol.interior_minimum_tolerance and e[k] <= e[k - 1] and e[k] <= e[k + 1]]
+                if e[k] <= e[k - 1] and e[k] <= e[k + 1] and e[k] < e[:k].max() - tol and e[k] < e[k + 1:].max() - tol]
     closest = min(_closest_contact_ratio(im) for im in images)
     gates = {
         "converged": converged,
@@ -190,8 +193,8 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
         status, reason = "failed", (f"band ran away: max energy {e.max() - lower_end:.2f} eV above the lower end, "
                                     f"closest contact {closest:.2f} x covalent radii")
     elif interior:
-        status, reason = "interior_minimum", (f"image {interior[0]} lies {lower_end - e[interior[0]]:.3f} eV below "
-                                              "both ends: a minimum was missed; the hop is split there")
+        status, reason = "interior_minimum", (f"image {interior[0]} is a valley of the band ({e[interior[0]] - e[0]:+.3f} "
+                                              "eV from the start): a minimum was missed; the hop is split there")
     elif not converged:
         status, reason = "failed", f"band not converged to fmax {protocol.fmax} eV/Å within the step budget"
     elif not gates["highest_image_interior"]:

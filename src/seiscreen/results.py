@@ -81,12 +81,12 @@ def load_results(store=None) -> Results:
                                            .rank(method="min"))
     surfaces_df["rank"] = surfaces_df["rank"].astype("Int64")
     hops = []
-    for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["hop_id"],
-                                                           protocol_id(o["provenance"]))):
+    for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
+                                                           o["hop_id"], protocol_id(o["provenance"]))):
         o = doc["output"]
         protocol = o["provenance"].get("neb_protocol") or {}
         hops.append({
-            **_key_columns(o["key"]), "hop_id": o["hop_id"], "start_site": o["start_site"], "end_site": o["end_site"],
+            **_key_columns(o["key"]), "refinement": o["refinement"], "hop_id": o["hop_id"], "start_site": o["start_site"], "end_site": o["end_site"],
             "length": o["length"], "multiplicity": o["multiplicity"], "status": o["status"], "reason": o["reason"],
             "forward_barrier": o["forward_barrier"], "reverse_barrier": o["reverse_barrier"],
             "saddle_energy": o["saddle_energy"], "exchange": o["exchange"], "force_calls": o["force_calls"],

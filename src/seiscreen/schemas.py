@@ -112,6 +112,7 @@ class MinimaDoc(BaseModel):
 class HopDoc(BaseModel):
     doc_type: Literal["hop"] = "hop"
     key: SurfaceKey
+    refinement: int = 0  # the minima set (MinimaDoc.refinement) this hop was built between
     hop_id: str
     start_minimum: int
     end_minimum: int

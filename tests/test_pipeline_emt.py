@@ -1,0 +1,148 @@
+"""The jobflow pipeline end to end with EMT (Au on Al(100)): barrier, gates, refinement, persistence."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import add_adsorbate, fcc100
+from ase.calculators.emt import EMT
+from ase.constraints import FixAtoms
+from ase.mep import NEB
+from ase.optimize import BFGS
+from jobflow import run_locally
+
+from seiscreen.campaign import Campaign
+from seiscreen.catalog import load_bulk
+from seiscreen.flows import SurfaceFlowMaker, campaign_flow
+from seiscreen.jobs import HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMaker, slab_doc
+from seiscreen.minima import MinimaSettings
+from seiscreen.neb import NebProtocol
+from seiscreen.results import load_results
+from seiscreen.store import open_store
+from seiscreen.surfaces.slabs import SlabSettings, make_terminations
+
+REPO = Path(__file__).resolve().parents[1]
+SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2 Al(100), 4 planes, 2 fixed
+
+
+def emt_campaign(**changes) -> Campaign:
+    return Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}],
+                    slab=SLAB, **changes)
+
+
+def plain_ase_barrier() -> float:
+    """The same hop written from scratch with ASE only: 2x2x4 Al(100), Au hollow -> next hollow."""
+    def endpoint(shift):
+        slab = fcc100("Al", size=(2, 2, 4), a=4.05, vacuum=10.0)
+        slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 2.5))
+        add_adsorbate(slab, "Au", 1.7, "hollow")
+        slab.positions[-1, 0] += shift
+        slab.calc = EMT()
+        BFGS(slab, logfile=None).run(fmax=0.01)
+        return slab
+
+    initial, final = endpoint(0.0), endpoint(4.05 / np.sqrt(2))
+    images = [initial] + [initial.copy() for _ in range(5)] + [final]
+    for image in images[1:-1]:
+        image.calc = EMT()
+    neb = NEB(images, climb=True, method="improvedtangent")
+    neb.interpolate()
+    BFGS(neb, logfile=None).run(fmax=0.05, steps=500)
+    energies = [im.get_potential_energy() for im in images]
+    return max(energies) - energies[0]
+
+
+@pytest.fixture(scope="module")
+def emt_store(tmp_path_factory):
+    store = open_store(tmp_path_factory.mktemp("store"))
+    run_locally(campaign_flow(emt_campaign()), store=store, log=False)
+    return store
+
+
+def test_pipeline_barrier_matches_a_plain_ase_neb(emt_store):
+    results = load_results(emt_store)
+    (surface,) = results.surfaces.itertuples()
+    assert surface.status == "ranked" and surface.rank == 1
+    assert surface.barrier == pytest.approx(plain_ase_barrier(), abs=0.01)
+    (hop,) = results.hops.itertuples()
+    assert hop.status == "accepted" and hop.gate_converged and hop.multiplicity == 8
+    assert hop.forward_barrier == pytest.approx(hop.reverse_barrier, abs=0.005)  # hollow -> equivalent hollow
+
+
+def test_every_document_carries_its_protocol(emt_store):
+    docs = list(emt_store.query({"output.doc_type": {"$in": ["hop", "surface"]}}, properties=["output"]))
+    assert {d["output"]["doc_type"] for d in docs} == {"hop", "surface"}
+    for doc in docs:
+        prov = doc["output"]["provenance"]
+        assert prov["calculator"]["preset"] == "emt" and prov["neb_protocol"]["method"] == "improvedtangent"
+        assert prov["slab_settings"]["min_lateral_size"] == 5.5 and prov["versions"]["ase"]
+        assert doc["output"]["key"]["termination_id"] == "100-s0.250"
+
+
+def test_band_goes_to_the_data_store(emt_store):
+    (hop,) = emt_store.query({"output.doc_type": "hop"}, properties=["output.band"])
+    band = hop["output"]["band"]
+    assert band["store"] == "data" and "blob_uuid" in band  # a reference into the data store
+    (loaded,) = emt_store.query({"output.doc_type": "hop"}, properties=["output.band"], load=True)
+    assert len(loaded["output"]["band"]) == 7
+
+
+def _surface_run(tmp_path, protocol=NebProtocol(), symmetry_identity=False, max_refinements=2):
+    al = load_bulk("Al")
+    (term,) = make_terminations(al, (1, 0, 0), SLAB)
+    slab = slab_doc(term, "Au", "emt")
+    if symmetry_identity:  # forget the surface's symmetry: most hollows are then missing from the minima
+        slab.symmetry = {"rotations": [[[1, 0], [0, 1]]], "translations": [[0.0, 0.0]],
+                         "lattice": slab.symmetry["lattice"]}
+    settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                    neb_protocol=protocol)
+    hops = HopsMaker(neb_maker=HopNebMaker(**settings),
+                     summary_maker=SurfaceSummaryMaker(max_refinements=max_refinements, **settings), **settings)
+    flow = SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops).make(slab)
+    store = open_store(tmp_path / "store")
+    run_locally(flow, store=store, log=False)
+    return load_results(store)
+
+
+def test_a_band_through_a_missed_minimum_is_split(tmp_path):
+    # With the symmetry forgotten, the one hollow found is the only node of the 2x2 cell and its hops reach
+    # its own images 5.73 Å away, straight through the neighbouring hollows. Both bands (along a and b) have
+    # a valley in the middle: recorded, relaxed into two new minima, and the hops rebuilt between them.
+    results = _surface_run(tmp_path, symmetry_identity=True)
+    first = results.hops[results.hops["refinement"] == 0]
+    assert list(first["status"]) == ["interior_minimum", "interior_minimum"]
+    assert (first["length"] > 5.7).all()
+    refined = results.hops[results.hops["refinement"] == 1]
+    assert (refined["status"] == "accepted").all() and (refined["length"] < 2.9).all()
+    assert sorted(set(results.minima["refinement"])) == [0, 1]
+    (surface,) = results.surfaces.itertuples()
+    assert surface.n_minima == 3 and surface.status == "ranked"
+    assert surface.barrier == pytest.approx(0.370, abs=0.01)
+
+
+def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):
+    results = _surface_run(tmp_path, protocol=NebProtocol(max_steps_plain=0, max_steps_climb=1))
+    (hop,) = results.hops.itertuples()
+    assert hop.status == "failed" and "not converged" in hop.reason and not hop.gate_converged
+    (surface,) = results.surfaces.itertuples()
+    assert surface.status == "incomplete" and "not converged" in surface.reason
+    assert results.ranking.empty
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "seiscreen.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_results_persist_and_read_back_in_a_new_process(tmp_path):
+    store = tmp_path / "store"
+    run = _cli("run", str(REPO / "workflows" / "emt-demo.yaml"), "--store", str(store), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Al(100)" in run.stdout and "ranked" in run.stdout
+    read = _cli("results", "--store", str(store), "--format", "json", cwd=tmp_path)
+    assert read.returncode == 0, read.stderr
+    (row,) = json.loads(read.stdout)
+    assert row["rank"] == 1 and row["material"] == "Al" and row["barrier"] == pytest.approx(0.370, abs=0.01)
