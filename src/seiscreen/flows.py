@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobflow import Flow, Maker, job
+from jobflow import Flow, JobConfig, Maker, OnMissing, job
 
 from seiscreen.campaign import Campaign
 from seiscreen.jobs import HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMaker, TerminationsMaker
@@ -34,7 +34,10 @@ class SurfaceFlowMaker(Maker):
 @job
 def rank_surfaces(surfaces: list) -> dict:
     """Order every ranked surface by its barrier; others listed with their status and reason."""
-    docs = [SurfaceDoc.model_validate(s) if isinstance(s, dict) else s for group in surfaces for s in group]
+    # A surface whose flow failed arrives as None (on_missing_references=NONE): listed as failed, not dropped.
+    missing = sum(1 for group in surfaces if group is None)
+    docs = [SurfaceDoc.model_validate(s) if isinstance(s, dict) else s
+            for group in surfaces if group is not None for s in group if s is not None]
     ranked = sorted((d for d in docs if d.status == "ranked"), key=lambda d: d.ranking_barrier)
     return {
         "doc_type": "ranking",
@@ -42,6 +45,7 @@ def rank_surfaces(surfaces: list) -> dict:
                     "barrier": d.ranking_barrier, "channel_only": d.channel_only} for k, d in enumerate(ranked)],
         "unranked": [{"surface": d.key.label, "status": d.status, "reason": d.reason}
                      for d in docs if d.status != "ranked"],
+        "failed_flows": missing,
     }
 
 
@@ -62,4 +66,5 @@ def campaign_flow(campaign: Campaign) -> Flow:
             jobs.append(j)
     ranking = rank_surfaces([j.output for j in jobs])
     ranking.name = f"ranking {campaign.name}"
+    ranking.config = JobConfig(on_missing_references=OnMissing.NONE)  # one failed material must not stop it
     return Flow([*jobs, ranking], output=ranking.output, name=campaign.name)

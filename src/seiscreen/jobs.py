@@ -19,17 +19,18 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from seiscreen import progress
 from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import load_bulk
-from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_from_site, scan_surface
+from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
 from seiscreen.neb import NebProtocol, run_neb, unwrap_final
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict)
-from seiscreen.surfaces.hops import build_hop_network
+from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
-from seiscreen.surfaces.sites import CandidateSite
 from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 log = logging.getLogger(__name__)
+
+USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
 
 
 @dataclass
@@ -158,22 +159,31 @@ class HopNebMaker(CalculatorMaker):
                       barrier=doc.forward_barrier)
         return doc
 
-    def _endpoint(self, minima: MinimaDoc, minimum: int, target: np.ndarray) -> tuple[Atoms, float]:
-        """The relaxed minimum copied by symmetry onto ``target`` (fractional xy), re-relaxed; lateral slide."""
+    def _endpoint(self, minima: MinimaDoc, minimum: int, node: np.ndarray) -> tuple[Atoms, float]:
+        """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), then re-relaxed.
+
+        Returns the structure and how far the adatom slid from the copied minimum while re-relaxing.
+        """
         source = minima.minima[minimum]
         atoms = atoms_from_dict(source.structure)
         symmetry = symmetry_of(minima.slab)
         reference = atoms_from_dict(minima.clean_structure)
-        op = symmetry.operation_mapping(np.array(source.frac_xy), target % 1.0)
+        op = symmetry.operation_mapping(np.array(source.frac_xy), node % 1.0, tol=SAME_BASIN)
         atoms.positions = symmetry.transform_positions(atoms.positions, atoms.cell.array, op, reference.positions)
+        copied = atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
         relax(atoms, self.image_calculator(atoms), self.neb_protocol.endpoint_fmax, self.minima_settings.max_steps)
-        slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], target))
+        slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], copied))
         return atoms, slide
 
     def _run(self, minima: MinimaDoc, hop: dict, label: str) -> HopDoc:
         start, end = np.array(hop["start"]), np.array(hop["end"])
         initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
         final, slide_f = self._endpoint(minima, hop["end_minimum"], end)
+        lattice = initial.cell.array[:2, :2]
+        # The hop's vector, corrected for where each end's copy of its minimum actually sits.
+        start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
+        end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
+        end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
         endpoints = {"start_slide": slide_i, "end_slide": slide_f,
                      "start_energy": float(initial.get_potential_energy()),
                      "end_energy": float(final.get_potential_energy())}
@@ -181,8 +191,7 @@ class HopNebMaker(CalculatorMaker):
             return self._failed(minima, hop, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
                                              "minimum on re-relaxation: not a minimum of this calculator",
                                 endpoints)
-        lattice = initial.cell.array[:2, :2]
-        shift = np.append((end - start) @ lattice, 0.0)
+        shift = np.append((end_actual - start_actual) @ lattice, 0.0)
         final = unwrap_final(initial, final, shift)
         run_dir = Path.cwd()
 
@@ -268,7 +277,7 @@ class HopsMaker(CalculatorMaker):
 
 def _matching_hop(spec: dict, previous: list[HopDoc], symmetry: SurfaceSymmetry) -> HopDoc | None:
     for doc in previous:
-        if doc.status == "accepted" and symmetry.equivalent_segments(doc.start, doc.end, spec["start"], spec["end"],
+        if doc.status in USABLE and symmetry.equivalent_segments(doc.start, doc.end, spec["start"], spec["end"],
                                                                      tol=0.2):
             return doc
     return None
@@ -291,9 +300,13 @@ class RefineMinimaMaker(CalculatorMaker):
         rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
         new = []
         for hop in split:
+            # Start from the band's valley image itself: the slab around it is already relaxed.
             image = atoms_from_dict(hop.band[hop.interior_minimum_image])
-            site = CandidateSite(f"valley-of-{hop.hop_id}", image.positions[-1].copy())
-            found = relax_from_site(clean, site, calc, self.minima_settings, rng)
+            try:
+                found = relax_and_verify(image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng)
+            except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
+                log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
+                continue
             found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
             new.append(found)
         merged = merge_equivalent([_minimum_from_doc(d) for d in minima.minima] + new, symmetry)
@@ -320,7 +333,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
                                                       "neb_protocol")}
             refine = RefineMinimaMaker(**settings).make(minima, split)
             refine.name = f"refine minima {minima.key.label}"
-            again = hops_maker.make(refine.output, reuse=[h for h in hops if h.status == "accepted"])
+            again = hops_maker.make(refine.output, reuse=[h for h in hops if h.status in USABLE])
             again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
             return Response(replace=Flow([refine, again], output=again.output))
         doc = summarise_surface(minima, hops, edges, self.provenance(with_neb=True))
@@ -338,7 +351,7 @@ def _minimum_from_doc(doc: MinimumDoc) -> Minimum:
 
 
 def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], provenance: Provenance) -> SurfaceDoc:
-    """Percolation barrier from the accepted hops; a surface with any failed hop is reported, never ranked."""
+    """Percolation barrier from the usable hops; a failed hop that could open a lower path blocks the ranking."""
     summaries = [HopSummary(**h.model_dump(include=set(HopSummary.model_fields))) for h in hops]
     common = dict(key=minima.key, n_minima=len(minima.minima), hops=summaries,
                   minima=[{"index": m.index, "site": m.site, "energy": m.energy,
@@ -351,7 +364,8 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], 
         return SurfaceDoc(status="no_minima", reason="no verified adsorbed minimum (see rejected minima)",
                           lowest_site=None, adsorption_energy=None, **common, **empty)
     lowest = minima.minima[0]
-    saddles = {h.hop_id: h.saddle_energy for h in hops if h.status == "accepted"}
+    # Barrierless hops (a band rising to its higher end) join their ends at that end's energy.
+    saddles = {h.hop_id: h.saddle_energy for h in hops if h.status in USABLE}
     by_index = [h.hop_id for h in hops]
     node_energies: dict[int, float] = {}
     graph = []
@@ -363,18 +377,25 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], 
             graph.append(GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[hop_id], hop_id))
     energies = [node_energies.get(k, lowest.energy) for k in range(max(node_energies, default=0) + 1)]
     barrier = percolation_barrier(energies, graph)
-    failed = [h for h in hops if h.status != "accepted"]
+    failed = [h for h in hops if h.status not in USABLE]
     result = dict(barrier_2d=barrier.two_d.barrier, barrier_1d=barrier.one_d.barrier,
                   lowest_hop_barrier=barrier.lowest_hop_barrier, channel_only=barrier.channel_only,
                   limiting_hop_1d=barrier.one_d.limiting_hop, limiting_hop_2d=barrier.two_d.limiting_hop,
                   path_hops_1d=list(barrier.one_d.path_hops), path_hops_2d=list(barrier.two_d.path_hops),
                   directions_1d=[list(t) for t in barrier.one_d.directions],
                   directions_2d=[list(t) for t in barrier.two_d.directions])
-    if failed:
-        status, reason = "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in failed)
-    elif barrier.one_d.level is None:
+    # A saddle never lies below the higher of its two ends, so a failed hop whose higher end is at or above
+    # the percolation level cannot open a lower path: it does not block the ranking. Any other failed hop does.
+    level = barrier.two_d.level
+    blocking = [h for h in failed if level is None or max(minima.minima[h.start_minimum].energy,
+                                                          minima.minima[h.end_minimum].energy) < level - 1e-6]
+    if barrier.one_d.level is None and not failed:
         status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
+    elif blocking:
+        status, reason = "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in blocking)
     else:
-        status, reason = "ranked", ""
+        status = "ranked"
+        reason = (f"{len(failed)} failed hop(s) end above the percolation level and cannot lower it: "
+                  + ", ".join(h.hop_id for h in failed)) if failed else ""
     return SurfaceDoc(status=status, reason=reason, lowest_site=lowest.site, adsorption_energy=lowest.adsorption_energy,
                       **common, **result)

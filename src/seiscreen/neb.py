@@ -46,6 +46,7 @@ class NebProtocol(BaseModel):
     interior_minimum_tolerance: float = Field(0.01, ge=0, description="eV deep on both sides: a missed minimum")
     runaway_energy: float = Field(3.0, gt=0, description="eV above the lower end: the band ran away")
     min_distance_ratio: float = Field(0.5, gt=0, description="x sum of covalent radii: atoms pushed together")
+    min_hop_length: float = Field(0.3, ge=0, description="Å the adatom must travel between the relaxed ends")
 
 
 @dataclass
@@ -59,7 +60,7 @@ class NebResult:
     steps_climb: int
     force_calls: int
     gates: dict[str, bool]
-    status: Literal["accepted", "failed", "interior_minimum"]
+    status: Literal["accepted", "barrierless", "failed", "interior_minimum"]
     reason: str
     forward_barrier: float | None  # spline maximum - initial energy
     reverse_barrier: float | None
@@ -181,7 +182,9 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
     interior = [k for k in range(1, len(e) - 1)
                 if e[k] <= e[k - 1] and e[k] <= e[k + 1] and e[k] < e[:k].max() - tol and e[k] < e[k + 1:].max() - tol]
     closest = min(_closest_contact_ratio(im) for im in images)
+    travel = float(np.linalg.norm(images[-1].positions[-1] - images[0].positions[-1]))
     gates = {
+        "distinct_ends": travel > protocol.min_hop_length,
         "converged": converged,
         "highest_image_interior": 0 < top < len(e) - 1,
         "no_interior_minimum": not interior,
@@ -189,7 +192,10 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
     }
     path: dict = {}
     forward = reverse = saddle = None
-    if not gates["no_runaway"]:
+    if not gates["distinct_ends"]:
+        status, reason = "failed", (f"both ends relaxed to the same place (adatom {travel:.2f} Å apart): "
+                                    "not a hop")
+    elif not gates["no_runaway"]:
         status, reason = "failed", (f"band ran away: max energy {e.max() - lower_end:.2f} eV above the lower end, "
                                     f"closest contact {closest:.2f} x covalent radii")
     elif interior:
@@ -198,11 +204,16 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
     elif not converged:
         status, reason = "failed", f"band not converged to fmax {protocol.fmax} eV/Å within the step budget"
     elif not gates["highest_image_interior"]:
-        status, reason = "failed", "highest image is an end point: no barrier between the two minima"
+        # Converged and rising all the way to the higher end: that end is separated from the lower one by no
+        # barrier the band can resolve. Not a barrier of this hop, but its saddle is known: the higher end.
+        status, reason = "barrierless", ("the band rises monotonically to its higher end: the saddle is that end "
+                                         "(reverse barrier ~0)")
     else:
         status, reason = "accepted", ""
-    if gates["no_runaway"]:
+    if gates["no_runaway"] and gates["distinct_ends"]:
         saddle, path = _spline_saddle(images)
+        if status == "barrierless":
+            saddle = max(e[0], e[-1])
         forward, reverse = saddle - e[0], saddle - e[-1]
     return NebResult(images=images, energies=energies, converged=converged, steps_plain=steps_plain,
                      steps_climb=steps_climb, force_calls=force_calls, gates=gates, status=status, reason=reason,

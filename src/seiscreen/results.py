@@ -63,7 +63,7 @@ def load_results(store=None) -> Results:
     for doc in _latest(_outputs(store, "surface"), lambda o: (json.dumps(o["key"], sort_keys=True),
                                                                 protocol_id(o["provenance"]))):
         o = doc["output"]
-        failed = [h for h in o["hops"] if h["status"] != "accepted"]
+        failed = [h for h in o["hops"] if h["status"] not in ("accepted", "barrierless")]
         surfaces.append({
             **_key_columns(o["key"]), "status": o["status"],
             "barrier": o["barrier_1d"] if o["channel_only"] else o["barrier_2d"],

@@ -27,6 +27,7 @@ class _State:
     neb: str = ""
     started: float = field(default_factory=time.monotonic)
     last: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 class _ProgressHandler(logging.Handler):
@@ -37,6 +38,9 @@ class _ProgressHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         event = getattr(record, "seiscreen_event", None)
         if event is None:
+            message = record.getMessage()
+            if "failed with exception" in message:  # jobflow's report of a job that raised
+                self.state.failed.append(message.split(" failed with exception")[0])
             return
         f, s = record.seiscreen_fields, self.state
         if event == "surfaces_planned":
@@ -83,16 +87,18 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
         handler = _ProgressHandler(state, lambda: live.update(_render(state)))
         for lg in loggers:
             lg.addHandler(log_file)
+            lg.addHandler(handler)
             lg.setLevel(logging.INFO)
-        logging.getLogger("seiscreen.progress").addHandler(handler)
         try:
             run_locally(flow, store=store, create_folders=True, root_dir=runs, log=False)
         finally:
-            logging.getLogger("seiscreen.progress").removeHandler(handler)
             for lg in loggers:
                 lg.removeHandler(log_file)
+                lg.removeHandler(handler)
     console.print(f"{state.surfaces_done} surfaces, {state.hops_done} NEB hops in "
                   f"{time.monotonic() - state.started:.0f} s; log: {runs / 'last-run.log'}")
+    for name in state.failed:
+        console.print(f"[red]failed:[/] {name} (traceback in the log)")
     return load_results(store), campaign_protocol(campaign)
 
 

@@ -122,7 +122,7 @@ class HopDoc(BaseModel):
     end: list[float]
     length: float
     multiplicity: int
-    status: Literal["accepted", "failed", "interior_minimum"]
+    status: Literal["accepted", "barrierless", "failed", "interior_minimum"]
     reason: str = ""
     gates: dict[str, bool]
     forward_barrier: float | None

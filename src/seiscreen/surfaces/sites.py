@@ -18,6 +18,7 @@ from pymatgen.analysis.adsorption import AdsorbateSiteFinder
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.errors import SeiscreenError
+from seiscreen.surfaces.slabs import assign_layers
 
 # Atoms within this depth below the topmost atom count as surface atoms when naming a site (Å). It spans a
 # rumpled or half-filled top layer (Tasker-2 Na2Se(100): Se 1.7 Å under the Na half-layer) but not the next
@@ -28,7 +29,8 @@ RING_TOLERANCE = 0.25  # Å: atoms this close to the nearest distance share the 
 
 
 class Outcome(StrEnum):
-    """What a relaxed adatom is. Only ADSORBED minima become nodes of the hop graph."""
+    """What a relaxed adatom is. ADSORBED and INCORPORATED minima are nodes of the hop graph (an adatom in an
+    empty site of a half-filled top layer moves on from there); the others are reported and left out."""
 
     ADSORBED = "adsorbed"
     DESORBED = "desorbed"
@@ -128,7 +130,11 @@ def classify_adatom(relaxed: Atoms, clean: Atoms, adatom: int = -1,
     slab_idx = np.array([i for i in range(len(relaxed)) if i != adatom])
     slab = relaxed[slab_idx]
     surface = surface_indices(clean)  # indices agree: the adatom is appended after the slab atoms
-    z_top_layer = float(slab.positions[surface, 2].mean())
+    # Height is measured from the topmost atomic layer (on Tasker-2 Na2Se(100): the half-filled Na layer,
+    # so an adatom in one of its empty sites counts as incorporated, not adsorbed).
+    layers = assign_layers(clean.positions[:, 2])
+    top_layer = np.flatnonzero(layers == layers.max())
+    z_top_layer = float(slab.positions[top_layer, 2].mean())
     pos = relaxed.positions[adatom]
     distances = relaxed.get_distances(adatom, slab_idx, mic=True)
     contact = covalent_radii[relaxed.numbers[adatom]] + covalent_radii[relaxed.numbers[slab_idx]]

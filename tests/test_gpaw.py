@@ -1,0 +1,37 @@
+"""GPAW installs and runs through the real preset code: a tiny NaF slab with a Na adatom. Slow (seconds)."""
+
+import numpy as np
+import pytest
+
+from seiscreen.calculators import get_preset
+from seiscreen.catalog import load_bulk
+from seiscreen.surfaces.sites import candidate_sites, placed
+from seiscreen.surfaces.slabs import SlabSettings, make_terminations
+
+pytestmark = pytest.mark.slow
+
+
+def test_gpaw_single_point_on_a_tiny_naf_slab(tmp_path):
+    # 2x2 primitive NaF(100) cell, 2 planes (16 atoms) + adatom, Γ only, sz basis, loose SCF: seconds here.
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0),
+                                SlabSettings(min_thickness=2.0, min_lateral_size=6.5, vacuum=8.0))
+    slab = term.to_atoms()
+    (hollow,) = [s for s in candidate_sites(slab) if s.name == "hollow4-F2Na2"]
+    atoms = placed(slab, hollow.position)
+    preset = get_preset("gpaw-test")
+    atoms.calc = preset.make(atoms, tmp_path / "gpaw")
+    energy = atoms.get_potential_energy()
+    forces = atoms.get_forces()
+    assert np.isfinite(energy) and forces.shape == (17, 3)
+    assert tuple(atoms.pbc) == (True, True, False)  # the preset prepares a slab for the dipole layer
+    assert (tmp_path / "gpaw" / "gpaw.txt").read_text().count("Free energy") >= 1
+    # By symmetry the adatom in the hollow feels no lateral force.
+    assert np.abs(forces[-1, :2]).max() < 0.05
+
+
+def test_gpaw_production_presets_are_complete():
+    for name in ("gpaw-lcao", "gpaw-pw"):
+        preset = get_preset(name)
+        params = preset.parameters
+        assert params["xc"] == "PBE" and params["spinpol"] and params["poissonsolver"] == {"dipolelayer": "xy"}
+        assert preset.provenance()["package_version"]  # GPAW is installed by scripts/setup.sh
