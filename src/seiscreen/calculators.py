@@ -6,6 +6,8 @@ number it produced. Heavy packages (torch, GPAW) are imported only when their pr
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -68,7 +70,8 @@ def _torch_threads() -> None:
 def _chgnet_model(model_name: str):
     from chgnet.model import CHGNet
 
-    return CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
 
 
 def _chgnet(preset: CalculatorPreset, atoms, directory) -> Calculator:
@@ -78,7 +81,8 @@ def _chgnet(preset: CalculatorPreset, atoms, directory) -> Calculator:
 
     params = dict(preset.parameters)
     model = _chgnet_model(params.pop("model", "0.3.0"))
-    return CHGNetCalculator(model=model, use_device="cpu", **params)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "CHGNet will run on cpu" for every instance
+        return CHGNetCalculator(model=model, use_device="cpu", **params)
 
 
 def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:

@@ -24,6 +24,8 @@ class MaterialSpec(BaseModel):
     material: str  # catalog name or CIF path
     facets: list[Facet] = Field(default_factory=lambda: [(1, 0, 0)], min_length=1)
     terminations: list[str] | None = None  # termination ids to keep; None = every one
+    # Overrides of the campaign's slab settings for this material (a Tasker-2 slab needs more planes).
+    slab: dict | None = None
 
 
 class Campaign(BaseModel):
@@ -49,7 +51,15 @@ class Campaign(BaseModel):
             raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
         MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
+        for spec in self.materials:
+            self.slab_for(spec)
         return self
+
+    def slab_for(self, spec: MaterialSpec) -> SlabSettings:
+        """The campaign's slab settings with the material's overrides applied."""
+        if not spec.slab:
+            return self.slab
+        return SlabSettings(**{**self.slab.model_dump(), **spec.slab})
 
     @property
     def minima_settings(self) -> MinimaSettings:

@@ -51,16 +51,16 @@ def rank_surfaces(surfaces: list) -> dict:
 
 def campaign_flow(campaign: Campaign) -> Flow:
     """The whole campaign as one jobflow Flow."""
-    settings = dict(calculator_preset=campaign.calculator, slab_settings=campaign.slab,
-                    minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
-    summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, **settings)
-    hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
-                     max_hop_length=campaign.max_hop_length, **settings)
-    surface = SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops)
     jobs = []
     for spec in campaign.materials:
+        settings = dict(calculator_preset=campaign.calculator, slab_settings=campaign.slab_for(spec),
+                        minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
+        summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, **settings)
+        hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
+                         max_hop_length=campaign.max_hop_length, **settings)
+        surface = SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops)
+        terminations = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations, **settings)
         for miller in spec.facets:
-            terminations = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations, **settings)
             j = terminations.make(spec.material, list(miller))
             j.name = f"terminations {spec.material} {''.join(map(str, miller))}"
             jobs.append(j)

@@ -378,8 +378,11 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], 
     energies = [node_energies.get(k, lowest.energy) for k in range(max(node_energies, default=0) + 1)]
     barrier = percolation_barrier(energies, graph)
     failed = [h for h in hops if h.status not in USABLE]
+    # The easiest elementary hop with a resolved barrier, in either direction (barrierless ones have none).
+    lowest_hop = min((min(h.forward_barrier, h.reverse_barrier) for h in hops if h.status == "accepted"),
+                     default=None)
     result = dict(barrier_2d=barrier.two_d.barrier, barrier_1d=barrier.one_d.barrier,
-                  lowest_hop_barrier=barrier.lowest_hop_barrier, channel_only=barrier.channel_only,
+                  lowest_hop_barrier=lowest_hop, channel_only=barrier.channel_only,
                   limiting_hop_1d=barrier.one_d.limiting_hop, limiting_hop_2d=barrier.two_d.limiting_hop,
                   path_hops_1d=list(barrier.one_d.path_hops), path_hops_2d=list(barrier.two_d.path_hops),
                   directions_1d=[list(t) for t in barrier.one_d.directions],

@@ -15,11 +15,13 @@ import pandas as pd
 
 from seiscreen.store import open_store
 
-_NOT_PROTOCOL = {"versions", "created_at", "machine"}
+# Not part of the ranking identity: versions, date and machine; and the slab settings, which are per material
+# (a Tasker-2 slab needs more planes than a rocksalt one) and stored with every number all the same.
+_NOT_PROTOCOL = {"versions", "created_at", "machine", "slab_settings"}
 
 
 def protocol_id(provenance: dict) -> str:
-    """Short hash of everything in a provenance that can change a number (not versions, date or machine)."""
+    """Short hash of the calculator, minima and NEB settings: barriers are ranked only within one protocol."""
     relevant = {k: v for k, v in provenance.items() if k not in _NOT_PROTOCOL}
     relevant["calculator"] = {k: v for k, v in relevant.get("calculator", {}).items() if k != "package_version"}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
