@@ -27,7 +27,7 @@ def test_slabs_command_shows_the_tasker2_reconstruction():
     (["slabs", "NaF", "000"], "Miller index"),
     (["minima", "NaF", "100", "--calculator", "vasp"], "unknown calculator preset 'vasp'"),
     (["run", "no-such-campaign.yaml"], "campaign file no-such-campaign.yaml not found"),
-    (["results", "--store", "no-such-store"], "no store at no-such-store"),
+    (["results", "--store", "no-such-store"], "no-such-store: run a campaign first"),
     (["results", "--store", ".", "--format", "xml"], "unknown format 'xml'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):

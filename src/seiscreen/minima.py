@@ -40,10 +40,12 @@ class MinimaSettings(BaseModel):
     desorption_ratio: float = 1.6
     incorporation_height: float = 0.6
     max_displacement_fraction: float = 0.5
+    max_vertical_fraction: float = 1.0
 
     @property
     def thresholds(self) -> AnomalyThresholds:
-        return AnomalyThresholds(self.desorption_ratio, self.incorporation_height, self.max_displacement_fraction)
+        return AnomalyThresholds(self.desorption_ratio, self.incorporation_height, self.max_displacement_fraction,
+                                 self.max_vertical_fraction)
 
 
 @dataclass

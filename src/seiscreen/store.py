@@ -20,8 +20,11 @@ DATABASE_NAME = "seiscreen"
 
 
 def resolve_location(location: str | os.PathLike | None = None) -> str:
-    """Flag, then environment variable, then the default folder."""
-    return str(location or os.environ.get(ENV_VAR) or DEFAULT_STORE)
+    """Flag, then environment variable, then the default folder (folders made absolute)."""
+    location = str(location or os.environ.get(ENV_VAR) or DEFAULT_STORE)
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().absolute())
 
 
 def open_store(location: str | os.PathLike | None = None, create: bool = True) -> JobStore:
@@ -37,7 +40,8 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True) -
         return store
     from maggma.stores import MontyStore
 
-    path = Path(location)
+    # Absolute: jobs run inside their own folders, where a relative path would open another database.
+    path = Path(location).expanduser().absolute()
     if not path.exists():
         if not create:
             raise SeiscreenError(f"no store at {path}: run a campaign first or pass --store PATH")
