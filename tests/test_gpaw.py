@@ -35,3 +35,38 @@ def test_gpaw_production_presets_are_complete():
         params = preset.parameters
         assert params["xc"] == "PBE" and params["spinpol"] and params["poissonsolver"] == {"dipolelayer": "xy"}
         assert preset.provenance()["package_version"]  # GPAW is installed by scripts/setup.sh
+
+
+def _tiny_naf_with_adatom():
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0),
+                                SlabSettings(min_thickness=2.0, min_lateral_size=6.5, vacuum=8.0))
+    slab = term.to_atoms()
+    (hollow,) = [s for s in candidate_sites(slab) if s.name == "hollow4-F2Na2"]
+    atoms = placed(slab, hollow.position)
+    atoms.pbc = (True, True, False)
+    return atoms
+
+
+def test_scf_failure_is_retried_with_gentler_settings(tmp_path):
+    from seiscreen.calculators import ScfRetryCalculator
+
+    params = {**get_preset("gpaw-test").parameters, "maxiter": 3}  # 3 SCF iterations: provoked failure
+    atoms = _tiny_naf_with_adatom()
+    atoms.calc = ScfRetryCalculator(params, tmp_path)
+    energy = atoms.get_potential_energy()
+    assert atoms.calc.history == ["rung 0: SCF not converged"] and atoms.calc.rung == 1
+    reference = _tiny_naf_with_adatom()
+    reference.calc = get_preset("gpaw-test").make(reference, tmp_path / "ref")
+    assert energy == pytest.approx(reference.get_potential_energy(), abs=2e-3)
+
+
+def test_scf_that_never_converges_fails_with_a_clear_message(tmp_path):
+    from seiscreen.calculators import ScfRetryCalculator
+    from seiscreen.errors import SeiscreenError
+
+    params = {**get_preset("gpaw-test").parameters, "maxiter": 2}
+    atoms = _tiny_naf_with_adatom()
+    atoms.calc = ScfRetryCalculator(params, tmp_path, retries=({"maxiter": 2}, {"maxiter": 2}))
+    with pytest.raises(SeiscreenError, match="GPAW SCF did not converge after 2 retries"):
+        atoms.get_potential_energy()
+    assert len(atoms.calc.history) == 3

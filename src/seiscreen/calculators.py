@@ -96,13 +96,7 @@ def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:
 
 def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
     _require("gpaw", preset)
-    from gpaw import GPAW, PW, FermiDirac
-
     params = dict(preset.parameters)
-    if "pw_cutoff" in params:
-        params["mode"] = PW(params.pop("pw_cutoff"))
-    if "smearing" in params:
-        params["occupations"] = FermiDirac(params.pop("smearing"))
     if atoms is not None:
         atoms.pbc = (True, True, False)  # slab: the dipole layer needs a non-periodic z
         if preset.adatom_magmom and params.get("spinpol"):
@@ -111,10 +105,81 @@ def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
             atoms.set_initial_magnetic_moments(moments)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-        params["txt"] = str(directory / "gpaw.txt")
-    else:
-        params.setdefault("txt", None)
-    return GPAW(**params)
+    return ScfRetryCalculator(params, directory)
+
+
+def gpaw_keywords(params: dict, txt) -> dict:
+    """Preset parameters as GPAW keywords (plane-wave cut-off and smearing written as numbers in presets)."""
+    from gpaw import PW, FermiDirac
+
+    params = dict(params)
+    if "pw_cutoff" in params:
+        params["mode"] = PW(params.pop("pw_cutoff"))
+    if "smearing" in params:
+        params["occupations"] = FermiDirac(params.pop("smearing"))
+    params["txt"] = txt
+    return params
+
+
+# What custodian does for VASP, here for GPAW: each rung is applied on top of the preset after an SCF failure.
+SCF_RETRIES = (
+    {"mixer": {"beta": 0.05, "nmaxold": 5, "weight": 50.0}, "maxiter": 500},
+    {"mixer": {"beta": 0.02, "nmaxold": 8, "weight": 100.0}, "smearing": 0.1, "maxiter": 800},
+    {"mixer": {"beta": 0.01, "nmaxold": 10, "weight": 100.0}, "smearing": 0.2, "maxiter": 1500},
+)
+
+
+class ScfRetryCalculator(Calculator):
+    """GPAW with SCF-failure handling: on non-convergence, rebuild with a gentler mixer, more smearing and more
+    iterations and try again; after the last rung, a clear error (the NEB job then marks the hop failed).
+
+    The GPAW object is kept between calls, so an NEB image reuses its wavefunctions from the previous step.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "magmom", "magmoms"]
+
+    def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES):
+        super().__init__()
+        self.params, self.retries, self.workdir = dict(params), retries, directory
+        self.rung = 0  # 0: the preset as written
+        self.history: list[str] = []
+        self._gpaw = None
+
+    def _build(self):
+        from gpaw import GPAW
+
+        params = dict(self.params)
+        if self.rung:
+            params.update(self.retries[self.rung - 1])
+        txt = str(self.workdir / "gpaw.txt") if self.workdir is not None else None
+        return GPAW(**gpaw_keywords(params, txt))
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        from gpaw import KohnShamConvergenceError
+
+        super().calculate(atoms, properties, system_changes)
+        while True:
+            if self._gpaw is None:
+                self._gpaw = self._build()
+            try:
+                self.results = {
+                    "energy": self._gpaw.get_potential_energy(self.atoms),
+                    "free_energy": self._gpaw.get_potential_energy(self.atoms, force_consistent=True),
+                    "forces": self._gpaw.get_forces(self.atoms),
+                }
+                if self.params.get("spinpol"):
+                    self.results["magmom"] = float(self._gpaw.get_magnetic_moment(self.atoms))
+                    self.results["magmoms"] = self._gpaw.get_magnetic_moments(self.atoms)
+                return
+            except KohnShamConvergenceError:
+                self.history.append(f"rung {self.rung}: SCF not converged")
+                self._gpaw = None
+                if self.rung == len(self.retries):
+                    raise SeiscreenError(
+                        f"GPAW SCF did not converge after {len(self.retries)} retries (gentler mixer, smearing up "
+                        f"to {self.retries[-1].get('smearing')} eV, up to {self.retries[-1]['maxiter']} "
+                        "iterations): check the structure (overlapping atoms?) or the preset") from None
+                self.rung += 1
 
 
 def _require(package: str, preset: CalculatorPreset) -> None:
