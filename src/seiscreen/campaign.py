@@ -40,6 +40,11 @@ class Campaign(BaseModel):
     slab: SlabSettings = Field(default_factory=SlabSettings)
     minima: dict = Field(default_factory=dict)  # MinimaSettings fields except the adsorbate
     neb: NebProtocol = Field(default_factory=NebProtocol)
+    # Fidelity funnel: screen with the first preset, recompute the top_k (None: every ranked surface) with the
+    # next. The later fidelity finds its own minima (the earlier ones only add starting points) and starts its
+    # bands from the earlier bands where the hop is the same.
+    fidelities: list[str] | None = Field(None, min_length=2)
+    top_k: int | None = Field(None, ge=1)
     max_hop_length: float = Field(6.0, gt=0)
     max_refinements: int = Field(2, ge=0)
     store: str | None = None
@@ -47,6 +52,15 @@ class Campaign(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
         get_preset(self.calculator)  # unknown preset: clear error now, not hours later
+        if self.fidelities:
+            for name in self.fidelities:
+                get_preset(name)
+            if "calculator" in self.model_fields_set and self.calculator != self.fidelities[0]:
+                raise SeiscreenError(f"conflicting settings: calculator {self.calculator!r} but fidelities start "
+                                     f"with {self.fidelities[0]!r}: drop 'calculator' or list it first")
+            self.calculator = self.fidelities[0]
+        elif self.top_k is not None:
+            raise SeiscreenError("top_k without fidelities: list at least two presets under 'fidelities'")
         if "adsorbate" in self.minima and self.minima["adsorbate"] != self.adsorbate:
             raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")

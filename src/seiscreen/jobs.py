@@ -25,6 +25,7 @@ from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Proven
                                SurfaceKey, atoms_from_dict, atoms_to_dict)
 from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
+from seiscreen.surfaces.sites import CandidateSite
 from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
@@ -115,10 +116,12 @@ class MinimaMaker(CalculatorMaker):
     name: str = "minima"
 
     @job
-    def make(self, slab: SlabDoc) -> MinimaDoc:
+    def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
+        """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
         progress.emit("minima_started", surface=slab.key.label)
+        extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
         scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
-                            _adsorbate_bulk(self.minima_settings.adsorbate))
+                            _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra)
         accepted = [minimum_doc(m) for m in scan.accepted]
         rejected = [minimum_doc(m) for m in scan.minima if not m.accepted]
         progress.emit("minima_done", surface=slab.key.label, n=len(accepted))
@@ -147,11 +150,12 @@ class HopNebMaker(CalculatorMaker):
     slide_tolerance: float = 0.3  # Å: a relaxed end farther than this from its minimum slid away
 
     @job(data=["band", "trajectory"])
-    def make(self, minima: MinimaDoc, hop: dict) -> HopDoc:
+    def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> HopDoc:
+        """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start."""
         label = f"{minima.key.label} {hop['hop_id']}"
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
         try:
-            doc = self._run(minima, hop, label)
+            doc = self._run(minima, hop, label, warm)
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
             log.exception("hop %s failed", label)
             doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}")
@@ -175,7 +179,7 @@ class HopNebMaker(CalculatorMaker):
         slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], copied))
         return atoms, slide
 
-    def _run(self, minima: MinimaDoc, hop: dict, label: str) -> HopDoc:
+    def _run(self, minima: MinimaDoc, hop: dict, label: str, warm: dict | None = None) -> HopDoc:
         start, end = np.array(hop["start"]), np.array(hop["end"])
         initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
         final, slide_f = self._endpoint(minima, hop["end_minimum"], end)
@@ -202,7 +206,8 @@ class HopNebMaker(CalculatorMaker):
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
                           fmax=round(fmax, 4))
 
-        result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step)
+        band = self._warm_band(minima, warm, start, end, initial, final) if warm else None
+        result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band)
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return HopDoc(
@@ -212,11 +217,24 @@ class HopNebMaker(CalculatorMaker):
             status=result.status, reason=result.reason, gates=result.gates, forward_barrier=result.forward_barrier,
             reverse_barrier=result.reverse_barrier, saddle_energy=result.saddle_energy, start_energy=e0,
             image_energies=[e - e0 for e in result.energies], path=result.path, exchange=result.exchange,
-            interior_minimum_image=result.interior_minimum_image, endpoints=endpoints,
-            force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
+            interior_minimum_image=result.interior_minimum_image, endpoints=endpoints, warm_start=band is not None,
+            job_uuid=_current_job_uuid(), force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
             provenance=self.provenance(with_neb=True), band=[atoms_to_dict(im) for im in result.images],
             trajectory=[[atoms_to_dict(im) for im in band] for band in result.history[::every]],
         )
+
+    def _warm_band(self, minima: MinimaDoc, warm: dict, start, end, initial: Atoms, final: Atoms):
+        """The other fidelity's band moved by the symmetry operation that maps its hop onto this one."""
+        symmetry = symmetry_of(minima.slab)
+        found = symmetry.segment_operation(warm["start"], warm["end"], start, end)
+        if found is None:
+            return None
+        op, reverse = found
+        prior = [atoms_from_dict(d) for d in warm["band"]]
+        reference = atoms_from_dict(minima.clean_structure).positions
+        for image in prior:
+            image.positions = symmetry.transform_positions(image.positions, image.cell.array, op, reference)
+        return warm_positions(prior[::-1] if reverse else prior, initial, final, self.neb_protocol.n_images)
 
     def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None) -> HopDoc:
         return HopDoc(
@@ -225,8 +243,37 @@ class HopNebMaker(CalculatorMaker):
             end_site=minima.minima[hop["end_minimum"]].site, start=list(hop["start"]), end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
             status="failed", reason=reason, gates={}, forward_barrier=None, reverse_barrier=None,
             saddle_energy=None, start_energy=minima.minima[hop["start_minimum"]].energy, image_energies=[], path={},
-            exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, force_calls=0, steps_plain=0,
+            exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, job_uuid=_current_job_uuid(),
+            force_calls=0, steps_plain=0,
             steps_climb=0, provenance=self.provenance(with_neb=True))
+
+
+def _current_job_uuid() -> str | None:
+    from jobflow import CURRENT_JOB
+
+    return CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else None
+
+
+def warm_positions(prior: list[Atoms], initial: Atoms, final: Atoms, n_images: int,
+                   tolerance: float = 0.5) -> list[np.ndarray] | None:
+    """Intermediate positions of a previous band of the same hop (already moved onto this hop by symmetry),
+    aligned onto these end points; None when its ends are not where these ends are (within ``tolerance`` Å,
+    modulo the lattice) or its image count differs. The caller then interpolates."""
+    if len(prior) != n_images + 2 or len(prior[0]) != len(initial):
+        return None
+    cell = initial.cell.array
+
+    def offset(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d = np.linalg.solve(cell.T, (b - a).T).T
+        d[..., :2] -= np.rint(d[..., :2])
+        return d @ cell
+
+    if (np.linalg.norm(offset(prior[0].positions[-1], initial.positions[-1])) > tolerance
+            or np.linalg.norm(offset(prior[-1].positions[-1], final.positions[-1])) > tolerance):
+        return None
+    # Each atom moved by the lattice vector that takes the old first image onto the new one.
+    shift = np.rint(np.linalg.solve(cell.T, (initial.positions - prior[0].positions).T).T) @ cell
+    return [image.positions + shift for image in prior[1:-1]]
 
 
 def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], list[dict]]:
@@ -252,7 +299,9 @@ class HopsMaker(CalculatorMaker):
     max_hop_length: float = 6.0
 
     @job
-    def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None):
+    def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None, warm: list[dict] | None = None):
+        """``reuse``: hops already computed (before a refinement); ``warm``: another fidelity's hops
+        {"start", "end", "band"} whose bands seed the NEB of the same hop."""
         if not minima.minima:
             summary = self.summary_maker.make(minima, [], [], hops_maker=self)
             return Response(replace=Flow([summary], output=summary.output))
@@ -265,7 +314,9 @@ class HopsMaker(CalculatorMaker):
                 outputs.append(previous.model_copy(update={"hop_id": spec["hop_id"], "start_minimum": spec[
                     "start_minimum"], "end_minimum": spec["end_minimum"], "multiplicity": spec["multiplicity"]}))
                 continue
-            neb = self.neb_maker.make(minima, spec)
+            same = next((w for w in warm or [] if symmetry.equivalent_segments(
+                w["start"], w["end"], spec["start"], spec["end"], tol=0.3)), None)
+            neb = self.neb_maker.make(minima, spec, warm=same)
             neb.name = f"neb {minima.key.label} {spec['hop_id']}"
             jobs.append(neb)
             outputs.append(neb.output)
@@ -354,9 +405,10 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], 
     """Percolation barrier from the usable hops; a failed hop that could open a lower path blocks the ranking."""
     summaries = [HopSummary(**h.model_dump(include=set(HopSummary.model_fields))) for h in hops]
     common = dict(key=minima.key, n_minima=len(minima.minima), hops=summaries,
-                  minima=[{"index": m.index, "site": m.site, "energy": m.energy,
-                           "adsorption_energy": m.adsorption_energy, "started_from": m.started_from}
-                          for m in minima.minima],
+                  minima=[{"index": m.index, "site": m.site, "energy": m.energy, "outcome": m.outcome,
+                           "adsorption_energy": m.adsorption_energy, "started_from": m.started_from,
+                           "position": m.position, "frac_xy": m.frac_xy} for m in minima.minima],
+                  slab=minima.slab,
                   force_calls=minima.force_calls + sum(h.force_calls for h in hops), provenance=provenance)
     empty = dict(barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False, limiting_hop_1d=None,
                  limiting_hop_2d=None, path_hops_1d=[], path_hops_2d=[], directions_1d=[], directions_2d=[])

@@ -203,16 +203,17 @@ class SurfaceScan:
 
 
 def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = MinimaSettings(),
-                 adsorbate_bulk: Atoms | None = None) -> SurfaceScan:
+                 adsorbate_bulk: Atoms | None = None, seeds: list[CandidateSite] = ()) -> SurfaceScan:
     """Clean slab relaxed, candidate sites relaxed and verified, minima merged: one surface, one calculator.
 
     ``slab`` is the unrelaxed slab with its bottom layers fixed (``Termination.to_atoms()``); its symmetry and
-    candidate sites are taken before relaxation.
+    candidate sites are taken before relaxation. ``seeds`` are extra starting points (another calculator's
+    minima, in a fidelity funnel): they add starts, they never replace the site classes.
     """
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
     clean, clean_energy, calls = relax_clean_slab(slab, calc, settings)
     reference = reference_energy(settings.adsorbate, calc, adsorbate_bulk)
-    sites = candidate_sites(slab, settings.adsorbate, relaxed=clean)
+    sites = candidate_sites(slab, settings.adsorbate, relaxed=clean) + list(seeds)
     minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference)
     calls += sum(m.force_calls for m in minima)
     return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)

@@ -110,7 +110,8 @@ def interpolate_band(initial: Atoms, final: Atoms, protocol: NebProtocol) -> lis
 
 
 def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms], Calculator], protocol: NebProtocol,
-            history_every: int = 10, on_step: Callable[[str, int, float], None] | None = None) -> NebResult:
+            history_every: int = 10, on_step: Callable[[str, int, float], None] | None = None,
+            initial_band: list[np.ndarray] | None = None) -> NebResult:
     """Two-stage climbing-image NEB from relaxed, unwrapped end images; gates applied to the result.
 
     ``make_calculator(k, image)`` gives the calculator of intermediate image k. Each image gets its own: ASE's
@@ -118,8 +119,13 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     image each time (ML presets share the loaded model, so an instance per image costs nothing).
     """
     ends = [with_fixed_results(initial), with_fixed_results(final)]
-    images = interpolate_band(ends[0], ends[1], protocol)
-    images[0], images[-1] = ends
+    if initial_band is not None:  # warm start: intermediate positions from a band computed before
+        images = [ends[0], *(ends[0].copy() for _ in initial_band), ends[1]]
+        for image, positions in zip(images[1:-1], initial_band):
+            image.positions = positions
+    else:
+        images = interpolate_band(ends[0], ends[1], protocol)
+        images[0], images[-1] = ends
     for k, image in enumerate(images[1:-1]):
         image.calc = make_calculator(k, image)
     band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method)

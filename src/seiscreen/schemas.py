@@ -134,6 +134,8 @@ class HopDoc(BaseModel):
     exchange: bool
     interior_minimum_image: int | None
     endpoints: dict[str, Any]  # how far each relaxed end moved from its minimum (slid?)
+    warm_start: bool = False  # band started from another fidelity's band instead of IDPP
+    job_uuid: str | None = None  # the NEB job that made it (its band is in the data store under this job)
     force_calls: int
     steps_plain: int
     steps_climb: int
@@ -146,6 +148,8 @@ class HopSummary(BaseModel):
     hop_id: str
     start_minimum: int
     end_minimum: int
+    start: list[float]
+    end: list[float]
     status: str
     reason: str
     forward_barrier: float | None
@@ -154,6 +158,9 @@ class HopSummary(BaseModel):
     multiplicity: int
     length: float
     exchange: bool
+    warm_start: bool = False
+    force_calls: int = 0
+    job_uuid: str | None = None
 
 
 class SurfaceDoc(BaseModel):
@@ -175,9 +182,10 @@ class SurfaceDoc(BaseModel):
     directions_1d: list[list[int]]
     directions_2d: list[list[int]]
     hops: list[HopSummary]
-    minima: list[dict[str, Any]]  # index, site, energy, adsorption energy (no structures)
+    minima: list[dict[str, Any]]  # index, site, energy, adsorption energy, position (no structures)
     force_calls: int
     provenance: Provenance
+    slab: SlabDoc  # the surface itself, so a later fidelity can start from it
 
     @property
     def ranking_barrier(self) -> float | None:

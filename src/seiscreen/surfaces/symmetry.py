@@ -81,19 +81,23 @@ class SurfaceSymmetry:
         Start, end and midpoint must all land (the midpoint fixes which periodic image the segment joins; two
         hops between the same pair of site labels are not the same hop unless this holds).
         """
+        return self.segment_operation(start_a, end_a, start_b, end_b, tol) is not None
+
+    def segment_operation(self, start_a, end_a, start_b, end_b, tol: float = 0.3) -> tuple[int, bool] | None:
+        """(operation, reversed) mapping segment a onto segment b, or None."""
         start_a, end_a = np.asarray(start_a, float), np.asarray(end_a, float)
         mid_a = (start_a + end_a) / 2
         images = self.apply(np.stack([start_a, end_a, mid_a]))  # (ops, 3, 2)
         vec_a = images[:, 1] - images[:, 0]
-        for s, e in ((start_b, end_b), (end_b, start_b)):
+        for reverse, (s, e) in enumerate(((start_b, end_b), (end_b, start_b))):
             s, e = np.asarray(s, float), np.asarray(e, float)
             vec_b = e - s
             ok = (self.lateral_distance(images[:, 0], s) < tol) & (
                 np.linalg.norm((vec_a - vec_b) @ self.lattice, axis=-1) < tol) & (
                 self.lateral_distance(images[:, 2], (s + e) / 2) < tol)
             if ok.any():
-                return True
-        return False
+                return int(np.argmax(ok)), bool(reverse)
+        return None
 
     def operation_mapping(self, a: np.ndarray, b: np.ndarray, tol: float = 0.3) -> int:
         """Index of an operation that maps point a onto point b (modulo the lattice)."""
