@@ -48,3 +48,5 @@ def test_bands_are_warm_started_from_the_lower_fidelity(funnel_store):
     # Two candidates: the orders agree or they do not (EMT and CHGNet disagree here on Au/Al vs Au/Cu).
     assert abs(comparison["spearman"]) == pytest.approx(1) and abs(comparison["kendall"]) == pytest.approx(1)
     assert set(comparison["top_k_recall"]) == {"1", "2"} and comparison["top_k_recall"]["2"] == 1.0
+    table = load_results(funnel_store).fidelity
+    assert len(table) == 2 and set(table["higher"]) == {"chgnet"}

@@ -210,17 +210,15 @@ class HopNebMaker(CalculatorMaker):
         result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band)
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
-        return HopDoc(
-            key=minima.key, refinement=minima.refinement, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"],
-            end_minimum=hop["end_minimum"], start_site=minima.minima[hop["start_minimum"]].site,
-            end_site=minima.minima[hop["end_minimum"]].site, start=list(start), end=list(end), length=hop["length"], multiplicity=hop["multiplicity"],
-            status=result.status, reason=result.reason, gates=result.gates, forward_barrier=result.forward_barrier,
-            reverse_barrier=result.reverse_barrier, saddle_energy=result.saddle_energy, start_energy=e0,
-            image_energies=[e - e0 for e in result.energies], path=result.path, exchange=result.exchange,
-            interior_minimum_image=result.interior_minimum_image, endpoints=endpoints, warm_start=band is not None,
-            job_uuid=_current_job_uuid(), force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
-            provenance=self.provenance(with_neb=True), band=[atoms_to_dict(im) for im in result.images],
-            trajectory=[[atoms_to_dict(im) for im in band] for band in result.history[::every]],
+        return self._hop_doc(
+            minima, hop, status=result.status, reason=result.reason, gates=result.gates,
+            forward_barrier=result.forward_barrier, reverse_barrier=result.reverse_barrier,
+            saddle_energy=result.saddle_energy, start_energy=e0, image_energies=[e - e0 for e in result.energies],
+            path=result.path, exchange=result.exchange, interior_minimum_image=result.interior_minimum_image,
+            endpoints=endpoints, warm_start=band is not None, force_calls=result.force_calls,
+            steps_plain=result.steps_plain, steps_climb=result.steps_climb,
+            band=[atoms_to_dict(im) for im in result.images],
+            trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]],
         )
 
     def _warm_band(self, minima: MinimaDoc, warm: dict, start, end, initial: Atoms, final: Atoms):
@@ -237,15 +235,20 @@ class HopNebMaker(CalculatorMaker):
         return warm_positions(prior[::-1] if reverse else prior, initial, final, self.neb_protocol.n_images)
 
     def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None) -> HopDoc:
-        return HopDoc(
-            key=minima.key, refinement=minima.refinement, hop_id=hop["hop_id"], start_minimum=hop["start_minimum"],
-            end_minimum=hop["end_minimum"], start_site=minima.minima[hop["start_minimum"]].site,
-            end_site=minima.minima[hop["end_minimum"]].site, start=list(hop["start"]), end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
-            status="failed", reason=reason, gates={}, forward_barrier=None, reverse_barrier=None,
-            saddle_energy=None, start_energy=minima.minima[hop["start_minimum"]].energy, image_energies=[], path={},
-            exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, job_uuid=_current_job_uuid(),
-            force_calls=0, steps_plain=0,
-            steps_climb=0, provenance=self.provenance(with_neb=True))
+        return self._hop_doc(minima, hop, status="failed", reason=reason, gates={}, forward_barrier=None,
+                             reverse_barrier=None, saddle_energy=None,
+                             start_energy=minima.minima[hop["start_minimum"]].energy, image_energies=[], path={},
+                             exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, force_calls=0,
+                             steps_plain=0, steps_climb=0)
+
+    def _hop_doc(self, minima: MinimaDoc, hop: dict, **results) -> HopDoc:
+        """The hop's identity and protocol, with the results of this attempt."""
+        return HopDoc(key=minima.key, refinement=minima.refinement, hop_id=hop["hop_id"],
+                      start_minimum=hop["start_minimum"], end_minimum=hop["end_minimum"],
+                      start_site=minima.minima[hop["start_minimum"]].site,
+                      end_site=minima.minima[hop["end_minimum"]].site, start=list(hop["start"]),
+                      end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
+                      job_uuid=_current_job_uuid(), provenance=self.provenance(with_neb=True), **results)
 
 
 def _current_job_uuid() -> str | None:

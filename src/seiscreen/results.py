@@ -32,6 +32,7 @@ class Results:
     surfaces: pd.DataFrame  # one row per surface: barrier, status, rank within its protocol
     hops: pd.DataFrame  # one row per symmetry-unique hop: barriers, gates, protocol
     minima: pd.DataFrame  # one row per minimum (accepted and rejected)
+    fidelity: pd.DataFrame  # fidelity funnel: one row per candidate and pair of fidelities
 
     @property
     def ranking(self) -> pd.DataFrame:
@@ -107,7 +108,13 @@ def load_results(store=None) -> Results:
                            "adsorption_energy": m["adsorption_energy"], "started_from": ", ".join(m["started_from"]),
                            "height": m["details"].get("height"), "refinement": o["refinement"],
                            "protocol_id": protocol_id(o["provenance"])})
-    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima))
+    fidelity = []
+    for doc in _outputs(store, "fidelity_comparison"):
+        o = doc["output"]
+        for row in o["rows"]:
+            fidelity.append({"lower": o["lower"], "higher": o["higher"], **row, "spearman": o["spearman"],
+                             "kendall": o["kendall"], "top_k_recall": o["top_k_recall"]})
+    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima), pd.DataFrame(fidelity))
 
 
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
