@@ -56,7 +56,8 @@ def main() -> None:
                              capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = rows[0]
-    print(f"{'preset':10} {'atoms':>5} {'wall s':>8} {'SCF it':>6} {'s/it':>6} {'peak MB':>8} {'wall / ' + base['preset']:>16}")
+    ratio = "wall / " + base["preset"]
+    print(f"{'preset':10} {'atoms':>5} {'wall s':>8} {'SCF it':>6} {'s/it':>6} {'peak MB':>8} {ratio:>16}")
     for r in rows:
         per_it = r["wall_s"] / r["scf_iterations"] if r["scf_iterations"] else float("nan")
         print(f"{r['preset']:10} {r['atoms']:5d} {r['wall_s']:8.1f} {r['scf_iterations'] or '-':>6} {per_it:6.2f} "

@@ -19,7 +19,9 @@ def test_analysis_notebook_runs_on_a_real_store(tmp_path, monkeypatch):
                 log=False)
     monkeypatch.setenv("SEISCREEN_STORE", str(store_path))
     notebook = nbformat.read(REPO / "notebooks" / "analysis.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
     outputs = "".join(str(o.get("data", {}).get("text/plain", "")) for cell in notebook.cells
                       if cell.cell_type == "code" for o in cell.outputs)
     assert "Al" in outputs and "ranked" in outputs

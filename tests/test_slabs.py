@@ -117,3 +117,11 @@ def test_bad_miller_index_is_a_clear_error(bad):
 def test_tiny_vacuum_is_refused():
     with pytest.raises(ValueError, match="vacuum .* too small"):
         SlabSettings(vacuum=3)
+
+
+def test_to_atoms_leaves_the_oxidation_states_on_the_slab():
+    # pymatgen strips oxidation states in place; the termination still needs them to judge polarity.
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0))
+    term.to_atoms()
+    assert not term.slab.is_polar() and term.slab.composition.oxi_state_guesses()  # decorated still
+    assert {getattr(sp, "oxi_state", None) for sp in term.slab.composition.elements} == {1, -1}

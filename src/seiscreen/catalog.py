@@ -59,7 +59,8 @@ class Bulk:
 def load_catalog(directory: Path = STRUCTURES_DIR) -> dict[str, CatalogEntry]:
     path = Path(directory) / "catalog.yaml"
     if not path.is_file():
-        raise SeiscreenError(f"catalog not found at {path}: set SEISCREEN_STRUCTURES to the folder holding catalog.yaml")
+        raise SeiscreenError(f"catalog not found at {path}: "
+                             "set SEISCREEN_STRUCTURES to the folder holding catalog.yaml")
     raw = yaml.safe_load(path.read_text())["materials"]
     return {name: CatalogEntry(name=name, **fields) for name, fields in raw.items()}
 
@@ -97,8 +98,9 @@ def _read_structure(path: Path) -> Structure:
             warnings.simplefilter("ignore")
             structure = Structure.from_file(path)
     except Exception as exc:  # pymatgen raises many types for a bad file
-        raise SeiscreenError(f"cannot read a crystal structure from {path} ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'unparseable'}): check it is a valid CIF") from None
+        first_line = str(exc).splitlines()[0] if str(exc) else "unparseable"
+        raise SeiscreenError(f"cannot read a crystal structure from {path} ({type(exc).__name__}: {first_line}): "
+                             "check it is a valid CIF") from None
     if len(structure) == 0:
         raise SeiscreenError(f"{path} holds no atoms: check it is a valid CIF")
     dmat = structure.distance_matrix

@@ -121,7 +121,7 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     ends = [with_fixed_results(initial), with_fixed_results(final)]
     if initial_band is not None:  # warm start: intermediate positions from a band computed before
         images = [ends[0], *(ends[0].copy() for _ in initial_band), ends[1]]
-        for image, positions in zip(images[1:-1], initial_band):
+        for image, positions in zip(images[1:-1], initial_band, strict=True):
             image.positions = positions
     else:
         images = interpolate_band(ends[0], ends[1], protocol)
@@ -205,8 +205,9 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
         status, reason = "failed", (f"band ran away: max energy {e.max() - lower_end:.2f} eV above the lower end, "
                                     f"closest contact {closest:.2f} x covalent radii")
     elif interior:
-        status, reason = "interior_minimum", (f"image {interior[0]} is a valley of the band ({e[interior[0]] - e[0]:+.3f} "
-                                              "eV from the start): a minimum was missed; the hop is split there")
+        depth = e[interior[0]] - e[0]
+        status, reason = "interior_minimum", (f"image {interior[0]} is a valley of the band ({depth:+.3f} eV from the "
+                                              "start): a minimum was missed; the hop is split there")
     elif not converged:
         status, reason = "failed", f"band not converged to fmax {protocol.fmax} eV/Å within the step budget"
     elif not gates["highest_image_interior"]:

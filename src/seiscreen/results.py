@@ -73,7 +73,8 @@ def load_results(store=None) -> Results:
             "barrier_2d": o["barrier_2d"], "barrier_1d": o["barrier_1d"], "channel_only": o["channel_only"],
             "lowest_hop_barrier": o["lowest_hop_barrier"], "adsorption_energy": o["adsorption_energy"],
             "lowest_site": o["lowest_site"], "n_minima": o["n_minima"], "n_hops": len(o["hops"]),
-            "failed_hops": len(failed), "limiting_hop": o["limiting_hop_1d"] if o["channel_only"] else o["limiting_hop_2d"],
+            "failed_hops": len(failed),
+            "limiting_hop": o["limiting_hop_1d"] if o["channel_only"] else o["limiting_hop_2d"],
             "reason": o["reason"], "force_calls": o["force_calls"], "protocol_id": protocol_id(o["provenance"]),
             "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
         })
@@ -89,7 +90,8 @@ def load_results(store=None) -> Results:
         o = doc["output"]
         protocol = o["provenance"].get("neb_protocol") or {}
         hops.append({
-            **_key_columns(o["key"]), "refinement": o["refinement"], "hop_id": o["hop_id"], "start_site": o["start_site"], "end_site": o["end_site"],
+            **_key_columns(o["key"]), "refinement": o["refinement"], "hop_id": o["hop_id"],
+            "start_site": o["start_site"], "end_site": o["end_site"],
             "length": o["length"], "multiplicity": o["multiplicity"], "status": o["status"], "reason": o["reason"],
             "forward_barrier": o["forward_barrier"], "reverse_barrier": o["reverse_barrier"],
             "saddle_energy": o["saddle_energy"], "exchange": o["exchange"], "force_calls": o["force_calls"],

@@ -94,7 +94,8 @@ class Termination:
 
     def to_atoms(self) -> Atoms:
         """ASE atoms with the bottom layers fixed and the metadata in ``atoms.info``."""
-        atoms = AseAtomsAdaptor.get_atoms(self.slab.remove_oxidation_states() if _is_decorated(self.slab) else self.slab)
+        # A copy: pymatgen strips oxidation states in place, and the slab keeps them for polarity checks.
+        atoms = AseAtomsAdaptor.get_atoms(self.slab.copy().remove_oxidation_states())
         for key in ("oxi_states", "initial_magmoms"):
             atoms.arrays.pop(key, None)
         layer_index = assign_layers(atoms.positions[:, 2])
@@ -102,10 +103,6 @@ class Termination:
         atoms.set_constraint(FixAtoms(indices=fixed))
         atoms.info.update(self.metadata())
         return atoms
-
-
-def _is_decorated(slab: Slab) -> bool:
-    return any(getattr(sp, "oxi_state", None) for sp in slab.composition.elements)
 
 
 def assign_layers(z: np.ndarray, tolerance: float = LAYER_TOLERANCE) -> np.ndarray:
