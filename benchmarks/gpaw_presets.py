@@ -13,7 +13,9 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def single_point(preset_name: str, thickness: float) -> dict:
@@ -30,12 +32,14 @@ def single_point(preset_name: str, thickness: float) -> dict:
     slab = term.to_atoms()
     (hollow,) = [s for s in candidate_sites(slab) if s.name == "hollow4-F2Na2"]
     atoms = placed(slab, hollow.position)
-    calc = get_preset(preset_name).make(atoms)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{preset_name}-"))
+    calc = get_preset(preset_name).make(atoms, workdir)
     atoms.calc = calc
     start = time.perf_counter()
     energy = atoms.get_potential_energy()
     wall = time.perf_counter() - start
-    iterations = calc._gpaw.scf.niter if hasattr(calc._gpaw, "scf") else None  # noqa: SLF001
+    # SCF iterations from GPAW's own log: one "iter:" line each.
+    iterations = sum(1 for line in (workdir / "gpaw.txt").read_text().splitlines() if line.startswith("|iter:"))
     return {"preset": preset_name, "atoms": len(atoms), "energy": energy, "wall_s": wall,
             "scf_iterations": iterations, "retries": calc.rung,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -50,18 +54,17 @@ def main() -> None:
     if args.one:
         print(json.dumps(single_point(args.one, args.thickness)))
         return
-    rows = []
-    for name in args.presets:
+    ratio = "wall / " + args.presets[0]
+    print(f"{'preset':10} {'atoms':>5} {'wall s':>8} {'SCF it':>6} {'s/it':>6} {'peak MB':>8} {ratio:>16}", flush=True)
+    base = None
+    for name in args.presets:  # each in its own process: peak memory is per preset
         out = subprocess.run([sys.executable, __file__, "--one", name, "--thickness", str(args.thickness)],
                              capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    base = rows[0]
-    ratio = "wall / " + base["preset"]
-    print(f"{'preset':10} {'atoms':>5} {'wall s':>8} {'SCF it':>6} {'s/it':>6} {'peak MB':>8} {ratio:>16}")
-    for r in rows:
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        base = base or r
         per_it = r["wall_s"] / r["scf_iterations"] if r["scf_iterations"] else float("nan")
         print(f"{r['preset']:10} {r['atoms']:5d} {r['wall_s']:8.1f} {r['scf_iterations'] or '-':>6} {per_it:6.2f} "
-              f"{r['peak_mb']:8.0f} {r['wall_s'] / base['wall_s']:16.2f}")
+              f"{r['peak_mb']:8.0f} {r['wall_s'] / base['wall_s']:16.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+"""Force calls per converged barrier at the higher fidelity: bands warm-started from the lower fidelity's band
+versus a cold IDPP start, through the real pipeline, side by side in one run.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/warm_start.py --low ml --high gpaw-lcao --material NaF
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/warm_start.py --low emt --high chgnet --material Al --adsorbate Au
+
+For every symmetry-unique hop of the surface: the higher fidelity's force calls with a cold and a warm start, the
+ratio warm/cold, and the two barriers (which must agree; target: ratio <= 0.4 within 0.02 eV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import warnings
+
+from jobflow import run_locally
+
+from seiscreen.campaign import Campaign
+from seiscreen.flows import _makers
+from seiscreen.catalog import load_bulk
+from seiscreen.jobs import slab_doc
+from seiscreen.store import open_store
+from seiscreen.surfaces.slabs import make_terminations
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--low", default="ml")
+    parser.add_argument("--high", default="gpaw-lcao")
+    parser.add_argument("--material", default="NaF")
+    parser.add_argument("--facet", default="100")
+    parser.add_argument("--adsorbate", default="Na")
+    parser.add_argument("--min-lateral-size", type=float, default=6.5)
+    parser.add_argument("--min-thickness", type=float, default=4.0)
+    args = parser.parse_args()
+    campaign = Campaign(name="warm-start", calculator=args.low, adsorbate=args.adsorbate,
+                        materials=[{"material": args.material, "facets": [args.facet]}],
+                        slab={"min_thickness": args.min_thickness, "min_lateral_size": args.min_lateral_size})
+    term = make_terminations(load_bulk(args.material), args.facet, campaign.slab)[0]
+    store = open_store(tempfile.mkdtemp(prefix="warm-start-"))
+
+    def run(calculator: str, warm_from=None):
+        surface, _ = _makers(campaign, calculator, campaign.slab)
+        slab = slab_doc(term, args.adsorbate, calculator)
+        warm = None
+        if warm_from is not None:
+            warm = [{"start": h.start, "end": h.end, "band": h.band} for h in warm_from]
+        flow = surface.make(slab, warm=warm)
+        run_locally(flow, store=store, log=False)
+
+    run(args.low)
+    low_hops = _hop_docs(store, args.low)
+    run(args.high)  # cold: IDPP
+    run(args.high, warm_from=low_hops)
+    print(f"{args.material}({args.facet}) {args.adsorbate} adatom; {args.low} band -> {args.high}")
+    print(f"{'hop':22} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
+    for hop_docs in _pairs(store, args.high):
+        c, w = hop_docs
+        ratio = w["force_calls"] / c["force_calls"] if c["force_calls"] else float("nan")
+        print(f"{c['hop_id']:22} {c['force_calls']:10d} {w['force_calls']:10d} {ratio:9.2f} "
+              f"{c['forward_barrier'] or float('nan'):8.3f} {w['forward_barrier'] or float('nan'):8.3f}")
+
+
+def _hop_docs(store, calculator):
+    from seiscreen.schemas import HopDoc
+
+    docs = store.query({"output.doc_type": "hop", "output.key.calculator": calculator}, properties=["output"],
+                       load=True)
+    return [HopDoc.model_validate(d["output"]) for d in docs]
+
+
+def _pairs(store, calculator):
+    docs = list(store.query({"output.doc_type": "hop", "output.key.calculator": calculator},
+                            properties=["output", "completed_at"], sort={"completed_at": 1}))
+    outputs = [d["output"] for d in docs]
+    cold = [o for o in outputs if not o["warm_start"]]
+    warm = {o["hop_id"]: o for o in outputs if o["warm_start"]}
+    return [(c, warm[c["hop_id"]]) for c in cold if c["hop_id"] in warm]
+
+
+if __name__ == "__main__":
+    main()
