@@ -54,8 +54,11 @@ class CalculatorMaker(Maker):
         return self.preset.make()
 
     def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
-        """A calculator for one structure (GPAW prepares periodicity and moments on ``atoms``)."""
-        return self.preset.make(atoms, directory)
+        """A calculator for one structure: ``calculator`` itself, except that GPAW also prepares ``atoms``
+        (periodicity, magnetic moments) and writes into ``directory``."""
+        if self.preset.code == "gpaw":
+            return self.preset.make(atoms, directory)
+        return self.calculator
 
     def provenance(self, with_neb: bool = False) -> Provenance:
         return Provenance(calculator=self.preset.provenance(), slab_settings=self.slab_settings.model_dump(),
@@ -279,8 +282,9 @@ def warm_positions(prior: list[Atoms], initial: Atoms, final: Atoms, n_images: i
     return [image.positions + shift for image in prior[1:-1]]
 
 
-def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], list[dict]]:
-    """The symmetry-unique hops (as job inputs) and every edge of the cell (for percolation)."""
+def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], dict]:
+    """The symmetry-unique hops (as job inputs) and the cell's graph for percolation: the minimum behind each
+    node, and every edge."""
     symmetry = symmetry_of(minima.slab)
     network = build_hop_network([np.array(m.frac_xy) for m in minima.minima], symmetry, max_length)
     specs = [{"hop_id": h.hop_id, "index": h.index, "start_minimum": h.start_minimum, "end_minimum": h.end_minimum,
@@ -289,7 +293,7 @@ def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], list[di
     edges = [{"i": e.i, "j": e.j, "image": list(e.image), "hop": e.hop,
               "i_minimum": network.nodes[e.i].minimum, "j_minimum": network.nodes[e.j].minimum}
              for e in network.edges]
-    return specs, edges
+    return specs, {"nodes": [n.minimum for n in network.nodes], "edges": edges}
 
 
 @dataclass
@@ -306,9 +310,9 @@ class HopsMaker(CalculatorMaker):
         """``reuse``: hops already computed (before a refinement); ``warm``: another fidelity's hops
         {"start", "end", "band"} whose bands seed the NEB of the same hop."""
         if not minima.minima:
-            summary = self.summary_maker.make(minima, [], [], hops_maker=self)
+            summary = self.summary_maker.make(minima, [], {"nodes": [], "edges": []}, hops_maker=self)
             return Response(replace=Flow([summary], output=summary.output))
-        specs, edges = hop_specs(minima, self.max_hop_length)
+        specs, graph = hop_specs(minima, self.max_hop_length)
         symmetry = symmetry_of(minima.slab)
         jobs, outputs = [], []
         for spec in specs:
@@ -324,7 +328,7 @@ class HopsMaker(CalculatorMaker):
             jobs.append(neb)
             outputs.append(neb.output)
         progress.emit("hops_planned", surface=minima.key.label, n=len(jobs))
-        summary = self.summary_maker.make(minima, outputs, edges, hops_maker=self)
+        summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
 
@@ -380,7 +384,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
     max_refinements: int = 2
 
     @job
-    def make(self, minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], hops_maker: HopsMaker | None = None):
+    def make(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker | None = None):
         split = [h for h in hops if h.status == "interior_minimum" and h.band]
         if split and minima.refinement < self.max_refinements and hops_maker is not None:
             settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
@@ -390,7 +394,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
             again = hops_maker.make(refine.output, reuse=[h for h in hops if h.status in USABLE])
             again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
             return Response(replace=Flow([refine, again], output=again.output))
-        doc = summarise_surface(minima, hops, edges, self.provenance(with_neb=True))
+        doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
 
@@ -404,7 +408,7 @@ def _minimum_from_doc(doc: MinimumDoc) -> Minimum:
                    index=doc.index)
 
 
-def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], provenance: Provenance) -> SurfaceDoc:
+def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, provenance: Provenance) -> SurfaceDoc:
     """Percolation barrier from the usable hops; a failed hop that could open a lower path blocks the ranking."""
     summaries = [HopSummary(**h.model_dump(include=set(HopSummary.model_fields))) for h in hops]
     common = dict(key=minima.key, n_minima=len(minima.minima), hops=summaries,
@@ -421,17 +425,11 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], edges: list[dict], 
     lowest = minima.minima[0]
     # Barrierless hops (a band rising to its higher end) join their ends at that end's energy.
     saddles = {h.hop_id: h.saddle_energy for h in hops if h.status in USABLE}
-    by_index = [h.hop_id for h in hops]
-    node_energies: dict[int, float] = {}
-    graph = []
-    for e in edges:
-        node_energies[e["i"]] = minima.minima[e["i_minimum"]].energy
-        node_energies[e["j"]] = minima.minima[e["j_minimum"]].energy
-        hop_id = by_index[e["hop"]]
-        if hop_id in saddles:
-            graph.append(GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[hop_id], hop_id))
-    energies = [node_energies.get(k, lowest.energy) for k in range(max(node_energies, default=0) + 1)]
-    barrier = percolation_barrier(energies, graph)
+    by_index = [h.hop_id for h in hops]  # hop class index -> id (hops come in class order)
+    energies = [minima.minima[m].energy for m in graph["nodes"]]
+    edges = [GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[by_index[e["hop"]]], by_index[e["hop"]])
+             for e in graph["edges"] if by_index[e["hop"]] in saddles]
+    barrier = percolation_barrier(energies, edges)
     failed = [h for h in hops if h.status not in USABLE]
     # The easiest elementary hop with a resolved barrier, in either direction (barrierless ones have none).
     lowest_hop = min((min(h.forward_barrier, h.reverse_barrier) for h in hops if h.status == "accepted"),
