@@ -29,8 +29,8 @@ SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2
 
 
 def emt_campaign(**changes) -> Campaign:
-    return Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}],
-                    slab=SLAB, **changes)
+    return Campaign(**{"name": "emt-test", "calculator": "emt", "adsorbate": "Au", "materials": [{"material": "Al"}],
+                       "slab": SLAB, **changes})
 
 
 def plain_ase_barrier() -> float:
@@ -146,3 +146,23 @@ def test_results_persist_and_read_back_in_a_new_process(tmp_path):
     assert read.returncode == 0, read.stderr
     (row,) = json.loads(read.stdout)
     assert row["rank"] == 1 and row["material"] == "Al" and row["barrier"] == pytest.approx(0.370, abs=0.01)
+
+
+def test_slabs_can_be_cut_at_the_calculators_own_lattice(tmp_path):
+    # EMT's fcc Al relaxes away from the catalog's 4.05 Å; with lattice: calculator the slab follows it and says so.
+    from ase.build import bulk
+    from ase.filters import FrechetCellFilter
+
+    reference = bulk("Al", "fcc", a=4.05, cubic=True)
+    reference.calc = EMT()
+    BFGS(FrechetCellFilter(reference), logfile=None).run(fmax=0.001)
+    emt_a = reference.cell.lengths()[0]
+    assert abs(emt_a - 4.05) > 0.01  # otherwise this test could not tell the two apart
+    store = open_store(tmp_path / "store")
+    campaign = emt_campaign(slab={**SLAB.model_dump(), "lattice": "calculator"})
+    run_locally(campaign_flow(campaign), store=store, log=False)
+    (slab,) = store.query({"output.doc_type": "minima"}, properties=["output.slab.termination"])
+    termination = slab["output"]["slab"]["termination"]
+    assert termination["bulk_lattice"][0] == pytest.approx(emt_a, abs=2e-3)
+    (surface,) = load_results(store).surfaces.itertuples()
+    assert surface.status == "ranked"

@@ -18,7 +18,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
 from seiscreen.calculators import CalculatorPreset, get_preset
-from seiscreen.catalog import load_bulk
+from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
 from seiscreen.neb import NebProtocol, run_neb, unwrap_final
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
@@ -69,6 +69,22 @@ class CalculatorMaker(Maker):
 # --------------------------------------------------------------------------------------------- slabs
 
 
+def relaxed_bulk(bulk: Bulk, calc: Calculator, fmax: float = 0.005) -> Bulk:
+    """The bulk with its cell and positions relaxed by ``calc``, symmetry kept (FixSymmetry)."""
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+
+    atoms = AseAtomsAdaptor.get_atoms(bulk.structure.copy().remove_oxidation_states())
+    atoms.set_constraint(FixSymmetry(atoms))
+    atoms.calc = calc
+    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=fmax, steps=300)
+    atoms.set_constraint()
+    structure = AseAtomsAdaptor.get_structure(atoms)
+    return make_bulk(bulk.name, structure, bulk.oxidation_states, f"{bulk.source}; relaxed with the campaign's "
+                     "calculator", bulk.entry)
+
+
 def slab_doc(termination: Termination, adsorbate: str, calculator: str) -> SlabDoc:
     symmetry = SurfaceSymmetry.from_structure(termination.slab)
     key = SurfaceKey(material=termination.material, miller=termination.miller,
@@ -93,7 +109,10 @@ class TerminationsMaker(CalculatorMaker):
 
     @job
     def make(self, material: str, miller: list[int]):
-        terminations = make_terminations(load_bulk(material), tuple(miller), self.slab_settings)
+        bulk = load_bulk(material)
+        if self.slab_settings.lattice == "calculator":
+            bulk = relaxed_bulk(bulk, self.calculator)
+        terminations = make_terminations(bulk, tuple(miller), self.slab_settings)
         if self.only is not None:
             terminations = [t for t in terminations if t.termination_id in self.only]
         docs = [slab_doc(t, self.minima_settings.adsorbate, self.preset.name) for t in terminations]

@@ -42,6 +42,9 @@ class SlabSettings(BaseModel):
     min_lateral_size: float = Field(9.0, gt=0, description="minimum distance between periodic images of the adatom, Å")
     n_fixed_layers: int | None = Field(None, ge=0, description="bottom layers held fixed; None = half, rounded down")
     max_supercell_atoms: int = Field(400, gt=0, description="refuse slabs larger than this")
+    # "experimental": cut at the catalog's lattice; "calculator": at the calculator's own relaxed lattice (the
+    # bulk is relaxed first with the same preset, so the slab is not strained by the calculator's lattice error).
+    lattice: Literal["experimental", "calculator"] = "experimental"
 
     @field_validator("vacuum")
     @classmethod
@@ -67,6 +70,7 @@ class Termination:
     slab: Slab
     n_layers: int
     n_fixed_layers: int
+    bulk_lattice: tuple[float, float, float] = (0.0, 0.0, 0.0)  # conventional a, b, c of the bulk it was cut from
 
     @property
     def label(self) -> str:
@@ -90,6 +94,7 @@ class Termination:
             "cell_lengths": [round(x, 4) for x in cell.abc],
             "cell_angles": [round(x, 3) for x in cell.angles],
             "formula": self.slab.composition.reduced_formula,
+            "bulk_lattice": [round(x, 4) for x in self.bulk_lattice],
         }
 
     def to_atoms(self) -> Atoms:
@@ -221,6 +226,7 @@ def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, pola
         material=bulk.name, miller=miller, termination_id=termination_id, shift=round(float(slab.shift), 6),
         polar_as_cleaved=polar, reconstruction=reconstruction, symmetric=faces_equivalent(slab),
         supercell_matrix=matrix, slab=supercell, n_layers=n_layers, n_fixed_layers=n_fixed,
+        bulk_lattice=tuple(float(x) for x in bulk.structure.lattice.abc),
     )
 
 
