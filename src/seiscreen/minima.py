@@ -2,7 +2,7 @@
 
 Plain functions on ASE ``Atoms``; the calculator is passed in. A relaxation from a symmetric site can stop on a
 saddle (the lateral force vanishes by symmetry), so every start is kicked sideways, and every result is kicked
-again and re-relaxed to a tighter fmax: a minimum is accepted only if it comes back to itself.
+again and re-relaxed: a minimum is accepted only if the adatom comes back to itself.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def relax_clean_slab(slab: Atoms, calc: Calculator, settings: MinimaSettings) ->
 
 def reference_energy(element: str, calc: Calculator, bulk_atoms: Atoms | None = None) -> float:
     """Energy per atom of the element's bulk (cell relaxed) with the same calculator: the adsorption reference."""
-    atoms = (bulk_atoms or ase_bulk(element)).copy()
+    atoms = (bulk_atoms if bulk_atoms is not None else ase_bulk(element)).copy()
     atoms.calc = calc
     BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=200)
     return float(atoms.get_potential_energy() / len(atoms))

@@ -1,0 +1,69 @@
+"""The NEB gates on bands with known energy profiles (positions from a straight Au hop on Al(100))."""
+
+import numpy as np
+import pytest
+from ase.build import add_adsorbate, fcc100
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from seiscreen.neb import NebProtocol, judge_band
+
+
+def band(energies, hop=2.864, overlap=False):
+    """Seven images of a Au adatom moving ``hop`` Å along x, with the given energies and zero forces."""
+    slab = fcc100("Al", size=(2, 2, 3), a=4.05, vacuum=8.0)
+    add_adsorbate(slab, "Au", 1.7, "hollow")
+    images = []
+    for k, energy in enumerate(energies):
+        image = slab.copy()
+        image.positions[-1, 0] += hop * k / (len(energies) - 1)
+        if overlap and k == 3:
+            image.positions[-1] = image.positions[-2] + [0.3, 0, 0]  # pushed into a surface atom
+        image.calc = SinglePointCalculator(image, energy=energy, forces=np.zeros((len(image), 3)))
+        images.append(image)
+    return images
+
+
+PROTOCOL = NebProtocol()
+
+
+def test_a_clean_symmetric_band_is_accepted_with_forward_and_reverse_barriers():
+    result = judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0]), PROTOCOL, converged=True)
+    assert result.status == "accepted" and all(result.gates.values())
+    assert result.forward_barrier == pytest.approx(0.37, abs=0.01) and result.reverse_barrier == pytest.approx(0.37,
+                                                                                                               abs=0.01)
+
+
+def test_unconverged_band_fails():
+    result = judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0]), PROTOCOL, converged=False)
+    assert result.status == "failed" and "not converged" in result.reason and not result.gates["converged"]
+
+
+def test_valley_is_a_missed_minimum_even_at_the_ends_energy():
+    result = judge_band(band([0, 0.3, 0.2, 0.0, 0.2, 0.3, 0], hop=5.73), PROTOCOL, converged=True)
+    assert result.status == "interior_minimum" and result.interior_minimum_image == 3
+
+
+def test_shallow_wiggle_is_not_a_valley():
+    result = judge_band(band([0, 0.2, 0.3, 0.295, 0.3, 0.2, 0]), PROTOCOL, converged=True)
+    assert result.status == "accepted"  # 5 meV dip < 10 meV tolerance
+
+
+def test_monotonic_band_is_barrierless_with_the_saddle_at_the_higher_end():
+    result = judge_band(band([0, 0.02, 0.06, 0.12, 0.16, 0.18, 0.19]), PROTOCOL, converged=True)
+    assert result.status == "barrierless" and not result.gates["highest_image_interior"]
+    assert result.saddle_energy == pytest.approx(0.19) and result.reverse_barrier == pytest.approx(0)
+
+
+def test_runaway_band_fails():
+    result = judge_band(band([0, 1, 3, 5, 3, 1, 0]), PROTOCOL, converged=True)
+    assert result.status == "failed" and "ran away" in result.reason and result.forward_barrier is None
+
+
+def test_atoms_pushed_through_each_other_fail():
+    result = judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0], overlap=True), PROTOCOL, converged=True)
+    assert result.status == "failed" and "closest contact" in result.reason
+
+
+def test_ends_in_the_same_place_are_not_a_hop():
+    result = judge_band(band([0, 0.01, 0.02, 0.02, 0.02, 0.01, 0], hop=0.1), PROTOCOL, converged=True)
+    assert result.status == "failed" and "same place" in result.reason
