@@ -136,7 +136,7 @@ class ScfRetryCalculator(Calculator):
     The GPAW object is kept between calls, so an NEB image reuses its wavefunctions from the previous step.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "magmom", "magmoms"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "magmom", "magmoms"]
 
     def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES):
         super().__init__()
@@ -154,6 +154,15 @@ class ScfRetryCalculator(Calculator):
         txt = str(self.workdir / "gpaw.txt") if self.workdir is not None else None
         return GPAW(**gpaw_keywords(params, txt))
 
+    def _stress(self):
+        """Plane waves only: GPAW's LCAO and finite-difference modes have none (callers then fit an EOS)."""
+        from ase.calculators.calculator import PropertyNotImplementedError
+
+        try:
+            return self._gpaw.get_stress(self.atoms)
+        except (AttributeError, NotImplementedError):
+            raise PropertyNotImplementedError("stress is not available in this GPAW mode") from None
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=()):
         from gpaw import KohnShamConvergenceError
 
@@ -170,6 +179,8 @@ class ScfRetryCalculator(Calculator):
                 if self.params.get("spinpol"):
                     self.results["magmom"] = float(self._gpaw.get_magnetic_moment(self.atoms))
                     self.results["magmoms"] = self._gpaw.get_magnetic_moments(self.atoms)
+                if "stress" in properties:
+                    self.results["stress"] = self._stress()
                 return
             except KohnShamConvergenceError:
                 self.history.append(f"rung {self.rung}: SCF not converged")

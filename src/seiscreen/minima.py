@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.build import bulk as ase_bulk
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,11 +96,32 @@ def relax_clean_slab(slab: Atoms, calc: Calculator, settings: MinimaSettings) ->
 
 
 def reference_energy(element: str, calc: Calculator, bulk_atoms: Atoms | None = None) -> float:
-    """Energy per atom of the element's bulk (cell relaxed) with the same calculator: the adsorption reference."""
+    """Energy per atom of the element's bulk (cell relaxed) with the same calculator: the adsorption reference.
+
+    Calculators without stress (GPAW in LCAO mode) get an equation-of-state fit over isotropic strains instead.
+    """
     atoms = (bulk_atoms if bulk_atoms is not None else ase_bulk(element)).copy()
     atoms.calc = calc
-    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=200)
-    return float(atoms.get_potential_energy() / len(atoms))
+    try:
+        BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=200)
+        return float(atoms.get_potential_energy() / len(atoms))
+    except (PropertyNotImplementedError, NotImplementedError):
+        return _eos_energy(atoms, calc) / len(atoms)
+
+
+def _eos_energy(atoms: Atoms, calc: Calculator) -> float:
+    from ase.eos import EquationOfState
+
+    reference = atoms.cell.copy()
+    volumes, energies = [], []
+    for scale in np.linspace(0.96, 1.04, 7):
+        strained = atoms.copy()
+        strained.set_cell(reference * scale, scale_atoms=True)
+        strained.calc = calc
+        volumes.append(strained.get_volume())
+        energies.append(strained.get_potential_energy())
+    _, e0, _ = EquationOfState(volumes, energies).fit()
+    return float(e0)
 
 
 def _lateral_kick(rng: np.random.Generator, size: float) -> np.ndarray:
