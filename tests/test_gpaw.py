@@ -85,3 +85,29 @@ def test_bulk_na_reference_works_without_stress():
     strained.set_cell(bcc.cell * 1.04, scale_atoms=True)
     strained.calc = get_preset("gpaw-test").make()
     assert energy <= strained.get_potential_energy() / len(strained) + 1e-6  # the fit's minimum is the lowest
+
+
+def test_one_gpaw_calculator_serves_slab_and_bulk_with_spin_on_the_adatom():
+    # A minima search uses one calculator for the slab and for bulk Na: the dipole layer applies to the slab only,
+    # and the adatom starts spin-polarised (a lone Na on an insulator keeps most of its unpaired electron).
+    from seiscreen.calculators import CalculatorPreset
+
+    test = get_preset("gpaw-test")
+    preset = CalculatorPreset(name="gpaw-test-spin", code="gpaw", description="test", adatom_magmom=1.0,
+                              parameters={**test.parameters, "spinpol": True,
+                                          "poissonsolver": {"dipolelayer": "xy"}})
+    calc = preset.make()
+    atoms = _tiny_naf_with_adatom()
+    atoms.pbc = True  # as a pymatgen slab arrives: the calculator decides it is a slab by its vacuum
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    assert 0.3 < atoms.calc.results["magmom"] < 1.1 and tuple(atoms.pbc) == (True, True, True)
+    bcc = bulk_na()
+    bcc.calc = calc
+    assert np.isfinite(bcc.get_potential_energy())
+
+
+def bulk_na():
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_atoms(load_bulk("Na").structure.copy().remove_oxidation_states())

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 from pydantic import BaseModel, ConfigDict
@@ -105,7 +106,7 @@ def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
             atoms.set_initial_magnetic_moments(moments)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-    return ScfRetryCalculator(params, directory)
+    return ScfRetryCalculator(params, directory, adatom_magmom=preset.adatom_magmom)
 
 
 def gpaw_keywords(params: dict, txt) -> dict:
@@ -133,26 +134,51 @@ class ScfRetryCalculator(Calculator):
     """GPAW with SCF-failure handling: on non-convergence, rebuild with a gentler mixer, more smearing and more
     iterations and try again; after the last rung, a clear error (the NEB job then marks the hop failed).
 
-    The GPAW object is kept between calls, so an NEB image reuses its wavefunctions from the previous step.
+    The GPAW object is kept between calls, so an NEB image reuses its wavefunctions from the previous step. One
+    instance serves slabs and bulk alike (a minima search computes both): a structure with a vacuum gap along z
+    is a slab (z made non-periodic for the dipole layer), anything else is bulk (no dipole layer); each kind keeps
+    its own GPAW object. With spin and no initial moments given, the last atom (the adatom) starts with
+    ``adatom_magmom``; a closed-shell clean slab or metallic bulk relaxes that away.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "magmom", "magmoms"]
 
-    def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES):
+    def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES, adatom_magmom: float = 0.0):
         super().__init__()
         self.params, self.retries, self.workdir = dict(params), retries, directory
+        self.adatom_magmom = adatom_magmom
         self.rung = 0  # 0: the preset as written
         self.history: list[str] = []
+        self._engines: dict[str, object] = {}
         self._gpaw = None
 
-    def _build(self):
+    def _build(self, kind: str):
         from gpaw import GPAW
 
         params = dict(self.params)
         if self.rung:
             params.update(self.retries[self.rung - 1])
-        txt = str(self.workdir / "gpaw.txt") if self.workdir is not None else None
+        if kind == "bulk":
+            params.pop("poissonsolver", None)  # the dipole layer needs vacuum
+        txt = str(self.workdir / f"gpaw-{kind}.txt" if kind == "bulk" else self.workdir / "gpaw.txt") \
+            if self.workdir is not None else None
         return GPAW(**gpaw_keywords(params, txt))
+
+    @staticmethod
+    def _kind(atoms: Atoms) -> str:
+        z = np.sort(atoms.cell.scaled_positions(atoms.positions)[:, 2] % 1.0) * atoms.cell.lengths()[2]
+        gaps = np.diff(np.append(z, z[0] + atoms.cell.lengths()[2]))
+        return "slab" if gaps.max() > 5.0 else "bulk"
+
+    def _prepare(self) -> str:
+        kind = self._kind(self.atoms)
+        if kind == "slab":
+            self.atoms.pbc = (True, True, False)
+        if self.params.get("spinpol") and self.adatom_magmom and not self.atoms.get_initial_magnetic_moments().any():
+            moments = np.zeros(len(self.atoms))
+            moments[-1] = self.adatom_magmom
+            self.atoms.set_initial_magnetic_moments(moments)
+        return kind
 
     def _stress(self):
         """Plane waves only: GPAW's LCAO and finite-difference modes have none (callers then fit an EOS)."""
@@ -167,9 +193,11 @@ class ScfRetryCalculator(Calculator):
         from gpaw import KohnShamConvergenceError
 
         super().calculate(atoms, properties, system_changes)
+        kind = self._prepare()  # on the calculator's own copy: the caller's atoms are untouched
         while True:
-            if self._gpaw is None:
-                self._gpaw = self._build()
+            if kind not in self._engines:
+                self._engines[kind] = self._build(kind)
+            self._gpaw = self._engines[kind]
             try:
                 self.results = {
                     "energy": self._gpaw.get_potential_energy(self.atoms),
@@ -184,7 +212,7 @@ class ScfRetryCalculator(Calculator):
                 return
             except KohnShamConvergenceError:
                 self.history.append(f"rung {self.rung}: SCF not converged")
-                self._gpaw = None
+                self._engines.clear()
                 if self.rung == len(self.retries):
                     raise SeiscreenError(
                         f"GPAW SCF did not converge after {len(self.retries)} retries (gentler mixer, smearing up "
