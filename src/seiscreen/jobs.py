@@ -27,7 +27,7 @@ from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
 from seiscreen.surfaces.sites import CandidateSite
 from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
-from seiscreen.surfaces.symmetry import SurfaceSymmetry
+from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 log = logging.getLogger(__name__)
 
@@ -287,14 +287,8 @@ def warm_positions(prior: list[Atoms], initial: Atoms, final: Atoms, n_images: i
     if len(prior) != n_images + 2 or len(prior[0]) != len(initial):
         return None
     cell = initial.cell.array
-
-    def offset(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        d = np.linalg.solve(cell.T, (b - a).T).T
-        d[..., :2] -= np.rint(d[..., :2])
-        return d @ cell
-
-    if (np.linalg.norm(offset(prior[0].positions[-1], initial.positions[-1])) > tolerance
-            or np.linalg.norm(offset(prior[-1].positions[-1], final.positions[-1])) > tolerance):
+    if (np.linalg.norm(minimum_image(initial.positions[-1] - prior[0].positions[-1], cell)) > tolerance
+            or np.linalg.norm(minimum_image(final.positions[-1] - prior[-1].positions[-1], cell)) > tolerance):
         return None
     # Each atom moved by the lattice vector that takes the old first image onto the new one.
     shift = np.rint(np.linalg.solve(cell.T, (initial.positions - prior[0].positions).T).T) @ cell

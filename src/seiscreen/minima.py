@@ -20,7 +20,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, candidate_sites, classify_adatom,
                                       placed)
-from seiscreen.surfaces.symmetry import SurfaceSymmetry
+from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 
 class MinimaSettings(BaseModel):
@@ -169,9 +169,7 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
 
 
 def _lateral(atoms: Atoms, a: np.ndarray, b: np.ndarray) -> float:
-    d = np.linalg.solve(atoms.cell.array.T, a - b)
-    d[:2] -= np.rint(d[:2])
-    return float(np.linalg.norm((d @ atoms.cell.array)[:2]))
+    return float(np.linalg.norm(minimum_image(a - b, atoms.cell.array)[:2]))
 
 
 def merge_equivalent(minima: list[Minimum], symmetry: SurfaceSymmetry, tolerance: float = 0.3,

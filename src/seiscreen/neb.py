@@ -22,6 +22,8 @@ from ase.optimize import BFGS, FIRE, MDMin
 from ase.utils.forcecurve import fit_images
 from pydantic import BaseModel, ConfigDict, Field
 
+from seiscreen.surfaces.symmetry import minimum_image
+
 log = logging.getLogger("seiscreen.neb")
 
 OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE, "MDMin": MDMin}
@@ -87,13 +89,11 @@ def unwrap_final(initial: Atoms, final: Atoms, adatom_shift: np.ndarray | None =
     """
     out = final.copy()
     cell = initial.cell.array
-    frac = np.linalg.solve(cell.T, (final.positions - initial.positions).T).T
-    frac[:, :2] -= np.rint(frac[:, :2])
-    out.positions = initial.positions + frac @ cell
+    out.positions = initial.positions + minimum_image(final.positions - initial.positions, cell)
     if adatom_shift is not None:
-        d = np.linalg.solve(cell.T, final.positions[-1] - initial.positions[-1] - adatom_shift)
-        d[:2] -= np.rint(d[:2])  # lattice vectors that take the wrapped end back to the intended image
-        out.positions[-1] = initial.positions[-1] + adatom_shift + d @ cell
+        # The wrapped end, moved by the lattice vectors that bring it next to the intended image.
+        d = minimum_image(final.positions[-1] - initial.positions[-1] - adatom_shift, cell)
+        out.positions[-1] = initial.positions[-1] + adatom_shift + d
     if final.calc is not None:  # lattice translations change neither energy nor forces
         out.calc = SinglePointCalculator(out, energy=final.get_potential_energy(), forces=final.get_forces())
     return out

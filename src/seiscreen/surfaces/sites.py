@@ -19,6 +19,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.errors import SeiscreenError
 from seiscreen.surfaces.slabs import assign_layers
+from seiscreen.surfaces.symmetry import minimum_image
 
 # Atoms within this depth below the topmost atom count as surface atoms when naming a site (Å). It spans a
 # rumpled or half-filled top layer (Tasker-2 Na2Se(100): Se 1.7 Å under the Na half-layer) but not the next
@@ -71,10 +72,7 @@ def name_site(atoms: Atoms, xy: np.ndarray, surface: np.ndarray | None = None) -
     one atom but not above it (an off-symmetry minimum).
     """
     surface = surface_indices(atoms) if surface is None else surface
-    cell2 = atoms.cell.array[:2, :2]
-    frac = np.linalg.solve(cell2.T, (atoms.positions[surface, :2] - xy).T).T
-    frac -= np.rint(frac)
-    lateral = np.linalg.norm(frac @ cell2, axis=1)
+    lateral = _lateral_distances(atoms, xy, surface)
     order = np.argsort(lateral)
     nearest = lateral[order[0]]
     symbols = np.array(atoms.get_chemical_symbols())[surface]
@@ -115,10 +113,7 @@ def candidate_sites(atoms: Atoms, adsorbate: str = "Na", relaxed: Atoms | None =
 def touching_height(atoms: Atoms, xy: np.ndarray, adsorbate: str, surface: np.ndarray | None = None) -> float:
     """Lowest z at which the adatom at ``xy`` is no closer than covalent contact to any surface atom."""
     surface = surface_indices(atoms) if surface is None else surface
-    cell2 = atoms.cell.array[:2, :2]
-    frac = np.linalg.solve(cell2.T, (atoms.positions[surface, :2] - xy).T).T
-    frac -= np.rint(frac)
-    lateral = np.linalg.norm(frac @ cell2, axis=1)
+    lateral = _lateral_distances(atoms, xy, surface)
     r_ads = covalent_radii[atomic_numbers[adsorbate]]
     contact = r_ads + covalent_radii[atoms.numbers[surface]]
     lift = np.sqrt(np.clip(contact**2 - lateral**2, 0, None))
@@ -141,7 +136,7 @@ def classify_adatom(relaxed: Atoms, clean: Atoms, adatom: int = -1,
     pos = relaxed.positions[adatom]
     distances = relaxed.get_distances(adatom, slab_idx, mic=True)
     contact = covalent_radii[relaxed.numbers[adatom]] + covalent_radii[relaxed.numbers[slab_idx]]
-    moved = _mic(slab.positions - clean.positions, clean)
+    moved = minimum_image(slab.positions - clean.positions, clean.cell.array)
     displacement = np.linalg.norm(moved, axis=1)
     bond = _nearest_neighbour_distances(clean)
     allowed = thresholds.max_displacement_fraction * bond
@@ -176,10 +171,11 @@ def _nearest_neighbour_distances(atoms: Atoms) -> np.ndarray:
     return distances.min(axis=1)
 
 
-def _mic(vectors: np.ndarray, atoms: Atoms) -> np.ndarray:
-    frac = np.linalg.solve(atoms.cell.array.T, vectors.T).T
-    frac[:, :2] -= np.rint(frac[:, :2])  # periodic in-plane only
-    return frac @ atoms.cell.array
+def _lateral_distances(atoms: Atoms, xy: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """In-plane minimum-image distances from the point ``xy`` to the atoms ``indices``."""
+    d = np.zeros((len(indices), 3))
+    d[:, :2] = atoms.positions[indices, :2] - xy
+    return np.linalg.norm(minimum_image(d, atoms.cell.array)[:, :2], axis=1)
 
 
 def placed(atoms: Atoms, position: np.ndarray, adsorbate: str = "Na") -> Atoms:

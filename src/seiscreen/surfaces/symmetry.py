@@ -17,6 +17,13 @@ def _wrap(d: np.ndarray) -> np.ndarray:
     return d - np.rint(d)
 
 
+def minimum_image(vectors: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """Cartesian vectors (..., 3) reduced to their shortest periodic image in the plane (z is not periodic)."""
+    frac = np.linalg.solve(cell.T, np.asarray(vectors, float).reshape(-1, 3).T).T
+    frac[:, :2] -= np.rint(frac[:, :2])
+    return (frac @ cell).reshape(np.shape(vectors))
+
+
 @dataclass(frozen=True)
 class SurfaceSymmetry:
     """The surface's in-plane operations and its 2D lattice (rows are the in-plane cell vectors, Å)."""
