@@ -27,6 +27,9 @@ def test_gpaw_single_point_on_a_tiny_naf_slab(tmp_path):
     assert (tmp_path / "gpaw" / "gpaw.txt").read_text().count("Free energy") >= 1
     # By symmetry the adatom in the hollow feels no lateral force.
     assert np.abs(forces[-1, :2]).max() < 0.05
+    # Moving the adatom off the symmetric site (what every relaxation does) must not stop GPAW.
+    atoms.positions[-1, 0] += 0.1
+    assert np.isfinite(atoms.get_potential_energy())
 
 
 def test_gpaw_production_presets_are_complete():

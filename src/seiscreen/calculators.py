@@ -241,6 +241,9 @@ _GPAW_COMMON = {
     "poissonsolver": {"dipolelayer": "xy"},
     "convergence": {"energy": 5e-4, "density": 1e-4},
     "maxiter": 300,
+    # No point-group symmetry: an adatom moving off a symmetric site (every relaxation and NEB image) otherwise
+    # stops GPAW with SymmetryBrokenError. Time reversal is kept (collinear spins), so k-points still halve.
+    "symmetry": {"point_group": False},
 }
 
 PRESETS: dict[str, CalculatorPreset] = {
@@ -260,7 +263,8 @@ PRESETS: dict[str, CalculatorPreset] = {
         CalculatorPreset(name="gpaw-test", code="gpaw", description="GPAW LCAO sz, Γ only, loose: tests only",
                          parameters={"mode": "lcao", "basis": "sz(dzp)", "h": 0.3, "xc": "PBE",
                                      "setups": {"Na": "1"}, "kpts": (1, 1, 1), "smearing": 0.1,
-                                     "convergence": {"energy": 1e-3, "density": 1e-3}, "maxiter": 200}),
+                                     "convergence": {"energy": 1e-3, "density": 1e-3}, "maxiter": 200,
+                                     "symmetry": {"point_group": False}}),
     ]
 }
 
