@@ -17,6 +17,22 @@ from seiscreen.surfaces.slabs import SlabSettings, parse_miller
 
 Facet = Annotated[tuple[int, int, int], BeforeValidator(parse_miller)]
 
+# Closest the adatom may come to its own periodic image (Å). Below ~5 Å two images of a Na adatom sit in each
+# other's first coordination shell, and the "diffusion barrier" is that of a row of adatoms.
+MIN_IMAGE_DISTANCE = 5.0
+
+
+def require_installed(preset_name: str) -> None:
+    """A preset whose code is not installed fails now, not when its first job starts."""
+    import importlib.util
+
+    from seiscreen.calculators import _PACKAGE, _require
+
+    preset = get_preset(preset_name)
+    package = _PACKAGE[preset.code]
+    if importlib.util.find_spec(package) is None:
+        _require(package, preset)
+
 
 class MaterialSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -51,10 +67,10 @@ class Campaign(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
-        get_preset(self.calculator)  # unknown preset: clear error now, not hours later
+        require_installed(self.calculator)  # unknown or missing preset: clear error now, not hours later
         if self.fidelities:
             for name in self.fidelities:
-                get_preset(name)
+                require_installed(name)
             if "calculator" in self.model_fields_set and self.calculator != self.fidelities[0]:
                 raise SeiscreenError(f"conflicting settings: calculator {self.calculator!r} but fidelities start "
                                      f"with {self.fidelities[0]!r}: drop 'calculator' or list it first")
@@ -66,7 +82,11 @@ class Campaign(BaseModel):
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
         MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
         for spec in self.materials:
-            self.slab_for(spec)
+            size = self.slab_for(spec).min_lateral_size
+            if size < MIN_IMAGE_DISTANCE:
+                raise SeiscreenError(f"{spec.material}: supercell too small for the adatom: min_lateral_size {size} Å "
+                                     f"puts its periodic images closer than {MIN_IMAGE_DISTANCE} Å: set "
+                                     f"slab.min_lateral_size to at least {MIN_IMAGE_DISTANCE} (9 Å is the default)")
         return self
 
     def slab_for(self, spec: MaterialSpec) -> SlabSettings:

@@ -164,12 +164,15 @@ def run(
 ) -> None:
     """Run a screening campaign into the store and print its ranking."""
     from seiscreen.campaign import load_campaign
-    from seiscreen.flows import campaign_flow
+    from seiscreen.flows import campaign_flow, plan_surfaces
     from seiscreen.runner import run_campaign
+    from seiscreen.store import open_store
 
     campaign = load_campaign(campaign_file, calculator=calculator)
     location = store or campaign.store
-    flow = campaign_flow(campaign)
+    planned = plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
+    # Surfaces already finished in the store are reused, not recomputed (see docs/reliability.md).
+    flow = campaign_flow(campaign, store=open_store(location), planned=planned)
     results, protocol = run_campaign(flow, campaign, location, console)
     mine = results.surfaces[results.surfaces["protocol_id"] == protocol]
     _print_ranking(mine, title=f"{campaign.name}: ranking")

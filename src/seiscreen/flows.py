@@ -12,8 +12,10 @@ from jobflow import Flow, JobConfig, Maker, OnMissing, OutputReference, Response
 
 from seiscreen.campaign import Campaign
 from seiscreen.jobs import (USABLE, HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMaker, TerminationsMaker,
-                            symmetry_of)
-from seiscreen.schemas import SlabDoc, SurfaceDoc
+                            current_store, symmetry_of, warm_identity)
+from seiscreen.schemas import MinimaDoc, SlabDoc, SurfaceDoc, content_hash
+from seiscreen.errors import SeiscreenError
+from seiscreen.store import done_surfaces, find_done
 from seiscreen.surfaces.slabs import SlabSettings
 
 
@@ -25,12 +27,31 @@ class SurfaceFlowMaker(Maker):
     minima_maker: MinimaMaker = field(default_factory=MinimaMaker)
     hops_maker: HopsMaker = field(default_factory=HopsMaker)
 
-    def make(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None) -> Flow:
-        minima = self.minima_maker.make(slab, seeds=seeds)
-        minima.name = f"minima {slab.key.label}"
-        hops = self.hops_maker.make(minima.output, warm=warm)
+    def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None) -> str:
+        """Identity of the surface document this flow ends in: its minima's identity plus every hop setting."""
+        hops = self.hops_maker
+        return content_hash("surface", minima=self.minima_maker.content_hash(slab, seeds),
+                            warm=[warm_identity(w) for w in warm or []], max_hop_length=hops.max_hop_length,
+                            max_refinements=hops.summary_maker.max_refinements if hops.summary_maker else None,
+                            slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
+                            **hops.identity(neb=True))
+
+    def make(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None,
+             store=None) -> Flow:
+        """``store``: where finished minima are looked up (default: the running job's store, when exposed)."""
+        surface_hash = self.content_hash(slab, seeds, warm)
+        stored = find_done(store or current_store(), "minima", self.minima_maker.content_hash(slab, seeds))
+        jobs = []
+        if stored is not None:  # found by an earlier run: the hops start from it
+            minima_output = MinimaDoc.model_validate(stored)
+        else:
+            minima = self.minima_maker.make(slab, seeds=seeds)
+            minima.name = f"minima {slab.key.label}"
+            jobs.append(minima)
+            minima_output = minima.output
+        hops = self.hops_maker.make(minima_output, warm=warm, surface_hash=surface_hash)
         hops.name = f"hops {slab.key.label}"
-        return Flow([minima, hops], output=hops.output, name=f"surface {slab.key.label}")
+        return Flow([*jobs, hops], output=hops.output, name=f"surface {slab.key.label}")
 
 
 @job
@@ -59,17 +80,70 @@ def _makers(campaign: Campaign, calculator: str, slab: SlabSettings) -> tuple[Su
     return SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops), settings
 
 
-def campaign_flow(campaign: Campaign) -> Flow:
-    """The whole campaign as one jobflow Flow (with the fidelity funnel when the campaign lists fidelities)."""
-    jobs = []
+@dataclass
+class PlannedSurface:
+    """One surface of the campaign before anything is computed, with the identity its document will carry."""
+
+    material: str
+    miller: tuple[int, int, int]
+    slab: SlabDoc | None  # None when the slab needs the calculator (lattice: calculator): cut inside the flow
+    content_hash: str | None
+
+    @property
+    def label(self) -> str:
+        return self.slab.key.label if self.slab else f"{self.material}({''.join(map(str, self.miller))})"
+
+
+def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
+    """Every surface of the campaign, cut now (cheap, no calculator): bad materials, facets and termination ids
+    fail here with a one-line SeiscreenError, before any store is touched."""
+    planned = []
     for spec in campaign.materials:
         surface, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec))
         terminations = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations, **settings)
         for miller in spec.facets:
+            if campaign.slab_for(spec).lattice == "calculator":  # the cut needs the calculator's own lattice
+                planned.append(PlannedSurface(spec.material, tuple(miller), None, None))
+                continue
+            docs = terminations.slab_docs(spec.material, list(miller))
+            if not docs:
+                raise SeiscreenError(f"{spec.material}{tuple(miller)}: no termination among {spec.terminations}: "
+                                     f"run `seiscreen slabs {spec.material} {''.join(map(str, miller))}` for the ids")
+            planned += [PlannedSurface(spec.material, tuple(miller), d, surface.content_hash(d)) for d in docs]
+    return planned
+
+
+def surfaces_done(campaign: Campaign, store) -> dict[str, bool]:
+    """Which surfaces of the campaign are already finished in ``store`` (a JobStore or location): {label: done}.
+    Surfaces cut with the calculator's lattice cannot be known before running and count as not done."""
+    planned = plan_surfaces(campaign)
+    done = done_surfaces(store, [p.content_hash for p in planned if p.content_hash])
+    return {p.label: p.content_hash in done for p in planned}
+
+
+def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] | None = None) -> Flow:
+    """The whole campaign as one jobflow Flow (with the fidelity funnel when the campaign lists fidelities).
+
+    With ``store`` (a connected JobStore), a facet whose surfaces are all finished there gets no job at all: its
+    stored documents go straight to the ranking. Anything else is looked up again, surface by surface, minima and
+    hop by hop, inside the running jobs; so the flow only computes what is missing.
+    """
+    if planned is None:
+        planned = plan_surfaces(campaign) if store is not None else []
+    done = done_surfaces(store, [p.content_hash for p in planned if p.content_hash]) if store is not None else {}
+    jobs, surfaces = [], []
+    for spec in campaign.materials:
+        surface, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec))
+        terminations = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations, **settings)
+        for miller in spec.facets:
+            mine = [p for p in planned if p.material == spec.material and p.miller == tuple(miller)]
+            if mine and all(p.content_hash in done for p in mine):
+                surfaces.append([SurfaceDoc.model_validate(done[p.content_hash]) for p in mine])
+                continue
             j = terminations.make(spec.material, list(miller))
             j.name = f"terminations {spec.material} {''.join(map(str, miller))}"
             jobs.append(j)
-    surfaces = [j.output for j in jobs]
+            surfaces.append(j.output)
     ranking = rank_surfaces(surfaces)
     ranking.name = f"ranking {campaign.name}"
     ranking.config = JobConfig(on_missing_references=OnMissing.NONE)  # one failed material must not stop it
@@ -77,7 +151,7 @@ def campaign_flow(campaign: Campaign) -> Flow:
     if campaign.fidelities:
         step = funnel(campaign, surfaces, 1)
         step.name = f"funnel {campaign.name} -> {campaign.fidelities[1]}"
-        step.config = JobConfig(on_missing_references=OnMissing.NONE)
+        step.config = JobConfig(on_missing_references=OnMissing.NONE, expose_store=True)
         extra.append(step)
     return Flow([*jobs, ranking, *extra], output=ranking.output, name=campaign.name)
 
@@ -94,21 +168,26 @@ def funnel(campaign: Campaign, surfaces: list, level: int):
     lower = sorted((d for d in _flatten(surfaces) if d.status == "ranked"), key=lambda d: d.ranking_barrier)
     chosen = lower[: campaign.top_k] if campaign.top_k else lower
     calculator = campaign.fidelities[level]
-    flows = []
+    flows, outputs = [], []
     for doc in chosen:
         surface, _ = _makers(campaign, calculator, SlabSettings(**doc.provenance.slab_settings))
         slab = doc.slab.model_copy(update={"key": doc.key.model_copy(update={"calculator": calculator})})
         seeds = [{"name": m["site"], "position": m["position"]} for m in doc.minima]
         warm = [{"start": h.start, "end": h.end, "band": OutputReference(h.job_uuid, (("a", "band"),))}
                 for h in doc.hops if h.job_uuid and h.status in USABLE]
+        done = find_done(current_store(), "surface", surface.content_hash(slab, seeds=seeds, warm=warm))
+        if done is not None:  # this fidelity finished it in an earlier run
+            outputs.append(SurfaceDoc.model_validate(done))
+            continue
         flows.append(surface.make(slab, seeds=seeds, warm=warm))
-    comparison = compare_fidelities(chosen, [f.output for f in flows], campaign.fidelities[level - 1], calculator)
+        outputs.append(flows[-1].output)
+    comparison = compare_fidelities(chosen, outputs, campaign.fidelities[level - 1], calculator)
     comparison.name = f"compare {campaign.fidelities[level - 1]} vs {calculator}"
     comparison.config = JobConfig(on_missing_references=OnMissing.NONE)
     jobs = [*flows, comparison]
     if level + 1 < len(campaign.fidelities):
-        onward = funnel(campaign, [f.output for f in flows], level + 1)
-        onward.config = JobConfig(on_missing_references=OnMissing.NONE)
+        onward = funnel(campaign, outputs, level + 1)
+        onward.config = JobConfig(on_missing_references=OnMissing.NONE, expose_store=True)
         jobs.append(onward)
     return Response(replace=Flow(jobs, output=comparison.output))
 

@@ -2,27 +2,36 @@
 
 The ``calculator`` property is the one thing a subclass overrides (as in atomate2); everything else is
 shared. Flows are assembled in :mod:`seiscreen.flows`.
+
+Reruns: every computing Maker has a ``content_hash(...)`` of the inputs of its ``make``; the document it makes
+carries that hash, and the job that would create it first looks it up in the store (``find_done``) and reuses a
+finished one instead. Jobs that plan others run with ``expose_store`` for that.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, JobConfig, Maker, OutputReference, Response, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
 from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
+from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.neb import NebProtocol, run_neb, unwrap_final
+from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb, unwrap_final
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
-                               SurfaceKey, atoms_from_dict, atoms_to_dict)
+                               SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
+                               structure_fingerprint)
+from seiscreen.store import checkpoint_folder, find_done
 from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
 from seiscreen.surfaces.sites import CandidateSite
@@ -32,6 +41,29 @@ from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 log = logging.getLogger(__name__)
 
 USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
+EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
+# Test hook: seconds slept before every force call, so that a test can kill a campaign in the middle of a NEB.
+FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
+
+
+def current_store():
+    """The store of the running job (jobs configured with ``expose_store``), else None: then nothing is reused."""
+    from jobflow import CURRENT_JOB
+
+    return getattr(CURRENT_JOB, "store", None)
+
+
+def _slowed(calc: Calculator) -> Calculator:
+    delay = float(os.environ.get(FORCE_DELAY_VAR) or 0)
+    if delay > 0 and hasattr(calc, "calculate"):
+        compute = calc.calculate
+
+        def slow(*args, **kwargs):
+            time.sleep(delay)
+            return compute(*args, **kwargs)
+
+        calc.calculate = slow
+    return calc
 
 
 @dataclass
@@ -51,14 +83,22 @@ class CalculatorMaker(Maker):
     @property
     def calculator(self) -> Calculator:
         """The one property a subclass overrides to swap the engine."""
-        return self.preset.make()
+        return _slowed(self.preset.make())
 
     def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
         """A calculator for one structure: ``calculator`` itself, except that GPAW also prepares ``atoms``
         (periodicity, magnetic moments) and writes into ``directory``."""
         if self.preset.code == "gpaw":
-            return self.preset.make(atoms, directory)
+            return _slowed(self.preset.make(atoms, directory))
         return self.calculator
+
+    def identity(self, neb: bool = False) -> dict:
+        """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
+        out = {"calculator": calculator_identity(self.preset.provenance()),
+               "minima_settings": self.minima_settings.model_dump(mode="json")}
+        if neb:
+            out["neb_protocol"] = self.neb_protocol.model_dump(mode="json")
+        return out
 
     def provenance(self, with_neb: bool = False) -> Provenance:
         return Provenance(calculator=self.preset.provenance(), slab_settings=self.slab_settings.model_dump(),
@@ -107,18 +147,50 @@ class TerminationsMaker(CalculatorMaker):
     surface_flow_maker: Maker | None = None  # seiscreen.flows.SurfaceFlowMaker
     only: list[str] | None = None  # termination ids to keep (None: all)
 
-    @job
+    @job(config=EXPOSE_STORE)
     def make(self, material: str, miller: list[int]):
+        try:
+            docs = self.slab_docs(material, miller)
+        except Exception as exc:  # noqa: BLE001 - one material failing must not stop the campaign
+            log.exception("cutting %s %s failed", material, miller)
+            return [failed_surface(material, miller, self.minima_settings.adsorbate, self.preset.name,
+                                   f"slab cutting failed: {type(exc).__name__}: {exc}", self.provenance(True))]
+        progress.emit("surfaces_planned", material=material, miller=miller, n=len(docs))
+        store = current_store()
+        flows, outputs = [], []
+        for doc in docs:
+            done = find_done(store, "surface", self.surface_flow_maker.content_hash(doc))
+            if done is not None:  # finished by an earlier run: reused, not recomputed
+                progress.emit("surface_reused", surface=doc.key.label)
+                outputs.append(SurfaceDoc.model_validate(done))
+                continue
+            flow = self.surface_flow_maker.make(doc)
+            flows.append(flow)
+            outputs.append(flow.output)
+        if not flows:
+            return outputs
+        return Response(replace=Flow(flows, output=outputs, name=f"{material} {miller}"))
+
+    def slab_docs(self, material: str, miller: list[int]) -> list[SlabDoc]:
+        """The slab documents of every kept termination of (material, facet): what the surface flows start from."""
         bulk = load_bulk(material)
         if self.slab_settings.lattice == "calculator":
             bulk = relaxed_bulk(bulk, self.calculator)
         terminations = make_terminations(bulk, tuple(miller), self.slab_settings)
         if self.only is not None:
             terminations = [t for t in terminations if t.termination_id in self.only]
-        docs = [slab_doc(t, self.minima_settings.adsorbate, self.preset.name) for t in terminations]
-        progress.emit("surfaces_planned", material=material, miller=miller, n=len(docs))
-        flows = [self.surface_flow_maker.make(doc) for doc in docs]
-        return Response(replace=Flow(flows, output=[f.output for f in flows], name=f"{material} {miller}"))
+        return [slab_doc(t, self.minima_settings.adsorbate, self.preset.name) for t in terminations]
+
+
+def failed_surface(material: str, miller: list[int], adsorbate: str, calculator: str, reason: str,
+                   provenance: Provenance, slab: SlabDoc | None = None) -> SurfaceDoc:
+    """A surface (or a whole facet, termination "-") whose computation raised: stored with why, never ranked."""
+    key = slab.key if slab is not None else SurfaceKey(material=material, miller=tuple(miller), termination_id="-",
+                                                       adsorbate=adsorbate, calculator=calculator)
+    return SurfaceDoc(status="failed", reason=reason, key=key, n_minima=0, lowest_site=None, adsorption_energy=None,
+                      barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False,
+                      limiting_hop_1d=None, limiting_hop_2d=None, path_hops_1d=[], path_hops_2d=[], directions_1d=[],
+                      directions_2d=[], hops=[], minima=[], force_calls=0, provenance=provenance, slab=slab)
 
 
 # --------------------------------------------------------------------------------------------- minima
@@ -137,20 +209,34 @@ class MinimaMaker(CalculatorMaker):
 
     name: str = "minima"
 
+    def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None) -> str:
+        key = slab.key.model_dump(mode="json", exclude={"calculator"})  # the preset is in identity()
+        return content_hash("minima", surface=key, structure=structure_fingerprint(slab.structure),
+                            seeds=[{"name": s["name"], "position": np.round(s["position"], 4)} for s in seeds or []],
+                            **self.identity())
+
     @job
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
         """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
         progress.emit("minima_started", surface=slab.key.label)
+        identity = self.content_hash(slab, seeds)
         extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
-        scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
-                            _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra)
+        try:
+            scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
+                                _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra)
+        except Exception as exc:  # noqa: BLE001 - stored as a failed surface with why; the campaign goes on
+            log.exception("minima of %s failed", slab.key.label)
+            return MinimaDoc(key=slab.key, slab=slab, clean_energy=None, clean_structure=slab.structure,
+                             adsorbate_reference=None, minima=[], rejected=[], force_calls=0,
+                             provenance=self.provenance(), content_hash=identity,
+                             error=f"minima search failed: {type(exc).__name__}: {exc}")
         accepted = [minimum_doc(m) for m in scan.accepted]
         rejected = [minimum_doc(m) for m in scan.minima if not m.accepted]
         progress.emit("minima_done", surface=slab.key.label, n=len(accepted))
         return MinimaDoc(key=slab.key, slab=slab, clean_energy=scan.clean_energy,
                          clean_structure=atoms_to_dict(scan.clean), adsorbate_reference=scan.adsorbate_reference,
                          minima=accepted, rejected=rejected, force_calls=scan.force_calls,
-                         provenance=self.provenance())
+                         provenance=self.provenance(), content_hash=identity)
 
 
 def _adsorbate_bulk(element: str) -> Atoms | None:
@@ -170,20 +256,41 @@ class HopNebMaker(CalculatorMaker):
 
     name: str = "hop neb"
     slide_tolerance: float = 0.3  # Å: a relaxed end farther than this from its minimum slid away
+    # Optimiser steps between band checkpoints. A checkpoint is a few kB written once (< 1 ms); a band step costs
+    # n_images force calls (seconds with ML, minutes with DFT), so every step is cheap insurance.
+    checkpoint_every: int = 1
 
-    @job(data=["band", "trajectory"])
+    def content_hash(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> str:
+        """Identity of one hop's NEB: its minima set, its two ends, every setting, and the band it starts from."""
+        minima_id = minima.content_hash or content_hash("minima-doc", doc=minima.model_dump(
+            mode="json", exclude={"provenance"}))
+        ends = {k: hop[k] for k in ("start_minimum", "end_minimum")}
+        ends.update({k: np.round(hop[k], 6) for k in ("start", "end")})
+        return content_hash("hop", minima=minima_id, hop=ends, slide_tolerance=self.slide_tolerance,
+                            warm=warm_identity(warm), **self.identity(neb=True))
+
+    @job(data=["band", "trajectory"], config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> HopDoc:
         """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start."""
         label = f"{minima.key.label} {hop['hop_id']}"
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
+        identity = self.content_hash(minima, hop, warm)
         try:
-            doc = self._run(minima, hop, label, warm)
+            doc = self._run(minima, hop, label, warm, identity)
+        except SeiscreenError as exc:  # the same inputs would fail the same way: stored, and reused by a rerun
+            doc = self._failed(minima, hop, str(exc))
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
             log.exception("hop %s failed", label)
-            doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}")
+            doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
         progress.emit("hop_done", surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
                       barrier=doc.forward_barrier)
-        return doc
+        return doc.model_copy(update={"content_hash": identity})
+
+    def checkpoint_paths(self, identity: str) -> tuple[Path, Path | None]:
+        """(the copy in the store's checkpoint folder, found by a rerun by the hop's hash; the copy in the job's
+        own folder, when jobflow made one: ``job_<time>-<id>``)."""
+        local = Path.cwd() / "neb-checkpoint.npz" if Path.cwd().name.startswith("job_") else None
+        return checkpoint_folder(current_store()) / f"neb-{identity}.npz", local
 
     def _endpoint(self, minima: MinimaDoc, minimum: int, node: np.ndarray) -> tuple[Atoms, float]:
         """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), then re-relaxed.
@@ -201,25 +308,41 @@ class HopNebMaker(CalculatorMaker):
         slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], copied))
         return atoms, slide
 
-    def _run(self, minima: MinimaDoc, hop: dict, label: str, warm: dict | None = None) -> HopDoc:
+    def _run(self, minima: MinimaDoc, hop: dict, label: str, warm: dict | None = None,
+             identity: str = "") -> HopDoc:
         start, end = np.array(hop["start"]), np.array(hop["end"])
-        initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
-        final, slide_f = self._endpoint(minima, hop["end_minimum"], end)
-        lattice = initial.cell.array[:2, :2]
-        # The hop's vector, corrected for where each end's copy of its minimum actually sits.
-        start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
-        end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
-        end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
-        endpoints = {"start_slide": slide_i, "end_slide": slide_f,
-                     "start_energy": float(initial.get_potential_energy()),
-                     "end_energy": float(final.get_potential_energy())}
-        if max(slide_i, slide_f) > self.slide_tolerance:
-            return self._failed(minima, hop, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
-                                             "minimum on re-relaxation: not a minimum of this calculator",
-                                endpoints)
-        shift = np.append((end_actual - start_actual) @ lattice, 0.0)
-        final = unwrap_final(initial, final, shift)
+        saved, local = self.checkpoint_paths(identity)
+        resume = NebCheckpoint.load(saved) if identity and saved.exists() else None
+        if resume is not None and resume.meta.get("hop_hash") != identity:
+            resume = None
+        if resume is not None:  # a killed run of this very hop: its ends and band come back from the checkpoint
+            log.info("hop %s resumes from its checkpoint (%s step %d)", label, resume.stage, resume.step)
+            initial, final = resume.end_images(atoms_from_dict(minima.minima[hop["start_minimum"]].structure))
+            endpoints = resume.meta["endpoints"]
+        else:
+            initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
+            final, slide_f = self._endpoint(minima, hop["end_minimum"], end)
+            lattice = initial.cell.array[:2, :2]
+            # The hop's vector, corrected for where each end's copy of its minimum actually sits.
+            start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
+            end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
+            end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
+            endpoints = {"start_slide": slide_i, "end_slide": slide_f,
+                         "start_energy": float(initial.get_potential_energy()),
+                         "end_energy": float(final.get_potential_energy())}
+            if max(slide_i, slide_f) > self.slide_tolerance:
+                return self._failed(minima, hop, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
+                                                 "minimum on re-relaxation: not a minimum of this calculator",
+                                    endpoints)
+            shift = np.append((end_actual - start_actual) @ lattice, 0.0)
+            final = unwrap_final(initial, final, shift)
         run_dir = Path.cwd()
+
+        def save_checkpoint(state: NebCheckpoint) -> None:
+            state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints}
+            for path in (saved if identity else None, local):
+                if path is not None:
+                    state.save(path)
 
         def make_calculator(k: int, image: Atoms) -> Calculator:
             return self.image_calculator(image, run_dir / f"image{k:02d}")
@@ -228,8 +351,9 @@ class HopNebMaker(CalculatorMaker):
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
                           fmax=round(fmax, 4))
 
-        band = self._warm_band(minima, warm, start, end, initial, final) if warm else None
-        result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band)
+        band = self._warm_band(minima, warm, start, end, initial, final) if warm and resume is None else None
+        result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band,
+                         resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every)
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return self._hop_doc(
@@ -237,7 +361,8 @@ class HopNebMaker(CalculatorMaker):
             forward_barrier=result.forward_barrier, reverse_barrier=result.reverse_barrier,
             saddle_energy=result.saddle_energy, start_energy=e0, image_energies=[e - e0 for e in result.energies],
             path=result.path, exchange=result.exchange, interior_minimum_image=result.interior_minimum_image,
-            endpoints=endpoints, warm_start=band is not None, force_calls=result.force_calls,
+            endpoints=endpoints, warm_start=band is not None or bool(resume and warm), force_calls=result.force_calls,
+            resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None,
             steps_plain=result.steps_plain, steps_climb=result.steps_climb,
             band=[atoms_to_dict(im) for im in result.images],
             trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]],
@@ -256,12 +381,13 @@ class HopNebMaker(CalculatorMaker):
             image.positions = symmetry.transform_positions(image.positions, image.cell.array, op, reference)
         return warm_positions(prior[::-1] if reverse else prior, initial, final, self.neb_protocol.n_images)
 
-    def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None) -> HopDoc:
+    def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None,
+                error: bool = False) -> HopDoc:
         return self._hop_doc(minima, hop, status="failed", reason=reason, gates={}, forward_barrier=None,
                              reverse_barrier=None, saddle_energy=None,
                              start_energy=minima.minima[hop["start_minimum"]].energy, image_energies=[], path={},
                              exchange=False, interior_minimum_image=None, endpoints=endpoints or {}, force_calls=0,
-                             steps_plain=0, steps_climb=0)
+                             steps_plain=0, steps_climb=0, error=error)
 
     def _hop_doc(self, minima: MinimaDoc, hop: dict, **results) -> HopDoc:
         """The hop's identity and protocol, with the results of this attempt."""
@@ -277,6 +403,21 @@ def _current_job_uuid() -> str | None:
     from jobflow import CURRENT_JOB
 
     return CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else None
+
+
+def warm_identity(warm: dict | None) -> dict | None:
+    """What a warm start contributes to an identity: the job whose band it is (before the band is fetched) or
+    the band's rounded positions (after)."""
+    if warm is None:
+        return None
+    band = warm.get("band")
+    if isinstance(band, OutputReference):
+        source = band.uuid
+    elif isinstance(band, dict) and "uuid" in band:  # a serialised reference
+        source = band["uuid"]
+    else:
+        source = content_hash("band", positions=[np.round(atoms_from_dict(d).positions, 4) for d in band or []])
+    return {"start": np.round(warm["start"], 6), "end": np.round(warm["end"], 6), "band": source}
 
 
 def warm_positions(prior: list[Atoms], initial: Atoms, final: Atoms, n_images: int,
@@ -318,15 +459,19 @@ class HopsMaker(CalculatorMaker):
     summary_maker: SurfaceSummaryMaker | None = None
     max_hop_length: float = 6.0
 
-    @job
-    def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None, warm: list[dict] | None = None):
+    @job(config=EXPOSE_STORE)
+    def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None, warm: list[dict] | None = None,
+             surface_hash: str | None = None):
         """``reuse``: hops already computed (before a refinement); ``warm``: another fidelity's hops
-        {"start", "end", "band"} whose bands seed the NEB of the same hop."""
+        {"start", "end", "band"} whose bands seed the NEB of the same hop; ``surface_hash``: the identity the
+        surface document will carry. Hops finished in the store by an earlier run (same hash) are reused."""
         if not minima.minima:
-            summary = self.summary_maker.make(minima, [], {"nodes": [], "edges": []}, hops_maker=self)
+            summary = self.summary_maker.make(minima, [], {"nodes": [], "edges": []}, hops_maker=self,
+                                              surface_hash=surface_hash)
             return Response(replace=Flow([summary], output=summary.output))
         specs, graph = hop_specs(minima, self.max_hop_length)
         symmetry = symmetry_of(minima.slab)
+        store = current_store()
         jobs, outputs = [], []
         for spec in specs:
             previous = _matching_hop(spec, reuse or [], symmetry)
@@ -336,12 +481,17 @@ class HopsMaker(CalculatorMaker):
                 continue
             same = next((w for w in warm or [] if symmetry.equivalent_segments(
                 w["start"], w["end"], spec["start"], spec["end"], tol=0.3)), None)
+            stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, same), load=True)
+            if stored is not None:  # finished by an earlier run of the campaign
+                progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
+                outputs.append(HopDoc.model_validate({**stored, "trajectory": []}))
+                continue
             neb = self.neb_maker.make(minima, spec, warm=same)
             neb.name = f"neb {minima.key.label} {spec['hop_id']}"
             jobs.append(neb)
             outputs.append(neb.output)
         progress.emit("hops_planned", surface=minima.key.label, n=len(jobs))
-        summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self)
+        summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
 
@@ -362,6 +512,10 @@ class RefineMinimaMaker(CalculatorMaker):
     """Relax (with the kick-and-return check) from each valley found inside a band; merge with the old minima."""
 
     name: str = "refine minima"
+
+    def content_hash(self, minima: MinimaDoc, split: list[HopDoc]) -> str:
+        return content_hash("refined-minima", minima=minima.content_hash,
+                            split=sorted(h.content_hash or h.hop_id for h in split), **self.identity())
 
     @job
     def make(self, minima: MinimaDoc, split: list[HopDoc]) -> MinimaDoc:
@@ -386,7 +540,8 @@ class RefineMinimaMaker(CalculatorMaker):
         return minima.model_copy(update={
             "minima": accepted, "rejected": minima.rejected + [minimum_doc(m) for m in new if not m.accepted],
             "refinement": minima.refinement + 1, "provenance": self.provenance(),
-            "force_calls": minima.force_calls + sum(m.force_calls for m in new)})
+            "force_calls": minima.force_calls + sum(m.force_calls for m in new),
+            "content_hash": self.content_hash(minima, split)})
 
 
 @dataclass
@@ -396,18 +551,26 @@ class SurfaceSummaryMaker(CalculatorMaker):
     name: str = "surface summary"
     max_refinements: int = 2
 
-    @job
-    def make(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker | None = None):
+    @job(config=EXPOSE_STORE)
+    def make(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker | None = None,
+             surface_hash: str | None = None):
         split = [h for h in hops if h.status == "interior_minimum" and h.band]
         if split and minima.refinement < self.max_refinements and hops_maker is not None:
             settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
                                                       "neb_protocol")}
-            refine = RefineMinimaMaker(**settings).make(minima, split)
-            refine.name = f"refine minima {minima.key.label}"
-            again = hops_maker.make(refine.output, reuse=[h for h in hops if h.status in USABLE])
+            refiner = RefineMinimaMaker(**settings)
+            stored = find_done(current_store(), "minima", refiner.content_hash(minima, split))
+            if stored is not None:  # refined by an earlier run: go straight to the new hops
+                refined, jobs = MinimaDoc.model_validate(stored), []
+            else:
+                refine = refiner.make(minima, split)
+                refine.name = f"refine minima {minima.key.label}"
+                refined, jobs = refine.output, [refine]
+            again = hops_maker.make(refined, reuse=[h for h in hops if h.status in USABLE], surface_hash=surface_hash)
             again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
-            return Response(replace=Flow([refine, again], output=again.output))
+            return Response(replace=Flow([*jobs, again], output=again.output))
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
+        doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
 
@@ -432,6 +595,9 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
                   force_calls=minima.force_calls + sum(h.force_calls for h in hops), provenance=provenance)
     empty = dict(barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False, limiting_hop_1d=None,
                  limiting_hop_2d=None, path_hops_1d=[], path_hops_2d=[], directions_1d=[], directions_2d=[])
+    if minima.error:
+        return SurfaceDoc(status="failed", reason=minima.error, lowest_site=None, adsorption_energy=None, **common,
+                          **empty)
     if not minima.minima:
         return SurfaceDoc(status="no_minima", reason="no verified adsorbed minimum (see rejected minima)",
                           lowest_site=None, adsorption_energy=None, **common, **empty)

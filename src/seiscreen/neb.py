@@ -3,12 +3,20 @@
 Plain functions on ASE ``Atoms``; calculators come in from the caller. Two stages (as fairchem's CatTSunami
 recommends): a plain band relaxed to ``fmax + climb_threshold``, then the climbing image switched on and the
 band relaxed to ``fmax``. ``method='improvedtangent'`` is always passed (ASE 3.29 changed its default).
+
+A band can be checkpointed every N optimiser steps (:class:`NebCheckpoint`: positions, energies, forces, stage,
+step, force calls and the optimiser's state) and resumed from one: the resumed run then takes exactly the steps
+the uninterrupted run would have taken.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +30,7 @@ from ase.optimize import BFGS, FIRE, MDMin
 from ase.utils.forcecurve import fit_images
 from pydantic import BaseModel, ConfigDict, Field
 
+from seiscreen.errors import SeiscreenError
 from seiscreen.surfaces.symmetry import minimum_image
 
 log = logging.getLogger("seiscreen.neb")
@@ -74,6 +83,104 @@ class NebResult:
     history: list[list[Atoms]] = field(default_factory=list, repr=False)  # every n-th band
 
 
+# Optimiser attributes that make up its state, per optimiser (BFGS: the Hessian is saved separately).
+_OPTIMIZER_STATE = {"BFGS": ("pos0", "forces0", "maxstep"), "FIRE": ("vel", "dt", "a", "Nsteps", "e_last", "r_last",
+                                                                     "vel_last"),
+                    "MDMin": ("v", "dt")}
+
+
+@dataclass
+class NebCheckpoint:
+    """A band in progress: enough to continue the NEB exactly where it stopped.
+
+    ``positions``: every image, ends included (n_images + 2, n_atoms, 3); ``energies`` and ``forces`` (unconstrained)
+    of every image at those positions. ``step``: optimiser steps done in ``stage``; ``steps_plain``: steps of the
+    finished plain stage (when ``stage`` is "climb"). ``meta``: the caller's JSON (hop identity, end-point info).
+    """
+
+    stage: Literal["plain", "climb"]
+    step: int
+    steps_plain: int
+    force_calls: int
+    positions: np.ndarray
+    energies: np.ndarray
+    forces: np.ndarray
+    optimizer: str
+    optimizer_state: dict[str, np.ndarray | float | None] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Written to a temporary file, flushed to disk, then renamed: a kill leaves the old file or the new one."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"positions": self.positions, "energies": self.energies, "forces": self.forces}
+        state_info = {}
+        for name, value in self.optimizer_state.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"opt_{name}"] = value
+            else:
+                state_info[name] = value
+        header = {"stage": self.stage, "step": self.step, "steps_plain": self.steps_plain,
+                  "force_calls": self.force_calls, "optimizer": self.optimizer, "optimizer_scalars": state_info,
+                  "meta": self.meta}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as handle:
+            np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NebCheckpoint | None:
+        """The checkpoint at ``path``; None when there is none or it cannot be read (then the NEB starts anew)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                state: dict = {k[4:]: data[k] for k in data.files if k.startswith("opt_")}
+                arrays = {k: data[k] for k in ("positions", "energies", "forces")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.warning("ignoring unreadable NEB checkpoint %s: %s", path, exc)
+            return None
+        state.update(header["optimizer_scalars"])
+        return cls(stage=header["stage"], step=header["step"], steps_plain=header["steps_plain"],
+                   force_calls=header["force_calls"], optimizer=header["optimizer"], optimizer_state=state,
+                   meta=header["meta"], **arrays)
+
+    def end_images(self, template: Atoms) -> tuple[Atoms, Atoms]:
+        """The two relaxed ends, rebuilt on ``template`` (same atoms, cell, constraints) with their results."""
+        ends = []
+        for k in (0, -1):
+            atoms = template.copy()
+            atoms.positions = self.positions[k]
+            atoms.calc = SinglePointCalculator(atoms, energy=float(self.energies[k]), forces=self.forces[k])
+            ends.append(atoms)
+        return ends[0], ends[1]
+
+
+def _optimizer_state(optimizer, name: str) -> dict:
+    state: dict = {}
+    if name == "BFGS" and getattr(optimizer, "state", None) is not None:
+        state["hessian"] = np.array(optimizer.state.hessian)  # a copy: BFGS updates it in place
+    for attr in _OPTIMIZER_STATE.get(name, ()):
+        value = getattr(optimizer, attr, None)
+        if value is not None:
+            state[attr] = np.array(value) if isinstance(value, np.ndarray) else float(value)
+    return state
+
+
+def _restore_optimizer(optimizer, name: str, state: dict) -> None:
+    state = dict(state)
+    if name == "BFGS" and "hessian" in state:
+        from ase.optimize.bfgs import BFGSMethod
+
+        optimizer.state = BFGSMethod(np.array(state.pop("hessian")))
+    for attr, value in state.items():
+        if attr in _OPTIMIZER_STATE.get(name, ()):
+            setattr(optimizer, attr, value.copy() if isinstance(value, np.ndarray) else value)
+    if name == "FIRE" and "Nsteps" in state:
+        optimizer.Nsteps = int(state["Nsteps"])
+
+
 def with_fixed_results(atoms: Atoms) -> Atoms:
     """The end image with its energy and forces frozen: NEB never recomputes it."""
     fixed = atoms.copy()
@@ -111,29 +218,60 @@ def interpolate_band(initial: Atoms, final: Atoms, protocol: NebProtocol) -> lis
 
 def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms], Calculator], protocol: NebProtocol,
             history_every: int = 10, on_step: Callable[[str, int, float], None] | None = None,
-            initial_band: list[np.ndarray] | None = None) -> NebResult:
+            initial_band: list[np.ndarray] | None = None, resume: NebCheckpoint | None = None,
+            checkpoint: Callable[[NebCheckpoint], None] | None = None, checkpoint_every: int = 1) -> NebResult:
     """Two-stage climbing-image NEB from relaxed, unwrapped end images; gates applied to the result.
 
     ``make_calculator(k, image)`` gives the calculator of intermediate image k. Each image gets its own: ASE's
     optimisers ask the band for forces more than once per step, and a shared calculator would recompute every
     image each time (ML presets share the loaded model, so an instance per image costs nothing).
+
+    ``checkpoint(state)`` is called at the start of each stage and every ``checkpoint_every`` optimiser steps;
+    ``resume`` continues from such a state (its positions replace the interpolation and ``initial_band``).
     """
+    check_distinct_ends(initial, final, protocol)
     ends = [with_fixed_results(initial), with_fixed_results(final)]
-    if initial_band is not None:  # warm start: intermediate positions from a band computed before
+    if resume is not None:
+        if resume.positions.shape != (protocol.n_images + 2, len(initial), 3):
+            raise SeiscreenError(f"NEB checkpoint has shape {resume.positions.shape}, this band needs "
+                                 f"{(protocol.n_images + 2, len(initial), 3)}: delete the checkpoint file")
+        images = [ends[0], *(ends[0].copy() for _ in range(protocol.n_images)), ends[1]]
+        for image, positions in zip(images[1:-1], resume.positions[1:-1], strict=True):
+            image.positions = positions
+    elif initial_band is not None:  # warm start: intermediate positions from a band computed before
         images = [ends[0], *(ends[0].copy() for _ in initial_band), ends[1]]
         for image, positions in zip(images[1:-1], initial_band, strict=True):
             image.positions = positions
     else:
         images = interpolate_band(ends[0], ends[1], protocol)
         images[0], images[-1] = ends
+    waiting: dict[int, Calculator] = {}  # resumed images: their real calculator takes over once they move
     for k, image in enumerate(images[1:-1]):
         image.calc = make_calculator(k, image)
+        if resume is not None:  # the checkpoint's results serve the first evaluation: no force call spent on it
+            waiting[k + 1] = image.calc
+            image.calc = SinglePointCalculator(image, energy=float(resume.energies[k + 1]),
+                                               forces=resume.forces[k + 1])
     band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method)
-    counter = _count_evaluations(band)
+    counter = _count_evaluations(band, waiting, resume.force_calls if resume is not None else 0)
     history: list[list[Atoms]] = []
+    progress = {"steps_plain": resume.steps_plain if resume is not None else 0}
 
-    def stage(name: str, fmax: float, steps: int) -> tuple[bool, int]:
+    def snapshot(name: str, optimizer) -> NebCheckpoint:
+        # Everything below is cached on the images: taking a snapshot computes nothing.
+        return NebCheckpoint(
+            stage=name, step=optimizer.nsteps, steps_plain=progress["steps_plain"], force_calls=counter["calls"],
+            positions=np.array([im.positions for im in images]),
+            energies=np.array([im.get_potential_energy() for im in images]),
+            forces=np.array([im.get_forces(apply_constraint=False) for im in images]),
+            optimizer=protocol.optimizer, optimizer_state=_optimizer_state(optimizer, protocol.optimizer))
+
+    def stage(name: str, fmax: float, steps: int, start: NebCheckpoint | None = None) -> tuple[bool, int]:
         optimizer = OPTIMIZERS[protocol.optimizer](band, logfile=None)
+        first = 0
+        if start is not None:  # continue the interrupted stage with the optimiser's memory
+            _restore_optimizer(optimizer, protocol.optimizer, start.optimizer_state)
+            optimizer.nsteps = first = start.step
 
         def report():  # reads the forces the optimiser just used: calling the band again would recompute it
             step_fmax = float(np.sqrt((counter["last"] ** 2).sum(axis=1).max()))
@@ -141,31 +279,54 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
                 history.append([im.copy() for im in images])
             if on_step is not None:
                 on_step(name, optimizer.nsteps, step_fmax)
+            if checkpoint is not None and (optimizer.nsteps == 0 or optimizer.nsteps % checkpoint_every == 0):
+                checkpoint(snapshot(name, optimizer))
 
         optimizer.attach(report)
-        converged = bool(optimizer.run(fmax=fmax, steps=steps)) if steps else False
+        remaining = steps - first
+        converged = bool(optimizer.run(fmax=fmax, steps=remaining)) if remaining > 0 else False
         log.info("NEB %s stage: %s after %d steps", name, "converged" if converged else "not converged",
                  optimizer.nsteps)
         return converged, optimizer.nsteps
 
-    plain_converged, steps_plain = stage("plain", protocol.fmax + protocol.climb_threshold, protocol.max_steps_plain)
+    if resume is None or resume.stage == "plain":
+        _, steps_plain = stage("plain", protocol.fmax + protocol.climb_threshold, protocol.max_steps_plain,
+                               start=resume)
+        progress["steps_plain"] = steps_plain
+        resume_climb = None
+    else:
+        steps_plain = resume.steps_plain
+        resume_climb = resume
     band.climb = True
-    converged, steps_climb = stage("climb", protocol.fmax, protocol.max_steps_climb)
+    converged, steps_climb = stage("climb", protocol.fmax, protocol.max_steps_climb, start=resume_climb)
     history.append([im.copy() for im in images])
     n_calls = counter["calls"]
     return judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
 
 
-def _count_evaluations(band: NEB) -> dict:
+def check_distinct_ends(initial: Atoms, final: Atoms, protocol: NebProtocol) -> None:
+    """A hop whose two ends are the same site is no hop: refused before any force call is spent on it."""
+    travel = float(np.linalg.norm(final.positions[-1] - initial.positions[-1]))
+    if travel <= protocol.min_hop_length:
+        raise SeiscreenError(f"the hop's two ends are the same site (adatom {travel:.2f} Å apart, "
+                             f"min_hop_length {protocol.min_hop_length} Å): pick two different minima as its ends")
+
+
+def _count_evaluations(band: NEB, waiting: dict[int, Calculator] | None = None, calls: int = 0) -> dict:
     """Wrap the band's force method to keep its last forces and count real force calls: an image whose
-    positions did not change since its last evaluation is served from its calculator's cache."""
-    counter: dict = {"calls": 0, "last": np.zeros((1, 3))}
-    seen = [None] * len(band.images)
+    positions did not change since its last evaluation is served from its calculator's cache. ``waiting``:
+    images that hold checkpointed results (a resumed band) and the calculators that take over when they move;
+    ``calls`` were spent before."""
+    waiting = dict(waiting or {})
+    counter: dict = {"calls": calls, "last": np.zeros((1, 3))}
+    seen = [im.positions.copy() if k in waiting else None for k, im in enumerate(band.images)]
     original = band.get_forces
 
     def counted(*args, **kwargs):
         for k, image in enumerate(band.images[1:-1], start=1):
             if seen[k] is None or not np.array_equal(seen[k], image.positions):
+                if k in waiting:
+                    image.calc = waiting.pop(k)
                 counter["calls"] += 1
                 seen[k] = image.positions.copy()
         counter["last"] = original(*args, **kwargs)

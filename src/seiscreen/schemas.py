@@ -6,12 +6,14 @@ the protocol that produced its numbers. Structures are ASE JSON dicts (constrain
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
+import numpy as np
 from ase import Atoms
 from ase.io.jsonio import decode, encode
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +30,40 @@ def atoms_to_dict(atoms: Atoms) -> dict:
 
 def atoms_from_dict(data: dict) -> Atoms:
     return decode(json.dumps(data))
+
+
+def structure_fingerprint(data: dict) -> dict:
+    """What identifies a stored structure: species, positions and cell rounded to 1e-5 Å, periodicity and fixed
+    atoms (ASE JSON key order and float noise below that do not change an identity)."""
+    atoms = atoms_from_dict(data)
+    fixed = sorted({int(i) for c in atoms.constraints for i in getattr(c, "index", [])})
+    return {"numbers": atoms.numbers.tolist(), "positions": np.round(atoms.positions, 5).tolist(),
+            "cell": np.round(atoms.cell.array, 5).tolist(), "pbc": atoms.pbc.tolist(), "fixed": fixed}
+
+
+def calculator_identity(provenance: dict) -> dict:
+    """A preset's provenance without the code's version: see :func:`content_hash` for why versions are out."""
+    return {k: v for k, v in provenance.items() if k != "package_version"}
+
+
+def content_hash(kind: str, **inputs) -> str:
+    """The identity of a computed document: a hash of every input that changes its numbers.
+
+    Package versions are left out on purpose: a patch release of numpy or ASE must not make a rerun throw away
+    days of DFT. They are stored with every document (``provenance.versions``) for anyone who wants to compare.
+    """
+    text = json.dumps({"kind": kind, **inputs}, sort_keys=True, default=_jsonable, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return str(value)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -99,14 +135,16 @@ class MinimaDoc(BaseModel):
     doc_type: Literal["minima"] = "minima"
     key: SurfaceKey
     slab: SlabDoc
-    clean_energy: float
+    clean_energy: float | None  # None only when the search failed (``error``)
     clean_structure: dict
-    adsorbate_reference: float
+    adsorbate_reference: float | None
     minima: list[MinimumDoc]  # accepted, index order
     rejected: list[MinimumDoc]
     force_calls: int
     refinement: int = 0  # how many times minima found inside NEB bands were added
     provenance: Provenance
+    content_hash: str | None = None  # identity of the inputs (seiscreen.schemas.content_hash): reruns reuse it
+    error: str | None = None  # the search raised (calculator error): no minima, retried by a rerun
 
 
 class HopDoc(BaseModel):
@@ -136,10 +174,13 @@ class HopDoc(BaseModel):
     endpoints: dict[str, Any]  # how far each relaxed end moved from its minimum (slid?)
     warm_start: bool = False  # band started from another fidelity's band instead of IDPP
     job_uuid: str | None = None  # the NEB job that made it (its band is in the data store under this job)
-    force_calls: int
+    force_calls: int  # every band force call of this hop, the ones before a resume included
     steps_plain: int
     steps_climb: int
     provenance: Provenance
+    content_hash: str | None = None  # identity of the inputs: a rerun reuses a stored hop with the same hash
+    error: bool = False  # failed by an exception (not a gate): a rerun computes it again instead of reusing it
+    resumed: dict[str, Any] | None = None  # checkpoint the band resumed from: stage, step, force_calls before
     band: list[dict] = Field(default_factory=list)  # final images: routed to the data store
     trajectory: list[list[dict]] = Field(default_factory=list)  # every n-th band: data store
 
@@ -161,12 +202,14 @@ class HopSummary(BaseModel):
     warm_start: bool = False
     force_calls: int = 0
     job_uuid: str | None = None
+    content_hash: str | None = None
+    error: bool = False
 
 
 class SurfaceDoc(BaseModel):
     doc_type: Literal["surface"] = "surface"
     key: SurfaceKey
-    status: Literal["ranked", "incomplete", "no_path", "no_minima"]
+    status: Literal["ranked", "incomplete", "no_path", "no_minima", "failed"]  # failed: an exception, see reason
     reason: str = ""
     n_minima: int
     lowest_site: str | None
@@ -185,7 +228,13 @@ class SurfaceDoc(BaseModel):
     minima: list[dict[str, Any]]  # index, site, energy, adsorption energy, position (no structures)
     force_calls: int
     provenance: Provenance
-    slab: SlabDoc  # the surface itself, so a later fidelity can start from it
+    slab: SlabDoc | None  # the surface itself, so a later fidelity can start from it (None: slab cutting failed)
+    content_hash: str | None = None  # identity of the inputs: a rerun reuses a stored surface with the same hash
+
+    @property
+    def reusable(self) -> bool:
+        """Finished for good: no part failed by an exception (those are retried by a rerun)."""
+        return self.status != "failed" and not any(h.error for h in self.hops)
 
     @property
     def ranking_barrier(self) -> float | None:

@@ -2,6 +2,11 @@
 
 Big data (NEB bands and trajectories) goes to a second collection, ``data``, as atomate2 does with
 ``@job(data=...)``. The database is created here, once, before any job (or parallel writer) opens it.
+
+Crash safety: every SQLite write is one transaction, and :class:`OrderedJobStore` writes a job's big data before
+its document, so a process killed between the two leaves an unreferenced blob, never a document pointing at
+nothing. Finished documents carry a ``content_hash`` of their inputs; :func:`find_done` looks them up so a
+rerun reuses them (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -13,6 +18,31 @@ from pathlib import Path
 from jobflow import JobStore
 
 from seiscreen.errors import SeiscreenError
+
+CHECKPOINTS = "checkpoints"  # folder of the store where NEB bands are checkpointed, one file per hop hash
+
+
+class OrderedJobStore(JobStore):
+    """A JobStore that writes a job's blobs (bands, trajectories) first and its document last.
+
+    jobflow writes the document first; a kill between the two writes would leave a visible document whose band
+    is missing. Here the document is held back until the blobs are in.
+    """
+
+    def update(self, docs, key=None, save=None):
+        real, held = self.docs_store, []
+
+        class _Hold:  # stands in for the docs store during the parent's update: collects the documents
+            def update(self, documents, key=None):
+                held.append((documents, key))
+
+        self.docs_store = _Hold()
+        try:
+            super().update(docs, key=key, save=save)  # writes the blobs into the additional stores
+        finally:
+            self.docs_store = real
+        for documents, doc_key in held:
+            real.update(documents, key=doc_key)
 
 DEFAULT_STORE = "seiscreen-store"  # a folder in the working directory
 ENV_VAR = "SEISCREEN_STORE"
@@ -35,7 +65,7 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True) -
 
         docs = MongoURIStore(location, "jobs", database=DATABASE_NAME)
         data = MongoURIStore(location, "jobs_data", database=DATABASE_NAME)
-        store = JobStore(docs, additional_stores={"data": data})
+        store = OrderedJobStore(docs, additional_stores={"data": data})
         store.connect()
         return store
     from maggma.stores import MontyStore
@@ -58,7 +88,7 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True) -
     docs = MontyStore("jobs", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite", key="uuid")
     data = MontyStore("jobs_data", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite",
                       key="job_uuid")
-    store = JobStore(docs, additional_stores={"data": data})
+    store = OrderedJobStore(docs, additional_stores={"data": data})
     try:
         store.connect()
     except Exception as exc:  # montydb raises several types for a damaged file
@@ -75,3 +105,73 @@ def _check_not_corrupt(path: Path) -> None:
         except sqlite3.DatabaseError:
             raise SeiscreenError(f"store file {db_file} is not a valid database (corrupted?): move the store "
                                  "folder aside and rerun, or pass another --store") from None
+
+
+# --------------------------------------------------------------------------------------------- reuse
+
+
+def _blob_uuids(value) -> list[str]:
+    """Every data-store reference inside a stored output."""
+    if isinstance(value, dict):
+        if "blob_uuid" in value and "store" in value:
+            return [value["blob_uuid"]]
+        return [u for v in value.values() for u in _blob_uuids(v)]
+    if isinstance(value, list):
+        return [u for v in value for u in _blob_uuids(v)]
+    return []
+
+
+def _is_reusable(output: dict) -> bool:
+    """Finished for good: nothing in it failed by an exception (a rerun retries those)."""
+    if output.get("error"):
+        return False
+    if output.get("doc_type") == "surface":
+        return output.get("status") != "failed" and not any(h.get("error") for h in output.get("hops", []))
+    return True
+
+
+def find_done(store: JobStore | None, doc_type: str, content_hash: str, load: bool = False) -> dict | None:
+    """The newest finished output of ``doc_type`` ("surface", "minima", "hop") with this content hash, or None.
+
+    A document whose big data is missing from the data store (written by an older, unordered store and then
+    killed) does not count as finished. ``load``: fetch the big data (bands) too.
+    """
+    if store is None or not content_hash:
+        return None
+    criteria = {"output.doc_type": doc_type, "output.content_hash": content_hash}
+    found = sorted(store.query(criteria, properties=["uuid", "index", "output", "completed_at"]),
+                   key=lambda d: d.get("completed_at") or "", reverse=True)
+    data = store.additional_stores.get("data")
+    for doc in found:
+        if not _is_reusable(doc["output"]):
+            continue
+        blobs = _blob_uuids(doc["output"])
+        if blobs and data is not None and data.count({"blob_uuid": {"$in": blobs}}) < len(set(blobs)):
+            continue  # half-written: its band never reached the data store
+        if load and blobs:
+            doc = store.query_one({"uuid": doc["uuid"], "index": doc["index"]}, properties=["output"], load=True)
+        return doc["output"]
+    return None
+
+
+def done_surfaces(store: JobStore | str | None, hashes: list[str]) -> dict[str, dict]:
+    """Of the surface identities ``hashes``, those already finished in ``store``: {hash: stored SurfaceDoc dict}."""
+    if store is None or isinstance(store, (str, os.PathLike)):
+        store = open_store(store, create=False)
+    done = {}
+    for h in hashes:
+        output = find_done(store, "surface", h)
+        if output is not None:
+            done[h] = output
+    return done
+
+
+def checkpoint_folder(store: JobStore | None = None) -> Path:
+    """Where NEB checkpoints live: ``$SEISCREEN_CHECKPOINTS``, else ``<store folder>/checkpoints``, else the
+    ``checkpoints`` folder next to the job folders (MongoDB stores)."""
+    if os.environ.get("SEISCREEN_CHECKPOINTS"):
+        return Path(os.environ["SEISCREEN_CHECKPOINTS"])
+    database_path = getattr(getattr(store, "docs_store", None), "database_path", None)
+    if database_path:
+        return Path(database_path) / CHECKPOINTS
+    return Path.cwd().parent / CHECKPOINTS

@@ -1,0 +1,194 @@
+"""Reruns reuse finished work, a SIGKILLed campaign resumes without losing or duplicating results, NEBs resume
+from their checkpoints, and failures are stored with their reason while the campaign goes on (EMT, Au on Al)."""
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import add_adsorbate, fcc100
+from ase.calculators.emt import EMT
+from ase.constraints import FixAtoms
+from ase.optimize import BFGS
+from jobflow import run_locally
+
+from seiscreen.campaign import Campaign
+from seiscreen.flows import campaign_flow
+from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb
+from seiscreen.results import load_results
+from seiscreen.store import open_store
+from seiscreen.surfaces.slabs import SlabSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)
+
+
+def emt_campaign(**changes) -> Campaign:
+    return Campaign(**{"name": "emt-test", "calculator": "emt", "adsorbate": "Au", "materials": [{"material": "Al"}],
+                       "slab": SLAB, **changes})
+
+
+def doc_counts(store) -> collections.Counter:
+    """Stored documents per type, and per (type, content hash)."""
+    counts: collections.Counter = collections.Counter()
+    for doc in store.query({"output.doc_type": {"$in": ["surface", "hop", "minima"]}},
+                           properties=["output.doc_type", "output.content_hash"]):
+        counts[doc["output"]["doc_type"]] += 1
+        counts[(doc["output"]["doc_type"], doc["output"]["content_hash"])] += 1
+    return counts
+
+
+def run(campaign, store):
+    run_locally(campaign_flow(campaign, store=store), store=store, log=False)
+
+
+def _au_on_al_ends():
+    def endpoint(shift):
+        slab = fcc100("Al", size=(2, 2, 4), a=4.05, vacuum=10.0)
+        slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 2.5))
+        add_adsorbate(slab, "Au", 1.7, "hollow")
+        slab.positions[-1, 0] += shift
+        slab.calc = EMT()
+        BFGS(slab, logfile=None).run(fmax=0.01)
+        return slab
+
+    return endpoint(0.0), endpoint(4.05 / np.sqrt(2))
+
+
+def test_a_resumed_neb_takes_exactly_the_remaining_steps(tmp_path):
+    initial, final = _au_on_al_ends()
+    protocol = NebProtocol()
+    paths = []
+
+    def save(state):  # one file per checkpoint, as a killed run would have left the latest of them
+        paths.append(tmp_path / f"ck{len(paths):03d}.npz")
+        state.save(paths[-1])
+
+    cold = run_neb(initial, final, lambda k, im: EMT(), protocol, checkpoint=save)
+    assert cold.status == "accepted" and len(paths) == cold.steps_plain + cold.steps_climb + 2
+    for path in (paths[2], paths[len(paths) // 2], paths[-3]):  # plain stage, mid climb, late climb
+        checkpoint = NebCheckpoint.load(path)
+        resumed = run_neb(initial, final, lambda k, im: EMT(), protocol, resume=checkpoint)
+        # The optimiser's state came back with the band: the very same steps, the same barrier.
+        assert resumed.forward_barrier == pytest.approx(cold.forward_barrier, abs=1e-8)
+        assert (resumed.steps_plain, resumed.steps_climb) == (cold.steps_plain, cold.steps_climb)
+        assert resumed.force_calls == cold.force_calls  # so only the remaining calls were spent after resuming
+        assert checkpoint.force_calls > 0
+
+
+def test_a_truncated_checkpoint_is_ignored(tmp_path):
+    path = tmp_path / "neb.npz"
+    path.write_bytes(b"PK\x03\x04 half a zip")
+    assert NebCheckpoint.load(path) is None
+
+
+def test_a_rerun_reuses_everything_and_a_changed_setting_keeps_both(tmp_path):
+    store = open_store(tmp_path / "store")
+    run(emt_campaign(), store)
+    first = doc_counts(store)
+    assert (first["surface"], first["hop"], first["minima"]) == (1, 1, 1)
+    run(emt_campaign(), store)
+    assert doc_counts(store) == first  # nothing recomputed, nothing duplicated
+    run(emt_campaign(neb={"fmax": 0.03}), store)  # a setting that changes the barrier
+    after = doc_counts(store)
+    assert (after["surface"], after["hop"], after["minima"]) == (2, 2, 1)  # the minima did not depend on it
+    results = load_results(store)
+    assert len(results.surfaces) == 2 and results.surfaces["protocol_id"].nunique() == 2
+    assert set(results.hops["neb_fmax"]) == {0.05, 0.03}
+
+
+def test_a_failing_hop_is_stored_with_its_reason_and_retried_by_the_rerun(tmp_path, monkeypatch):
+    from seiscreen.jobs import HopNebMaker
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("calculator crashed (test)")
+
+    store = open_store(tmp_path / "store")
+    with monkeypatch.context() as patch:
+        patch.setattr(HopNebMaker, "_run", broken)
+        run(emt_campaign(), store)
+    results = load_results(store)
+    (hop,) = results.hops.itertuples()
+    assert hop.status == "failed" and "calculator crashed" in hop.reason
+    (surface,) = results.surfaces.itertuples()
+    assert surface.status == "incomplete" and "calculator crashed" in surface.reason and results.ranking.empty
+    run(emt_campaign(), store)  # an exception is not a result: the hop is computed again, the minima reused
+    results = load_results(store)
+    assert list(results.ranking["barrier"].round(2)) == [0.37]
+    assert doc_counts(store)["minima"] == 1
+
+
+def test_a_failing_minima_search_marks_the_surface_failed_and_the_ranking_goes_on(tmp_path, monkeypatch):
+    import seiscreen.jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("SCF exploded (test)")
+
+    monkeypatch.setattr(seiscreen.jobs, "scan_surface", broken)
+    store = open_store(tmp_path / "store")
+    flow = campaign_flow(emt_campaign(), store=store)
+    responses = run_locally(flow, store=store, log=False)
+    (surface,) = load_results(store).surfaces.itertuples()
+    assert surface.status == "failed" and "SCF exploded" in surface.reason and surface.rank is pd_na()
+    ranking = responses[flow.output.uuid]
+    ranking = ranking[max(ranking)].output
+    assert ranking["ranked"] == [] and "SCF exploded" in ranking["unranked"][0]["reason"]
+
+
+def pd_na():
+    import pandas as pd
+
+    return pd.NA
+
+
+def _cli(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "seiscreen.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=cwd)
+
+
+def test_sigkill_mid_neb_then_rerun_loses_and_duplicates_nothing(tmp_path):
+    store_path = tmp_path / "store"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SEISCREEN_TEST_FORCE_DELAY": "0.02", "COLUMNS": "200"}
+    campaign = str(REPO / "workflows" / "emt-demo.yaml")
+    process = subprocess.Popen([sys.executable, "-m", "seiscreen.cli", "run", campaign, "--store", str(store_path)],
+                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    checkpoint = None
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            found = list((store_path / "checkpoints").glob("neb-*.npz"))
+            checkpoint = NebCheckpoint.load(found[0]) if found else None
+            if checkpoint is not None and checkpoint.step >= 3:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the campaign finished before it could be killed mid-NEB"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert checkpoint is not None and checkpoint.step >= 3
+    killed = doc_counts(open_store(store_path))
+    assert killed["hop"] == 0 and killed["surface"] == 0 and killed["minima"] == 1  # nothing half-written
+    shown = _cli("results", "--store", str(store_path), "--format", "json", env=env)
+    assert shown.returncode == 0 and json.loads(shown.stdout) == []
+
+    again = _cli("run", campaign, "--store", str(store_path), env={**env, "SEISCREEN_TEST_FORCE_DELAY": "0"},
+                 cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    store = open_store(store_path)
+    counts = doc_counts(store)
+    assert (counts["surface"], counts["hop"], counts["minima"]) == (1, 1, 1)  # nothing lost, nothing twice
+    (hop,) = store.query({"output.doc_type": "hop"}, properties=["output.resumed", "output.force_calls"])
+    resumed = hop["output"]["resumed"]
+    assert resumed is not None and resumed["step"] >= 3  # the band went on from its checkpoint
+    assert hop["output"]["force_calls"] >= resumed["force_calls"]
+    (row,) = json.loads(_cli("results", "--store", str(store_path), "--format", "json", env=env).stdout)
+    assert row["status"] == "ranked" and row["barrier"] == pytest.approx(0.370, abs=0.01)
