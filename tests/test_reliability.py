@@ -152,9 +152,10 @@ def _cli(*args, env=None, cwd=None):
                           timeout=600, env=env, cwd=cwd)
 
 
+@pytest.mark.slow  # about 20 s: two CLI processes and a NEB slowed to be killed in its middle
 def test_sigkill_mid_neb_then_rerun_loses_and_duplicates_nothing(tmp_path):
     store_path = tmp_path / "store"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "SEISCREEN_TEST_FORCE_DELAY": "0.02", "COLUMNS": "200"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SEISCREEN_TEST_FORCE_DELAY": "0.05", "COLUMNS": "200"}
     campaign = str(REPO / "workflows" / "emt-demo.yaml")
     process = subprocess.Popen([sys.executable, "-m", "seiscreen.cli", "run", campaign, "--store", str(store_path)],
                                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
+from ase.data import atomic_numbers
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from seiscreen.calculators import get_preset
@@ -20,6 +21,10 @@ Facet = Annotated[tuple[int, int, int], BeforeValidator(parse_miller)]
 # Closest the adatom may come to its own periodic image (Å). Below ~5 Å two images of a Na adatom sit in each
 # other's first coordination shell, and the "diffusion barrier" is that of a row of adatoms.
 MIN_IMAGE_DISTANCE = 5.0
+
+
+def _preset_name(name: str) -> str:
+    return get_preset(name).name  # aliases ("ml") resolved
 
 
 def require_installed(preset_name: str) -> None:
@@ -80,6 +85,18 @@ class Campaign(BaseModel):
         if "adsorbate" in self.minima and self.minima["adsorbate"] != self.adsorbate:
             raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
+        if self.adsorbate not in atomic_numbers or self.adsorbate == "X":
+            raise SeiscreenError(f"unknown adsorbate element {self.adsorbate!r}: use a chemical symbol such as 'Na'")
+        if self.fidelities and len(set(map(_preset_name, self.fidelities))) < len(self.fidelities):
+            raise SeiscreenError(f"conflicting settings: fidelities {self.fidelities} list one preset twice: list "
+                                 "each preset once, cheapest first")
+        seen: set = set()
+        for spec in self.materials:
+            for facet in spec.facets:
+                if (spec.material, tuple(facet)) in seen:  # two flows would compute the same surface at once
+                    raise SeiscreenError(f"{spec.material} {tuple(facet)} is listed twice: remove the duplicate "
+                                         "(one entry per material, with all its facets)")
+                seen.add((spec.material, tuple(facet)))
         MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
         for spec in self.materials:
             size = self.slab_for(spec).min_lateral_size

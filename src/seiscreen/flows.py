@@ -13,7 +13,7 @@ from jobflow import Flow, JobConfig, Maker, OnMissing, OutputReference, Response
 from seiscreen.campaign import Campaign
 from seiscreen.jobs import (USABLE, HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMaker, TerminationsMaker,
                             current_store, symmetry_of, warm_identity)
-from seiscreen.schemas import MinimaDoc, SlabDoc, SurfaceDoc, content_hash
+from seiscreen.schemas import MinimaDoc, SlabDoc, SurfaceDoc, atoms_from_dict, content_hash
 from seiscreen.errors import SeiscreenError
 from seiscreen.store import done_surfaces, find_done
 from seiscreen.surfaces.slabs import SlabSettings
@@ -95,22 +95,47 @@ class PlannedSurface:
 
 
 def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
-    """Every surface of the campaign, cut now (cheap, no calculator): bad materials, facets and termination ids
-    fail here with a one-line SeiscreenError, before any store is touched."""
+    """Every surface of the campaign, cut now (cheap, no calculator): bad materials, facets, termination ids and
+    elements the calculator cannot treat fail here with a one-line SeiscreenError, before any store is touched."""
     planned = []
     for spec in campaign.materials:
-        surface, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec))
-        terminations = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations, **settings)
+        slab_settings = campaign.slab_for(spec)
+        surface, settings = _makers(campaign, campaign.calculator, slab_settings)
+        # Cut at the catalog's lattice: enough to check everything (polarity does not depend on the lattice scale).
+        settings = {**settings, "slab_settings": slab_settings.model_copy(update={"lattice": "experimental"})}
+        terminations = TerminationsMaker(surface_flow_maker=surface, **settings)
         for miller in spec.facets:
-            if campaign.slab_for(spec).lattice == "calculator":  # the cut needs the calculator's own lattice
+            docs = terminations.slab_docs(spec.material, list(miller))
+            _check_elements(campaign, spec.material, docs)
+            ids = [d.key.termination_id for d in docs]
+            unknown = sorted(set(spec.terminations or []) - set(ids))
+            if unknown:
+                raise SeiscreenError(f"{spec.material}{tuple(miller)}: no termination {', '.join(map(repr, unknown))} "
+                                     f"(there are {', '.join(ids)}): fix 'terminations' (see `seiscreen slabs "
+                                     f"{spec.material} {''.join(map(str, miller))}`)")
+            docs = [d for d in docs if spec.terminations is None or d.key.termination_id in spec.terminations]
+            if slab_settings.lattice == "calculator":  # the real cut needs the calculator's own lattice: in the flow
                 planned.append(PlannedSurface(spec.material, tuple(miller), None, None))
                 continue
-            docs = terminations.slab_docs(spec.material, list(miller))
-            if not docs:
-                raise SeiscreenError(f"{spec.material}{tuple(miller)}: no termination among {spec.terminations}: "
-                                     f"run `seiscreen slabs {spec.material} {''.join(map(str, miller))}` for the ids")
             planned += [PlannedSurface(spec.material, tuple(miller), d, surface.content_hash(d)) for d in docs]
     return planned
+
+
+def _check_elements(campaign: Campaign, material: str, docs: list[SlabDoc]) -> None:
+    """EMT knows a handful of metals only: anything else would fail in the first job, hours later on a queue."""
+    from seiscreen.calculators import get_preset
+
+    for name in {campaign.calculator, *(campaign.fidelities or [])}:
+        if get_preset(name).code != "emt":
+            continue
+        from ase.calculators.emt import parameters
+
+        elements = {campaign.adsorbate, *(s for d in docs for s in atoms_from_dict(d.structure).get_chemical_symbols())}
+        missing = sorted(elements - set(parameters))
+        if missing:
+            raise SeiscreenError(f"calculator preset {name!r} has no parameters for {', '.join(missing)} ({material} "
+                                 f"with {campaign.adsorbate}): use an ML or GPAW preset, or EMT's metals "
+                                 f"({', '.join(sorted(parameters))})")
 
 
 def surfaces_done(campaign: Campaign, store) -> dict[str, bool]:

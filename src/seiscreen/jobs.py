@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
 EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
-# Test hook: seconds slept before every force call, so that a test can kill a campaign in the middle of a NEB.
+# Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
 FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
 
 
@@ -83,13 +83,13 @@ class CalculatorMaker(Maker):
     @property
     def calculator(self) -> Calculator:
         """The one property a subclass overrides to swap the engine."""
-        return _slowed(self.preset.make())
+        return self.preset.make()
 
     def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
         """A calculator for one structure: ``calculator`` itself, except that GPAW also prepares ``atoms``
         (periodicity, magnetic moments) and writes into ``directory``."""
         if self.preset.code == "gpaw":
-            return _slowed(self.preset.make(atoms, directory))
+            return self.preset.make(atoms, directory)
         return self.calculator
 
     def identity(self, neb: bool = False) -> dict:
@@ -313,11 +313,13 @@ class HopNebMaker(CalculatorMaker):
         start, end = np.array(hop["start"]), np.array(hop["end"])
         saved, local = self.checkpoint_paths(identity)
         resume = NebCheckpoint.load(saved) if identity and saved.exists() else None
-        if resume is not None and resume.meta.get("hop_hash") != identity:
-            resume = None
+        template = atoms_from_dict(minima.minima[hop["start_minimum"]].structure)
+        if resume is not None and (resume.meta.get("hop_hash") != identity or resume.positions.shape != (
+                self.neb_protocol.n_images + 2, len(template), 3)):
+            resume = None  # not this band's checkpoint: start afresh
         if resume is not None:  # a killed run of this very hop: its ends and band come back from the checkpoint
             log.info("hop %s resumes from its checkpoint (%s step %d)", label, resume.stage, resume.step)
-            initial, final = resume.end_images(atoms_from_dict(minima.minima[hop["start_minimum"]].structure))
+            initial, final = resume.end_images(template)
             endpoints = resume.meta["endpoints"]
         else:
             initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
@@ -345,7 +347,7 @@ class HopNebMaker(CalculatorMaker):
                     state.save(path)
 
         def make_calculator(k: int, image: Atoms) -> Calculator:
-            return self.image_calculator(image, run_dir / f"image{k:02d}")
+            return _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
 
         def on_step(stage: str, step: int, fmax: float) -> None:
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
