@@ -6,6 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+# A one-node SLURM for the scheduler tests (scripts/slurm-test-cluster.sh): Debian's slurm-wlm and munge, installed
+# only when missing and only as root with apt (CI runs as root on Debian 12); elsewhere the SLURM test is skipped.
+if ! { command -v slurmctld && command -v slurmd && command -v munged; } >/dev/null 2>&1 \
+        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "seiscreen: installing slurm-wlm and munge (about 20 s)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q slurm-wlm munge >/dev/null; }
+fi
 VENV=${SEISCREEN_VENV:-.venv}
 stamp="$VENV/.seiscreen-installed"
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)

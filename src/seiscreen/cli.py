@@ -161,6 +161,7 @@ def run(
     campaign_file: Annotated[Path, typer.Argument(help="campaign YAML (see workflows/)", show_default=False)],
     calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
     store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    workers: Annotated[int | None, typer.Option(help="run the surfaces on N local worker processes (Dask)")] = None,
 ) -> None:
     """Run a screening campaign into the store and print its ranking."""
     from seiscreen.campaign import load_campaign
@@ -171,6 +172,14 @@ def run(
     campaign = load_campaign(campaign_file, calculator=calculator)
     location = store or campaign.store
     planned = plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
+    if workers is not None:  # one Dask task per surface; the client is the store's only writer
+        from seiscreen.execution.local import run_with_workers
+        from seiscreen.results import load_results
+
+        protocol = run_with_workers(campaign, location, workers, console)
+        surfaces = load_results(location).surfaces
+        _print_ranking(surfaces[surfaces["protocol_id"] == protocol], title=f"{campaign.name}: ranking")
+        return
     # Surfaces already finished in the store are reused, not recomputed (see docs/reliability.md).
     flow = campaign_flow(campaign, store=open_store(location), planned=planned)
     results, protocol = run_campaign(flow, campaign, location, console)
@@ -241,6 +250,15 @@ def _print_hops(frame) -> None:
                       f"{_fmt(row.forward_barrier)} / {_fmt(row.reverse_barrier)}",
                       row.status + (f": {row.reason}" if row.reason else ""), str(row.force_calls))
     console.print(table)
+
+
+def _register_cluster_commands() -> None:
+    from seiscreen.execution.commands import register
+
+    register(app, _clean_errors, console, _print_ranking)  # `submit` and `status`
+
+
+_register_cluster_commands()
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,216 @@
+"""Parallel runs (Dask), the status of a campaign, batch job scripts, and the jobflow-remote hand-over."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from jobflow import Flow, run_locally
+from monty.json import MontyEncoder
+from typer.testing import CliRunner
+
+from seiscreen.campaign import Campaign, load_campaign
+from seiscreen.cli import app
+from seiscreen.execution import worker
+from seiscreen.execution.remote import TEMPLATE, project_config, validate_project
+from seiscreen.execution.slurm import BatchSettings, make_cluster
+from seiscreen.execution.status import StatusBook, campaign_status
+from seiscreen.flows import campaign_flow
+from seiscreen.results import load_results
+from seiscreen.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SEISCREEN = str(Path(sys.executable).with_name("seiscreen"))
+SLAB = {"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.5}
+# Two surfaces of one material: enough for two workers to share.
+TWO_SURFACES = {"name": "emt-two", "calculator": "emt", "adsorbate": "Au",
+                "materials": [{"material": "Al", "facets": [[1, 0, 0], [1, 1, 1]]}], "slab": SLAB}
+
+
+def write_campaign(folder: Path, spec: dict) -> Path:
+    path = folder / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def seiscreen(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run([SEISCREEN, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+# --------------------------------------------------------------------------- local workers (real Dask)
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_serial_results_once_each_and_a_rerun_reuses_them(tmp_path):
+    campaign_file = write_campaign(tmp_path, TWO_SURFACES)
+    serial = open_store(tmp_path / "serial")
+    run_locally(campaign_flow(load_campaign(campaign_file)), store=serial, log=False)
+    expected = load_results(serial).surfaces.set_index("termination")["barrier"]
+
+    store = tmp_path / "parallel"
+    done = seiscreen("run", str(campaign_file), "--store", str(store), "--workers", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    surfaces = load_results(str(store)).surfaces.set_index("termination")
+    assert sorted(surfaces.index) == sorted(expected.index) and len(surfaces) == 2
+    assert (surfaces["status"] == "ranked").all()
+    for termination, barrier in expected.items():
+        assert surfaces.loc[termination, "barrier"] == pytest.approx(barrier, abs=1e-6)
+    # Single writer: every document once; the ranking written by the client after both surfaces.
+    docs = open_store(str(store))
+    assert docs.count({"output.doc_type": "surface"}) == 2
+    (ranking,) = docs.query({"output.doc_type": "ranking"}, properties=["output"])
+    assert len(ranking["output"]["ranked"]) == 2 and ranking["output"]["failed_flows"] == 0
+    rows = [r for r in campaign_status(str(store)) if r["termination"]]
+    assert [r["state"] for r in rows] == ["done", "done"] and all(r["worker"] for r in rows)
+    n_jobs = docs.count({})
+
+    again = seiscreen("run", str(campaign_file), "--store", str(store), "--workers", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert open_store(str(store)).count({"output.doc_type": {"$in": ["hop", "minima", "surface"]}}) == \
+        docs.count({"output.doc_type": {"$in": ["hop", "minima", "surface"]}})
+    assert open_store(str(store)).count({}) == n_jobs + 1  # only a new ranking
+    assert {r["detail"] for r in campaign_status(str(store)) if r["termination"]} == {"reused from the store"}
+
+
+@pytest.mark.slow
+def test_a_worker_runs_a_surface_without_touching_the_campaign_store(tmp_path):
+    """Workers return documents; only the client writes (SQLite on a shared file system is not multi-writer)."""
+    campaign = Campaign(**{**TWO_SURFACES, "materials": [{"material": "Al"}]})
+    (planned,) = worker.plan_surfaces(campaign, 0, [1, 0, 0], "unit", str(tmp_path / "runs"))
+    result = worker.run_surface(planned["flow"], "unit", str(tmp_path / "runs"))
+    assert result["surface"]["doc_type"] == "surface" and result["surface"]["status"] == "ranked"
+    assert result["errors"] == []
+    types = sorted({d["output"]["doc_type"] for d in result["docs"] if isinstance(d.get("output"), dict)})
+    assert {"hop", "minima", "surface"} <= set(types)
+    assert result["blobs"] and all("_id" not in d for d in result["docs"] + result["blobs"])
+    assert not (tmp_path / "seiscreen-store").exists() and not list(tmp_path.glob("**/*.collection"))
+
+
+def test_bad_worker_count_is_one_line_and_creates_no_store(tmp_path):
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["run", str(REPO / "workflows" / "emt-demo.yaml"), "--store", str(store),
+                                      "--workers", "0"])
+    assert result.exit_code == 2 and "--workers 0" in result.output
+    assert not store.exists()
+
+
+# --------------------------------------------------------------------------- status
+
+
+def test_status_reports_interrupted_work_of_a_client_that_died(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    book = StatusBook(str(tmp_path), "c1", "emt", "test")
+    book.run["pid"] = dead.pid  # as if that client had written it and then been killed
+    book.heartbeat(force=True)
+    book.set(book.key("Al", (1, 0, 0), "100-s0.250"), "running", "Al", (1, 0, 0), "100-s0.250", worker="w1")
+    book.set(book.key("Al", (1, 1, 1), "111-s0.167"), "failed", "Al", (1, 1, 1), "111-s0.167",
+             reason="ValueError: no minimum")
+    book.set(book.key("Cu", (1, 0, 0)), "pending", "Cu", (1, 0, 0))
+    rows = {(r["material"], r["facet"]): r for r in campaign_status(str(tmp_path))}
+    assert rows["Al", "(100)"]["state"] == "interrupted" and "rerun" in rows["Al", "(100)"]["reason"]
+    assert rows["Al", "(111)"]["state"] == "failed" and rows["Al", "(111)"]["reason"] == "ValueError: no minimum"
+    assert rows["Cu", "(100)"]["state"] == "interrupted" and rows["Cu", "(100)"]["termination"] is None
+
+    book.run["pid"] = os.getpid()  # a live client: its units are what they say
+    book.heartbeat(force=True)
+    states = {(r["material"], r["facet"]): r["state"] for r in campaign_status(str(tmp_path))}
+    assert states == {("Al", "(100)"): "running", ("Al", "(111)"): "failed", ("Cu", "(100)"): "pending"}
+    result = CliRunner().invoke(app, ["status", "--store", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0 and len(json.loads(result.output)) == 3
+
+
+def test_status_of_a_missing_store_is_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["status", "--store", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "no store" in result.output and not (tmp_path / "nothing").exists()
+
+
+# --------------------------------------------------------------------------- batch job scripts
+
+
+@pytest.mark.parametrize(("scheduler", "expected"), [
+    ("slurm", ["#SBATCH -p short", "#SBATCH -A grp", "#SBATCH --cpus-per-task=2", "#SBATCH -t 02:00:00",
+               "#SBATCH --qos=low"]),
+    ("pbs", ["#PBS -q short", "#PBS -A grp", "ncpus=2", "#PBS -l walltime=02:00:00"]),
+    ("lsf", ["#BSUB -q short", '#BSUB -P "grp"', "#BSUB -n 2"]),
+    ("sge", ["#$ -q short", "#$ -P grp", "h_rt=02:00:00"]),
+])
+def test_one_setting_switches_the_batch_system(tmp_path, scheduler, expected):
+    settings = BatchSettings(scheduler=scheduler, partition="short", account="grp", cpus_per_task=2,
+                             time="02:00:00", job_extra=["--qos=low"] if scheduler == "slurm" else [])
+    with make_cluster(settings, tmp_path) as cluster:
+        script = cluster.job_script()
+    for line in expected + ["export OMP_NUM_THREADS=1", "--nthreads 1", "--nworkers 2", sys.executable]:
+        assert line in script, (line, script)
+
+
+def test_unknown_scheduler_and_missing_commands_are_one_line(tmp_path, monkeypatch):
+    campaign = str(REPO / "workflows" / "emt-demo.yaml")
+    result = CliRunner().invoke(app, ["submit", campaign, "--scheduler", "torque", "--store", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "unknown scheduler 'torque'" in result.output
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch/qsub here
+    result = CliRunner().invoke(app, ["submit", campaign, "--scheduler", "pbs", "--store", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "qsub not found" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+# --------------------------------------------------------------------------- jobflow-remote
+
+
+def test_campaign_flow_round_trips_through_as_dict_and_from_dict():
+    campaign = load_campaign(REPO / "workflows" / "emt-demo.yaml")
+    flow = campaign_flow(campaign)
+    text = json.dumps(flow.as_dict(), cls=MontyEncoder)  # what jobflow-remote puts into MongoDB
+    back = Flow.from_dict(json.loads(text))
+    assert [j.uuid for j in back.jobs] == [j.uuid for j in flow.jobs]
+    assert [j.name for j in back.jobs] == [j.name for j in flow.jobs]
+    assert back.output.uuid == flow.output.uuid
+    first, original = back.jobs[0], flow.jobs[0]
+    assert first.maker == original.maker  # dataclass Makers, settings and all
+    assert json.dumps(back.as_dict(), cls=MontyEncoder, sort_keys=True) == json.dumps(
+        flow.as_dict(), cls=MontyEncoder, sort_keys=True)
+
+
+@pytest.mark.slow
+def test_a_round_tripped_surface_flow_runs_to_the_same_barrier(tmp_path):
+    campaign = Campaign(**{**TWO_SURFACES, "materials": [{"material": "Al"}]})
+    (planned,) = worker.plan_surfaces(campaign, 0, [1, 0, 0], "unit", str(tmp_path))
+    flow_dict = json.loads(json.dumps(planned["flow"], cls=MontyEncoder))  # plain JSON, as in MongoDB
+    first = worker.run_surface(planned["flow"], "unit", str(tmp_path))
+    second = worker.run_surface(flow_dict, "unit", str(tmp_path))
+    assert second["surface"]["barrier_2d"] == pytest.approx(first["surface"]["barrier_2d"], abs=1e-6)
+
+
+def test_generated_and_shipped_jobflow_remote_projects_validate(tmp_path, monkeypatch):
+    monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path))
+    batch = BatchSettings(partition="short", account="grp", cpus_per_task=4, time="04:00:00")
+    project = validate_project(project_config("seiscreen", "mongodb://db.example.org/seiscreen", batch))
+    cluster = project.workers["cluster"]
+    assert cluster.scheduler_type == "slurm" and cluster.resources["cpus_per_task"] == 4
+    assert cluster.resources["partition"] == "short" and cluster.resources["account"] == "grp"
+    assert project.jobstore["docs_store"]["collection_name"] == "jobs"  # what `seiscreen results` reads
+    assert project.jobstore["additional_stores"]["data"]["collection_name"] == "jobs_data"
+    shipped = validate_project(yaml.safe_load(TEMPLATE.read_text()))
+    assert shipped.name == "seiscreen" and shipped.workers["cluster"].type == "local"
+    broken = yaml.safe_load(TEMPLATE.read_text())
+    del broken["queue"]
+    with pytest.raises(Exception, match="queue"):
+        validate_project(broken)
+
+
+def test_submit_to_jobflow_remote_without_a_project_writes_the_template_and_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path / "jf"))
+    result = CliRunner().invoke(app, ["submit", str(REPO / "workflows" / "emt-demo.yaml"), "--engine",
+                                      "jobflow-remote", "--project", "screen1", "--partition", "short"])
+    assert result.exit_code == 2 and "wrote a template" in result.output and "jf project check" in result.output
+    written = yaml.safe_load((tmp_path / "jf" / "screen1.yaml").read_text())
+    assert validate_project(written).workers["cluster"].resources["partition"] == "short"
+    again = CliRunner().invoke(app, ["submit", str(REPO / "workflows" / "emt-demo.yaml"), "--engine",
+                                     "jobflow-remote", "--project", "screen1"])
+    assert again.exit_code == 2 and "placeholder MongoDB URI" in again.output
