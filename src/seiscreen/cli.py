@@ -211,6 +211,54 @@ def results(
         _print_ranking(frame, title="seiscreen results")
 
 
+@app.command()
+@_clean_errors
+def report(
+    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    out: Annotated[Path, typer.Option(help="report folder (index.html, figures/, tables/, bands/)")] = Path(
+        "seiscreen-report"),
+    literature: Annotated[Path | None, typer.Option(help="literature YAML (default: the review's, shipped)")] = None,
+    bands: Annotated[bool, typer.Option(help="write every NEB band as extended XYZ into bands/")] = True,
+) -> None:
+    """Write an HTML report of a store: ranking, figures, NEB profiles, top views, comparison with the review."""
+    from seiscreen.report.compare import verdict_counts
+    from seiscreen.report.html import write_report
+    from seiscreen.report.literature import load_literature
+
+    lit = load_literature(literature)
+    written = write_report(store, out, literature=lit, bands=bands)
+    counts = verdict_counts(written.comparison.claims)
+    console.print(f"report: {written.index} with {len(written.figures)} figures (review orderings: "
+                  f"{counts['reproduced']} reproduced, {counts['violated']} violated, {counts['undecidable']} "
+                  "undecidable)", highlight=False, soft_wrap=True)
+
+
+@app.command("export-bands")
+@_clean_errors
+def export_bands_command(
+    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the band files")] = Path("seiscreen-bands"),
+    format: Annotated[str, typer.Option("--format", help="traj (ASE trajectory) or xyz (extended XYZ)")] = "traj",
+    material: Annotated[str | None, typer.Option(help="only this material's hops")] = None,
+    hop: Annotated[str | None, typer.Option(help="only this hop: hop id (hop0-m0-m1) or NEB job uuid")] = None,
+    history: Annotated[bool, typer.Option(help="every stored band of the optimisation, not only the final one")]
+    = False,
+) -> None:
+    """Write NEB bands from the store as files `ase gui` opens (one file per hop)."""
+    from seiscreen.report.export import export_bands
+
+    written = export_bands(store, out, format, material=material, hop=hop, trajectory=history)
+    table = Table(title=f"{len(written)} band file(s) in {out}  (open one with: ase gui FILE)")
+    for column in ("surface", "hop", "status", "images", "file"):
+        table.add_column(column, overflow="fold")
+    for _, doc, path in written:
+        key = doc["key"]
+        n = len(doc.get("image_energies") or []) or "-"
+        table.add_row(f"{key['material']}({''.join(str(i) for i in key['miller'])}) {key['termination_id']}",
+                      doc["hop_id"], doc["status"], str(n), path.name)
+    console.print(table)
+
+
 def _fmt(value, digits: int = 3) -> str:
     import math
 

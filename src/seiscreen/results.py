@@ -123,3 +123,62 @@ _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "ca
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
                     "protocol_id", "created_at", "job_uuid"]
+
+
+# ------------------------------------------------------------------ documents and bands (for plots and exports)
+
+
+def _as_store(store):
+    if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
+        return open_store(store, create=False)
+    return store
+
+
+def surface_documents(store=None) -> list[dict]:
+    """The newest surface document (``SurfaceDoc`` as a dict) per surface and protocol, as ``load_results``
+    reads them, each with ``protocol_id`` and ``job_uuid`` added: minima positions, hops, percolating path, slab."""
+    store = _as_store(store)
+    docs = []
+    for doc in _latest(_outputs(store, "surface"), lambda o: (json.dumps(o["key"], sort_keys=True),
+                                                                protocol_id(o["provenance"]))):
+        docs.append({**doc["output"], "protocol_id": protocol_id(doc["output"]["provenance"]),
+                     "job_uuid": doc["uuid"]})
+    return docs
+
+
+def hop_documents(store=None) -> dict[str, dict]:
+    """Every hop document (``HopDoc`` as a dict, band and trajectory left in the data store) by the uuid of the
+    NEB job that made it: the ``job_uuid`` of ``load_results(store).hops`` and of a surface's hops."""
+    store = _as_store(store)
+    return {doc["uuid"]: doc["output"] for doc in _outputs(store, "hop")}
+
+
+def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
+    """The final NEB band of one hop as ASE Atoms with their energies (with ``trajectory=True``: every stored
+    band, a list of lists, without energies), read from the store's ``data`` collection. ``job_uuid``: the hop's
+    NEB job (see ``hop_documents``)."""
+    from seiscreen.errors import SeiscreenError
+    from seiscreen.schemas import atoms_from_dict
+
+    store = _as_store(store)
+    doc = store.query_one({"uuid": job_uuid, "output.doc_type": "hop"}, properties=["output"])
+    if doc is None:
+        raise SeiscreenError(f"no hop with job uuid {job_uuid!r} in this store: see `seiscreen results --hops "
+                             "--format csv` (column job_uuid)")
+    field = "trajectory" if trajectory else "band"
+    ref = doc["output"].get(field)
+    if isinstance(ref, dict) and "blob_uuid" in ref:  # routed to the data store by @job(data=[...])
+        blob = store.additional_stores[ref.get("store", "data")].query_one({"blob_uuid": ref["blob_uuid"]})
+        if blob is None:
+            raise SeiscreenError(f"the {field} of hop {job_uuid} is missing from the data store")
+        ref = blob["data"]
+    if trajectory:
+        return [[atoms_from_dict(d) for d in images] for images in ref or []]
+    images = [atoms_from_dict(d) for d in ref or []]
+    energies = doc["output"].get("image_energies") or []
+    if len(energies) == len(images):  # so that `ase gui` draws the band's energy profile
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        for image, energy in zip(images, energies, strict=True):
+            image.calc = SinglePointCalculator(image, energy=doc["output"]["start_energy"] + energy)
+    return images

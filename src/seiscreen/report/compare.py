@@ -1,0 +1,192 @@
+"""The review's orderings against a campaign's barriers, on plain DataFrames.
+
+Input: a surfaces table with the columns of ``load_results(store).surfaces`` (material, facet, termination,
+adsorbate, calculator, status, barrier, reason, protocol_id). Barriers are compared only within one protocol
+(for metal self-diffusion, where each metal needs its own adatom and so its own protocol: within one calculator
+preset). An ordering "A below B" is
+
+- ``reproduced`` when A's percolation barrier is lower than B's,
+- ``violated`` when it is not (equal counts as violated: the review claims a strict ordering),
+- ``undecidable`` when A or B is not in this campaign, or is there but not ranked (a failed gate, an incomplete
+  surface, no path, no minima): the detail says which and why.
+
+A material with several ranked terminations of the facet enters with its lowest barrier (named in the detail).
+"A lowest among G" is one pair per member of G; the claim is violated if any pair is, reproduced if all are.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from seiscreen.report.literature import Literature, Ordering, load_literature
+
+PAIR_COLUMNS = ["ordering", "statement", "kind", "source", "method", "calculator", "protocol_id", "facet",
+                "lower", "higher", "lower_barrier", "higher_barrier", "difference", "literature_lower",
+                "literature_higher", "verdict", "detail"]
+CLAIM_COLUMNS = ["ordering", "statement", "kind", "source", "method", "calculator", "protocol_id", "facet",
+                 "verdict", "ours", "literature", "detail"]
+VALUE_COLUMNS = ["id", "material", "facet", "facet_stated", "literature_ev", "unit", "value", "source", "method",
+                 "comparable", "calculator", "protocol_id", "ours", "surface", "difference", "detail"]
+
+
+@dataclass
+class Comparison:
+    pairs: pd.DataFrame  # one row per (ordering, group, facet, pair)
+    claims: pd.DataFrame  # one row per (ordering, group, facet): the verdict on the review's statement
+    values: pd.DataFrame  # one row per (literature number, protocol): ours beside theirs
+
+
+@dataclass
+class _Lookup:
+    barrier: float | None
+    label: str  # "NaF(100) 100-s0.250"
+    detail: str  # "0.152 eV" or why there is none
+    protocols: tuple[str, ...] = ()
+
+
+def _short(reason: str, limit: int = 90) -> str:
+    reason = " ".join(str(reason or "").split())
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorbate: str) -> _Lookup:
+    """The material's percolation barrier in ``frame`` (one protocol or one calculator), or why there is none."""
+    want_adsorbate = material if adsorbate == "self" else adsorbate
+    name = f"{material}{facet or ''}"
+    if frame.empty or "material" not in frame:
+        return _Lookup(None, name, "no surfaces in this store")
+    rows = frame[(frame["material"] == material) & (frame["adsorbate"] == want_adsorbate)]
+    if facet is not None:
+        rows = rows[rows["facet"] == facet]
+    if rows.empty:
+        what = f"{name} with a {want_adsorbate} adatom" if adsorbate == "self" else name
+        return _Lookup(None, name, f"{what} not in this campaign")
+    ranked = rows[(rows["status"] == "ranked") & rows["barrier"].notna()]
+    unranked = rows[~rows.index.isin(ranked.index)]
+    not_ranked = "; ".join(f"{r.material}{r.facet} {r.termination} not ranked ({r.status}"
+                           + (f": {_short(r.reason)}" if r.reason else "") + ")" for r in unranked.itertuples())
+    if ranked.empty:
+        return _Lookup(None, name, not_ranked)
+    best = ranked.loc[ranked["barrier"].idxmin()]
+    label = f"{best['material']}{best['facet']} {best['termination']}"
+    detail = f"{label} {best['barrier']:.3f} eV"
+    if len(ranked) > 1:
+        detail += f" (lowest of {len(ranked)} ranked {'terminations' if facet else 'surfaces'})"
+    if not_ranked:
+        detail += f"; also {not_ranked}"
+    return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))))
+
+
+def _groups(surfaces: pd.DataFrame, ordering_adsorbate: str):
+    """(calculator, protocol_id, rows) per group: protocols, or calculators for self-diffusion."""
+    if surfaces.empty:
+        return [("", "", surfaces)]
+    if ordering_adsorbate == "self":
+        return [(calc, "any", rows) for calc, rows in surfaces.groupby("calculator", sort=True)]
+    return [(rows["calculator"].iloc[0], protocol, rows)
+            for protocol, rows in surfaces.groupby("protocol_id", sort=False)]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f} eV"
+
+
+def _literature_number(literature: Literature, ordering: Ordering, material: str) -> float | None:
+    if ordering.kind != "number":
+        return None
+    for value in literature.values:
+        if value.source == ordering.source and value.material == material and value.comparable:
+            return value.value_ev
+    return None
+
+
+def _verdict(verdicts: list[str]) -> str:
+    if "violated" in verdicts:
+        return "violated"
+    if verdicts and all(v == "reproduced" for v in verdicts):
+        return "reproduced"
+    return "undecidable"
+
+
+def _claim_detail(pairs: list[dict], missing: list[str]) -> str:
+    """Decided pairs with their numbers, then what kept the others undecidable (each reason once)."""
+    parts = [f"vs {p['higher']}: {p['verdict']} ({p['detail']})" for p in pairs if p["verdict"] != "undecidable"]
+    if missing:
+        parts.append("undecidable: " + "; ".join(dict.fromkeys(missing)))
+    return "; ".join(parts)
+
+
+def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = None) -> Comparison:
+    """Every review ordering judged on every protocol (or calculator) of ``surfaces``."""
+    literature = literature or load_literature()
+    pairs, claims = [], []
+    for ordering in literature.orderings:
+        source = literature.sources[ordering.source]
+        common = {"ordering": ordering.id, "statement": ordering.statement, "kind": ordering.kind,
+                  "source": literature.source_label(ordering.source), "method": source.method}
+        for calculator, protocol, rows in _groups(surfaces, ordering.adsorbate):
+            for facet in ordering.facets:
+                low = lookup_barrier(rows, ordering.lower, facet, ordering.adsorbate)
+                group_pairs, missing = [], []
+                for higher in ordering.higher:
+                    high = lookup_barrier(rows, higher, facet, ordering.adsorbate)
+                    if low.barrier is None or high.barrier is None:
+                        verdict = "undecidable"
+                        why = list(dict.fromkeys(x.detail for x in (low, high) if x.barrier is None))
+                        missing.extend(why)
+                        detail = "; ".join(why)
+                    else:
+                        verdict = "reproduced" if low.barrier < high.barrier else "violated"
+                        sign = "<" if low.barrier < high.barrier else ("=" if low.barrier == high.barrier else ">")
+                        detail = f"{low.detail} {sign} {high.detail}"
+                    group_pairs.append({
+                        **common, "calculator": calculator, "protocol_id": protocol, "facet": facet or "any",
+                        "lower": ordering.lower, "higher": higher, "lower_barrier": low.barrier,
+                        "higher_barrier": high.barrier,
+                        "difference": (high.barrier - low.barrier
+                                       if low.barrier is not None and high.barrier is not None else None),
+                        "literature_lower": _literature_number(literature, ordering, ordering.lower),
+                        "literature_higher": _literature_number(literature, ordering, higher),
+                        "verdict": verdict, "detail": detail})
+                pairs.extend(group_pairs)
+                verdicts = [p["verdict"] for p in group_pairs]
+                ours = ", ".join(dict.fromkeys(
+                    [f"{ordering.lower} {_fmt(low.barrier)}"]
+                    + [f"{p['higher']} {_fmt(p['higher_barrier'])}" for p in group_pairs]))
+                lit = ", ".join(f"{m} {_fmt(v)}" for m, v in
+                                [(ordering.lower, group_pairs[0]["literature_lower"])]
+                                + [(p["higher"], p["literature_higher"]) for p in group_pairs] if v is not None)
+                claims.append({**common, "calculator": calculator, "protocol_id": protocol, "facet": facet or "any",
+                               "verdict": _verdict(verdicts),
+                               "ours": ours, "literature": lit or "ordering only",
+                               "detail": _claim_detail(group_pairs, missing)})
+    return Comparison(pd.DataFrame(pairs, columns=PAIR_COLUMNS), pd.DataFrame(claims, columns=CLAIM_COLUMNS),
+                      compare_values(surfaces, literature))
+
+
+def compare_values(surfaces: pd.DataFrame, literature: Literature | None = None) -> pd.DataFrame:
+    """Each literature number beside this campaign's barrier for the same material and facet, per protocol."""
+    literature = literature or load_literature()
+    rows = []
+    for value in literature.values:
+        base = {"id": value.id, "material": value.material, "facet": value.facet or "any",
+                "facet_stated": value.facet_stated, "literature_ev": value.value_ev, "unit": value.unit,
+                "value": value.value, "source": literature.source_label(value.source),
+                "method": literature.sources[value.source].method, "comparable": value.comparable}
+        for calculator, protocol, group in _groups(surfaces, value.adsorbate):
+            found = lookup_barrier(group, value.material, value.facet, value.adsorbate)
+            rows.append({**base, "calculator": calculator, "protocol_id": protocol, "ours": found.barrier,
+                         "surface": found.label if found.barrier is not None else None,
+                         "difference": found.barrier - value.value_ev if found.barrier is not None else None,
+                         "detail": found.detail if value.comparable else
+                         f"{found.detail}; not a surface diffusion barrier of a Na adatom: not judged"})
+    return pd.DataFrame(rows, columns=VALUE_COLUMNS)
+
+
+def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
+    """How many claims were reproduced, violated, undecidable."""
+    counts = claims["verdict"].value_counts().to_dict() if not claims.empty else {}
+    return {k: int(counts.get(k, 0)) for k in ("reproduced", "violated", "undecidable")}

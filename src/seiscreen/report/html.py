@@ -1,0 +1,313 @@
+"""``seiscreen report``: one folder with ``index.html``, its PNG figures, CSV tables and the NEB bands.
+
+The folder is self-contained (relative links only): copy it anywhere, open ``index.html`` in a browser.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from seiscreen.report import plots
+from seiscreen.report.compare import Comparison, compare_orderings, verdict_counts
+from seiscreen.report.literature import Literature, load_literature
+from seiscreen.errors import SeiscreenError
+from seiscreen.results import _as_store, band_images, hop_documents, load_results, surface_documents
+
+USABLE = plots.USABLE
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { background: #d9f2d9; } .bad { background: #f8d4d4; } .na { background: #eeeeee; }
+.note { color: #555; font-size: .9em; } img { max-width: 100%; border: 1px solid #ddd; margin: .4em 0; }
+code { background: #f4f4f4; padding: 0 .2em; }
+"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _table(rows: list[dict], columns: list[str], numeric: set[str] = frozenset(), row_class: str | None = None) -> str:
+    """An HTML table; values are escaped, except cells given as ``("html", text)``."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = row.get(c, "")
+            text = value[1] if isinstance(value, tuple) and value[0] == "html" else html.escape(str(value))
+            cells.append(f"<td class='num'>{text}</td>" if c in numeric else f"<td>{text}</td>")
+        cls = f" class='{html.escape(str(row.get(row_class, '')))}'" if row_class else ""
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _img(path: Path, root: Path, alt: str) -> str:
+    return f"<img src='{html.escape(path.relative_to(root).as_posix())}' alt='{html.escape(alt)}'>"
+
+
+@dataclass
+class Report:
+    index: Path  # index.html
+    figures: list[Path]  # every PNG it references
+    comparison: Comparison  # the review's orderings judged on this store
+
+
+def write_report(store=None, out: str | Path = "seiscreen-report", literature: Literature | None = None,
+                 bands: bool = True) -> Report:
+    """Write the report of a store into ``out``: ``index.html``, ``figures/``, ``tables/``, ``bands/``."""
+    store = _as_store(store)
+    literature = literature or load_literature()
+    out = Path(out)
+    figures, tables = out / "figures", out / "tables"
+    for folder in (figures, tables):
+        folder.mkdir(parents=True, exist_ok=True)
+    results = load_results(store)
+    surfaces = results.surfaces
+    docs = surface_documents(store)
+    hop_docs = hop_documents(store)
+    comparison = compare_orderings(surfaces, literature)
+    values_frame = literature.values_frame()
+
+    band_files = _write_bands(store, docs, out / "bands") if bands else {}
+
+    # Tables as CSV, for whoever wants the numbers.
+    surfaces.to_csv(tables / "surfaces.csv", index=False)
+    results.hops.to_csv(tables / "hops.csv", index=False)
+    comparison.claims.to_csv(tables / "review-orderings.csv", index=False)
+    comparison.pairs.to_csv(tables / "review-ordering-pairs.csv", index=False)
+    comparison.values.to_csv(tables / "review-numbers.csv", index=False)
+
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>seiscreen report</title>"
+             f"<style>{CSS}</style></head><body>"]
+    counts = verdict_counts(comparison.claims)
+    import seiscreen
+
+    parts.append(f"<h1>seiscreen report</h1><p class='note'>store <code>{html.escape(_store_name(store))}</code>; "
+                 f"written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by seiscreen {seiscreen.__version__}."
+                 f" {len(surfaces)} surface(s), {int((surfaces['status'] == 'ranked').sum())} ranked; "
+                 f"{len(results.hops)} hop(s). Review orderings: {counts['reproduced']} reproduced, "
+                 f"{counts['violated']} violated, {counts['undecidable']} undecidable.</p>")
+    parts.append("<p class='note'>Energies in eV, lengths in Å. Barriers are ranked only within one protocol "
+                 "(calculator, minima and NEB settings); the protocol id names it. The percolation barrier is the "
+                 "lowest saddle level at which the accepted hops connect the lowest minimum to its periodic images, "
+                 "minus that minimum's energy. A surface with a failed hop that could lower it is shown, never "
+                 "ranked.</p>")
+    parts.append(_ranking_section(surfaces, docs, figures, out, values_frame))
+    parts.append(_comparison_section(comparison, literature))
+    scatter = plots.save(plots.adsorption_vs_barrier(surfaces), figures / "adsorption-vs-barrier.png")
+    parts.append("<h2>Adsorption energy vs barrier</h2>" + _img(scatter, out, "adsorption energy vs barrier"))
+    parts.append(_surfaces_section(docs, hop_docs, band_files, figures, out))
+    if not results.fidelity.empty:
+        fid = results.fidelity
+        parts.append("<h2>Fidelity funnel</h2><p class='note'>The same surfaces with two presets.</p>"
+                     + fid.to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0, na_rep="-"))
+    parts.append(_sources_section(literature))
+    parts.append("<h2>Files</h2><p>Tables: " + ", ".join(
+        f"<a href='tables/{p.name}'>{p.name}</a>" for p in sorted(tables.glob("*.csv"))) + ". "
+        + ("Bands (extended XYZ, open with <code>ase gui FILE</code>): folder <a href='bands/'>bands/</a>."
+           if band_files else "") + "</p></body></html>")
+    index = out / "index.html"
+    index.write_text("\n".join(parts), encoding="utf-8")
+    return Report(index, sorted(figures.glob("*.png")), comparison)
+
+
+def _store_name(store) -> str:
+    try:
+        return str(store.docs_store.database_path)
+    except AttributeError:
+        return type(store.docs_store).__name__
+
+
+def _gates(doc: dict) -> str:
+    hops = doc.get("hops") or []
+    usable = sum(h["status"] in USABLE for h in hops)
+    return f"{usable}/{len(hops)} hops"
+
+
+def _ranking_section(surfaces: pd.DataFrame, docs: list[dict], figures: Path, root: Path,
+                     values_frame: pd.DataFrame) -> str:
+    parts = ["<h2>Ranking</h2>"]
+    if surfaces.empty:
+        return parts[0] + "<p>No surfaces in this store yet: run a campaign (<code>seiscreen run</code>).</p>"
+    gates = {(d["key"]["material"], "(" + "".join(str(i) for i in d["key"]["miller"]) + ")",
+              d["key"]["termination_id"], d["protocol_id"]): _gates(d) for d in docs}
+    for protocol, group in surfaces.groupby("protocol_id", sort=False):
+        calculators = ", ".join(sorted(set(group["calculator"])))
+        rows = []
+        for r in group.sort_values(["rank", "material"], na_position="last").itertuples():
+            rows.append({"rank": _num(r.rank, 0) if r.status == "ranked" else "-",
+                         "surface": f"{r.material}{r.facet} {r.termination}", "adsorbate": r.adsorbate,
+                         "percolation barrier (eV)": _num(r.barrier) + (" (1D)" if r.channel_only else ""),
+                         "2D / 1D (eV)": f"{_num(r.barrier_2d)} / {_num(r.barrier_1d)}",
+                         "lowest hop (eV)": _num(r.lowest_hop_barrier),
+                         "E_ads (eV)": _num(r.adsorption_energy), "lowest site": r.lowest_site or "-",
+                         "fidelity (preset)": r.calculator,
+                         "gates passed": gates.get((r.material, r.facet, r.termination, protocol), "-"),
+                         "status": r.status + (f": {r.reason}" if r.reason else ""), "cls": _status_class(r.status)})
+        parts.append(f"<h3>{html.escape(calculators)}, protocol {html.escape(protocol)}</h3>")
+        parts.append(_table(rows, ["rank", "surface", "adsorbate", "percolation barrier (eV)", "2D / 1D (eV)",
+                                   "lowest hop (eV)", "E_ads (eV)", "lowest site", "fidelity (preset)",
+                                   "gates passed", "status"],
+                            numeric={"rank", "percolation barrier (eV)", "2D / 1D (eV)", "lowest hop (eV)",
+                                     "E_ads (eV)"}, row_class="cls"))
+        chart = plots.save(plots.barrier_chart(group, values_frame), figures / f"barriers-{_slug(protocol)}.png")
+        parts.append(_img(chart, root, f"barriers, protocol {protocol}"))
+        parts.append("<p class='note'>Filled markers: literature surface barriers of the same material "
+                     "(facet assumed where the review names none); hollow: a literature number that is not a "
+                     "Na-adatom surface barrier (drawn for context, not judged).</p>")
+    return "\n".join(parts)
+
+
+def _status_class(status: str) -> str:
+    return "ok" if status == "ranked" else "na"
+
+
+VERDICT_CLASS = {"reproduced": "ok", "violated": "bad", "undecidable": "na"}
+
+
+def _write_bands(store, docs: list[dict], folder: Path) -> dict[tuple[str, str], Path]:
+    """The final band of every hop of every surface as extended XYZ, named by the surface and the hop id the
+    surface uses; keyed by (surface job uuid, hop id)."""
+    from ase.io import write
+
+    from seiscreen.report.export import _readable
+
+    written = {}
+    for doc in docs:
+        slug = _slug(f"{plots.surface_label(doc)}-{doc['key']['calculator']}-{doc['protocol_id']}")
+        for hop in doc.get("hops") or []:
+            if not hop.get("job_uuid"):
+                continue
+            try:
+                images = band_images(store, hop["job_uuid"])
+            except SeiscreenError:
+                continue
+            if images:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{slug}_{_slug(hop['hop_id'])}.xyz"
+                write(path, [_readable(image) for image in images], format="extxyz")
+                written[(doc["job_uuid"], hop["hop_id"])] = path
+    return written
+
+
+def _comparison_section(comparison, literature: Literature) -> str:
+    parts = ["<h2>Comparison with the review (Zhu et al. 2024)</h2>",
+             "<p class='note'>Each ordering the review reports, judged within one protocol of this store "
+             "(metal self-diffusion: within one calculator preset). <b>reproduced</b>: our percolation barriers "
+             "are in the review's order; <b>violated</b>: they are not; <b>undecidable</b>: a material is "
+             "missing from this campaign or was not ranked (failed gate, incomplete surface), named in the "
+             "detail. <i>number</i>: the review quotes both numbers; <i>ordering-only</i>: it does not. The "
+             "literature methods differ from ours (see Sources): a reproduced ordering is agreement, not "
+             "validation, and a violated one is a finding to check, e.g. at a higher fidelity.</p>"]
+    rows = [{"review ordering": c.statement, "source": c.source, "kind": c.kind,
+             "method": literature.sources[_source_key(literature, c.source)].method_short,
+             "calculator / protocol": f"{c.calculator} / {c.protocol_id}" if c.calculator else "-",
+             "facet": c.facet, "verdict": c.verdict, "ours": c.ours, "literature": c.literature,
+             "detail": c.detail, "cls": VERDICT_CLASS[c.verdict]}
+            for c in comparison.claims.itertuples()]
+    parts.append(_table(rows, ["review ordering", "source", "kind", "method", "calculator / protocol", "facet",
+                               "verdict", "ours", "literature", "detail"], row_class="cls"))
+    parts.append("<h3>Literature numbers beside ours</h3>")
+    rows = [{"material": v.material, "facet": v.facet + ("" if v.facet_stated or v.facet == "any" else " (assumed)"),
+             "literature (eV)": _num(v.literature_ev, 4) + ("" if v.unit == "eV" else f" (= {v.value:g} {v.unit})"),
+             "source": v.source, "judged": "yes" if v.comparable else "no (not a surface barrier)",
+             "calculator / protocol": f"{v.calculator} / {v.protocol_id}" if v.calculator else "-",
+             "ours (eV)": _num(v.ours), "ours − literature (eV)": _num(v.difference), "detail": v.detail}
+            for v in comparison.values.itertuples()]
+    parts.append(_table(rows, ["material", "facet", "literature (eV)", "source", "judged", "calculator / protocol",
+                               "ours (eV)", "ours − literature (eV)", "detail"],
+                        numeric={"literature (eV)", "ours (eV)", "ours − literature (eV)"}))
+    return "\n".join(parts)
+
+
+def _source_key(literature: Literature, label: str) -> str:
+    return next((k for k in literature.sources if literature.source_label(k) == label), next(iter(literature.sources)))
+
+
+def _surfaces_section(docs: list[dict], hop_docs: dict, band_files: dict, figures: Path, root: Path) -> str:
+    parts = ["<h2>Surfaces</h2>", "<p class='note'>Top view: every copy of every minimum; hops coloured by "
+             "their saddle energy above the lowest minimum; the red band marks the hops of the percolating "
+             "network at the barrier level; failed hops dashed. NEB profiles: accepted and barrierless hops, "
+             "energies relative to the start image, saddle starred (spline through the images).</p>"]
+    if not docs:
+        return "\n".join(parts + ["<p>No surfaces.</p>"])
+    for doc in sorted(docs, key=lambda d: (d["protocol_id"], plots.surface_label(d))):
+        label = plots.surface_label(doc)
+        slug = _slug(f"{label}-{doc['key']['calculator']}-{doc['protocol_id']}")
+        barrier = doc["barrier_1d"] if doc["channel_only"] else doc["barrier_2d"]
+        parts.append(f"<h3 id='{slug}'>{html.escape(label)} ({html.escape(doc['key']['calculator'])}, protocol "
+                     f"{doc['protocol_id']})</h3><p>{html.escape(doc['status'])}"
+                     + (f": {html.escape(doc['reason'])}" if doc["reason"] else "")
+                     + (f"; percolation barrier {barrier:.3f} eV" if barrier is not None else "")
+                     + f"; {doc['n_minima']} minima, {len(doc['hops'])} symmetry-unique hops.</p>")
+        top = plots.save(plots.top_view(doc), figures / f"top-{slug}.png")
+        parts.append(_img(top, root, f"top view {label}"))
+        profiles = plots.neb_profiles(plots.surface_hops(doc, hop_docs), f"{label}: NEB energy profiles")
+        profile = plots.save(profiles, figures / f"neb-{slug}.png")
+        parts.append(_img(profile, root, f"NEB profiles {label}"))
+        rows = []
+        for h in doc["hops"]:
+            full = hop_docs.get(h.get("job_uuid"), {})
+            failed_gates = [k for k, ok in (full.get("gates") or {}).items() if not ok]
+            if h["status"] == "barrierless":  # by definition its highest image is an end: not a failure
+                failed_gates = ["- (highest image at an end: barrierless)"]
+            band = band_files.get((doc["job_uuid"], h["hop_id"]))
+            rows.append({"hop": h["hop_id"],
+                         "from → to": f"{_site(doc, h['start_minimum'])} → {_site(doc, h['end_minimum'])}",
+                         "length (Å)": _num(h["length"], 2), "per cell": h["multiplicity"],
+                         "forward / reverse (eV)": f"{_num(h['forward_barrier'])} / {_num(h['reverse_barrier'])}",
+                         "saddle above lowest minimum (eV)": _num(_saddle_level(doc, h)),
+                         "status": h["status"] + (f": {h['reason']}" if h["reason"] else ""),
+                         "failed gates": ", ".join(failed_gates) or "-",
+                         "band": ("html", f"<a href='{band.relative_to(root).as_posix()}'>{band.name}</a>")
+                         if band else "-",
+                         "cls": "ok" if h["status"] in USABLE else "bad"})
+        parts.append(_table(rows, ["hop", "from → to", "length (Å)", "per cell", "forward / reverse (eV)",
+                                   "saddle above lowest minimum (eV)", "status", "failed gates", "band"],
+                            numeric={"length (Å)", "per cell", "forward / reverse (eV)",
+                                     "saddle above lowest minimum (eV)"}, row_class="cls"))
+    return "\n".join(parts)
+
+
+def _site(doc: dict, index: int) -> str:
+    for m in doc.get("minima") or []:
+        if m["index"] == index:
+            return f"m{index} {m['site']}"
+    return f"m{index}"
+
+
+def _saddle_level(doc: dict, hop: dict):
+    minima = doc.get("minima") or []
+    if hop.get("saddle_energy") is None or not minima:
+        return None
+    return hop["saddle_energy"] - min(m["energy"] for m in minima)
+
+
+def _sources_section(literature: Literature) -> str:
+    rows = [{"source": f"{s.short} [{s.ref}]", "method (as the review describes it)": s.method,
+             "solvent": s.solvent, "citation": s.citation} for s in literature.sources.values()]
+    context = "".join(f"<li>{html.escape(literature.source_label(c.source))}: {html.escape(c.statement)} "
+                      f"<span class='note'>({html.escape(c.where)})</span></li>" for c in literature.context)
+    review = literature.review
+    return ("<h2>Sources</h2><p>Review: " + html.escape(review.get("citation", "")) + f" doi:{review.get('doi', '')}"
+            + ". Reference numbers [n] are the review's. Data: <code>seiscreen/data/literature.yaml</code>.</p>"
+            + _table(rows, ["source", "method (as the review describes it)", "solvent", "citation"])
+            + (f"<p>Context, not evaluated:</p><ul>{context}</ul>" if context else ""))

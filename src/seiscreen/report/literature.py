@@ -1,0 +1,139 @@
+"""The review's reference data (``seiscreen/data/literature.yaml``): sources, numbers and orderings.
+
+Numbers are converted to eV. Each entry says whether it is a number or only an ordering, and which method its
+source used as far as the review tells (e.g. Choudhury 2017: implicit solvent).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from seiscreen.errors import SeiscreenError
+
+EV_PER = {"eV": 1.0, "meV": 1e-3, "kJ/mol": 1.0 / 96.485332, "kcal/mol": 4.184 / 96.485332}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    ref: int  # the review's reference number
+    short: str  # "Cao 2024"
+    citation: str
+    method: str
+    method_short: str  # for legends: "DFT", "JDFT, implicit solvent"
+    solvent: str = "not stated"
+
+
+class LiteratureValue(_Strict):
+    id: str
+    source: str
+    material: str
+    facet: str | None  # "(100)"; None: not given (matches every facet of the material)
+    facet_stated: bool  # False: the review names no facet, the one here is an assumption
+    adsorbate: str = "Na"
+    value: float
+    unit: str
+    quantity: str
+    comparable: bool  # False: not a Na-adatom surface barrier; drawn, never judged
+    quote: str
+    where: str
+
+    @property
+    def value_ev(self) -> float:
+        return self.value * EV_PER[self.unit]
+
+
+class Ordering(_Strict):
+    """``lower`` has a lower barrier than each of ``higher`` (one pair each), on each of ``facets``."""
+
+    id: str
+    source: str
+    kind: Literal["number", "ordering-only"]
+    statement: str
+    lower: str
+    higher: list[str] = Field(min_length=1)
+    facets: list[str | None] = Field(default_factory=lambda: [None], min_length=1)
+    facet_stated: bool
+    adsorbate: str = "Na"  # "self": each material's own atom (metal self-diffusion)
+    note: str = ""
+    quote: str
+    where: str
+
+
+class Context(_Strict):
+    source: str
+    statement: str
+    where: str
+
+
+class Literature(_Strict):
+    review: dict
+    sources: dict[str, Source]
+    values: list[LiteratureValue]
+    orderings: list[Ordering]
+    context: list[Context] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known(self) -> Literature:
+        for entry in [*self.values, *self.orderings]:
+            if entry.source not in self.sources:
+                raise ValueError(f"{entry.id}: unknown source {entry.source!r} (known: {', '.join(self.sources)})")
+        for value in self.values:
+            if value.unit not in EV_PER:
+                raise ValueError(f"{value.id}: unknown unit {value.unit!r} (known: {', '.join(EV_PER)})")
+        return self
+
+    def source_label(self, key: str) -> str:
+        """'Cao 2024 [77]' for a source key; the review itself is 'review'."""
+        source = self.sources.get(key)
+        return f"{source.short} [{source.ref}]" if source else key
+
+    def values_frame(self) -> pd.DataFrame:
+        """One row per literature number, in eV, with its source and method."""
+        rows = [{"id": v.id, "material": v.material, "facet": v.facet, "facet_stated": v.facet_stated,
+                 "adsorbate": v.adsorbate, "value_ev": v.value_ev, "value": v.value, "unit": v.unit,
+                 "quantity": v.quantity, "comparable": v.comparable, "source": self.source_label(v.source),
+                 "method_short": self.sources[v.source].method_short, "method": self.sources[v.source].method,
+                 "solvent": self.sources[v.source].solvent}
+                for v in self.values]
+        return pd.DataFrame(rows, columns=["id", "material", "facet", "facet_stated", "adsorbate", "value_ev",
+                                           "value", "unit", "quantity", "comparable", "source", "method_short",
+                                           "method", "solvent"])
+
+    def orderings_frame(self) -> pd.DataFrame:
+        """One row per review ordering: the statement, number or ordering-only, source and method."""
+        rows = [{"id": o.id, "statement": o.statement, "kind": o.kind, "lower": o.lower,
+                 "higher": ", ".join(o.higher), "facets": ", ".join(f or "any" for f in o.facets),
+                 "facet_stated": o.facet_stated, "adsorbate": o.adsorbate, "source": self.source_label(o.source),
+                 "method_short": self.sources[o.source].method_short, "method": self.sources[o.source].method,
+                 "solvent": self.sources[o.source].solvent}
+                for o in self.orderings]
+        return pd.DataFrame(rows)
+
+
+DEFAULT_LITERATURE = "literature.yaml"
+
+
+def load_literature(path: str | Path | None = None) -> Literature:
+    """The shipped reference data, or a YAML file of the same layout."""
+    if path is None:
+        text = files("seiscreen").joinpath("data", DEFAULT_LITERATURE).read_text(encoding="utf-8")
+        where = f"seiscreen/data/{DEFAULT_LITERATURE}"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SeiscreenError(f"cannot read literature file {path} ({exc.strerror})") from None
+        where = str(path)
+    try:
+        return Literature(**yaml.safe_load(text))
+    except (yaml.YAMLError, TypeError, ValueError) as exc:
+        raise SeiscreenError(f"literature file {where} is not valid: {exc}") from None

@@ -1,0 +1,248 @@
+"""The review comparison on synthetic barrier tables, the literature data, and `seiscreen report` on a real
+(EMT) campaign: every figure file written and referenced, bands that ASE reads back."""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from ase.io import read
+from jobflow import run_locally
+from typer.testing import CliRunner
+
+from seiscreen.campaign import load_campaign
+from seiscreen.cli import app
+from seiscreen.flows import campaign_flow
+from seiscreen.report import compare_orderings, load_literature
+from seiscreen.report import plots
+from seiscreen.report.html import write_report
+from seiscreen.results import band_images, hop_documents, surface_documents
+from seiscreen.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def surfaces(*rows, protocol="p1", calculator="ml"):
+    """A surfaces table like load_results(store).surfaces: (material, barrier or status[, facet, ...])."""
+    out = []
+    for row in rows:
+        material, value, *rest = row
+        facet = rest[0] if rest else "(100)"
+        termination = rest[1] if len(rest) > 1 else "t0"
+        adsorbate = rest[2] if len(rest) > 2 else "Na"
+        ranked = isinstance(value, float)
+        out.append({"material": material, "facet": facet, "termination": termination, "adsorbate": adsorbate,
+                    "calculator": calculator, "status": "ranked" if ranked else value,
+                    "barrier": value if ranked else None,
+                    "reason": "" if ranked else "hop1-m0-m1: failed (band did not converge)",
+                    "protocol_id": protocol})
+    return pd.DataFrame(out)
+
+
+def claim(comparison, ordering, facet="(100)"):
+    rows = comparison.claims[(comparison.claims["ordering"] == ordering) & (comparison.claims["facet"] == facet)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+# ------------------------------------------------------------------------------------------ literature data
+
+
+def test_literature_has_the_reviews_numbers_orderings_and_methods():
+    lit = load_literature()
+    values = {v.id: v for v in lit.values}
+    assert values["cao2024-Na2Se-100"].value_ev == pytest.approx(0.1467)
+    assert values["cao2024-NaF"].value_ev == pytest.approx(0.2671)
+    assert not values["cao2024-NaF"].facet_stated  # the review names no facet for NaF
+    na3p = values["shi2020-Na3P"]
+    assert na3p.value_ev == pytest.approx(11.0 / 96.485, rel=1e-4) and not na3p.comparable
+    kinds = {o.id: o.kind for o in lit.orderings}
+    assert kinds["cao2024-Na2Se-below-NaF"] == "number"
+    for ordering in ("choudhury2017-NaBr-lowest-halide", "tian2019-NaI-below-NaF", "moorthy2023-NaIn-lowest-alloy",
+                     "fig3a-Mg-below-Na-Li-self"):
+        assert kinds[ordering] == "ordering-only"
+    assert "implicit" in lit.sources["choudhury2017"].method
+    assert {s.ref for s in lit.sources.values()} >= {71, 72, 74, 76, 77}
+    catalog = (REPO / "structures" / "catalog.yaml").read_text()
+    for o in lit.orderings:  # catalog names, so they meet the store's material names
+        for material in [o.lower, *o.higher]:
+            assert f"\n  {material}:" in catalog, material
+
+
+def test_a_literature_file_with_an_unknown_source_is_refused(tmp_path):
+    from seiscreen.errors import SeiscreenError
+
+    bad = tmp_path / "lit.yaml"
+    text = (REPO / "src" / "seiscreen" / "data" / "literature.yaml").read_text()
+    bad.write_text(text.replace("source: tian2019", "source: nobody2020"))
+    with pytest.raises(SeiscreenError, match="unknown source 'nobody2020'"):
+        load_literature(bad)
+
+
+# ------------------------------------------------------------------------------------------ comparison logic
+
+
+def test_an_ordering_reproduced_with_the_numbers_side_by_side():
+    comparison = compare_orderings(surfaces(("Na2Se", 0.12), ("NaF", 0.21)))
+    row = claim(comparison, "cao2024-Na2Se-below-NaF")
+    assert row["verdict"] == "reproduced"
+    assert "Na2Se 0.120 eV" in row["ours"] and "NaF 0.210 eV" in row["ours"]
+    assert "0.147" in row["literature"] and "0.267" in row["literature"]
+    pair = comparison.pairs[comparison.pairs["ordering"] == "cao2024-Na2Se-below-NaF"].iloc[0]
+    assert pair["difference"] == pytest.approx(0.09) and pair["literature_lower"] == pytest.approx(0.1467)
+
+
+def test_an_ordering_violated_names_the_pair_that_breaks_it():
+    comparison = compare_orderings(surfaces(("NaF", 0.15), ("NaCl", 0.30), ("NaBr", 0.18)))
+    row = claim(comparison, "choudhury2017-NaBr-lowest-halide")
+    assert row["verdict"] == "violated"
+    assert "vs NaF: violated" in row["detail"] and "vs NaCl: reproduced" in row["detail"]
+
+
+def test_equal_barriers_do_not_reproduce_a_strict_ordering():
+    comparison = compare_orderings(surfaces(("NaI", 0.2), ("NaF", 0.2)))
+    assert claim(comparison, "tian2019-NaI-below-NaF")["verdict"] == "violated"
+
+
+def test_a_failed_gate_makes_an_ordering_undecidable_and_says_which():
+    comparison = compare_orderings(surfaces(("NaI", "incomplete"), ("NaF", 0.2)))
+    row = claim(comparison, "tian2019-NaI-below-NaF")
+    assert row["verdict"] == "undecidable"
+    assert "NaI(100) t0 not ranked (incomplete: hop1-m0-m1: failed (band did not converge))" in row["detail"]
+
+
+def test_a_missing_material_makes_an_ordering_undecidable():
+    comparison = compare_orderings(surfaces(("NaF", 0.15), ("NaBr", 0.12)))  # no NaCl
+    row = claim(comparison, "choudhury2017-NaBr-lowest-halide")
+    assert row["verdict"] == "undecidable"
+    assert "vs NaF: reproduced" in row["detail"] and "NaCl(100) not in this campaign" in row["detail"]
+
+
+def test_a_violation_wins_over_an_undecidable_pair():
+    comparison = compare_orderings(surfaces(("NaF", 0.15), ("NaBr", 0.18)))  # NaCl missing, NaF below NaBr
+    assert claim(comparison, "choudhury2017-NaBr-lowest-halide")["verdict"] == "violated"
+
+
+def test_barriers_of_different_protocols_are_never_compared():
+    table = pd.concat([surfaces(("Na2Se", 0.12), protocol="A"), surfaces(("NaF", 0.21), protocol="B")])
+    comparison = compare_orderings(table)
+    rows = comparison.claims[comparison.claims["ordering"] == "cao2024-Na2Se-below-NaF"]
+    assert sorted(rows["protocol_id"]) == ["A", "B"] and (rows["verdict"] == "undecidable").all()
+
+
+def test_the_lowest_ranked_termination_stands_for_the_facet_and_is_named():
+    table = surfaces(("Na2Se", 0.30, "(100)", "t-a"), ("Na2Se", 0.10, "(100)", "t-b"), ("Na2Se", "no_path"),
+                     ("NaF", 0.2))
+    row = claim(compare_orderings(table), "cao2024-Na2Se-below-NaF")
+    assert row["verdict"] == "reproduced"
+    assert "Na2Se(100) t-b 0.100 eV (lowest of 2 ranked terminations)" in row["detail"]
+    assert "t0 not ranked (no_path" in row["detail"]
+
+
+def test_each_facet_is_judged_on_its_own():
+    table = surfaces(("NaIn", 0.10, "(100)"), ("NaSn2", 0.2, "(100)"), ("NaZn13", 0.3, "(100)"),
+                     ("NaBi", 0.25, "(100)"), ("NaIn", 0.40, "(111)"), ("NaSn2", 0.2, "(111)"),
+                     ("NaZn13", 0.5, "(111)"), ("NaBi", 0.6, "(111)"))
+    comparison = compare_orderings(table)
+    assert claim(comparison, "moorthy2023-NaIn-lowest-alloy", "(100)")["verdict"] == "reproduced"
+    assert claim(comparison, "moorthy2023-NaIn-lowest-alloy", "(111)")["verdict"] == "violated"
+
+
+def test_metal_self_diffusion_compares_campaigns_of_one_calculator():
+    table = pd.concat([surfaces(("Mg", 0.02, "(001)", "t0", "Mg"), protocol="mg"),
+                       surfaces(("Na", 0.15, "(110)", "t0", "Na"), ("Na", 0.20, "(100)", "t0", "Na"), protocol="na"),
+                       surfaces(("Li", 0.10, "(100)", "t0", "Li"), protocol="li")])
+    row = claim(compare_orderings(table), "fig3a-Mg-below-Na-Li-self", "any")
+    assert row["verdict"] == "reproduced" and row["protocol_id"] == "any"
+    assert "Na(110) t0 0.150 eV" in row["detail"]  # each metal at its lowest ranked facet
+
+
+def test_literature_numbers_beside_ours_and_an_empty_store():
+    values = compare_orderings(surfaces(("NaF", 0.152))).values.set_index("id")
+    assert values.loc["cao2024-NaF", "difference"] == pytest.approx(0.152 - 0.2671)
+    assert pd.isna(values.loc["cao2024-Na2Se-100", "ours"])
+    assert "not judged" in values.loc["shi2020-Na3P", "detail"]
+    empty = compare_orderings(pd.DataFrame())
+    assert (empty.claims["verdict"] == "undecidable").all()
+    assert empty.claims["detail"].str.contains("no surfaces in this store").all()
+
+
+def test_barrier_chart_overlays_literature_where_materials_match():
+    table = surfaces(("NaF", 0.152), ("Na2Se", 0.25), ("Na3P", 0.3, "(001)"), ("NaBr", "incomplete"))
+    fig = plots.barrier_chart(table, load_literature().values_frame())
+    legend = " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert "Cao 2024 [77], DFT: NaF (100) assumed 0.267 eV" in legend
+    assert "Na2Se (100) 0.147 eV" in legend and "(not a surface barrier)" in legend
+    assert fig.axes[0].get_ylabel() == "Na adatom percolation barrier (eV)"
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert any("not ranked" in t and "incomplete" in t for t in labels)
+
+
+# ------------------------------------------------------------------------------------------ on a real store
+
+
+@pytest.fixture(scope="module")
+def emt_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("emt") / "store"
+    run_locally(campaign_flow(load_campaign(REPO / "workflows" / "emt-demo.yaml")), store=open_store(path),
+                log=False)
+    return path
+
+
+def test_report_writes_every_figure_and_the_html_references_them(emt_store, tmp_path):
+    report = write_report(emt_store, tmp_path / "report")
+    names = {p.name for p in report.figures}
+    assert "adsorption-vs-barrier.png" in names
+    for prefix in ("barriers-", "top-Al-100", "neb-Al-100"):
+        assert any(n.startswith(prefix) for n in names), (prefix, names)
+    page = report.index.read_text()
+    referenced = set(re.findall(r"<img src='([^']+)'", page))
+    assert {f"figures/{n}" for n in names} == referenced
+    for src in referenced:
+        assert (report.index.parent / src).stat().st_size > 5000  # a real picture
+    for text in ("Ranking", "Comparison with the review", "Cao 2024 [77]", "undecidable", "hop0-m0-m0",
+                 "gates passed", "JDFT, implicit solvent", "not in this campaign"):
+        assert text in page, text
+    band = re.search(r"<a href='(bands/[^']+\.xyz)'", page).group(1)
+    images = read(report.index.parent / band, ":")
+    assert len(images) == 7 and images[0].constraints  # 5 images + ends, fixed layers kept
+    assert (tmp_path / "report" / "tables" / "review-orderings.csv").exists()
+
+
+def test_top_view_draws_a_failed_hop_dashed(emt_store):
+    surface = surface_documents(emt_store)[0]
+    surface["hops"][0] = {**surface["hops"][0], "status": "failed", "saddle_energy": None}
+    fig = plots.top_view(surface)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "failed hop (no barrier)" in legend and fig.axes[0].get_xlabel() == "x (Å)"
+    empty = {**surface, "status": "no_minima", "minima": [], "hops": [], "barrier_2d": None, "barrier_1d": None,
+             "path_hops_2d": [], "channel_only": False}
+    assert "not ranked: no_minima" in plots.top_view(empty).axes[0].get_title()
+    assert plots.neb_profiles([]).axes[0].texts[0].get_text() == "no accepted hop: nothing to draw"
+
+
+def test_band_images_carry_energies_for_ase_gui(emt_store):
+    uuid, hop = next(iter(hop_documents(emt_store).items()))
+    band = band_images(emt_store, uuid)
+    energies = [image.get_potential_energy() - band[0].get_potential_energy() for image in band]
+    assert energies == pytest.approx(hop["image_energies"])
+    assert len(band_images(emt_store, uuid, trajectory=True)) >= 2
+
+
+def test_report_and_export_commands(emt_store, tmp_path):
+    result = runner.invoke(app, ["report", "--store", str(emt_store), "--out", str(tmp_path / "r")],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "index.html" in result.output and "6 undecidable" in result.output
+    result = runner.invoke(app, ["export-bands", "--store", str(emt_store), "--out", str(tmp_path / "b"),
+                                 "--format", "traj"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    (traj,) = (tmp_path / "b").glob("*.traj")
+    assert len(read(traj, ":")) == 7
+    result = runner.invoke(app, ["export-bands", "--store", str(emt_store), "--out", str(tmp_path / "b"),
+                                 "--format", "pdb"], env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "unknown band format 'pdb'" in result.output
+    result = runner.invoke(app, ["export-bands", "--store", str(emt_store), "--material", "NaF"],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "no hop with material NaF" in result.output
