@@ -162,6 +162,7 @@ class ScfRetryCalculator(Calculator):
         bulk_kpts = params.pop("bulk_kpts", None)
         if kind == "bulk":
             params.pop("poissonsolver", None)  # the dipole layer needs vacuum
+            params.pop("symmetry", None)  # pristine, isotropically strained crystals keep their point group
             if bulk_kpts is not None:
                 params["kpts"] = bulk_kpts
         txt = str(self.workdir / f"gpaw-{kind}.txt" if kind == "bulk" else self.workdir / "gpaw.txt") \
