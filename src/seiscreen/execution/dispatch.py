@@ -27,7 +27,7 @@ from rich.table import Table
 
 from seiscreen.execution import worker
 from seiscreen.execution.status import StatusBook
-from seiscreen.store import done_surfaces, open_store, resolve_location
+from seiscreen.store import find_done_job, open_store, resolve_location
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,9 @@ def execute_campaign(campaign, location: str | None, client, console: Console, e
                     for planned in result:
                         term = planned["key"]["termination_id"]
                         unit = book.key(material, miller, term)
-                        done_before = done_surfaces(store, [planned["content_hash"]])
+                        done_before = find_done_job(store, "surface", planned["content_hash"])
                         if done_before:  # finished by an earlier run with the same inputs (content hash)
-                            surfaces.append(done_before[planned["content_hash"]])
+                            surfaces.append(OutputReference(done_before["uuid"]))
                             set_state(unit, "done", material, miller, term, detail="reused from the store")
                             display.counts["done"] += 1
                             continue

@@ -94,22 +94,20 @@ def memory_store() -> JobStore:
 def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, runs_dir: str) -> list[dict]:
     """The terminations of one (material, facet): one serialised surface flow per termination.
 
-    Runs seiscreen's own TerminationsMaker (the slab cut, and the bulk relaxation when the campaign asks for
-    the calculator's lattice), so the surfaces are exactly those of ``seiscreen run``.
+    Uses seiscreen's own TerminationsMaker and SurfaceFlowMaker (the slab cut, and the bulk relaxation when the
+    campaign asks for the calculator's lattice), so the surfaces are exactly those of ``seiscreen run``.
     """
     from seiscreen.flows import _makers
     from seiscreen.jobs import TerminationsMaker
-    from seiscreen.schemas import SlabDoc
 
     _log_to_file(runs_dir)
     send_event("started", unit=unit, worker=worker_name())
     spec = campaign.materials[material_index]
     surface_maker, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec))
     maker = TerminationsMaker(surface_flow_maker=surface_maker, only=spec.terminations, **settings)
-    response = TerminationsMaker.make.original(maker, spec.material, list(miller))
     planned = []
-    for flow in response.replace.jobs:  # one surface Flow per termination
-        slab = next(a for job in flow.jobs for a in job.function_args if isinstance(a, SlabDoc))
+    for slab in maker.slab_docs(spec.material, list(miller)):
+        flow = surface_maker.make(slab)
         planned.append({"key": slab.key.model_dump(mode="json"), "content_hash": surface_maker.content_hash(slab),
                         "output_uuid": flow.output.uuid, "flow": flow.as_dict()})
     return planned
