@@ -74,14 +74,14 @@ def _squeue(env) -> list[str]:
     return out.stdout.split("\n")[:-1]
 
 
-def test_submit_runs_an_emt_campaign_as_slurm_jobs_and_status_tracks_it(slurm, tmp_path):
+def test_submit_finishes_an_emt_campaign_on_slurm_jobs_even_when_they_are_killed(slurm, tmp_path):
     campaign = tmp_path / "campaign.yaml"
     campaign.write_text(yaml.safe_dump(CAMPAIGN))
     store = tmp_path / "store"
     command = [SEISCREEN, "submit", str(campaign), "--scheduler", "slurm", "--jobs", "2", "--cpus-per-task", "1",
                "--memory", "1GB", "--time", "00:15:00", "--store", str(store)]
     client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=slurm["env"])
-    seen_running, seen_jobs = False, set()
+    seen_running, seen_jobs, killed = False, set(), set()
     deadline = time.monotonic() + 600
     while client.poll() is None and time.monotonic() < deadline:
         seen_jobs |= {line.split()[0] for line in _squeue(slurm["env"]) if " seiscreen " in f" {line} "}
@@ -89,7 +89,10 @@ def test_submit_runs_an_emt_campaign_as_slurm_jobs_and_status_tracks_it(slurm, t
             status = subprocess.run([SEISCREEN, "status", "--store", str(store), "--format", "json"],
                                     capture_output=True, text=True, env=slurm["env"])
             if status.returncode == 0:
-                seen_running = any(r["state"] == "running" for r in json.loads(status.stdout))
+                seen_running = any(r["state"] == "running" and r["termination"] for r in json.loads(status.stdout))
+            if seen_running:  # a surface is on a worker: kill every running job, as a walltime or node loss would
+                killed = {line.split()[0] for line in _squeue(slurm["env"]) if line.endswith(" RUNNING")}
+                subprocess.run(["scancel", "--name=seiscreen", "--state=RUNNING"], env=slurm["env"], check=True)
         time.sleep(0.5)
     if client.poll() is None:
         client.send_signal(signal.SIGINT)
@@ -100,13 +103,15 @@ def test_submit_runs_an_emt_campaign_as_slurm_jobs_and_status_tracks_it(slurm, t
     assert seen_jobs, "no seiscreen job was ever in the SLURM queue"
     logs = {p.stem.split("-")[-1] for p in (store / "runs" / "batch-logs").glob("seiscreen-*.out")}
     assert logs and logs <= seen_jobs  # at least one job ran a worker (a second may be cancelled while queued)
+    assert killed and logs - killed, "no replacement job ran after the running ones were killed"
     assert not [line for line in _squeue(slurm["env"]) if "seiscreen" in line]
     assert seen_running, "status never showed a surface running"
 
     surfaces = load_results(str(store)).surfaces
     assert sorted(surfaces["material"]) == ["Al", "Cu"]
     assert (surfaces["status"] == "ranked").all() and (surfaces["barrier"] > 0.1).all()
-    assert open_store(str(store)).count({"output.doc_type": "surface"}) == 2  # each surface written once
+    # Nothing lost, nothing twice: each surface written once although its first worker was killed mid-surface.
+    assert open_store(str(store)).count({"output.doc_type": "surface"}) == 2
     rows = [r for r in campaign_status(str(store)) if r["termination"]]
     assert [r["state"] for r in rows] == ["done", "done"] and all(r["worker"] for r in rows)
     status = subprocess.run([SEISCREEN, "status", "--store", str(store)], capture_output=True, text=True,
