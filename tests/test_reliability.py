@@ -18,10 +18,14 @@ from ase.constraints import FixAtoms
 from ase.optimize import BFGS
 from jobflow import run_locally
 
+from typer.testing import CliRunner
+
 from seiscreen.campaign import Campaign
+from seiscreen.cli import app
 from seiscreen.flows import campaign_flow
 from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb
 from seiscreen.results import load_results
+from seiscreen.schemas import atoms_from_dict, atoms_to_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings
 
@@ -95,6 +99,9 @@ def test_a_rerun_reuses_everything_and_a_changed_setting_keeps_both(tmp_path):
     assert (first["surface"], first["hop"], first["minima"]) == (1, 1, 1)
     run(emt_campaign(), store)
     assert doc_counts(store) == first  # nothing recomputed, nothing duplicated
+    # Without the planning step the running jobs find the finished surface themselves (refer to it, not copy it).
+    run_locally(campaign_flow(emt_campaign()), store=store, log=False)
+    assert doc_counts(store) == first and len(load_results(store).surfaces) == 1
     run(emt_campaign(neb={"fmax": 0.03}), store)  # a setting that changes the barrier
     after = doc_counts(store)
     assert (after["surface"], after["hop"], after["minima"]) == (2, 2, 1)  # the minima did not depend on it
@@ -177,19 +184,61 @@ def test_sigkill_mid_neb_then_rerun_loses_and_duplicates_nothing(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     assert checkpoint is not None and checkpoint.step >= 3
     killed = doc_counts(open_store(store_path))
-    assert killed["hop"] == 0 and killed["surface"] == 0 and killed["minima"] == 1  # nothing half-written
+    assert killed["hop"] == 0 and killed["surface"] == 0 and killed["minima"] == 1, killed  # nothing half-written
     shown = _cli("results", "--store", str(store_path), "--format", "json", env=env)
-    assert shown.returncode == 0 and json.loads(shown.stdout) == []
+    assert shown.returncode == 0 and json.loads(shown.stdout) == [], shown.stdout + shown.stderr
 
     again = _cli("run", campaign, "--store", str(store_path), env={**env, "SEISCREEN_TEST_FORCE_DELAY": "0"},
                  cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     store = open_store(store_path)
     counts = doc_counts(store)
-    assert (counts["surface"], counts["hop"], counts["minima"]) == (1, 1, 1)  # nothing lost, nothing twice
+    assert (counts["surface"], counts["hop"], counts["minima"]) == (1, 1, 1), counts  # nothing lost, nothing twice
     (hop,) = store.query({"output.doc_type": "hop"}, properties=["output.resumed", "output.force_calls"])
     resumed = hop["output"]["resumed"]
-    assert resumed is not None and resumed["step"] >= 3  # the band went on from its checkpoint
+    # The band went on from the checkpoint seen before the kill, or a later one (the kill lands a moment after).
+    assert resumed is not None and resumed["force_calls"] >= checkpoint.force_calls > 0, (resumed, checkpoint.stage,
+                                                                                           checkpoint.step)
     assert hop["output"]["force_calls"] >= resumed["force_calls"]
     (row,) = json.loads(_cli("results", "--store", str(store_path), "--format", "json", env=env).stdout)
     assert row["status"] == "ranked" and row["barrier"] == pytest.approx(0.370, abs=0.01)
+
+
+def test_a_facet_whose_slabs_cannot_be_cut_is_stored_failed_with_its_reason(tmp_path, monkeypatch):
+    import seiscreen.jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bulk relaxation diverged (test)")
+
+    monkeypatch.setattr(seiscreen.jobs, "make_terminations", broken)
+    store = open_store(tmp_path / "store")
+    run_locally(campaign_flow(emt_campaign()), store=store, log=False)  # no store given: no planning step
+    (surface,) = load_results(store).surfaces.itertuples()
+    assert surface.status == "failed" and surface.termination == "-" and "bulk relaxation diverged" in surface.reason
+    shown = CliRunner().invoke(app, ["results", "--store", str(tmp_path / "store"), "--format", "csv"])
+    assert shown.exit_code == 0 and "bulk relaxation diverged" in shown.output
+
+
+def test_a_facet_with_one_finished_and_one_new_termination_computes_only_the_new_one(tmp_path, monkeypatch):
+    from seiscreen.jobs import TerminationsMaker
+
+    store = open_store(tmp_path / "store")
+    run(emt_campaign(), store)
+    original = TerminationsMaker.slab_docs
+
+    def two_terminations(self, material, miller):  # the finished slab, and a copy moved up by 0.01 Å
+        (doc,) = original(self, material, miller)
+        atoms = atoms_from_dict(doc.structure)
+        atoms.positions[:, 2] += 0.01
+        other = doc.model_copy(update={"structure": atoms_to_dict(atoms),
+                                       "key": doc.key.model_copy(update={"termination_id": "100-other"})})
+        return [doc, other]
+
+    monkeypatch.setattr(TerminationsMaker, "slab_docs", two_terminations)
+    flow = campaign_flow(emt_campaign())  # planning skipped: the terminations job sorts finished from new
+    responses = run_locally(flow, store=store, log=False)
+    ranking = responses[flow.output.uuid]
+    ranked = ranking[max(ranking)].output["ranked"]
+    assert sorted(r["surface"] for r in ranked) == ["Al(100) 100-other", "Al(100) 100-s0.250"]
+    counts = doc_counts(store)
+    assert (counts["surface"], counts["minima"]) == (2, 2)  # one new surface, the finished one not copied

@@ -31,7 +31,7 @@ from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb, unwrap_final
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprint)
-from seiscreen.store import checkpoint_folder, find_done
+from seiscreen.store import checkpoint_folder, find_done, find_done_job
 from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
 from seiscreen.surfaces.sites import CandidateSite
@@ -83,7 +83,7 @@ class CalculatorMaker(Maker):
     @property
     def calculator(self) -> Calculator:
         """The one property a subclass overrides to swap the engine."""
-        return self.preset.make()
+        return self.preset.make(directory=Path.cwd())  # GPAW's text output lands in the job's own folder
 
     def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
         """A calculator for one structure: ``calculator`` itself, except that GPAW also prepares ``atoms``
@@ -153,23 +153,26 @@ class TerminationsMaker(CalculatorMaker):
             docs = self.slab_docs(material, miller)
         except Exception as exc:  # noqa: BLE001 - one material failing must not stop the campaign
             log.exception("cutting %s %s failed", material, miller)
-            return [failed_surface(material, miller, self.minima_settings.adsorbate, self.preset.name,
-                                   f"slab cutting failed: {type(exc).__name__}: {exc}", self.provenance(True))]
+            failed = store_surface(failed_surface(material, miller, self.minima_settings.adsorbate, self.preset.name,
+                                                  f"slab cutting failed: {type(exc).__name__}: {exc}",
+                                                  self.provenance(True)))
+            return Response(replace=Flow([failed], output=[failed.output]))
         progress.emit("surfaces_planned", material=material, miller=miller, n=len(docs))
         store = current_store()
         flows, outputs = [], []
         for doc in docs:
-            done = find_done(store, "surface", self.surface_flow_maker.content_hash(doc))
-            if done is not None:  # finished by an earlier run: reused, not recomputed
+            done = find_done_job(store, "surface", self.surface_flow_maker.content_hash(doc))
+            if done is not None:  # finished by an earlier run: referred to, not recomputed and not copied
                 progress.emit("surface_reused", surface=doc.key.label)
-                outputs.append(SurfaceDoc.model_validate(done))
+                outputs.append(OutputReference(done["uuid"]))
                 continue
             flow = self.surface_flow_maker.make(doc)
             flows.append(flow)
             outputs.append(flow.output)
         if not flows:
-            return outputs
-        return Response(replace=Flow(flows, output=outputs, name=f"{material} {miller}"))
+            return outputs  # references only: the stored output points at the finished documents
+        gather = gather_references(outputs)
+        return Response(replace=Flow([*flows, gather], output=gather.output, name=f"{material} {miller}"))
 
     def slab_docs(self, material: str, miller: list[int]) -> list[SlabDoc]:
         """The slab documents of every kept termination of (material, facet): what the surface flows start from."""
@@ -180,6 +183,20 @@ class TerminationsMaker(CalculatorMaker):
         if self.only is not None:
             terminations = [t for t in terminations if t.termination_id in self.only]
         return [slab_doc(t, self.minima_settings.adsorbate, self.preset.name) for t in terminations]
+
+
+@job(config=JobConfig(resolve_references=False))
+def gather_references(references: list) -> list:
+    """The surfaces of one facet as references, new and reused alike: a flow's output may only refer to its own
+    jobs, and a reused surface must be referred to (its document stays the only copy), not copied."""
+    return references
+
+
+@job
+def store_surface(doc: SurfaceDoc) -> SurfaceDoc:
+    """A surface document as its own job output (a failure found while planning), so the store sees one document
+    per surface and never a list of them."""
+    return doc
 
 
 def failed_surface(material: str, miller: list[int], adsorbate: str, calculator: str, reason: str,

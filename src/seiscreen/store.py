@@ -136,6 +136,13 @@ def find_done(store: JobStore | None, doc_type: str, content_hash: str, load: bo
     A document whose big data is missing from the data store (written by an older, unordered store and then
     killed) does not count as finished. ``load``: fetch the big data (bands) too.
     """
+    found = find_done_job(store, doc_type, content_hash, load)
+    return found["output"] if found else None
+
+
+def find_done_job(store: JobStore | None, doc_type: str, content_hash: str, load: bool = False) -> dict | None:
+    """Like :func:`find_done`, but the whole job document: ``uuid``, ``index`` and ``output``. A flow that reuses
+    a finished document refers to it by ``OutputReference(uuid)`` rather than copying it into another output."""
     if store is None or not content_hash:
         return None
     criteria = {"output.doc_type": doc_type, "output.content_hash": content_hash}
@@ -143,14 +150,15 @@ def find_done(store: JobStore | None, doc_type: str, content_hash: str, load: bo
                    key=lambda d: d.get("completed_at") or "", reverse=True)
     data = store.additional_stores.get("data")
     for doc in found:
-        if not _is_reusable(doc["output"]):
+        if not isinstance(doc["output"], dict) or not _is_reusable(doc["output"]):
             continue
         blobs = _blob_uuids(doc["output"])
         if blobs and data is not None and data.count({"blob_uuid": {"$in": blobs}}) < len(set(blobs)):
             continue  # half-written: its band never reached the data store
         if load and blobs:
-            doc = store.query_one({"uuid": doc["uuid"], "index": doc["index"]}, properties=["output"], load=True)
-        return doc["output"]
+            doc = store.query_one({"uuid": doc["uuid"], "index": doc["index"]},
+                                  properties=["uuid", "index", "output"], load=True)
+        return doc
     return None
 
 
