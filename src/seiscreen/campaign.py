@@ -97,9 +97,10 @@ class Campaign(BaseModel):
                     raise SeiscreenError(f"{spec.material} {tuple(facet)} is listed twice: remove the duplicate "
                                          "(one entry per material, with all its facets)")
                 seen.add((spec.material, tuple(facet)))
-        MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
-        for spec in self.materials:
-            size = self.slab_for(spec).min_lateral_size
+        _part(MinimaSettings, {**self.minima, "adsorbate": self.adsorbate}, "minima")
+        for k, spec in enumerate(self.materials):
+            size = _part(SlabSettings, {**self.slab.model_dump(), **(spec.slab or {})},
+                         f"materials.{k}.slab" if spec.slab else "slab").min_lateral_size
             if size < MIN_IMAGE_DISTANCE:
                 raise SeiscreenError(f"{spec.material}: supercell too small for the adatom: min_lateral_size {size} Å "
                                      f"puts its periodic images closer than {MIN_IMAGE_DISTANCE} Å: set "
@@ -115,6 +116,21 @@ class Campaign(BaseModel):
     @property
     def minima_settings(self) -> MinimaSettings:
         return MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
+
+
+def _part(model: type[BaseModel], data: dict, where: str) -> BaseModel:
+    """A nested settings block validated with its own name in the message (``minima.fmax``, not ``fmax``)."""
+    try:
+        return model(**data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(x) for x in error["loc"])
+        if error["type"] == "extra_forbidden":
+            allowed = sorted(set(model.model_fields) - {"adsorbate"})
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SeiscreenError(f"unknown key '{where}.{key}'{hint}: allowed keys are {', '.join(allowed)}") from None
+        raise SeiscreenError(f"{where}.{key}: {error['msg'].removeprefix('Value error, ')}") from None
 
 
 def load_campaign(path: str | Path, **overrides) -> Campaign:
