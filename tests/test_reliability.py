@@ -242,3 +242,28 @@ def test_a_facet_with_one_finished_and_one_new_termination_computes_only_the_new
     assert sorted(r["surface"] for r in ranked) == ["Al(100) 100-other", "Al(100) 100-s0.250"]
     counts = doc_counts(store)
     assert (counts["surface"], counts["minima"]) == (2, 2)  # one new surface, the finished one not copied
+
+
+def test_a_crashed_neb_resumes_from_its_checkpoint_on_the_rerun(tmp_path, monkeypatch):
+    # In-process stand-in for a node dying mid-band: the 11th checkpoint write raises, the hop is stored as failed
+    # by an exception, and the rerun continues the band from the 10th checkpoint instead of starting over.
+    store = open_store(tmp_path / "store")
+    real_save, saves = NebCheckpoint.save, []
+
+    def dying_save(self, path):
+        saves.append(self.step)
+        if len(saves) > 10:  # one file per checkpoint here (no job folders): the store's
+            raise RuntimeError("node lost (test)")
+        real_save(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NebCheckpoint, "save", dying_save)
+        run(emt_campaign(), store)
+    (failed,) = load_results(store).hops.itertuples()
+    assert failed.status == "failed" and "node lost" in failed.reason
+    run(emt_campaign(), store)
+    (hop,) = store.query({"output.doc_type": "hop", "output.status": "accepted"},
+                         properties=["output.resumed", "output.force_calls", "output.forward_barrier"])
+    assert hop["output"]["resumed"] is not None and hop["output"]["resumed"]["force_calls"] > 0
+    assert hop["output"]["forward_barrier"] == pytest.approx(0.370, abs=0.01)
+    assert list(load_results(store).ranking["barrier"].round(2)) == [0.37]
