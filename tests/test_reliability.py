@@ -219,6 +219,7 @@ def test_a_facet_whose_slabs_cannot_be_cut_is_stored_failed_with_its_reason(tmp_
     assert shown.exit_code == 0 and "bulk relaxation diverged" in shown.output
 
 
+@pytest.mark.slow  # a second surface is computed
 def test_a_facet_with_one_finished_and_one_new_termination_computes_only_the_new_one(tmp_path, monkeypatch):
     from seiscreen.jobs import TerminationsMaker
 
