@@ -207,8 +207,9 @@ class ScfRetryCalculator(Calculator):
                 self.results = {
                     "energy": self._gpaw.get_potential_energy(self.atoms),
                     "free_energy": self._gpaw.get_potential_energy(self.atoms, force_consistent=True),
-                    "forces": self._gpaw.get_forces(self.atoms),
                 }
+                if "forces" in properties:  # LCAO forces cost about as much as the SCF: only when asked
+                    self.results["forces"] = self._gpaw.get_forces(self.atoms)
                 if self.params.get("spinpol"):
                     self.results["magmom"] = float(self._gpaw.get_magnetic_moment(self.atoms))
                     self.results["magmoms"] = self._gpaw.get_magnetic_moments(self.atoms)
