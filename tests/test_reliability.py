@@ -217,6 +217,10 @@ def test_a_facet_whose_slabs_cannot_be_cut_is_stored_failed_with_its_reason(tmp_
     assert surface.status == "failed" and surface.termination == "-" and "bulk relaxation diverged" in surface.reason
     shown = CliRunner().invoke(app, ["results", "--store", str(tmp_path / "store"), "--format", "csv"])
     assert shown.exit_code == 0 and "bulk relaxation diverged" in shown.output
+    # The report lists it with its reason and draws nothing for a slab that does not exist.
+    report = CliRunner().invoke(app, ["report", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "r")])
+    assert report.exit_code == 0, report.output
+    assert "bulk relaxation diverged" in (tmp_path / "r" / "index.html").read_text()
 
 
 @pytest.mark.slow  # a second surface is computed

@@ -258,6 +258,8 @@ def _surfaces_section(docs: list[dict], hop_docs: dict, band_files: dict, figure
                      + (f": {html.escape(doc['reason'])}" if doc["reason"] else "")
                      + (f"; percolation barrier {barrier:.3f} eV" if barrier is not None else "")
                      + f"; {doc['n_minima']} minima, {len(doc['hops'])} symmetry-unique hops.</p>")
+        if doc.get("slab") is None:  # its slabs could not be cut: nothing to draw, the reason says why
+            continue
         top = plots.save(plots.top_view(doc), figures / f"top-{slug}.png")
         parts.append(_img(top, root, f"top view {label}"))
         profiles = plots.neb_profiles(plots.surface_hops(doc, hop_docs), f"{label}: NEB energy profiles")
