@@ -59,3 +59,29 @@ def test_a_saddle_is_not_accepted_without_the_kick(aluminium):
     stuck = placed(atoms, bridge.position, "Au")
     converged, _ = relax(stuck, get_preset("emt").make(), fmax=0.03, max_steps=200)
     assert converged and name_site(atoms, stuck.positions[-1, :2]) == "bridge-Al-Al"
+
+
+def test_a_killed_minima_search_resumes_at_the_step_it_was_in(au_on_al100, tmp_path):
+    # Each finished step (clean slab, reference, one file per start) is kept; losing the last start's file
+    # is what a kill during that relaxation leaves. The rerun computes only that start and ends in the same minima.
+    from ase.calculators.emt import EMT
+
+    class Counting(EMT):
+        calls = 0
+
+        def calculate(self, *args, **kwargs):
+            Counting.calls += 1
+            super().calculate(*args, **kwargs)
+
+    term, _ = au_on_al100
+    settings = MinimaSettings(adsorbate="Au")
+    first = scan_surface(term.to_atoms(), Counting(), settings, checkpoint=tmp_path)
+    full = Counting.calls
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.pkl", "reference.pkl", "site-0.pkl", "site-1.pkl",
+                                                          "site-2.pkl"]
+    (tmp_path / "site-2.pkl").unlink()
+    Counting.calls = 0
+    resumed = scan_surface(term.to_atoms(), Counting(), settings, checkpoint=tmp_path)
+    assert 0 < Counting.calls < full / 2
+    assert [(m.site, round(m.energy, 6)) for m in resumed.minima] == [(m.site, round(m.energy, 6))
+                                                                       for m in first.minima]

@@ -232,7 +232,7 @@ class MinimaMaker(CalculatorMaker):
                             seeds=[{"name": s["name"], "position": np.round(s["position"], 4)} for s in seeds or []],
                             **self.identity())
 
-    @job
+    @job(config=EXPOSE_STORE)  # the store names the checkpoint folder of a long (DFT) search
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
         """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
         progress.emit("minima_started", surface=slab.key.label)
@@ -240,7 +240,8 @@ class MinimaMaker(CalculatorMaker):
         extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
         try:
             scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
-                                _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra)
+                                _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra,
+                                checkpoint=checkpoint_folder(current_store()) / f"minima-{identity}")
         except Exception as exc:  # noqa: BLE001 - stored as a failed surface with why; the campaign goes on
             log.exception("minima of %s failed", slab.key.label)
             return MinimaDoc(key=slab.key, slab=slab, clean_energy=None, clean_structure=slab.structure,

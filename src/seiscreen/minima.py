@@ -7,7 +7,10 @@ again and re-relaxed: a minimum is accepted only if the adatom comes back to its
 
 from __future__ import annotations
 
+import os
+import pickle
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -192,12 +195,54 @@ def merge_equivalent(minima: list[Minimum], symmetry: SurfaceSymmetry, tolerance
     return unique + [m for m in minima if not m.accepted]
 
 
+class ScanCheckpoint:
+    """Finished steps of one minima search, one file each, so a killed search (hours with DFT) resumes at the
+    step it was in. Keyed by the caller (the minima job's content hash names the folder); ``None``: no files."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = Path(folder) if folder is not None else None
+
+    def cached(self, name: str, compute):
+        if self.folder is None:
+            return compute()
+        path = self.folder / f"{name}.pkl"
+        if path.exists():
+            with path.open("rb") as handle:
+                return pickle.load(handle)
+        value = compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        with partial.open("wb") as handle:
+            pickle.dump(_detached(value), handle)
+        os.replace(partial, path)  # atomic: a kill leaves the old state or the new one, never half a file
+        return value
+
+
+def _detached(value):
+    """``value`` with every Atoms' live calculator (a GPAW process state) swapped for its frozen results."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    if isinstance(value, Atoms):
+        copy = value.copy()
+        if value.calc is not None:
+            copy.calc = SinglePointCalculator(copy, **{k: v for k, v in value.calc.results.items()
+                                                        if k in ("energy", "free_energy", "forces")})
+        return copy
+    if isinstance(value, Minimum):
+        return Minimum(**{**value.__dict__, "atoms": _detached(value.atoms)})
+    if isinstance(value, tuple):
+        return tuple(_detached(v) for v in value)
+    return value
+
+
 def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
                 settings: MinimaSettings = MinimaSettings(), clean_energy: float | None = None,
-                adsorbate_reference: float | None = None) -> list[Minimum]:
+                adsorbate_reference: float | None = None, checkpoint: ScanCheckpoint | None = None) -> list[Minimum]:
     """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest)."""
-    rng = np.random.default_rng(settings.seed)
-    results = [relax_from_site(clean, site, calc, settings, rng) for site in sites]
+    checkpoint = checkpoint or ScanCheckpoint(None)
+    # One random stream per start, so a resumed search kicks every remaining start as the first run would have.
+    results = [checkpoint.cached(f"site-{k}", lambda site=site, k=k: relax_from_site(
+        clean, site, calc, settings, np.random.default_rng([settings.seed, k]))) for k, site in enumerate(sites)]
     if clean_energy is not None and adsorbate_reference is not None:
         for m in results:
             m.adsorption_energy = m.energy - clean_energy - adsorbate_reference
@@ -222,17 +267,20 @@ class SurfaceScan:
 
 
 def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = MinimaSettings(),
-                 adsorbate_bulk: Atoms | None = None, seeds: list[CandidateSite] = ()) -> SurfaceScan:
+                 adsorbate_bulk: Atoms | None = None, seeds: list[CandidateSite] = (),
+                 checkpoint: Path | None = None) -> SurfaceScan:
     """Clean slab relaxed, candidate sites relaxed and verified, minima merged: one surface, one calculator.
 
     ``slab`` is the unrelaxed slab with its bottom layers fixed (``Termination.to_atoms()``); its symmetry and
     candidate sites are taken before relaxation. ``seeds`` are extra starting points (another calculator's
-    minima, in a fidelity funnel): they add starts, they never replace the site classes.
+    minima, in a fidelity funnel): they add starts, they never replace the site classes. ``checkpoint``: a folder
+    where each finished step is kept, so a killed search resumes (the caller names it by the search's identity).
     """
+    saved = ScanCheckpoint(checkpoint)
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
-    clean, clean_energy, calls = relax_clean_slab(slab, calc, settings)
-    reference = reference_energy(settings.adsorbate, calc, adsorbate_bulk)
+    clean, clean_energy, calls = saved.cached("clean", lambda: relax_clean_slab(slab, calc, settings))
+    reference = saved.cached("reference", lambda: reference_energy(settings.adsorbate, calc, adsorbate_bulk))
     sites = candidate_sites(slab, settings.adsorbate, relaxed=clean) + list(seeds)
-    minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference)
+    minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference, saved)
     calls += sum(m.force_calls for m in minima)
     return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)
