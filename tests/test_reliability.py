@@ -108,6 +108,10 @@ def test_a_rerun_reuses_everything_and_a_changed_setting_keeps_both(tmp_path):
     results = load_results(store)
     assert len(results.surfaces) == 2 and results.surfaces["protocol_id"].nunique() == 2
     assert set(results.hops["neb_fmax"]) == {0.05, 0.03}
+    # A thicker slab is another computation of the same surface and protocol: kept and shown beside the first.
+    run(emt_campaign(slab=SLAB.model_copy(update={"min_thickness": SLAB.min_thickness + 2.0})), store)
+    surfaces = load_results(store).surfaces
+    assert len(surfaces) == 3 and surfaces["protocol_id"].nunique() == 2 and surfaces["slab_atoms"].nunique() == 2
 
 
 def test_a_failing_hop_is_stored_with_its_reason_and_retried_by_the_rerun(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from seiscreen.schemas import atoms_from_dict
 from seiscreen.store import open_store
 
 # Not part of the ranking identity: versions, date and machine; and the slab settings, which are per material
@@ -63,8 +64,10 @@ def load_results(store=None) -> Results:
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
         store = open_store(store, create=False)
     surfaces = []
-    for doc in _latest(_outputs(store, "surface"), lambda o: (json.dumps(o["key"], sort_keys=True),
-                                                                protocol_id(o["provenance"]))):
+    # A rerun of the same inputs replaces (same content hash); a changed slab (thickness, vacuum) is a different
+    # surface computation and both are shown, told apart by slab_atoms and content_hash.
+    for doc in _latest(_outputs(store, "surface"), lambda o: o.get("content_hash") or (
+            json.dumps(o["key"], sort_keys=True), protocol_id(o["provenance"]))):
         o = doc["output"]
         failed = [h for h in o["hops"] if h["status"] not in ("accepted", "barrierless")]
         surfaces.append({
@@ -77,6 +80,8 @@ def load_results(store=None) -> Results:
             "limiting_hop": o["limiting_hop_1d"] if o["channel_only"] else o["limiting_hop_2d"],
             "reason": o["reason"], "force_calls": o["force_calls"], "protocol_id": protocol_id(o["provenance"]),
             "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
+            "slab_atoms": len(atoms_from_dict(o["slab"]["structure"])) if o.get("slab") else None,
+            "content_hash": o.get("content_hash"),
         })
     surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
     if not surfaces_df.empty:
@@ -122,7 +127,7 @@ def load_results(store=None) -> Results:
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
-                    "protocol_id", "created_at", "job_uuid"]
+                    "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash"]
 
 
 # ------------------------------------------------------------------ documents and bands (for plots and exports)
