@@ -1,6 +1,7 @@
 """Speed-up of `seiscreen run --workers 2` over `--workers 1` on a multi-material EMT campaign, side by side.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/workers.py [--campaign FILE] [--workers 1 2] [--serial]
+                                                             [--repeat R]
 
 Each run is the real command in a fresh store: Dask LocalCluster start, one task per surface, the client writing
 every document, the ranking. Printed per run: the command's wall time and the campaign time the command reports
@@ -65,20 +66,24 @@ def main() -> None:
     parser.add_argument("--campaign", type=Path, help="campaign YAML (default: the six EMT surfaces above)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--serial", action="store_true", help="also time plain `seiscreen run` (no Dask)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (interleaved); the fastest of each is used")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="seiscreen-bench-") as tmp:
         campaign = args.campaign or Path(tmp) / "campaign.yaml"
         if args.campaign is None:
             campaign.write_text(CAMPAIGN)
         counts = ([None] if args.serial else []) + list(args.workers)
-        rows = []
-        for n in counts:
-            row = run(campaign, Path(tmp) / f"store-{n or 'serial'}", n)
-            rows.append(row)
-            label = "serial" if n is None else f"--workers {n}"
-            print(f"{label:12s} wall {row['wall']:7.1f} s   campaign {row['campaign']:6.0f} s   "
-                  f"(load average before: {row['load']:.2f})", flush=True)
-        base = next(r for r in rows if r["workers"] == args.workers[0])
+        best: dict = {}
+        for round_ in range(args.repeat):
+            for n in counts:
+                row = run(campaign, Path(tmp) / f"store-{n or 'serial'}-{round_}", n)
+                label = "serial" if n is None else f"--workers {n}"
+                print(f"{label:12s} wall {row['wall']:7.1f} s   campaign {row['campaign']:6.0f} s   "
+                      f"(load average before: {row['load']:.2f})", flush=True)
+                if n not in best or row["wall"] < best[n]["wall"]:
+                    best[n] = row
+        rows = [best[n] for n in counts]
+        base = best[args.workers[0]]
         for row in rows:
             if row is base:
                 continue

@@ -12,11 +12,13 @@ import pytest
 import yaml
 from jobflow import Flow, run_locally
 from monty.json import MontyEncoder
+from rich.console import Console
 from typer.testing import CliRunner
 
 from seiscreen.campaign import Campaign, load_campaign
 from seiscreen.cli import app
 from seiscreen.execution import worker
+from seiscreen.execution.local import run_with_workers
 from seiscreen.execution.remote import TEMPLATE, project_config, validate_project
 from seiscreen.execution.slurm import BatchSettings, make_cluster
 from seiscreen.execution.status import StatusBook, campaign_status
@@ -90,6 +92,24 @@ def test_a_worker_runs_a_surface_without_touching_the_campaign_store(tmp_path):
     assert {"hop", "minima", "surface"} <= types
     assert result["blobs"] and all("_id" not in d for d in result["docs"] + result["blobs"])
     assert not (tmp_path / "seiscreen-store").exists() and not list(tmp_path.glob("**/*.collection"))
+
+
+@pytest.mark.slow
+def test_the_funnel_level_runs_on_the_workers_with_bands_warm_started_from_the_lower_level(tmp_path):
+    campaign = Campaign(name="funnel-workers", fidelities=["emt", "chgnet"], adsorbate="Au",
+                        materials=[{"material": "Al", "facets": [[1, 0, 0], [1, 1, 1]]}],
+                        slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0})
+    store = str(tmp_path / "store")
+    run_with_workers(campaign, store, 2, Console(quiet=True))
+    surfaces = load_results(store).surfaces
+    assert sorted(surfaces["calculator"]) == ["chgnet", "chgnet", "emt", "emt"]
+    assert (surfaces["status"] == "ranked").all(), surfaces[["calculator", "status", "reason"]]
+    (doc,) = open_store(store).query({"output.doc_type": "fidelity_comparison"}, properties=["output"])
+    assert doc["output"]["n_compared"] == 2 and doc["output"]["spearman"] is not None
+    for row in doc["output"]["rows"]:  # the EMT bands reached the workers through their seeded memory stores
+        assert row["higher_status"] == "ranked" and row["warm_started_hops"] >= 1
+    higher = [r for r in campaign_status(store) if r["calculator"] == "chgnet"]
+    assert len(higher) == 2 and all(r["state"] == "done" and r["worker"] for r in higher)
 
 
 def test_bad_worker_count_is_one_line_and_creates_no_store(tmp_path):

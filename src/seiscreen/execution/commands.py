@@ -97,14 +97,16 @@ def print_status(rows: list[dict], console: Console) -> None:
     table = Table(title=f"{', '.join(campaigns) or 'store'}: "
                         + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + " surfaces")
     several = len(campaigns) > 1
-    for column in (["campaign"] if several else []) + ["material", "facet", "termination", "state",
-                                                        "result / reason", "worker", "updated"]:
+    fidelities = len({r["calculator"] for r in rows}) > 1
+    for column in (["campaign"] if several else []) + (["calculator"] if fidelities else []) + [
+            "material", "facet", "termination", "state", "result / reason", "worker", "updated"]:
         table.add_column(column, overflow="fold")
     for r in rows:
         style = STATE_STYLE.get(r["state"], "white")
         said = r["reason"] if r["state"] in ("failed", "interrupted") else (r["detail"] or r["reason"])
         updated = (r["updated_at"] or "").replace("T", " ")[:19]
-        table.add_row(*([r["campaign"] or "-"] if several else []), r["material"], r["facet"],
+        table.add_row(*([r["campaign"] or "-"] if several else []), *([r["calculator"]] if fidelities else []),
+                      r["material"], r["facet"],
                       r["termination"] or "(cutting slabs)", f"[{style}]{r['state']}[/]", said or "",
                       r["worker"] or "", updated)
     console.print(table)

@@ -92,105 +92,165 @@ def execute_campaign(campaign, location: str | None, client, console: Console, e
     campaign's protocol id (for the ranking table)."""
     from seiscreen.runner import campaign_protocol
 
-    store = open_store(location)  # created here, once, before any result comes back
-    root = resolve_location(location)
-    runs = Path(root) / "runs" if "://" not in root else Path("seiscreen-runs").absolute()
-    runs.mkdir(parents=True, exist_ok=True)
-    checkpoints = str(Path(root) / "checkpoints") if "://" not in root else str(runs / "checkpoints")
-    book = StatusBook(location, campaign.name, campaign.calculator, engine)
-    protocol = campaign_protocol(campaign)
-    events: queue.Queue = queue.Queue()
-    client.subscribe_topic(worker.TOPIC, lambda event: events.put(event[1]))
-    display = _Display()
-    futures: dict = {}  # future -> (kind, unit key, material, miller)
-    surfaces: list = []  # the campaign's surfaces for the ranking: stored documents or references to outputs
-
-    def set_state(key, state, material, miller, termination=None, **extra):
-        book.set(key, state, material, miller, termination, **extra)
-
+    run = _Run(campaign, location, client, console, engine)
     for index, spec in enumerate(campaign.materials):
         for miller in spec.facets:
-            key = book.key(spec.material, miller)
-            set_state(key, "pending", spec.material, miller)
-            future = client.submit(worker.plan_surfaces, campaign, index, list(miller), key, str(runs), pure=False,
-                                   key=f"terminations-{spec.material}-{''.join(map(str, miller))}-{time.time_ns()}")
-            futures[future] = ("plan", key, spec.material, miller, None)
+            run.plan(index, spec.material, miller)
+    run.wait()
+    references = run.surfaces
+    _rank(campaign, run.store, references, run.runs)
+    for level in range(1, len(campaign.fidelities or [])):
+        references = run.funnel(references, level)
+    run.book.finish()
+    console.print(f"{run.display.counts['done']} surfaces done, {run.display.counts['failed']} failed in "
+                  f"{time.monotonic() - run.display.started:.0f} s; worker logs: {run.runs / 'workers'}")
+    return campaign_protocol(campaign)
 
-    from distributed import wait
 
-    with Live(display.render(), console=console, refresh_per_second=2, transient=True) as live:
-        while futures:
-            try:
-                done, _ = wait(list(futures), timeout=0.5, return_when="FIRST_COMPLETED")
-            except TimeoutError:  # nothing finished in this half second
-                done = []
-            _drain(events, book, display)
-            display.workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
-            book.heartbeat()
-            for future in done:
-                kind, key, material, miller, termination = futures.pop(future)
+class _Run:
+    """The client's state while a campaign runs: the store (its only writer), the status book, the futures."""
+
+    def __init__(self, campaign, location, client, console: Console, engine: str):
+        self.campaign, self.client, self.console = campaign, client, console
+        self.store = open_store(location)  # created here, once, before any result comes back
+        root = resolve_location(location)
+        self.runs = Path(root) / "runs" if "://" not in root else Path("seiscreen-runs").absolute()
+        self.runs.mkdir(parents=True, exist_ok=True)
+        self.checkpoints = str(Path(root) / "checkpoints") if "://" not in root else str(self.runs / "checkpoints")
+        self.book = StatusBook(location, campaign.name, campaign.calculator, engine)
+        self.events: queue.Queue = queue.Queue()
+        client.subscribe_topic(worker.TOPIC, lambda event: self.events.put(event[1]))
+        self.display = _Display()
+        self.futures: dict = {}  # future -> (kind, unit key, material, miller, termination, calculator)
+        self.surfaces: list = []  # this level's surfaces for the ranking: references to job outputs
+
+    def plan(self, index: int, material: str, miller) -> None:
+        key = self.book.key(material, miller)
+        self.book.set(key, "pending", material, miller)
+        future = self.client.submit(worker.plan_surfaces, self.campaign, index, list(miller), key, str(self.runs),
+                                    pure=False, key=f"terminations-{material}-{_facet(miller)}-{time.time_ns()}")
+        self.futures[future] = ("plan", key, material, miller, None, None)
+
+    def surface(self, flow_dict: dict, key: dict, content_hash: str | None, output_uuid: str) -> None:
+        """One surface: referred to if finished before (same content hash), else sent to a worker."""
+        material, miller, term, calculator = key["material"], key["miller"], key["termination_id"], key["calculator"]
+        unit = self.book.key(material, miller, term, calculator)
+        done_before = find_done_job(self.store, "surface", content_hash) if content_hash else None
+        if done_before:  # finished by an earlier run with the same inputs (content hash)
+            self.surfaces.append(OutputReference(done_before["uuid"]))
+            self.book.set(unit, "done", material, miller, term, calculator=calculator,
+                          detail="reused from the store")
+            self.display.counts["done"] += 1
+            return
+        self.book.set(unit, "pending", material, miller, term, calculator=calculator)
+        self.display.counts["pending"] += 1
+        self.surfaces.append(OutputReference(output_uuid))
+        upstream = _upstream(flow_dict, key, self.store)
+        task = self.client.submit(worker.run_surface, flow_dict, unit, str(self.runs), upstream, self.checkpoints,
+                                  pure=False, key=f"surface-{material}-{term}-{calculator}-{time.time_ns()}")
+        self.futures[task] = ("surface", unit, material, miller, term, calculator)
+
+    def wait(self) -> None:
+        """Until every submitted task is back: write results, record states, submit the surfaces planned."""
+        from distributed import wait
+
+        display = self.display
+        with Live(display.render(), console=self.console, refresh_per_second=2, transient=True) as live:
+            while self.futures:
                 try:
-                    result = future.result()
-                except Exception as exc:  # noqa: BLE001 - a failed unit is recorded, the campaign goes on
-                    set_state(key, "failed", material, miller, termination, reason=_reason(exc))
-                    if kind == "surface":
-                        display.counts["failed"] += 1
+                    done, _ = wait(list(self.futures), timeout=0.5, return_when="FIRST_COMPLETED")
+                except TimeoutError:  # nothing finished in this half second
+                    done = []
+                _drain(self.events, self.book, display)
+                display.workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+                self.book.heartbeat()
+                for future in done:
+                    kind, key, material, miller, termination, calculator = self.futures.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a failed unit is recorded, the campaign goes on
+                        self.book.set(key, "failed", material, miller, termination, calculator=calculator,
+                                      reason=_reason(exc))
+                        if kind == "surface":
+                            display.counts["failed"] += 1
+                            display.counts["running"] = max(0, display.counts["running"] - 1)
+                        self.console.print(f"[red]failed[/] {material}{_facet(miller)} {termination or ''}: "
+                                           f"{_reason(exc)}")
+                        continue
+                    finally:
+                        future.release()
+                    if kind == "plan":
+                        self.book.set(key, "done", material, miller, detail=f"{len(result)} termination(s)")
+                        for planned in result:
+                            self.surface(planned["flow"], planned["key"], planned["content_hash"],
+                                         planned["output_uuid"])
+                    else:
+                        _write(self.store, result)
                         display.counts["running"] = max(0, display.counts["running"] - 1)
-                    console.print(f"[red]failed[/] {material}{_facet(miller)} {termination or ''}: {_reason(exc)}")
-                    continue
-                finally:
-                    future.release()
-                if kind == "plan":
-                    set_state(key, "done", material, miller, detail=f"{len(result)} termination(s)")
-                    for planned in result:
-                        term = planned["key"]["termination_id"]
-                        unit = book.key(material, miller, term)
-                        done_before = find_done_job(store, "surface", planned["content_hash"])
-                        if done_before:  # finished by an earlier run with the same inputs (content hash)
-                            surfaces.append(OutputReference(done_before["uuid"]))
-                            set_state(unit, "done", material, miller, term, detail="reused from the store")
-                            display.counts["done"] += 1
-                            continue
-                        set_state(unit, "pending", material, miller, term)
-                        display.counts["pending"] += 1
-                        surfaces.append(OutputReference(planned["output_uuid"]))
-                        upstream = _upstream(planned["flow"], planned["key"], store)
-                        task = client.submit(worker.run_surface, planned["flow"], unit, str(runs), upstream,
-                                             checkpoints, pure=False,
-                                             key=f"surface-{material}-{term}-{time.time_ns()}")
-                        futures[task] = ("surface", unit, material, miller, term)
-                else:
-                    _write(store, result)
-                    display.counts["running"] = max(0, display.counts["running"] - 1)
-                    _record_surface(result, book, key, material, miller, termination, display, console)
-            live.update(display.render())
-        _drain(events, book, display)
-    _rank_and_funnel(campaign, store, surfaces, runs)
-    book.finish()
-    console.print(f"{display.counts['done']} surfaces done, {display.counts['failed']} failed in "
-                  f"{time.monotonic() - display.started:.0f} s; worker logs: {runs / 'workers'}")
-    return protocol
+                        _record_surface(result, self.book, key, material, miller, termination, calculator,
+                                        display, self.console)
+                live.update(display.render())
+            _drain(self.events, self.book, display)
+
+    def funnel(self, lower: list, level: int) -> list:
+        """Fidelity ``level`` of the funnel: seiscreen's own ``funnel`` job chooses the surfaces and builds their
+        flows (seeded minima, warm-started bands); the flows go to the workers, the comparison runs here."""
+        from jobflow import CURRENT_JOB, OnMissing
+
+        from seiscreen.flows import funnel
+
+        resolved = [ref.resolve(self.store, on_missing=OnMissing.NONE) for ref in lower]
+        previous = CURRENT_JOB.store
+        CURRENT_JOB.store = self.store  # as a job with expose_store sees it: finished surfaces are reused
+        try:
+            response = funnel.original(self.campaign, resolved, level)
+        finally:
+            CURRENT_JOB.store = previous
+        self.surfaces = []
+        follow = []
+        for item in response.replace.jobs:
+            if isinstance(item, Flow):  # one surface at this fidelity
+                slab = next(a for job in item.jobs for a in job.function_args if hasattr(a, "key"))
+                hops = item.jobs[-1]
+                self.surface(item.as_dict(), slab.key.model_dump(mode="json"),
+                             hops.function_kwargs.get("surface_hash"), item.output.uuid)
+            elif item.function is not funnel:  # the comparison (the next level is taken from here)
+                item.hosts = []  # run alone here, out of the replaced flow it was built in
+                follow.append(item)
+        self.wait()
+        run_locally(Flow(follow, name=f"{self.campaign.name} compare level {level}"), store=self.store,
+                    create_folders=True, root_dir=self.runs, log=False, allow_external_references=True)
+        higher = [a for item in follow for a in item.function_args[1:2]][0] if follow else []
+        # The comparison's inputs are this level's surfaces: stored documents (reused) or references.
+        return [OutputReference(h.uuid) if isinstance(h, OutputReference) else _stored_reference(self.store, h)
+                for h in higher]
+
+
+def _stored_reference(store, surface) -> OutputReference:
+    """A reference to the stored job of a finished surface document (reused by the funnel)."""
+    doc = find_done_job(store, "surface", getattr(surface, "content_hash", None) or surface.get("content_hash"))
+    return OutputReference(doc["uuid"])
 
 
 def _facet(miller) -> str:
     return "(" + "".join(str(i) for i in miller) + ")"
 
 
-def _record_surface(result, book, key, material, miller, termination, display, console) -> None:
+def _record_surface(result, book, key, material, miller, termination, calculator, display, console) -> None:
     surface = result["surface"]
     if isinstance(surface, dict) and surface.get("doc_type") == "surface" and surface["status"] != "failed":
         barrier = surface.get("barrier_1d") if surface.get("channel_only") else surface.get("barrier_2d")
         detail = surface["status"] + (f" {barrier:.3f} eV" if surface["status"] == "ranked" else "")
-        book.set(key, "done", material, miller, termination, reason=surface.get("reason") or "", detail=detail,
-                 worker=result["worker"], seconds=round(result["seconds"], 1))
+        book.set(key, "done", material, miller, termination, calculator=calculator, reason=surface.get("reason") or "",
+                 detail=detail, worker=result["worker"], seconds=round(result["seconds"], 1))
         display.counts["done"] += 1
         console.print(f"done {material}{_facet(miller)} {termination}: {detail} "
                       f"({result['seconds']:.0f} s on {result['worker']})")
     else:
         said = (surface or {}).get("reason") if isinstance(surface, dict) else None
         reason = "; ".join(result["errors"]) or said or "the surface flow produced no summary"
-        book.set(key, "failed", material, miller, termination, reason=reason, worker=result["worker"],
-                 seconds=round(result["seconds"], 1))
+        book.set(key, "failed", material, miller, termination, calculator=calculator, reason=reason,
+                 worker=result["worker"], seconds=round(result["seconds"], 1))
         display.counts["failed"] += 1
         console.print(f"[red]failed[/] {material}{_facet(miller)} {termination}: {reason}")
 
@@ -214,19 +274,12 @@ def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
                 display.neb = f"{fields['hop']} {fields['stage']} step {fields['step']} fmax {fields['fmax']:.3f}"
 
 
-def _rank_and_funnel(campaign, store, references: list, runs: Path) -> None:
-    """The campaign's ranking job (and fidelity funnel) on the client, over the surfaces now in the store."""
-    from seiscreen.flows import funnel, rank_surfaces
+def _rank(campaign, store, references: list, runs: Path) -> None:
+    """The campaign's ranking job on the client, over the surfaces now in the store."""
+    from seiscreen.flows import rank_surfaces
 
     ranking = rank_surfaces(references)
     ranking.name = f"ranking {campaign.name}"
     ranking.config = JobConfig(on_missing_references=OnMissing.NONE)
-    jobs = [ranking]
-    if campaign.fidelities:
-        # The funnel's higher-fidelity surfaces run on the client with jobflow (not spread over the workers).
-        step = funnel(campaign, references, 1)
-        step.name = f"funnel {campaign.name} -> {campaign.fidelities[1]}"
-        step.config = JobConfig(on_missing_references=OnMissing.NONE, expose_store=True)
-        jobs.append(step)
-    run_locally(Flow(jobs, name=f"{campaign.name} ranking"), store=store, create_folders=True, root_dir=runs,
+    run_locally(Flow([ranking], name=f"{campaign.name} ranking"), store=store, create_folders=True, root_dir=runs,
                 log=False, allow_external_references=True)

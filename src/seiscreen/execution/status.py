@@ -61,15 +61,17 @@ class StatusBook:
         self._last_beat = time.monotonic()
         self.store.update([self.run], key="unit")
 
-    def key(self, material: str, miller, termination: str | None = None) -> str:
-        parts = [self.campaign, self.calculator, material, facet_label(miller)]
+    def key(self, material: str, miller, termination: str | None = None, calculator: str | None = None) -> str:
+        """A unit's key; ``calculator``: a fidelity of the funnel other than the campaign's first."""
+        parts = [self.campaign, calculator or self.calculator, material, facet_label(miller)]
         return "/".join(parts + ([termination] if termination else []))
 
-    def set(self, key: str, state: str, material: str, miller, termination: str | None = None, **extra) -> None:
+    def set(self, key: str, state: str, material: str, miller, termination: str | None = None,
+            calculator: str | None = None, **extra) -> None:
         assert state in STATES, state
-        doc = {"unit": key, "kind": "unit", "campaign": self.campaign, "calculator": self.calculator,
-               "material": material, "facet": facet_label(miller), "termination": termination, "state": state,
-               "reason": extra.pop("reason", ""), "updated_at": _now(), **extra}
+        doc = {"unit": key, "kind": "unit", "campaign": self.campaign, "calculator": calculator or self.calculator,
+               "run": self.run_key, "material": material, "facet": facet_label(miller), "termination": termination,
+               "state": state, "reason": extra.pop("reason", ""), "updated_at": _now(), **extra}
         self.store.update([doc], key="unit")
 
     def update(self, key: str, **fields) -> None:
@@ -120,7 +122,7 @@ def campaign_status(location: str | None = None, campaign: str | None = None) ->
         if doc.get("kind") != "unit" or (campaign and doc["campaign"] != campaign):
             continue
         state, reason = doc["state"], doc.get("reason", "")
-        run = runs.get(f"run/{doc['campaign']}/{doc['calculator']}")
+        run = runs.get(doc.get("run") or f"run/{doc['campaign']}/{doc['calculator']}")
         if state in ("pending", "running") and run is not None and not _client_alive(run):
             reason = (f"was {state} when the run of {run['host']} (PID {run['pid']}) stopped: "
                       "rerun the same command to finish it")
