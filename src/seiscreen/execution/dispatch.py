@@ -214,7 +214,8 @@ class _Run:
                 hops = item.jobs[-1]
                 self.surface(item.as_dict(), slab.key.model_dump(mode="json"),
                              hops.function_kwargs.get("surface_hash"), item.output.uuid)
-            elif item.function is not funnel:  # the comparison (the next level is taken from here)
+            elif getattr(item.function, "original", item.function) is not funnel.original:  # the comparison
+                # (the next level's funnel job is not run here: execute_campaign calls the next level itself)
                 item.hosts = []  # run alone here, out of the replaced flow it was built in
                 follow.append(item)
         self.wait()
