@@ -160,7 +160,7 @@ def presets() -> None:
 def run(
     campaign_file: Annotated[Path, typer.Argument(help="campaign YAML (see workflows/)", show_default=False)],
     calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
-    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
     workers: Annotated[int | None, typer.Option(help="run the surfaces on N local worker processes (Dask)")] = None,
 ) -> None:
     """Run a screening campaign into the store and print its ranking."""
@@ -190,7 +190,7 @@ def run(
 @app.command()
 @_clean_errors
 def results(
-    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     hops: Annotated[bool, typer.Option(help="one row per hop instead of per surface")] = False,
 ) -> None:
@@ -214,7 +214,7 @@ def results(
 @app.command()
 @_clean_errors
 def report(
-    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
     out: Annotated[Path, typer.Option(help="report folder (index.html, figures/, tables/, bands/)")] = Path(
         "seiscreen-report"),
     literature: Annotated[Path | None, typer.Option(help="literature YAML (default: the review's, shipped)")] = None,
@@ -233,10 +233,25 @@ def report(
                   "undecidable)", highlight=False, soft_wrap=True)
 
 
+@app.command("export")
+@_clean_errors
+def export_command(
+    out: Annotated[Path, typer.Argument(help="results file to write (.json or .json.gz)")],
+    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
+    note: Annotated[str | None, typer.Option(help="a line saying what these results are")] = None,
+) -> None:
+    """Write every result of a store, with its provenance, into one file that `results`, `report` and
+    `load_results` read like a store (--store FILE): how results are shipped."""
+    from seiscreen.store import export_store, open_store
+
+    counts = export_store(open_store(store, create=False), out, note=note)
+    console.print(f"exported {counts['jobs']} job documents and {counts['data']} bands to {out}", highlight=False)
+
+
 @app.command("export-bands")
 @_clean_errors
 def export_bands_command(
-    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
     out: Annotated[Path, typer.Option(help="folder for the band files")] = Path("seiscreen-bands"),
     format: Annotated[str, typer.Option("--format", help="traj (ASE trajectory) or xyz (extended XYZ)")] = "traj",
     material: Annotated[str | None, typer.Option(help="only this material's hops")] = None,

@@ -58,8 +58,11 @@ def resolve_location(location: str | os.PathLike | None = None) -> str:
 
 
 def open_store(location: str | os.PathLike | None = None, create: bool = True) -> JobStore:
-    """A connected JobStore at ``location`` (a folder for the embedded store, or a ``mongodb://`` URI)."""
+    """A connected JobStore at ``location``: a folder for the embedded store, a ``mongodb://`` URI, or a results
+    file written by :func:`export_store` (``.json`` / ``.json.gz``, read into memory: shipped results)."""
     location = resolve_location(location)
+    if location.endswith(EXPORT_SUFFIXES):
+        return _open_export(Path(location))
     if location.startswith(("mongodb://", "mongodb+srv://")):
         from maggma.stores import MongoURIStore
 
@@ -183,3 +186,69 @@ def checkpoint_folder(store: JobStore | None = None) -> Path:
     if database_path:
         return Path(database_path) / CHECKPOINTS
     return Path.cwd().parent / CHECKPOINTS
+
+
+# --------------------------------------------------------------------------------------------- shipped results
+
+EXPORT_SUFFIXES = (".json", ".json.gz")
+EXPORT_FORMAT = "seiscreen-results-1"
+
+
+def export_store(store: JobStore, path: str | os.PathLike, note: str | None = None) -> dict:
+    """Every job document and big-data blob of ``store`` in one JSON file (gzipped for ``.json.gz``), with who
+    wrote it: each document keeps its own provenance (settings, versions, date, machine). Returns the counts."""
+    import gzip
+    import json
+    import platform
+    from datetime import datetime, timezone
+    from importlib.metadata import version
+
+    from monty.json import jsanitize
+
+    path = Path(path)
+    if not str(path).endswith(EXPORT_SUFFIXES):
+        raise SeiscreenError(f"results file {path} must end in .json or .json.gz")
+    docs = [{k: v for k, v in d.items() if k != "_id"} for d in store.query({})]
+    data_store = store.additional_stores.get("data")
+    data = [{k: v for k, v in d.items() if k != "_id"} for d in (data_store.query({}) if data_store else [])]
+    payload = {"format": EXPORT_FORMAT, "exported_at": datetime.now(timezone.utc).isoformat(),
+               "machine": platform.node(), "seiscreen_version": version("seiscreen"), "note": note,
+               "jobs": jsanitize(docs, strict=False, allow_bson=False), "data": jsanitize(data, strict=False)}
+    text = json.dumps(payload)  # key order kept: tables built from these documents keep their column order
+    partial = path.with_name(path.name + ".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if str(path).endswith(".gz"):
+        with gzip.open(partial, "wt") as handle:
+            handle.write(text)
+    else:
+        partial.write_text(text)
+    os.replace(partial, path)  # never a half-written results file
+    return {"jobs": len(docs), "data": len(data)}
+
+
+def _open_export(path: Path) -> JobStore:
+    import gzip
+    import json
+
+    from maggma.stores import MemoryStore
+
+    if not path.is_file():
+        raise SeiscreenError(f"no results file at {path}: check the path (write one with 'seiscreen export')")
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt") as handle:
+            payload = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise SeiscreenError(f"results file {path} cannot be read ({type(exc).__name__}): it is not a "
+                             "'seiscreen export' file, or it is damaged") from None
+    if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
+        raise SeiscreenError(f"results file {path} is not a {EXPORT_FORMAT} file: write it with 'seiscreen export'")
+    store = JobStore(MemoryStore("jobs", key="uuid"),
+                     additional_stores={"data": MemoryStore("jobs_data", key="job_uuid")})
+    store.connect()
+    if payload["jobs"]:
+        store.docs_store._collection.insert_many(payload["jobs"])
+    if payload["data"]:
+        store.additional_stores["data"]._collection.insert_many(payload["data"])
+    return store
+

@@ -1,0 +1,54 @@
+"""Shipped results: a store exported to one file reads back like the store itself (results, bands, report)."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from seiscreen.cli import app
+from seiscreen.results import band_images, load_results
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def emt_store(tmp_path_factory):
+    where = tmp_path_factory.mktemp("export")
+    run = CliRunner().invoke(app, ["run", str(REPO / "workflows" / "emt-demo.yaml"), "--store", str(where / "st")])
+    assert run.exit_code == 0, run.output
+    return where / "st"
+
+
+@pytest.mark.parametrize("name", ["results.json", "results.json.gz"])
+def test_an_exported_file_reads_back_like_the_store(emt_store, tmp_path, name):
+    out = tmp_path / name
+    done = CliRunner().invoke(app, ["export", str(out), "--store", str(emt_store), "--note", "EMT demo"])
+    assert done.exit_code == 0, done.output
+    from_store, from_file = load_results(emt_store), load_results(out)
+    pd.testing.assert_frame_equal(from_file.surfaces, from_store.surfaces)
+    pd.testing.assert_frame_equal(from_file.hops, from_store.hops)
+    # The bands came along: a hop's band is read from the file as from the store.
+    hop_uuid = from_file.hops["job_uuid"].iloc[0]
+    assert [a.get_potential_energy() for a in band_images(out, hop_uuid)] == pytest.approx(
+        [a.get_potential_energy() for a in band_images(emt_store, hop_uuid)])
+    text = gzip.open(out, "rt").read() if name.endswith(".gz") else out.read_text()
+    payload = json.loads(text)
+    assert payload["note"] == "EMT demo" and payload["seiscreen_version"]
+    # Every surface carries its own provenance: settings, versions, date, machine.
+    (surface,) = [j["output"] for j in payload["jobs"]
+                  if isinstance(j.get("output"), dict) and j["output"].get("doc_type") == "surface"]
+    assert {"calculator", "versions", "created_at", "machine", "neb_protocol"} <= set(surface["provenance"])
+    report = CliRunner().invoke(app, ["report", "--store", str(out), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0 and (tmp_path / "report" / "index.html").exists(), report.output
+
+
+def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"hello": 1}')
+    shown = CliRunner().invoke(app, ["results", "--store", str(bogus)])
+    assert shown.exit_code == 2 and "not a seiscreen-results-1 file" in shown.output
+    missing = CliRunner().invoke(app, ["results", "--store", str(tmp_path / "nothing.json.gz")])
+    assert missing.exit_code == 2 and "no results file" in missing.output
