@@ -1,10 +1,11 @@
-"""Convergence of gpaw-lcao settings on NaF(100): the F-top minus hollow energy of a Na adatom (a proxy for the
+"""Convergence of a GPAW preset on NaF(100): the F-top minus hollow energy of a Na adatom (a proxy for the
 barrier, which runs between such sites) and the hollow adsorption energy, against one setting at a time.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gpaw_convergence.py [--thickness 2] [--scan h kpts basis]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gpaw_convergence.py --preset gpaw-lcao --scan h kpts basis
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gpaw_convergence.py --preset gpaw-lcao-gamma --scan thickness vacuum
 
-Each row changes one parameter of the preset and prints both quantities and their change from the preset's own
-value. Single points at touching height (unrelaxed), thin slab: evidence for the settings, not a barrier.
+Each row changes one setting of the preset (or of the slab) and prints both quantities and their change from the
+first row. Single points at touching height (unrelaxed): evidence for the settings, not a barrier.
 """
 
 from __future__ import annotations
@@ -19,32 +20,39 @@ from seiscreen.minima import reference_energy
 from seiscreen.surfaces.sites import candidate_sites, placed
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
+# Each variant: (calculator parameter changes, slab setting changes).
 SCANS = {
-    "h": [{"h": 0.25}, {"h": 0.16}],
-    "kpts": [{"kpts": {"density": 1.5, "gamma": True}}, {"kpts": {"density": 3.5, "gamma": True}}],
-    "basis": [{"basis": "szp(dzp)"}],
-    "setups": [{"setups": {}}],  # GPAW's default 7-electron Na setup
+    "h": [({"h": 0.2}, {}), ({"h": 0.16}, {})],
+    "kpts": [({"kpts": (1, 1, 1)}, {}), ({"kpts": {"density": 1.5, "gamma": True}}, {}),
+             ({"kpts": {"density": 2.5, "gamma": True}}, {}), ({"kpts": {"density": 3.5, "gamma": True}}, {})],
+    "basis": [({"basis": "szp(dzp)"}, {})],
+    "spin": [({"spinpol": False}, {}), ({"spinpol": True}, {})],
+    "setups": [({"setups": {}}, {})],  # GPAW's default 7-electron Na setup
+    "thickness": [({}, {"min_thickness": 4.0}), ({}, {"min_thickness": 6.0})],  # 3 and 4 planes
+    "vacuum": [({}, {"vacuum": 8.0}), ({}, {"vacuum": 14.0})],
+    "lateral": [({}, {"min_lateral_size": 9.0})],  # 3x3 primitive cell: adatom images 9.8 Å apart
 }
+BASE_SLAB = {"min_thickness": 2.0, "min_lateral_size": 6.5, "vacuum": 10.0}
 
 
 def main() -> None:
     warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--thickness", type=float, default=2.0)
+    parser.add_argument("--preset", default="gpaw-lcao")
     parser.add_argument("--scan", nargs="+", default=["h", "kpts", "basis"], choices=list(SCANS))
     args = parser.parse_args()
-    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0),
-                                SlabSettings(min_thickness=args.thickness, min_lateral_size=6.5, vacuum=10.0))
-    slab = term.to_atoms()
-    sites = {s.name: s for s in candidate_sites(slab)}
-    base = get_preset("gpaw-lcao")
-    variants = [("preset", {})] + [(f"{k}={list(v.values())[0]}", v) for k in args.scan for v in SCANS[k]]
-    print(f"{'setting':34} {'E(F-top)-E(hollow)':>18} {'change':>8} {'E_ads hollow':>12} {'change':>8} {'wall s':>7}",
-          flush=True)
+    base = get_preset(args.preset)
+    variants = [("preset", ({}, {}))] + [(_label(c, s), (c, s)) for k in args.scan for c, s in SCANS[k]]
+    print(f"preset {base.name}: {base.parameters}; slab {BASE_SLAB}")
+    print(f"{'setting':40} {'atoms':>5} {'E(F-top)-E(hollow)':>18} {'change':>8} {'E_ads hollow':>12} {'change':>8} "
+          f"{'wall s':>7}", flush=True)
     first = None
-    for label, change in variants:
+    for label, (change, slab_change) in variants:
         preset = CalculatorPreset(**{**base.model_dump(), "name": label,
                                      "parameters": {**base.parameters, **change}})
+        (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0), SlabSettings(**{**BASE_SLAB, **slab_change}))
+        slab = term.to_atoms()
+        sites = {s.name: s for s in candidate_sites(slab)}
         start = time.perf_counter()
         clean = slab.copy()
         clean.calc = preset.make(clean)
@@ -58,8 +66,12 @@ def main() -> None:
         difference = energies["top-F"] - energies["hollow4-F2Na2"]
         e_ads = energies["hollow4-F2Na2"] - e_clean - na
         first = first or (difference, e_ads)
-        print(f"{label:34} {difference:18.3f} {difference - first[0]:+8.3f} {e_ads:12.3f} {e_ads - first[1]:+8.3f} "
-              f"{time.perf_counter() - start:7.0f}", flush=True)
+        print(f"{label:40} {len(slab) + 1:5d} {difference:18.3f} {difference - first[0]:+8.3f} {e_ads:12.3f} "
+              f"{e_ads - first[1]:+8.3f} {time.perf_counter() - start:7.0f}", flush=True)
+
+
+def _label(change: dict, slab_change: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in {**change, **slab_change}.items())
 
 
 def _bcc_na():

@@ -21,6 +21,7 @@ def quiet_library_warnings() -> None:
             warnings.filterwarnings("ignore", category=category, module=module)
 
 
+STORE_HELP = "store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]"
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Screen SEI coatings for Na-metal anodes by the Na adatom's surface diffusion barrier.")
 console = Console()
@@ -160,7 +161,7 @@ def presets() -> None:
 def run(
     campaign_file: Annotated[Path, typer.Argument(help="campaign YAML (see workflows/)", show_default=False)],
     calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
-    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     workers: Annotated[int | None, typer.Option(help="run the surfaces on N local worker processes (Dask)")] = None,
 ) -> None:
     """Run a screening campaign into the store and print its ranking."""
@@ -190,7 +191,7 @@ def run(
 @app.command()
 @_clean_errors
 def results(
-    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     hops: Annotated[bool, typer.Option(help="one row per hop instead of per surface")] = False,
 ) -> None:
@@ -214,7 +215,7 @@ def results(
 @app.command()
 @_clean_errors
 def report(
-    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     out: Annotated[Path, typer.Option(help="report folder (index.html, figures/, tables/, bands/)")] = Path(
         "seiscreen-report"),
     literature: Annotated[Path | None, typer.Option(help="literature YAML (default: the review's, shipped)")] = None,
@@ -237,7 +238,7 @@ def report(
 @_clean_errors
 def export_command(
     out: Annotated[Path, typer.Argument(help="results file to write (.json or .json.gz)")],
-    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     note: Annotated[str | None, typer.Option(help="a line saying what these results are")] = None,
 ) -> None:
     """Write every result of a store, with its provenance, into one file that `results`, `report` and
@@ -251,7 +252,7 @@ def export_command(
 @app.command("export-bands")
 @_clean_errors
 def export_bands_command(
-    store: Annotated[str | None, typer.Option(help="store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     out: Annotated[Path, typer.Option(help="folder for the band files")] = Path("seiscreen-bands"),
     format: Annotated[str, typer.Option("--format", help="traj (ASE trajectory) or xyz (extended XYZ)")] = "traj",
     material: Annotated[str | None, typer.Option(help="only this material's hops")] = None,

@@ -200,7 +200,7 @@ def export_store(store: JobStore, path: str | os.PathLike, note: str | None = No
     import gzip
     import json
     import platform
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
     from importlib.metadata import version
 
     from monty.json import jsanitize
@@ -211,7 +211,7 @@ def export_store(store: JobStore, path: str | os.PathLike, note: str | None = No
     docs = [{k: v for k, v in d.items() if k != "_id"} for d in store.query({})]
     data_store = store.additional_stores.get("data")
     data = [{k: v for k, v in d.items() if k != "_id"} for d in (data_store.query({}) if data_store else [])]
-    payload = {"format": EXPORT_FORMAT, "exported_at": datetime.now(timezone.utc).isoformat(),
+    payload = {"format": EXPORT_FORMAT, "exported_at": datetime.now(UTC).isoformat(),
                "machine": platform.node(), "seiscreen_version": version("seiscreen"), "note": note,
                "jobs": jsanitize(docs, strict=False, allow_bson=False), "data": jsanitize(data, strict=False)}
     text = json.dumps(payload)  # key order kept: tables built from these documents keep their column order
