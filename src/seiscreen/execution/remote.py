@@ -5,7 +5,7 @@ each NEB hop, each summary) as its own batch job, including the jobs that flows 
 results go to the same MongoDB collections that ``seiscreen results --store mongodb://...`` reads (database
 ``seiscreen``, collections ``jobs`` and ``jobs_data``).
 
-:func:`project_config` writes the jobflow-remote project (``workflows/jobflow-remote.yaml`` is the same
+:func:`project_config` writes the jobflow-remote project (``workflows/engines/jobflow-remote.yaml`` is the same
 template); :func:`validate_project` checks it with jobflow-remote's own pydantic model.
 """
 
@@ -21,7 +21,7 @@ from seiscreen.errors import SeiscreenError
 from seiscreen.execution.slurm import BatchSettings
 from seiscreen.store import DATABASE_NAME
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "workflows" / "jobflow-remote.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "workflows" / "engines" / "jobflow-remote.yaml"
 PLACEHOLDER_URI = "mongodb://USER:PASSWORD@mongodb.example.org:27017/seiscreen"
 
 
