@@ -254,14 +254,14 @@ def test_a_facet_with_one_finished_and_one_new_termination_computes_only_the_new
 
 
 def test_a_crashed_neb_resumes_from_its_checkpoint_on_the_rerun(tmp_path, monkeypatch):
-    # In-process stand-in for a node dying mid-band: the 11th checkpoint write raises, the hop is stored as failed
-    # by an exception, and the rerun continues the band from the 10th checkpoint instead of starting over.
+    # In-process stand-in for a node dying mid-band: the 6th checkpoint write raises, the hop is stored as failed
+    # by an exception, and the rerun continues the band from the 5th checkpoint instead of starting over.
     store = open_store(tmp_path / "store")
     real_save, saves = NebCheckpoint.save, []
 
     def dying_save(self, path):
         saves.append(self.step)
-        if len(saves) > 10:  # one file per checkpoint here (no job folders): the store's
+        if len(saves) > 5:  # one file per checkpoint here (no job folders): the store's
             raise RuntimeError("node lost (test)")
         real_save(self, path)
 

@@ -25,7 +25,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import covalent_radii
-from ase.mep import NEB
+from ase.mep import NEB, DyNEB
 from ase.optimize import BFGS, FIRE, MDMin
 from ase.utils.forcecurve import fit_images
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,10 @@ class NebProtocol(BaseModel):
     spring_constant: float = Field(0.1, gt=0, description="eV/Å²")
     method: Literal["improvedtangent"] = "improvedtangent"
     optimizer: Literal["BFGS", "FIRE", "MDMin"] = "BFGS"
+    # Measured (benchmarks/neb_force_calls.py, docs/performance.md): ASE's 70 eV/Å² initial Hessian makes BFGS creep
+    # along a band's soft adatom modes; 15 and dynamic relaxation halve the force calls for the same barrier.
+    optimizer_alpha: float = Field(15.0, gt=0, description="eV/Å², BFGS's initial Hessian guess (ASE's is 70)")
+    dynamic: bool = Field(True, description="ASE's DyNEB: images already below fmax are not recomputed")
     interpolation: Literal["idpp", "linear"] = "idpp"
     fmax: float = Field(0.05, gt=0, description="eV/Å, climbing stage")
     climb_threshold: float = Field(0.4, ge=0, description="eV/Å above fmax at which the climbing image starts")
@@ -252,7 +256,10 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
             waiting[k + 1] = image.calc
             image.calc = SinglePointCalculator(image, energy=float(resume.energies[k + 1]),
                                                forces=resume.forces[k + 1])
-    band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method)
+    if protocol.dynamic:
+        band = DyNEB(images, k=protocol.spring_constant, fmax=protocol.fmax, climb=False, method=protocol.method)
+    else:
+        band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method)
     counter = _count_evaluations(band, waiting, resume.force_calls if resume is not None else 0)
     history: list[list[Atoms]] = []
     progress = {"steps_plain": resume.steps_plain if resume is not None else 0}
@@ -267,7 +274,10 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
             optimizer=protocol.optimizer, optimizer_state=_optimizer_state(optimizer, protocol.optimizer))
 
     def stage(name: str, fmax: float, steps: int, start: NebCheckpoint | None = None) -> tuple[bool, int]:
-        optimizer = OPTIMIZERS[protocol.optimizer](band, logfile=None)
+        if protocol.dynamic:
+            band.fmax = fmax  # DyNEB's threshold must be the optimiser's
+        options = {"alpha": protocol.optimizer_alpha} if protocol.optimizer == "BFGS" else {}
+        optimizer = OPTIMIZERS[protocol.optimizer](band, logfile=None, **options)
         first = 0
         if start is not None:  # continue the interrupted stage with the optimiser's memory
             _restore_optimizer(optimizer, protocol.optimizer, start.optimizer_state)

@@ -1,0 +1,118 @@
+"""Batched ML inference for NEB bands: every image that moved is evaluated in one model call.
+
+ASE's NEB asks its images for forces one after another; with one calculator per image, an ML potential then runs
+one forward pass per image. Here the images' calculators share a :class:`BandBatch`: the first image asked
+collects every registered image whose positions changed since its last evaluation, runs the model once on all of
+them (as fairchem's OCPNEB does), and hands each image its own results; the others are then served from their
+cache. Nothing else in the NEB changes: ``make_calculator(k, image)`` of :func:`seiscreen.neb.run_neb` becomes
+``batch.image_calculator``, and force calls are counted per image exactly as before.
+
+    batch = BandBatch.for_preset(get_preset("ml"))
+    run_neb(initial, final, batch.image_calculator, protocol)
+
+Implemented for CHGNet (the ``ml`` preset). Forces equal the per-image ``CHGNetCalculator``'s within float32
+round-off (tests/test_performance.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from seiscreen.calculators import CalculatorPreset
+from seiscreen.errors import SeiscreenError
+
+
+class BandBatch:
+    """A CHGNet model shared by the images of one band; evaluates the stale images together.
+
+    ``task="ef"``: energy and forces only, which is all a NEB uses (the per-image calculator also computes stress
+    and magnetic moments).
+    """
+
+    def __init__(self, model, task: str = "ef") -> None:
+        self.model = model
+        self.task = task
+        self._images: list[tuple[weakref.ref, BatchedImageCalculator]] = []
+        self.model_calls = 0  # forward passes (one per batch)
+        self.evaluations = 0  # structures evaluated (one per image per batch)
+
+    @classmethod
+    def for_preset(cls, preset: CalculatorPreset, task: str = "ef") -> BandBatch:
+        if preset.code != "chgnet":
+            raise SeiscreenError(f"batched band evaluation is implemented for CHGNet presets only, not "
+                                 f"{preset.name!r} ({preset.code}): use the per-image calculators (run_neb's "
+                                 "make_calculator) for it")
+        from seiscreen.calculators import _chgnet_model, _torch_threads
+
+        _torch_threads()
+        params = dict(preset.parameters)
+        return cls(_chgnet_model(params.pop("model", "0.3.0")), task=task)
+
+    def image_calculator(self, k: int, image: Atoms) -> BatchedImageCalculator:
+        """The calculator of intermediate image ``k`` (the ``make_calculator`` of run_neb)."""
+        calc = BatchedImageCalculator(self)
+        self._images.append((weakref.ref(image), calc))
+        return calc
+
+    def predict(self, structures: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
+        """(energy in eV, forces in eV/Å) of each structure, from one forward pass of the model."""
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        graphs = [self.model.graph_converter(AseAtomsAdaptor.get_structure(a)) for a in structures]
+        with contextlib.redirect_stdout(io.StringIO()):
+            predictions = self.model.predict_graph(graphs, task=self.task, batch_size=len(graphs))
+        if isinstance(predictions, dict):
+            predictions = [predictions]
+        self.model_calls += 1
+        self.evaluations += len(structures)
+        out = []
+        for atoms, p in zip(structures, predictions, strict=True):
+            factor = len(atoms) if self.model.is_intensive else 1  # CHGNet predicts eV/atom
+            out.append((float(np.ravel(p["e"])[0]) * factor, np.asarray(p["f"], dtype=float)))
+        return out
+
+    def refresh(self) -> None:
+        """Evaluate every registered image whose positions changed since its calculator last computed it."""
+        stale: list[tuple[Atoms, BatchedImageCalculator]] = []
+        for ref, calc in self._images:
+            image = ref()
+            if image is None or image.calc is not calc:
+                continue  # the image was dropped or handed another calculator
+            if calc.atoms is None or calc.check_state(image):
+                stale.append((image, calc))
+        if not stale:
+            return
+        results = self.predict([image for image, _ in stale])
+        for (image, calc), (energy, forces) in zip(stale, results, strict=True):
+            calc.store(image, energy, forces)
+
+
+class BatchedImageCalculator(Calculator):
+    """One image's view of a :class:`BandBatch`: asking it for forces evaluates the whole stale band at once."""
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, batch: BandBatch) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def store(self, atoms: Atoms, energy: float, forces: np.ndarray) -> None:
+        self.atoms = atoms.copy()
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        # Calculator.calculate would copy ``atoms`` into self.atoms and make the refresh see no change.
+        if atoms is not None and self.atoms is not None and not self.check_state(atoms) and self.results:
+            return
+        self.batch.refresh()
+        if atoms is not None and (self.atoms is None or self.check_state(atoms)):
+            # An image this batch does not know (or a copy of one): evaluated on its own.
+            [(energy, forces)] = self.batch.predict([atoms])
+            self.store(atoms, energy, forces)

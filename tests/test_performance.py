@@ -1,0 +1,144 @@
+"""Performance levers change no result: the NEB levers keep the barrier, batched ML inference keeps the forces.
+
+Speed itself is measured by benchmarks/ (neb_force_calls.py, batched_ml.py), never asserted on time here.
+"""
+
+import numpy as np
+import pytest
+from ase.build import add_adsorbate, fcc100
+from ase.calculators.emt import EMT
+from ase.constraints import FixAtoms
+from ase.mep import NEB
+from ase.optimize import BFGS
+
+from seiscreen.neb import NebProtocol, run_neb, with_fixed_results
+
+
+@pytest.fixture(scope="module")
+def au_on_al_ends():
+    """A Au adatom on a 3x3x4 Al(100) slab (top two layers free): hollow and the neighbouring hollow."""
+    ends = []
+    for shift in (0.0, 4.05 / np.sqrt(2)):
+        slab = fcc100("Al", size=(3, 3, 4), a=4.05, vacuum=10.0)
+        slab.set_constraint(FixAtoms(mask=slab.get_tags() > 2))
+        add_adsorbate(slab, "Au", 1.7, "hollow")
+        slab.positions[-1, 0] += shift
+        slab.calc = EMT()
+        BFGS(slab, logfile=None).run(fmax=0.02)
+        ends.append(slab)
+    return ends
+
+
+@pytest.fixture(scope="module")
+def usual(au_on_al_ends):
+    return _usual_recipe(*au_on_al_ends)
+
+
+def _usual_recipe(initial, final):
+    """ASE's usual CI-NEB: linear interpolation, 5 images, climbing from the start, BFGS; evaluations counted."""
+    calls = []
+    images = [with_fixed_results(initial), *(initial.copy() for _ in range(5)), with_fixed_results(final)]
+    for image in images[1:-1]:
+        image.calc = EMT()
+        compute = image.calc.calculate
+        image.calc.calculate = lambda *a, _c=compute, **k: calls.append(1) or _c(*a, **k)
+    band = NEB(images, climb=True, method="improvedtangent")
+    band.interpolate()
+    assert BFGS(band, logfile=None).run(fmax=0.05, steps=500)
+    energies = [im.get_potential_energy() for im in images]
+    return max(energies) - energies[0], len(calls)
+
+
+@pytest.mark.parametrize("levers", [
+    {},  # the defaults: IDPP, two stages, BFGS with a soft initial Hessian, DyNEB
+    {"dynamic": False},
+    {"optimizer_alpha": 70.0, "dynamic": False},  # ASE's BFGS
+    {"interpolation": "linear"},
+    {"n_images": 3},
+    {"optimizer": "FIRE", "dynamic": False},
+])
+def test_neb_levers_keep_the_barrier_of_the_usual_recipe(au_on_al_ends, usual, levers):
+    usual_barrier, usual_calls = usual
+    result = run_neb(*au_on_al_ends, lambda k, image: EMT(), NebProtocol(**levers))
+    assert result.status == "accepted"
+    assert result.forward_barrier == pytest.approx(usual_barrier, abs=0.01)
+    # Converged for real: the climbing band's largest force at the final positions (cached, no new call).
+    band = NEB(result.images, climb=True, method="improvedtangent")
+    assert np.sqrt((band.get_forces() ** 2).sum(axis=1)).max() <= 0.05 + 1e-9
+    if not levers:
+        assert result.force_calls < usual_calls  # the point of the defaults (ratio: benchmarks/neb_force_calls.py)
+
+
+def test_dynamic_relaxation_skips_converged_images(au_on_al_ends):
+    """DyNEB does not recompute images already below fmax: fewer evaluations than moving every image every step."""
+    per_image = []
+    result = run_neb(*au_on_al_ends, lambda k, image: _counted_emt(per_image, k), NebProtocol())
+    steps = result.steps_plain + result.steps_climb + 2  # each stage evaluates its start
+    assert sum(per_image) == result.force_calls < steps * 5
+
+
+def _counted_emt(per_image: list, k: int) -> EMT:
+    per_image.append(0)
+    index = len(per_image) - 1
+    calc = EMT()
+    compute = calc.calculate
+
+    def counted(*args, **kwargs):
+        per_image[index] += 1
+        return compute(*args, **kwargs)
+
+    calc.calculate = counted
+    return calc
+
+
+@pytest.mark.slow
+def test_batched_chgnet_gives_the_per_image_forces_in_one_model_call_per_band_step():
+    from seiscreen.batched import BandBatch
+    from seiscreen.calculators import get_preset
+    from seiscreen.catalog import load_bulk
+    from seiscreen.surfaces.sites import candidate_sites, placed
+    from seiscreen.surfaces.slabs import SlabSettings, make_terminations
+
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0), SlabSettings(min_thickness=4.0, min_lateral_size=6.5))
+    slab = term.to_atoms()
+    site = candidate_sites(slab)[0].position
+    rng = np.random.default_rng(1)
+    images = []
+    for k in range(5):  # five different structures, as along a band
+        image = placed(slab, site + [0.4 * k, 0.2 * k, 0.0])
+        image.positions += rng.normal(0, 0.03, image.positions.shape)
+        images.append(image)
+    preset = get_preset("ml")
+    reference = []
+    for image in images:
+        single = image.copy()
+        single.calc = preset.make()
+        reference.append((single.get_potential_energy(), single.get_forces()))
+
+    batch = BandBatch.for_preset(preset)
+    for k, image in enumerate(images):
+        image.calc = batch.image_calculator(k, image)
+    for _ in range(2):  # the second pass is served from the images' caches
+        for image, (energy, forces) in zip(images, reference, strict=True):
+            assert image.get_potential_energy() == pytest.approx(energy, abs=1e-4)
+            assert np.abs(image.get_forces() - forces).max() < 1e-4  # eV/Å: float32 round-off
+    assert (batch.model_calls, batch.evaluations) == (1, 5)
+    # A band step moves some images: only those are evaluated, together.
+    images[1].positions[-1, 0] += 0.05
+    images[3].positions[-1, 0] += 0.05
+    moved = images[3].get_forces()
+    assert (batch.model_calls, batch.evaluations) == (2, 7)
+    single = images[3].copy()
+    single.calc = preset.make()
+    assert np.abs(moved - single.get_forces()).max() < 1e-4
+    images[1].get_forces()
+    assert batch.model_calls == 2  # image 1 was computed in the same call
+
+
+def test_batched_refuses_other_presets_with_a_message():
+    from seiscreen.batched import BandBatch
+    from seiscreen.calculators import get_preset
+    from seiscreen.errors import SeiscreenError
+
+    with pytest.raises(SeiscreenError, match="CHGNet presets only"):
+        BandBatch.for_preset(get_preset("emt"))
