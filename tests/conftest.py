@@ -17,3 +17,26 @@ warnings.filterwarnings("ignore", module="pymatgen")
 def aluminium():
     """fcc Al at ASE's EMT-friendly lattice constant: the host of ASE's classic Au-on-Al(100) NEB."""
     return make_bulk("Al", AseAtomsAdaptor.get_structure(bulk("Al", "fcc", a=4.05)), {"Al": 0})
+
+
+@pytest.fixture
+def au_on_al100_hop_ends():
+    """ASE's classic hop written from scratch: Au from one hollow of a 2x2x4 Al(100) slab (lower two planes fixed)
+    to the next, both ends relaxed with EMT. Returns (initial, final)."""
+    import numpy as np
+    from ase.build import add_adsorbate, fcc100
+    from ase.calculators.emt import EMT
+    from ase.constraints import FixAtoms
+    from ase.optimize import BFGS
+
+    def endpoint(shift):
+        slab = fcc100("Al", size=(2, 2, 4), a=4.05, vacuum=10.0)
+        slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 2.5))
+        add_adsorbate(slab, "Au", 1.7, "hollow")
+        slab.positions[-1, 0] += shift
+        slab.calc = EMT()
+        BFGS(slab, logfile=None).run(fmax=0.01)
+        return slab
+
+    return endpoint(0.0), endpoint(4.05 / np.sqrt(2))
+

@@ -5,11 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from ase.build import add_adsorbate, fcc100
 from ase.calculators.emt import EMT
-from ase.constraints import FixAtoms
 from ase.mep import NEB
 from ase.optimize import BFGS
 from jobflow import run_locally
@@ -33,18 +30,8 @@ def emt_campaign(**changes) -> Campaign:
                        "slab": SLAB, **changes})
 
 
-def plain_ase_barrier() -> float:
+def plain_ase_barrier(initial, final) -> float:
     """The same hop written from scratch with ASE only: 2x2x4 Al(100), Au hollow -> next hollow."""
-    def endpoint(shift):
-        slab = fcc100("Al", size=(2, 2, 4), a=4.05, vacuum=10.0)
-        slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 2.5))
-        add_adsorbate(slab, "Au", 1.7, "hollow")
-        slab.positions[-1, 0] += shift
-        slab.calc = EMT()
-        BFGS(slab, logfile=None).run(fmax=0.01)
-        return slab
-
-    initial, final = endpoint(0.0), endpoint(4.05 / np.sqrt(2))
     images = [initial] + [initial.copy() for _ in range(5)] + [final]
     for image in images[1:-1]:
         image.calc = EMT()
@@ -62,11 +49,11 @@ def emt_store(tmp_path_factory):
     return store
 
 
-def test_pipeline_barrier_matches_a_plain_ase_neb(emt_store):
+def test_pipeline_barrier_matches_a_plain_ase_neb(emt_store, au_on_al100_hop_ends):
     results = load_results(emt_store)
     (surface,) = results.surfaces.itertuples()
     assert surface.status == "ranked" and surface.rank == 1
-    assert surface.barrier == pytest.approx(plain_ase_barrier(), abs=0.01)
+    assert surface.barrier == pytest.approx(plain_ase_barrier(*au_on_al100_hop_ends), abs=0.01)
     (hop,) = results.hops.itertuples()
     assert hop.status == "accepted" and hop.gate_converged and hop.multiplicity == 8
     assert hop.forward_barrier == pytest.approx(hop.reverse_barrier, abs=0.005)  # hollow -> equivalent hollow
