@@ -10,12 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from ase.build import add_adsorbate, fcc100
 from ase.calculators.emt import EMT
-from ase.constraints import FixAtoms
-from ase.optimize import BFGS
 from jobflow import run_locally
 
 from typer.testing import CliRunner
@@ -52,21 +48,8 @@ def run(campaign, store):
     run_locally(campaign_flow(campaign, store=store), store=store, log=False)
 
 
-def _au_on_al_ends():
-    def endpoint(shift):
-        slab = fcc100("Al", size=(2, 2, 4), a=4.05, vacuum=10.0)
-        slab.set_constraint(FixAtoms(mask=slab.positions[:, 2] < slab.positions[:, 2].min() + 2.5))
-        add_adsorbate(slab, "Au", 1.7, "hollow")
-        slab.positions[-1, 0] += shift
-        slab.calc = EMT()
-        BFGS(slab, logfile=None).run(fmax=0.01)
-        return slab
-
-    return endpoint(0.0), endpoint(4.05 / np.sqrt(2))
-
-
-def test_a_resumed_neb_takes_exactly_the_remaining_steps(tmp_path):
-    initial, final = _au_on_al_ends()
+def test_a_resumed_neb_takes_exactly_the_remaining_steps(tmp_path, au_on_al100_hop_ends):
+    initial, final = au_on_al100_hop_ends
     protocol = NebProtocol()
     paths = []
 
