@@ -2,7 +2,7 @@
 side by side in one run.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/neb_force_calls.py                 # EMT and CHGNet hops
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/neb_force_calls.py --only emt      # the EMT hops (about a minute)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/neb_force_calls.py --only emt      # the EMT hops (minutes)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/neb_force_calls.py --protocol '{"n_images": 5}'
 
 The usual recipe: linear interpolation, 5 images, climbing image from the start, BFGS (ASE's defaults),
