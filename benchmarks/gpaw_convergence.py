@@ -34,7 +34,7 @@ SCANS = {
     "lateral": [({}, {"min_lateral_size": 9.0})],  # 2x2 conventional cell: adatom images 9.27 Å apart
     # The slab cut at the calculator's own lattice instead of the experimental one (gpaw-lcao, 1-electron Na
     # setup: a = 4.441 Å for NaF, benchmarks/gpaw_lattice.py).
-    "lattice": [({}, {"lattice_scale": 4.441 / 4.634})],
+    "lattice": [({}, {"lattice_scale": 4.441 / 4.634, "min_lateral_size": 6.0})],  # 6.0: keep the 2x2 cell
 }
 BASE_SLAB = {"min_thickness": 2.0, "min_lateral_size": 6.5, "vacuum": 10.0}
 
