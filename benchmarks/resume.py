@@ -35,6 +35,7 @@ from seiscreen.neb import NebCheckpoint
 from seiscreen.schemas import HopDoc, MinimaDoc
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
+from neb_force_calls import counting  # benchmarks/ is on sys.path when a script runs
 
 CALLS = [0]
 
@@ -45,15 +46,7 @@ class CountingNebMaker(HopNebMaker):
 
     @property
     def calculator(self):
-        calc = super().calculator
-        compute = calc.calculate
-
-        def counted(*args, **kwargs):
-            CALLS[0] += 1
-            return compute(*args, **kwargs)
-
-        calc.calculate = counted
-        return calc
+        return counting(super().calculator, CALLS)
 
 
 def settings(args) -> dict:
