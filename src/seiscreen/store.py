@@ -246,9 +246,9 @@ def _open_export(path: Path) -> JobStore:
     store = JobStore(MemoryStore("jobs", key="uuid"),
                      additional_stores={"data": MemoryStore("jobs_data", key="job_uuid")})
     store.connect()
-    if payload["jobs"]:
-        store.docs_store._collection.insert_many(payload["jobs"])
+    if payload["jobs"]:  # keyed as jobflow keys them: one document per (uuid, index)
+        store.docs_store.update(payload["jobs"], key=["uuid", "index"])
     if payload["data"]:
-        store.additional_stores["data"]._collection.insert_many(payload["data"])
+        store.additional_stores["data"].update(payload["data"], key="blob_uuid")
     return store
 
