@@ -44,6 +44,7 @@ BASE = "name: t\ncalculator: emt\nadsorbate: Au\nmaterials:\n  - material: Al\n"
     (BASE + "slab:\n  vacuum: -5\n", r"vacuum -5.0 Å is too small"),
     (BASE + "  - material: NaF\n    facets: ['000']\n", "Miller index"),
     ("name: [unclosed\n", "is not valid YAML"),
+    (BASE + "    adsorbate: Qq\n", "materials.0.adsorbate: unknown adsorbate element 'Qq'"),
 ])
 def test_bad_campaign_is_one_clear_error(tmp_path, text, message):
     with pytest.raises(SeiscreenError, match=message):
@@ -58,3 +59,13 @@ def test_missing_campaign_file(tmp_path):
 def test_overrides_replace_top_level_keys(tmp_path):
     campaign = load_campaign(write(tmp_path, BASE), calculator="chgnet")
     assert campaign.calculator == "chgnet"
+
+
+def test_a_material_may_carry_its_own_adatom(tmp_path):
+    """Metal self-diffusion: Au on Al and Cu on Cu in one campaign, each surface keyed by its own adatom."""
+    from seiscreen.flows import plan_surfaces
+
+    text = BASE + "  - material: Cu\n    adsorbate: Cu\nslab:\n  min_thickness: 4\n  min_lateral_size: 5\n"
+    planned = plan_surfaces(load_campaign(write(tmp_path, text)))
+    assert {(p.material, p.slab.key.adsorbate) for p in planned} == {("Al", "Au"), ("Cu", "Cu")}
+    assert len({p.content_hash for p in planned}) == len(planned)

@@ -47,6 +47,8 @@ class MaterialSpec(BaseModel):
     terminations: list[str] | None = None  # termination ids to keep; None = every one
     # Overrides of the campaign's slab settings for this material (a Tasker-2 slab needs more planes).
     slab: dict | None = None
+    # The adatom on this material when it is not the campaign's (metal self-diffusion: Li on Li, Mg on Mg).
+    adsorbate: str | None = None
 
 
 class Campaign(BaseModel):
@@ -85,8 +87,11 @@ class Campaign(BaseModel):
         if "adsorbate" in self.minima and self.minima["adsorbate"] != self.adsorbate:
             raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
-        if self.adsorbate not in atomic_numbers or self.adsorbate == "X":
-            raise SeiscreenError(f"unknown adsorbate element {self.adsorbate!r}: use a chemical symbol such as 'Na'")
+        for k, element in [(None, self.adsorbate), *((k, m.adsorbate) for k, m in enumerate(self.materials))]:
+            if element is not None and (element not in atomic_numbers or element == "X"):
+                where = "adsorbate" if k is None else f"materials.{k}.adsorbate"
+                raise SeiscreenError(f"{where}: unknown adsorbate element {element!r}: use a chemical symbol "
+                                     "such as 'Na'")
         if self.fidelities and len(set(map(_preset_name, self.fidelities))) < len(self.fidelities):
             raise SeiscreenError(f"conflicting settings: fidelities {self.fidelities} list one preset twice: list "
                                  "each preset once, cheapest first")
@@ -115,7 +120,11 @@ class Campaign(BaseModel):
 
     @property
     def minima_settings(self) -> MinimaSettings:
-        return MinimaSettings(**{**self.minima, "adsorbate": self.adsorbate})
+        return self.minima_settings_for(self.adsorbate)
+
+    def minima_settings_for(self, adsorbate: str | None) -> MinimaSettings:
+        """The campaign's minima settings for one adatom element (None: the campaign's)."""
+        return MinimaSettings(**{**self.minima, "adsorbate": adsorbate or self.adsorbate})
 
 
 def _part(model: type[BaseModel], data: dict, where: str) -> BaseModel:

@@ -71,9 +71,10 @@ def rank_surfaces(surfaces: list) -> dict:
     }
 
 
-def _makers(campaign: Campaign, calculator: str, slab: SlabSettings) -> tuple[SurfaceFlowMaker, dict]:
-    settings = dict(calculator_preset=calculator, slab_settings=slab, minima_settings=campaign.minima_settings,
-                    neb_protocol=campaign.neb)
+def _makers(campaign: Campaign, calculator: str, slab: SlabSettings,
+            adsorbate: str | None = None) -> tuple[SurfaceFlowMaker, dict]:
+    settings = dict(calculator_preset=calculator, slab_settings=slab,
+                    minima_settings=campaign.minima_settings_for(adsorbate), neb_protocol=campaign.neb)
     summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, **settings)
     hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
                      max_hop_length=campaign.max_hop_length, **settings)
@@ -100,13 +101,13 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
     planned = []
     for spec in campaign.materials:
         slab_settings = campaign.slab_for(spec)
-        surface, settings = _makers(campaign, campaign.calculator, slab_settings)
+        surface, settings = _makers(campaign, campaign.calculator, slab_settings, spec.adsorbate)
         # Cut at the catalog's lattice: enough to check everything (polarity does not depend on the lattice scale).
         settings = {**settings, "slab_settings": slab_settings.model_copy(update={"lattice": "experimental"})}
         terminations = TerminationsMaker(surface_flow_maker=surface, **settings)
         for miller in spec.facets:
             docs = terminations.slab_docs(spec.material, list(miller))
-            _check_elements(campaign, spec.material, docs)
+            _check_elements(campaign, spec.material, spec.adsorbate or campaign.adsorbate, docs)
             ids = [d.key.termination_id for d in docs]
             unknown = sorted(set(spec.terminations or []) - set(ids))
             if unknown:
@@ -121,7 +122,7 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
     return planned
 
 
-def _check_elements(campaign: Campaign, material: str, docs: list[SlabDoc]) -> None:
+def _check_elements(campaign: Campaign, material: str, adsorbate: str, docs: list[SlabDoc]) -> None:
     """EMT knows a handful of metals only: anything else would fail in the first job, hours later on a queue."""
     from seiscreen.calculators import get_preset
 
@@ -130,11 +131,11 @@ def _check_elements(campaign: Campaign, material: str, docs: list[SlabDoc]) -> N
             continue
         from ase.calculators.emt import parameters
 
-        elements = {campaign.adsorbate, *(s for d in docs for s in atoms_from_dict(d.structure).get_chemical_symbols())}
+        elements = {adsorbate, *(s for d in docs for s in atoms_from_dict(d.structure).get_chemical_symbols())}
         missing = sorted(elements - set(parameters))
         if missing:
             raise SeiscreenError(f"calculator preset {name!r} has no parameters for {', '.join(missing)} ({material} "
-                                 f"with {campaign.adsorbate}): use an ML or GPAW preset, or EMT's metals "
+                                 f"with {adsorbate}): use an ML or GPAW preset, or EMT's metals "
                                  f"({', '.join(sorted(parameters))})")
 
 
@@ -158,7 +159,7 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
     done = done_surfaces(store, [p.content_hash for p in planned if p.content_hash]) if store is not None else {}
     jobs, surfaces = [], []
     for spec in campaign.materials:
-        surface, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec))
+        surface, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec), spec.adsorbate)
         terminations = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations, **settings)
         for miller in spec.facets:
             mine = [p for p in planned if p.material == spec.material and p.miller == tuple(miller)]
@@ -195,7 +196,7 @@ def funnel(campaign: Campaign, surfaces: list, level: int):
     calculator = campaign.fidelities[level]
     flows, outputs = [], []
     for doc in chosen:
-        surface, _ = _makers(campaign, calculator, SlabSettings(**doc.provenance.slab_settings))
+        surface, _ = _makers(campaign, calculator, SlabSettings(**doc.provenance.slab_settings), doc.key.adsorbate)
         slab = doc.slab.model_copy(update={"key": doc.key.model_copy(update={"calculator": calculator})})
         seeds = [{"name": m["site"], "position": m["position"]} for m in doc.minima]
         warm = [{"start": h.start, "end": h.end, "band": OutputReference(h.job_uuid, (("a", "band"),))}

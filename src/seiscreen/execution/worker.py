@@ -103,7 +103,7 @@ def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, r
     _log_to_file(runs_dir)
     send_event("started", unit=unit, worker=worker_name())
     spec = campaign.materials[material_index]
-    surface_maker, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec))
+    surface_maker, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec), spec.adsorbate)
     maker = TerminationsMaker(surface_flow_maker=surface_maker, only=spec.terminations, **settings)
     planned = []
     for slab in maker.slab_docs(spec.material, list(miller)):
