@@ -5,7 +5,8 @@ one forward pass per image. Here the images' calculators share a :class:`BandBat
 collects every registered image whose positions changed since its last evaluation, runs the model once on all of
 them (as fairchem's OCPNEB does), and hands each image its own results; the others are then served from their
 cache. Nothing else in the NEB changes: ``make_calculator(k, image)`` of :func:`seiscreen.neb.run_neb` becomes
-``batch.image_calculator``, and force calls are counted per image exactly as before.
+``batch.image_calculator``, and force calls are counted per image exactly as before. Every CHGNet hop of a
+campaign runs this way (``HopNebMaker.band_calculators``).
 
     batch = BandBatch.for_preset(get_preset("ml"))
     run_neb(initial, final, batch.image_calculator, protocol)

@@ -166,7 +166,9 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
             if mine and all(p.content_hash in done for p in mine):
                 surfaces.append([SurfaceDoc.model_validate(done[p.content_hash]) for p in mine])
                 continue
-            j = terminations.make(spec.material, list(miller))
+            # Cut once: the plan's slabs travel into the job (None when the flow must cut at its own lattice).
+            cut = [p.slab for p in mine] if mine and all(p.slab is not None for p in mine) else None
+            j = terminations.make(spec.material, list(miller), cut)
             j.name = f"terminations {spec.material} {''.join(map(str, miller))}"
             jobs.append(j)
             surfaces.append(j.output)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,9 +149,10 @@ class TerminationsMaker(CalculatorMaker):
     only: list[str] | None = None  # termination ids to keep (None: all)
 
     @job(config=EXPOSE_STORE)
-    def make(self, material: str, miller: list[int]):
+    def make(self, material: str, miller: list[int], slabs: list[SlabDoc] | None = None):
+        """``slabs``: the facet's slab documents when the caller already cut them (campaign_flow's plan)."""
         try:
-            docs = self.slab_docs(material, miller)
+            docs = [SlabDoc.model_validate(s) for s in slabs] if slabs else self.slab_docs(material, miller)
         except Exception as exc:  # noqa: BLE001 - one material failing must not stop the campaign
             log.exception("cutting %s %s failed", material, miller)
             failed = store_surface(failed_surface(material, miller, self.minima_settings.adsorbate, self.preset.name,
@@ -287,6 +289,16 @@ class HopNebMaker(CalculatorMaker):
         return content_hash("hop", minima=minima_id, hop=ends, slide_tolerance=self.slide_tolerance,
                             warm=warm_identity(warm), **self.identity(neb=True))
 
+    def band_calculators(self, run_dir: Path) -> Callable[[int, Atoms], Calculator]:
+        """``make_calculator`` of run_neb: image k's calculator. CHGNet images share one BandBatch, so a band step
+        is one batched forward pass (benchmarks/batched_ml.py); GPAW images each keep a folder (and wavefunctions)."""
+        if self.preset.code == "chgnet":
+            from seiscreen.batched import BandBatch
+
+            batch = BandBatch.for_preset(self.preset)
+            return lambda k, image: _slowed(batch.image_calculator(k, image))
+        return lambda k, image: _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
+
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> HopDoc:
         """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start."""
@@ -364,8 +376,7 @@ class HopNebMaker(CalculatorMaker):
                 if path is not None:
                     state.save(path)
 
-        def make_calculator(k: int, image: Atoms) -> Calculator:
-            return _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
+        make_calculator = self.band_calculators(run_dir)
 
         def on_step(stage: str, step: int, fmax: float) -> None:
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
