@@ -10,8 +10,11 @@ from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
 pytestmark = pytest.mark.slow
 
-# Adatom images >= 9 Å apart (NaF 9.27 Å, 64 atoms; NaBr 9.45 Å, 40; NaI 9.15 Å, 32), 4 planes, 2 fixed.
-SLAB = SlabSettings(min_thickness=4.0, min_lateral_size=9.0)
+# The quickstart's cells: 4 planes, 2 fixed, adatom images >= 6.5 Å apart (NaF 6.55 Å, NaBr 8.45 Å, NaI 9.15 Å;
+# 32 atoms each). (In NaF's 9.27 Å cell CHGNet also keeps a shallow local minimum beside the surface Na, 0.17 eV
+# above the hollow, reached from the top-Na start only; the hollow stays the lowest. Checked once, not in CI:
+# the larger scans cost ~8 CPU-minutes.)
+SLAB = SlabSettings(min_thickness=4.0, min_lateral_size=6.5)
 
 
 @pytest.fixture(scope="module")
@@ -28,23 +31,15 @@ def scans(calc):
     return out
 
 
-def test_naf_100_every_site_class_relaxes_into_the_same_hollow(calc):
+def test_naf_100_every_site_class_relaxes_into_the_same_hollow(scans):
     # Under the ML potentials the 4-fold hollow is NaF(100)'s minimum; the F-top start stays put by symmetry
-    # unless kicked (with CHGNet it is a flat stationary point 0.16 eV higher). In the quickstart's 6.55 Å cell
-    # every start ends in the hollow. (In the 9.27 Å cell CHGNet also keeps a shallow local minimum beside the
-    # surface Na, 0.17 eV above the hollow, reached from the top-Na start only: see the next test.)
-    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0), SlabSettings(min_thickness=4.0, min_lateral_size=6.5))
-    scan = scan_surface(term.to_atoms(), calc, MinimaSettings())
+    # unless kicked (with CHGNet it is a flat stationary point 0.16 eV higher). Every start ends in the hollow.
+    scan = scans["NaF"]
     (minimum,) = scan.accepted
     assert minimum.site == "hollow4-F2Na2"
     assert sorted(minimum.started_from) == sorted(s.name for s in scan.sites) == [
         "bridge-F-Na", "hollow4-F2Na2", "top-F", "top-Na"]
     assert minimum.adsorption_energy < 0  # binds, relative to bcc Na with the same potential
-
-
-def test_naf_100_lowest_minimum_in_the_larger_cell_is_the_hollow(scans):
-    lowest = scans["NaF"].accepted[0]
-    assert lowest.site == "hollow4-F2Na2" and {"top-F", "bridge-F-Na", "hollow4-F2Na2"} <= set(lowest.started_from)
 
 
 @pytest.mark.parametrize("material", ["NaF", "NaBr", "NaI"])

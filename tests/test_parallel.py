@@ -96,20 +96,21 @@ def test_a_worker_runs_a_surface_without_touching_the_campaign_store(tmp_path):
 
 @pytest.mark.slow
 def test_the_funnel_level_runs_on_the_workers_with_bands_warm_started_from_the_lower_level(tmp_path):
+    # One candidate (the serial funnel with two, and its rank statistics, is tests/test_funnel.py).
     campaign = Campaign(name="funnel-workers", fidelities=["emt", "chgnet"], adsorbate="Au",
-                        materials=[{"material": "Al"}, {"material": "Cu"}],
+                        materials=[{"material": "Al"}],
                         slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0})
     store = str(tmp_path / "store")
     run_with_workers(campaign, store, 2, Console(quiet=True))
     surfaces = load_results(store).surfaces
-    assert sorted(surfaces["calculator"]) == ["chgnet", "chgnet", "emt", "emt"]
+    assert sorted(surfaces["calculator"]) == ["chgnet", "emt"]
     assert (surfaces["status"] == "ranked").all(), surfaces[["calculator", "status", "reason"]]
     (doc,) = open_store(store).query({"output.doc_type": "fidelity_comparison"}, properties=["output"])
-    assert doc["output"]["n_compared"] == 2
+    assert doc["output"]["n_compared"] == 1
     for row in doc["output"]["rows"]:  # the EMT bands reached the workers through their seeded memory stores
         assert row["higher_status"] == "ranked" and row["warm_started_hops"] >= 1
     higher = [r for r in campaign_status(store) if r["calculator"] == "chgnet"]
-    assert len(higher) == 2 and all(r["state"] == "done" and r["worker"] for r in higher)
+    assert len(higher) == 1 and all(r["state"] == "done" and r["worker"] for r in higher)
 
 
 def test_bad_worker_count_is_one_line_and_creates_no_store(tmp_path):
