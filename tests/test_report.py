@@ -131,6 +131,14 @@ def test_barriers_of_different_protocols_are_never_compared():
     assert sorted(rows["protocol_id"]) == ["A", "B"] and (rows["verdict"] == "undecidable").all()
 
 
+def test_a_protocol_without_any_of_the_materials_is_not_listed_for_that_ordering():
+    # One store, two campaigns: the halides (protocol A) and the metals (protocol B) say nothing about each other.
+    table = pd.concat([surfaces(("Na2Se", 0.12), ("NaF", 0.21), protocol="A"), surfaces(("Na", 0.05), protocol="B")])
+    rows = compare_orderings(table).claims
+    assert list(rows.loc[rows["ordering"] == "cao2024-Na2Se-below-NaF", "protocol_id"]) == ["A"]
+    assert compare_orderings(surfaces(("Na", 0.05), protocol="B")).claims["verdict"].eq("undecidable").all()
+
+
 def test_the_lowest_ranked_termination_stands_for_the_facet_and_is_named():
     table = surfaces(("Na2Se", 0.30, "(100)", "t-a"), ("Na2Se", 0.10, "(100)", "t-b"), ("Na2Se", "no_path"),
                      ("NaF", 0.2))

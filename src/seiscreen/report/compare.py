@@ -90,6 +90,14 @@ def _groups(surfaces: pd.DataFrame, ordering_adsorbate: str):
             for protocol, rows in surfaces.groupby("protocol_id", sort=False)]
 
 
+def _groups_with(surfaces: pd.DataFrame, ordering_adsorbate: str, materials: list[str]):
+    """The groups holding at least one of ``materials`` (a campaign of metals says nothing about halides); the
+    first group when none does, so the claim is still listed as undecidable."""
+    groups = _groups(surfaces, ordering_adsorbate)
+    found = [g for g in groups if not g[2].empty and g[2]["material"].isin(materials).any()]
+    return found or groups[:1]
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f} eV"
 
@@ -127,7 +135,8 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
         source = literature.sources[ordering.source]
         common = {"ordering": ordering.id, "statement": ordering.statement, "kind": ordering.kind,
                   "source": literature.source_label(ordering.source), "method": source.method}
-        for calculator, protocol, rows in _groups(surfaces, ordering.adsorbate):
+        for calculator, protocol, rows in _groups_with(surfaces, ordering.adsorbate,
+                                                       [ordering.lower, *ordering.higher]):
             for facet in ordering.facets:
                 low = lookup_barrier(rows, ordering.lower, facet, ordering.adsorbate)
                 group_pairs, missing = [], []
@@ -176,7 +185,7 @@ def compare_values(surfaces: pd.DataFrame, literature: Literature | None = None)
                 "facet_stated": value.facet_stated, "literature_ev": value.value_ev, "unit": value.unit,
                 "value": value.value, "source": literature.source_label(value.source),
                 "method": literature.sources[value.source].method, "comparable": value.comparable}
-        for calculator, protocol, group in _groups(surfaces, value.adsorbate):
+        for calculator, protocol, group in _groups_with(surfaces, value.adsorbate, [value.material]):
             found = lookup_barrier(group, value.material, value.facet, value.adsorbate)
             rows.append({**base, "calculator": calculator, "protocol_id": protocol, "ours": found.barrier,
                          "surface": found.label if found.barrier is not None else None,
