@@ -139,6 +139,16 @@ def test_a_protocol_without_any_of_the_materials_is_not_listed_for_that_ordering
     assert compare_orderings(surfaces(("Na", 0.05), protocol="B")).claims["verdict"].eq("undecidable").all()
 
 
+def test_an_order_inside_the_presets_uncertainty_is_undecidable():
+    # gpaw-lcao-gamma carries ±0.042 eV per barrier (docs/calculators.md): 0.02 eV apart cannot be ordered.
+    close = surfaces(("Na2Se", 0.19), ("NaF", 0.21), calculator="gpaw-lcao-gamma").assign(barrier_uncertainty=0.042)
+    row = claim(compare_orderings(close), "cao2024-Na2Se-below-NaF")
+    assert row["verdict"] == "undecidable" and "within the ±0.059 eV uncertainty" in row["detail"]
+    apart = surfaces(("Na2Se", 0.10), ("NaF", 0.25), calculator="gpaw-lcao-gamma").assign(barrier_uncertainty=0.042)
+    row = claim(compare_orderings(apart), "cao2024-Na2Se-below-NaF")
+    assert row["verdict"] == "reproduced" and "0.100 ± 0.042 eV" in row["detail"]
+
+
 def test_the_lowest_ranked_termination_stands_for_the_facet_and_is_named():
     table = surfaces(("Na2Se", 0.30, "(100)", "t-a"), ("Na2Se", 0.10, "(100)", "t-b"), ("Na2Se", "no_path"),
                      ("NaF", 0.2))

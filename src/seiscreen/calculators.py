@@ -39,6 +39,9 @@ class CalculatorPreset(BaseModel):
     parameters: dict[str, Any] = {}
     # Slab-facing settings that are not calculator keywords: spin needs an initial moment on the adatom.
     adatom_magmom: float = 0.0
+    # eV: the convergence residual measured for this preset (docs/calculators.md), reported with every barrier
+    # it gives. An assessment of the settings, not a setting: not part of the protocol or of content hashes.
+    barrier_uncertainty: float | None = None
 
     def provenance(self) -> dict[str, Any]:
         """Everything needed to say how a number was computed."""
@@ -260,12 +263,15 @@ PRESETS: dict[str, CalculatorPreset] = {
                          parameters={"model": "0.3.0"}),
         CalculatorPreset(name="sevennet", code="sevennet", description="SevenNet 7net-0 universal potential",
                          parameters={"model": "7net-0"}),
-        CalculatorPreset(name="gpaw-lcao", code="gpaw", adatom_magmom=1.0,
+        # Uncertainty: the sum of the measured changes of its converged settings on NaF(100) (h 0.001, k-points
+        # 0.006, thickness 0.003, lateral size 0.001, vacuum 0.001 eV).
+        CalculatorPreset(name="gpaw-lcao", code="gpaw", adatom_magmom=1.0, barrier_uncertainty=0.012,
                          description="GPAW LCAO dzp, PBE, spin-polarised, dipole-corrected: screening",
                          parameters={"mode": "lcao", "basis": "dzp", "h": 0.25, **_GPAW_COMMON}),
         # Small-cell DFT screening on 2 cores: Γ-only slabs and no spin, each ~4x cheaper; the residuals against
-        # gpaw-lcao were measured on NaF(100) (docs/calculators.md) and are carried as the uncertainty.
-        CalculatorPreset(name="gpaw-lcao-gamma", code="gpaw",
+        # gpaw-lcao were measured on NaF(100) (docs/calculators.md) and are carried as the uncertainty: gpaw-lcao's
+        # 0.012 plus Γ-only 0.024 (k 2.5 Å⁻¹ vs Γ) and spin 0.006 eV.
+        CalculatorPreset(name="gpaw-lcao-gamma", code="gpaw", barrier_uncertainty=0.042,
                          description="GPAW LCAO dzp, PBE, Γ-only slabs, spin-paired: fast small-cell screening",
                          parameters={"mode": "lcao", "basis": "dzp", "h": 0.25,
                                      **{**_GPAW_COMMON, "kpts": (1, 1, 1), "spinpol": False,

@@ -148,11 +148,13 @@ def presets() -> None:
     from seiscreen.calculators import ALIASES, PRESETS
 
     table = Table(title="calculator presets")
-    for column in ("name", "code", "description"):
+    for column in ("name", "code", "description", "barrier ± (eV)"):
         table.add_column(column)
     for preset in PRESETS.values():
         aliases = [a for a, target in ALIASES.items() if target == preset.name]
-        table.add_row(preset.name + (f" (= {', '.join(aliases)})" if aliases else ""), preset.code, preset.description)
+        uncertainty = "-" if preset.barrier_uncertainty is None else f"{preset.barrier_uncertainty:.3f}"
+        table.add_row(preset.name + (f" (= {', '.join(aliases)})" if aliases else ""), preset.code, preset.description,
+                      uncertainty)
     console.print(table)
 
 

@@ -82,6 +82,7 @@ def load_results(store=None) -> Results:
             "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
             "slab_atoms": len(atoms_from_dict(o["slab"]["structure"])) if o.get("slab") else None,
             "content_hash": o.get("content_hash"),
+            "barrier_uncertainty": _uncertainty(o["key"]["calculator"]),
         })
     surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
     if not surfaces_df.empty:
@@ -127,7 +128,15 @@ def load_results(store=None) -> Results:
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
-                    "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash"]
+                    "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty"]
+
+
+def _uncertainty(preset_name: str) -> float | None:
+    """The preset's measured convergence residual (eV), None when not measured or the preset is unknown here."""
+    from seiscreen.calculators import PRESETS
+
+    preset = PRESETS.get(preset_name)
+    return preset.barrier_uncertainty if preset else None
 
 
 # ------------------------------------------------------------------ documents and bands (for plots and exports)

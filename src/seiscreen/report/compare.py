@@ -25,7 +25,7 @@ from seiscreen.report.literature import Literature, Ordering, load_literature
 
 PAIR_COLUMNS = ["ordering", "statement", "kind", "source", "method", "calculator", "protocol_id", "facet",
                 "lower", "higher", "lower_barrier", "higher_barrier", "difference", "literature_lower",
-                "literature_higher", "verdict", "detail"]
+                "literature_higher", "uncertainty", "verdict", "detail"]
 CLAIM_COLUMNS = ["ordering", "statement", "kind", "source", "method", "calculator", "protocol_id", "facet",
                  "verdict", "ours", "literature", "detail"]
 VALUE_COLUMNS = ["id", "material", "facet", "facet_stated", "literature_ev", "unit", "value", "source", "method",
@@ -45,6 +45,7 @@ class _Lookup:
     label: str  # "NaF(100) 100-s0.250"
     detail: str  # "0.152 eV" or why there is none
     protocols: tuple[str, ...] = ()
+    uncertainty: float | None = None  # eV, the preset's measured convergence residual
 
 
 def _short(reason: str, limit: int = 90) -> str:
@@ -77,7 +78,18 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
         detail += f" (lowest of {len(ranked)} ranked {'terminations' if facet else 'surfaces'})"
     if not_ranked:
         detail += f"; also {not_ranked}"
-    return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))))
+    uncertainty = best.get("barrier_uncertainty")
+    uncertainty = None if uncertainty is None or pd.isna(uncertainty) else float(uncertainty)
+    if uncertainty is not None:
+        detail = detail.replace(f"{best['barrier']:.3f} eV", f"{best['barrier']:.3f} ± {uncertainty:.3f} eV", 1)
+    return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))), uncertainty)
+
+
+def _pair_uncertainty(low: _Lookup, high: _Lookup) -> float | None:
+    """Uncertainty of a difference of two barriers (independent residuals added in quadrature)."""
+    if low.uncertainty is None and high.uncertainty is None:
+        return None
+    return math.hypot(low.uncertainty or 0.0, high.uncertainty or 0.0)
 
 
 def _groups(surfaces: pd.DataFrame, ordering_adsorbate: str):
@@ -151,6 +163,12 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                         verdict = "reproduced" if low.barrier < high.barrier else "violated"
                         sign = "<" if low.barrier < high.barrier else ("=" if low.barrier == high.barrier else ">")
                         detail = f"{low.detail} {sign} {high.detail}"
+                        margin = _pair_uncertainty(low, high)
+                        if margin is not None and abs(high.barrier - low.barrier) <= margin:
+                            verdict = "undecidable"  # the order is inside what the settings can resolve
+                            detail += (f" (difference {abs(high.barrier - low.barrier):.3f} eV, within the "
+                                       f"±{margin:.3f} eV uncertainty)")
+                            missing.append(f"vs {higher}: {detail}")
                     group_pairs.append({
                         **common, "calculator": calculator, "protocol_id": protocol, "facet": facet or "any",
                         "lower": ordering.lower, "higher": higher, "lower_barrier": low.barrier,
@@ -159,6 +177,8 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                                        if low.barrier is not None and high.barrier is not None else None),
                         "literature_lower": _literature_number(literature, ordering, ordering.lower),
                         "literature_higher": _literature_number(literature, ordering, higher),
+                        "uncertainty": (_pair_uncertainty(low, high)
+                                        if low.barrier is not None and high.barrier is not None else None),
                         "verdict": verdict, "detail": detail})
                 pairs.extend(group_pairs)
                 verdicts = [p["verdict"] for p in group_pairs]

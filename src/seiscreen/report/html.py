@@ -155,7 +155,7 @@ def _ranking_section(surfaces: pd.DataFrame, docs: list[dict], figures: Path, ro
         for r in group.sort_values(["rank", "material"], na_position="last").itertuples():
             rows.append({"rank": _num(r.rank, 0) if r.status == "ranked" else "-",
                          "surface": f"{r.material}{r.facet} {r.termination}", "adsorbate": r.adsorbate,
-                         "percolation barrier (eV)": _num(r.barrier) + (" (1D)" if r.channel_only else ""),
+                         "percolation barrier (eV)": _num(r.barrier) + _plus_minus(r) + (" (1D)" if r.channel_only else ""),
                          "2D / 1D (eV)": f"{_num(r.barrier_2d)} / {_num(r.barrier_1d)}",
                          "lowest hop (eV)": _num(r.lowest_hop_barrier),
                          "E_ads (eV)": _num(r.adsorption_energy), "lowest site": r.lowest_site or "-",
@@ -313,3 +313,9 @@ def _sources_section(literature: Literature) -> str:
             + ". Reference numbers [n] are the review's. Data: <code>seiscreen/data/literature.yaml</code>.</p>"
             + _table(rows, ["source", "method (as the review describes it)", "solvent", "citation"])
             + (f"<p>Context, not evaluated:</p><ul>{context}</ul>" if context else ""))
+
+
+def _plus_minus(row) -> str:
+    """" ± u" with the preset's measured convergence residual, when there is one and a barrier."""
+    u = getattr(row, "barrier_uncertainty", None)
+    return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""
