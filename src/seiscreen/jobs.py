@@ -54,6 +54,11 @@ def current_store():
     return getattr(CURRENT_JOB, "store", None)
 
 
+# A band checkpoint is a few kB with an fsync (~10 ms here): nothing next to a DFT step (minutes: every step is
+# saved), but more than an EMT step. At most one per second, so a kill loses under a second of work.
+CHECKPOINT_SECONDS = 1.0
+
+
 def _slowed(calc: Calculator) -> Calculator:
     delay = float(os.environ.get(FORCE_DELAY_VAR) or 0)
     if delay > 0 and hasattr(calc, "calculate"):
@@ -276,8 +281,7 @@ class HopNebMaker(CalculatorMaker):
 
     name: str = "hop neb"
     slide_tolerance: float = 0.3  # Å: a relaxed end farther than this from its minimum slid away
-    # Optimiser steps between band checkpoints. A checkpoint is a few kB written once (< 1 ms); a band step costs
-    # n_images force calls (seconds with ML, minutes with DFT), so every step is cheap insurance.
+    # Band checkpoints: every optimiser step, but at most one per CHECKPOINT_SECONDS after a stage's first.
     checkpoint_every: int = 1
 
     def content_hash(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> str:
@@ -370,7 +374,12 @@ class HopNebMaker(CalculatorMaker):
             final = unwrap_final(initial, final, shift)
         run_dir = Path.cwd()
 
+        last_saved = [-float("inf")]
+
         def save_checkpoint(state: NebCheckpoint) -> None:
+            if state.step and time.monotonic() - last_saved[0] < CHECKPOINT_SECONDS:
+                return
+            last_saved[0] = time.monotonic()
             state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints}
             for path in (saved if identity else None, local):
                 if path is not None:
