@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from seiscreen.catalog import load_bulk
-from seiscreen.errors import SeiscreenError
 from seiscreen.surfaces.hops import build_hop_network
 from seiscreen.surfaces.sites import candidate_sites
 from seiscreen.surfaces.slabs import make_terminations
@@ -85,7 +84,20 @@ def test_self_image_hops_in_a_one_site_cell():
     assert [h.multiplicity for h in network.hops] == [1, 1]
 
 
-def test_coinciding_minima_are_refused():
+def test_minima_closer_than_a_basin_are_one_node_the_lower_one():
+    # Two minima 0.03 Å apart (merge_equivalent keeps them when their energies or heights differ): one basin,
+    # represented by the lower (first) minimum, not a hop of nothing between them.
     symmetry = SurfaceSymmetry.trivial(np.diag([3.0, 4.0]))
-    with pytest.raises(SeiscreenError, match="coincide"):
-        build_hop_network([np.array([0.2, 0.3]), np.array([0.21, 0.3])], symmetry)
+    network = build_hop_network([np.array([0.2, 0.3]), np.array([0.21, 0.3])], symmetry)
+    assert [n.minimum for n in network.nodes] == [0]
+    assert sorted(round(h.length, 6) for h in network.hops) == [3.0, 4.0]
+
+
+def test_a_minimum_a_little_off_a_four_fold_hollow_is_one_node(naf100):
+    # Its four symmetry copies sit on a 0.3 Å circle: neighbours 0.42 Å apart, opposite ones 0.6 Å (more than
+    # one basin's 0.5 Å): still one point per hollow. (Na on Na(100) under CHGNet, found by the review campaign.)
+    term, symmetry = naf100
+    hollow = _site_frac(term, "hollow4-F2Na2")
+    off = hollow + np.linalg.solve(term.to_atoms().cell.array[:2, :2].T, [0.3, 0.0])
+    network = build_hop_network([off], symmetry)
+    assert len(network.nodes) == 16

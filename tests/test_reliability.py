@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from seiscreen.campaign import Campaign
 from seiscreen.cli import app
+from seiscreen.errors import SeiscreenError
 from seiscreen.flows import campaign_flow
 from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb
 from seiscreen.results import load_results
@@ -133,6 +134,20 @@ def test_a_failing_minima_search_marks_the_surface_failed_and_the_ranking_goes_o
     ranking = responses[flow.output.uuid]
     ranking = ranking[max(ranking)].output
     assert ranking["ranked"] == [] and "SCF exploded" in ranking["unranked"][0]["reason"]
+
+
+def test_a_hop_network_that_cannot_be_built_marks_the_surface_failed_with_why(tmp_path, monkeypatch):
+    import seiscreen.jobs
+
+    def refused(*args, **kwargs):
+        raise SeiscreenError("minima 0 and 1 coincide (test)")
+
+    monkeypatch.setattr(seiscreen.jobs, "hop_specs", refused)
+    store = open_store(tmp_path / "store")
+    run_locally(campaign_flow(emt_campaign(), store=store), store=store, log=False)
+    (surface,) = load_results(store).surfaces.itertuples()  # stored, not silently missing
+    assert surface.status == "failed" and "no hop network: minima 0 and 1 coincide" in surface.reason
+    assert surface.termination != "-"  # the surface's own key (its slab is kept)
 
 
 def pd_na():

@@ -509,7 +509,13 @@ class HopsMaker(CalculatorMaker):
             summary = self.summary_maker.make(minima, [], {"nodes": [], "edges": []}, hops_maker=self,
                                               surface_hash=surface_hash)
             return Response(replace=Flow([summary], output=summary.output))
-        specs, graph = hop_specs(minima, self.max_hop_length)
+        try:
+            specs, graph = hop_specs(minima, self.max_hop_length)
+        except SeiscreenError as exc:  # stored with why, never a surface silently missing from the ranking
+            key = minima.key
+            failed = store_surface(failed_surface(key.material, list(key.miller), key.adsorbate, key.calculator,
+                                                  f"no hop network: {exc}", self.provenance(True), minima.slab))
+            return Response(replace=Flow([failed], output=failed.output))
         symmetry = symmetry_of(minima.slab)
         store = current_store()
         jobs, outputs = [], []

@@ -155,7 +155,8 @@ def _ranking_section(surfaces: pd.DataFrame, docs: list[dict], figures: Path, ro
         for r in group.sort_values(["rank", "material"], na_position="last").itertuples():
             rows.append({"rank": _num(r.rank, 0) if r.status == "ranked" else "-",
                          "surface": f"{r.material}{r.facet} {r.termination}", "adsorbate": r.adsorbate,
-                         "percolation barrier (eV)": _num(r.barrier) + _plus_minus(r) + (" (1D)" if r.channel_only else ""),
+                         "percolation barrier (eV)": (_num(r.barrier) + _plus_minus(r)
+                                                      + (" (1D)" if r.channel_only else "")),
                          "2D / 1D (eV)": f"{_num(r.barrier_2d)} / {_num(r.barrier_1d)}",
                          "lowest hop (eV)": _num(r.lowest_hop_barrier),
                          "E_ads (eV)": _num(r.adsorption_energy), "lowest site": r.lowest_site or "-",

@@ -75,9 +75,8 @@ def build_hop_network(minima: list[np.ndarray], symmetry: SurfaceSymmetry, max_l
     if not minima:
         raise SeiscreenError("no adsorbed minimum to build hops from: check the minima search (all desorbed or sank?)")
     lattice = symmetry.lattice
-    nodes = [Node(m, copy) for m, p in enumerate(minima)
-             for copy in symmetry.orbit(np.asarray(p, float) % 1.0, tol=SAME_BASIN)]
-    _check_distinct(nodes, symmetry)
+    nodes = _one_node_per_basin([Node(m, copy) for m, p in enumerate(minima)
+                                 for copy in symmetry.orbit(np.asarray(p, float) % 1.0, tol=SAME_BASIN)], symmetry)
     fracs = np.array([n.frac for n in nodes])
     reach = int(np.ceil(max_length / min(np.linalg.norm(lattice, axis=1)))) + 1
     images = np.array(list(itertools.product(range(-reach, reach + 1), repeat=2)))
@@ -128,8 +127,12 @@ def _edge_length(edge, fracs, lattice) -> float:
     return float(np.linalg.norm((fracs[j] + np.array(image) - fracs[i]) @ lattice))
 
 
-def _check_distinct(nodes: list[Node], symmetry: SurfaceSymmetry, tol: float = SAME_BASIN) -> None:
-    for a, b in itertools.combinations(nodes, 2):
-        if symmetry.lateral_distance(a.frac, b.frac) < tol:
-            raise SeiscreenError(f"minima {a.minimum} and {b.minimum} coincide (< {tol} Å apart): "
-                                 "merge symmetry-equivalent minima before building hops")
+def _one_node_per_basin(nodes: list[Node], symmetry: SurfaceSymmetry, tol: float = SAME_BASIN) -> list[Node]:
+    """Nodes of different minima closer than one basin are one node: the lower minimum's (minima come ranked by
+    energy). Such pairs survive merge_equivalent when their heights or energies differ a little; a hop between
+    them would be a hop within one basin."""
+    kept: list[Node] = []
+    for node in nodes:
+        if all(symmetry.lateral_distance(node.frac, other.frac) >= tol for other in kept):
+            kept.append(node)
+    return kept

@@ -6,6 +6,8 @@ plus a translation. Operations that swap the two faces of a symmetric slab are d
 
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,17 +68,24 @@ class SurfaceSymmetry:
         """Distinct symmetry copies of one point inside the cell (wrapped to [0, 1)).
 
         Copies closer than ``tol`` Å are one point (a minimum relaxed a hair off a symmetric site), placed at
-        their centre.
+        their centre. Groups are merged until their centres are ``tol`` apart: four copies 0.3 Å around a 4-fold
+        hollow are one point, although opposite copies are 0.6 Å apart.
         """
-        clusters: list[list[np.ndarray]] = []
-        for image in self.apply(frac_xy) % 1.0:
-            for cluster in clusters:
-                if self.lateral_distance(image, cluster[0]) < tol:
-                    cluster.append(cluster[0] + _wrap(image - cluster[0]))
-                    break
-            else:
-                clusters.append([image])
-        return np.array([np.mean(c, axis=0) % 1.0 for c in clusters])
+        clusters = [[image] for image in self.apply(frac_xy) % 1.0]
+        while True:
+            centres = [self._centre(c) for c in clusters]
+            close = next(((a, b) for a, b in itertools.combinations(range(len(clusters)), 2)
+                          if self.lateral_distance(centres[a], centres[b]) < tol), None)
+            if close is None:
+                return np.array(centres)
+            a, b = close
+            clusters[a] += [clusters[a][0] + _wrap(p - clusters[a][0]) for p in clusters.pop(b)]
+
+    @staticmethod
+    def _centre(points: list[np.ndarray]) -> np.ndarray:
+        """Mean of periodic points (each taken nearest the first), wrapped into the cell."""
+        first = points[0]
+        return (first + np.mean([_wrap(p - first) for p in points], axis=0)) % 1.0
 
     def equivalent_points(self, a: np.ndarray, b: np.ndarray, tol: float = 0.3) -> bool:
         """True when some operation maps point a onto b (within ``tol`` Å, modulo the lattice)."""
