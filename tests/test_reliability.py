@@ -81,6 +81,7 @@ def test_a_rerun_reuses_everything_and_a_changed_setting_keeps_both(tmp_path):
     run(emt_campaign(), store)
     first = doc_counts(store)
     assert (first["surface"], first["hop"], first["minima"]) == (1, 1, 1)
+    assert not list((tmp_path / "store" / "checkpoints").glob("neb-*.npz"))  # a finished band leaves none behind
     run(emt_campaign(), store)
     assert doc_counts(store) == first  # nothing recomputed, nothing duplicated
     # Without the planning step the running jobs find the finished surface themselves (refer to it, not copy it).

@@ -394,6 +394,11 @@ class HopNebMaker(CalculatorMaker):
         band = self._warm_band(minima, warm, start, end, initial, final) if warm and resume is None else None
         result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band,
                          resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every)
+        # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
+        # optimiser's Hessian of the whole band for an exact resume).
+        for path in (saved if identity else None, local):
+            if path is not None:
+                path.unlink(missing_ok=True)
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return self._hop_doc(
