@@ -66,8 +66,12 @@ def main() -> None:
     run(args.high)  # cold: IDPP
     run(args.high, warm_from=low_hops)
     print(f"{args.material}({args.facet}) {args.adsorbate} adatom; {args.low} band -> {args.high}")
+    pairs = _pairs(store, args.high)
+    if not pairs:
+        hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
+        return _no_common_hop(hops, args.low, args.high)
     print(f"{'hop':22} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
-    for hop_docs in _pairs(store, args.high):
+    for hop_docs in pairs:
         c, w = hop_docs
         ratio = w["force_calls"] / c["force_calls"] if c["force_calls"] else float("nan")
         print(f"{c['hop_id']:22} {c['force_calls']:10d} {w['force_calls']:10d} {ratio:9.2f} "
@@ -89,15 +93,7 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
     warm = [h for h in hops if h["key"]["calculator"] == high and h["warm_start"] and h["status"] in (
         "accepted", "barrierless")]
     if not warm:
-        print(f"no hop of {high} was warm-started from {low}: the two levels' hops differ")
-        for calculator in (low, high):
-            for h in hops:
-                if h["key"]["calculator"] == calculator:
-                    barrier = h["forward_barrier"]
-                    print(f"  {calculator:16} {h['hop_id']:28} {h['start_site']} -> {h['end_site']}, "
-                          f"{h['status']}, {'-' if barrier is None else f'{barrier:.3f} eV'}, "
-                          f"{h['force_calls']} force calls")
-        return
+        return _no_common_hop(hops, low, high)
     print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
     for hop in warm:
         (minima,) = [MinimaDoc.model_validate(d["output"]) for d in store.query(
@@ -115,6 +111,17 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
         ratio = hop["force_calls"] / cold["force_calls"]
         print(f"{hop['hop_id']:28} {cold['force_calls']:10d} {hop['force_calls']:10d} {ratio:9.2f} "
               f"{cold['forward_barrier'] or float('nan'):8.3f} {hop['forward_barrier'] or float('nan'):8.3f}")
+
+
+def _no_common_hop(hops: list[dict], low: str, high: str) -> None:
+    """Nothing to compare: the levels found different minima, so no hop is the same. Both levels' hops."""
+    print(f"no hop of {high} was warm-started from {low}: the two levels' hops differ")
+    for calculator in (low, high):
+        for h in hops:
+            if h["key"]["calculator"] == calculator:
+                barrier = h["forward_barrier"]
+                print(f"  {calculator:16} {h['hop_id']:28} {h['start_site']} -> {h['end_site']}, {h['status']}, "
+                      f"{'-' if barrier is None else f'{barrier:.3f} eV'}, {h['force_calls']} force calls")
 
 
 def _hop_docs(store, calculator):
