@@ -13,5 +13,5 @@ quickstart: setup  ## the main job: a small ML campaign on the embedded default 
 test: setup  ## every test, the slow (ML potential, GPAW) ones included
 	$(VENV)/bin/python -m pytest -q
 
-test-fast: setup  ## the fast tests only (about a minute)
+test-fast: setup  ## the fast tests only (about 3 minutes)
 	$(VENV)/bin/python -m pytest -q -m "not slow"
