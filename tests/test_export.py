@@ -52,3 +52,20 @@ def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):
     assert shown.exit_code == 2 and "not a seiscreen-results-1 file" in shown.output
     missing = CliRunner().invoke(app, ["results", "--store", str(tmp_path / "nothing.json.gz")])
     assert missing.exit_code == 2 and "no results file" in missing.output
+
+
+def test_the_shipped_review_results_read_back_and_judge_the_review():
+    """results/review-chgnet.json.gz (issue 9): every surface with its protocol, the metals with their own adatoms,
+    and the orderings the README and docs/report.md quote."""
+    from seiscreen.report import compare_orderings
+
+    surfaces = load_results(REPO / "results" / "review-chgnet.json.gz").surfaces
+    expected = {"NaF", "NaBr", "NaI", "NaCl", "Na2Se", "Na3P", "NaIn", "NaBi", "Na", "Li", "Mg"}
+    assert expected <= set(surfaces["material"])
+    assert set(surfaces["adsorbate"]) == {"Na", "Li", "Mg"} and surfaces["calculator"].eq("chgnet").all()
+    assert surfaces["protocol_id"].notna().all() and surfaces["created_at"].notna().all()
+    claims = compare_orderings(surfaces).claims.set_index("ordering")
+    assert claims.loc["fig3a-Mg-below-Na-Li-self", "verdict"] == "reproduced"
+    current = claims[claims["protocol_id"] == "a41bb27cfd"]
+    assert current.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "violated"
+    assert current.loc["cao2024-Na2Se-below-NaF", "verdict"] == "undecidable"
