@@ -86,7 +86,9 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
     from seiscreen.surfaces.slabs import SlabSettings
 
     campaign = load_campaign(campaign_file)
-    low, high = campaign.fidelities[:2]
+    from seiscreen.calculators import get_preset
+
+    low, high = (get_preset(name).name for name in campaign.fidelities[:2])  # "ml" is stored as "chgnet"
     store = open_store(location, create=False)
     store.connect()
     hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
@@ -115,7 +117,10 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
 
 def _no_common_hop(hops: list[dict], low: str, high: str) -> None:
     """Nothing to compare: the levels found different minima, so no hop is the same. Both levels' hops."""
-    print(f"no hop of {high} was warm-started from {low}: the two levels' hops differ")
+    if not any(h["key"]["calculator"] == high for h in hops):
+        print(f"no hop of {high} in this store yet: nothing to compare")
+    else:
+        print(f"no hop of {high} was warm-started from {low}: the two levels' hops differ")
     for calculator in (low, high):
         for h in hops:
             if h["key"]["calculator"] == calculator:
