@@ -70,15 +70,11 @@ def main() -> None:
     if not pairs:
         hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
         return _no_common_hop(hops, args.low, args.high)
-    print(f"{'hop':22} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
-    for hop_docs in pairs:
-        c, w = hop_docs
-        ratio = w["force_calls"] / c["force_calls"] if c["force_calls"] else float("nan")
-        print(f"{c['hop_id']:22} {c['force_calls']:10d} {w['force_calls']:10d} {ratio:9.2f} "
-              f"{c['forward_barrier'] or float('nan'):8.3f} {w['forward_barrier'] or float('nan'):8.3f}")
+    _print_pairs(pairs)
 
 
 def from_campaign_store(campaign_file: str, location: str) -> None:
+    from seiscreen.calculators import get_preset
     from seiscreen.campaign import load_campaign
     from seiscreen.jobs import hop_specs
     from seiscreen.schemas import MinimaDoc
@@ -86,8 +82,6 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
     from seiscreen.surfaces.slabs import SlabSettings
 
     campaign = load_campaign(campaign_file)
-    from seiscreen.calculators import get_preset
-
     low, high = (get_preset(name).name for name in campaign.fidelities[:2])  # "ml" is stored as "chgnet"
     store = open_store(location, create=False)
     store.connect()
@@ -96,7 +90,7 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
         "accepted", "barrierless")]
     if not warm:
         return _no_common_hop(hops, low, high)
-    print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
+    pairs = []
     for hop in warm:
         (minima,) = [MinimaDoc.model_validate(d["output"]) for d in store.query(
             {"output.doc_type": "minima", "output.key": hop["key"], "output.refinement": hop["refinement"]},
@@ -110,9 +104,17 @@ def from_campaign_store(campaign_file: str, location: str) -> None:
             job = neb_maker.make(minima, spec)
             run_locally(job, store=store, log=False)
             cold = find_done(store, "hop", neb_maker.content_hash(minima, spec, None), load=True)
-        ratio = hop["force_calls"] / cold["force_calls"]
-        print(f"{hop['hop_id']:28} {cold['force_calls']:10d} {hop['force_calls']:10d} {ratio:9.2f} "
-              f"{cold['forward_barrier'] or float('nan'):8.3f} {hop['forward_barrier'] or float('nan'):8.3f}")
+        pairs.append((cold, hop))
+    _print_pairs(pairs)
+
+
+def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
+    """One row per hop: (cold, warm) hop documents of the higher fidelity."""
+    print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
+    for cold, warm in pairs:
+        ratio = warm["force_calls"] / cold["force_calls"] if cold["force_calls"] else float("nan")
+        print(f"{cold['hop_id']:28} {cold['force_calls']:10d} {warm['force_calls']:10d} {ratio:9.2f} "
+              f"{cold['forward_barrier'] or float('nan'):8.3f} {warm['forward_barrier'] or float('nan'):8.3f}")
 
 
 def _no_common_hop(hops: list[dict], low: str, high: str) -> None:

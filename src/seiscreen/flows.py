@@ -107,7 +107,7 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
         terminations = TerminationsMaker(surface_flow_maker=surface, **settings)
         for miller in spec.facets:
             docs = terminations.slab_docs(spec.material, list(miller))
-            _check_elements(campaign, spec.material, spec.adsorbate or campaign.adsorbate, docs)
+            _check_elements(campaign, spec.material, settings["minima_settings"].adsorbate, docs)
             ids = [d.key.termination_id for d in docs]
             unknown = sorted(set(spec.terminations or []) - set(ids))
             if unknown:

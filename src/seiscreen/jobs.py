@@ -54,8 +54,9 @@ def current_store():
     return getattr(CURRENT_JOB, "store", None)
 
 
-# A band checkpoint is a few kB with an fsync (~10 ms here): nothing next to a DFT step (minutes: every step is
-# saved), but more than an EMT step. At most one per second, so a kill loses under a second of work.
+# A band checkpoint (positions, forces and the optimiser's Hessian of the whole band: kB to MB) is written with an
+# fsync (~10 ms here): nothing next to a DFT or ML step (every step is saved), but more than an EMT step. At most
+# one per second, so a kill loses under a second of work.
 CHECKPOINT_SECONDS = 1.0
 
 
@@ -374,6 +375,7 @@ class HopNebMaker(CalculatorMaker):
             final = unwrap_final(initial, final, shift)
         run_dir = Path.cwd()
 
+        checkpoint_files = [path for path in (saved if identity else None, local) if path is not None]
         last_saved = [-float("inf")]
 
         def save_checkpoint(state: NebCheckpoint) -> None:
@@ -381,9 +383,8 @@ class HopNebMaker(CalculatorMaker):
                 return
             last_saved[0] = time.monotonic()
             state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints}
-            for path in (saved if identity else None, local):
-                if path is not None:
-                    state.save(path)
+            for path in checkpoint_files:
+                state.save(path)
 
         make_calculator = self.band_calculators(run_dir)
 
@@ -396,9 +397,8 @@ class HopNebMaker(CalculatorMaker):
                          resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every)
         # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
         # optimiser's Hessian of the whole band for an exact resume).
-        for path in (saved if identity else None, local):
-            if path is not None:
-                path.unlink(missing_ok=True)
+        for path in checkpoint_files:
+            path.unlink(missing_ok=True)
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return self._hop_doc(

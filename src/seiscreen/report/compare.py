@@ -73,15 +73,14 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
         return _Lookup(None, name, not_ranked)
     best = ranked.loc[ranked["barrier"].idxmin()]
     label = f"{best['material']}{best['facet']} {best['termination']}"
-    detail = f"{label} {best['barrier']:.3f} eV"
+    uncertainty = best.get("barrier_uncertainty")
+    uncertainty = None if uncertainty is None or pd.isna(uncertainty) else float(uncertainty)
+    plus_minus = f" ± {uncertainty:.3f}" if uncertainty is not None else ""
+    detail = f"{label} {best['barrier']:.3f}{plus_minus} eV"
     if len(ranked) > 1:
         detail += f" (lowest of {len(ranked)} ranked {'terminations' if facet else 'surfaces'})"
     if not_ranked:
         detail += f"; also {not_ranked}"
-    uncertainty = best.get("barrier_uncertainty")
-    uncertainty = None if uncertainty is None or pd.isna(uncertainty) else float(uncertainty)
-    if uncertainty is not None:
-        detail = detail.replace(f"{best['barrier']:.3f} eV", f"{best['barrier']:.3f} ± {uncertainty:.3f} eV", 1)
     return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))), uncertainty)
 
 
@@ -154,7 +153,9 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                 group_pairs, missing = [], []
                 for higher in ordering.higher:
                     high = lookup_barrier(rows, higher, facet, ordering.adsorbate)
-                    if low.barrier is None or high.barrier is None:
+                    decided = low.barrier is not None and high.barrier is not None
+                    margin = _pair_uncertainty(low, high) if decided else None
+                    if not decided:
                         verdict = "undecidable"
                         why = list(dict.fromkeys(x.detail for x in (low, high) if x.barrier is None))
                         missing.extend(why)
@@ -163,7 +164,6 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                         verdict = "reproduced" if low.barrier < high.barrier else "violated"
                         sign = "<" if low.barrier < high.barrier else ("=" if low.barrier == high.barrier else ">")
                         detail = f"{low.detail} {sign} {high.detail}"
-                        margin = _pair_uncertainty(low, high)
                         if margin is not None and abs(high.barrier - low.barrier) <= margin:
                             verdict = "undecidable"  # the order is inside what the settings can resolve
                             detail += (f" (difference {abs(high.barrier - low.barrier):.3f} eV, within the "
@@ -173,12 +173,10 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                         **common, "calculator": calculator, "protocol_id": protocol, "facet": facet or "any",
                         "lower": ordering.lower, "higher": higher, "lower_barrier": low.barrier,
                         "higher_barrier": high.barrier,
-                        "difference": (high.barrier - low.barrier
-                                       if low.barrier is not None and high.barrier is not None else None),
+                        "difference": high.barrier - low.barrier if decided else None,
                         "literature_lower": _literature_number(literature, ordering, ordering.lower),
                         "literature_higher": _literature_number(literature, ordering, higher),
-                        "uncertainty": (_pair_uncertainty(low, high)
-                                        if low.barrier is not None and high.barrier is not None else None),
+                        "uncertainty": margin,
                         "verdict": verdict, "detail": detail})
                 pairs.extend(group_pairs)
                 verdicts = [p["verdict"] for p in group_pairs]

@@ -7,7 +7,6 @@ plus a translation. Operations that swap the two faces of a symmetric slab are d
 from __future__ import annotations
 
 import itertools
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +78,7 @@ class SurfaceSymmetry:
             if close is None:
                 return np.array(centres)
             a, b = close
-            clusters[a] += [clusters[a][0] + _wrap(p - clusters[a][0]) for p in clusters.pop(b)]
+            clusters[a] += clusters.pop(b)  # _centre takes each point's copy nearest the group's first
 
     @staticmethod
     def _centre(points: list[np.ndarray]) -> np.ndarray:
