@@ -54,9 +54,9 @@ def current_store():
     return getattr(CURRENT_JOB, "store", None)
 
 
-# A band checkpoint (positions, forces and the optimiser's Hessian of the whole band: kB to MB) is written with an
-# fsync (~10 ms here): nothing next to a DFT or ML step (every step is saved), but more than an EMT step. At most
-# one per second, so a kill loses under a second of work.
+# A band checkpoint (positions, forces and the optimiser's Hessian of the whole band: 0.5-7.6 MB for 17-65 atoms)
+# takes 3-24 ms to write with its fsync (benchmarks/checkpoint_cost.py): nothing next to a DFT or ML step (every
+# step is saved), but more than an EMT step. At most one per second, so a kill loses under a second of work.
 CHECKPOINT_SECONDS = 1.0
 
 
