@@ -61,6 +61,57 @@ def test_a_saddle_is_not_accepted_without_the_kick(aluminium):
     assert converged and name_site(atoms, stuck.positions[-1, :2]) == "bridge-Al-Al"
 
 
+def test_a_stalled_relaxation_starts_its_optimiser_again(aluminium, monkeypatch):
+    # Under GPAW an SCF that lands in another state teaches BFGS a Hessian so stiff that it then moves 1e-4 Å a
+    # step (NaF(100): 220 steps at 0.05 eV/Å). Stand-in: the first optimiser starts with such a Hessian.
+    from ase.optimize import BFGS
+
+    from seiscreen import minima
+    from seiscreen.surfaces.sites import candidate_sites, placed
+
+    (term,) = make_terminations(aluminium, (1, 0, 0), SlabSettings(min_thickness=5, min_lateral_size=5.5))
+    atoms = term.to_atoms()
+    (hollow,) = [s for s in candidate_sites(atoms, "Au") if s.name == "hollow4-Al4"]
+    start = placed(atoms, hollow.position + [0.3, 0.1, 0.2], "Au")
+    made = []
+
+    class Stiff(BFGS):  # a Hessian that only allows 1e-4 Å steps and learns nothing more
+        def __init__(self, atoms, **kwargs):
+            super().__init__(atoms, **{**kwargs, "alpha": 1e4})
+
+        def update(self, pos, forces, pos0, forces0):
+            if self.state is None:
+                super().update(pos, forces, pos0, forces0)
+
+    def first_one_stiff(atoms, **kwargs):
+        made.append(Stiff(atoms, **kwargs) if not made else BFGS(atoms, **kwargs))
+        return made[-1]
+
+    stiff = start.copy()
+    stiff.calc = get_preset("emt").make()
+    assert not Stiff(stiff, logfile=None, maxstep=0.2).run(fmax=0.01, steps=200)  # the control
+    monkeypatch.setattr(minima, "BFGS", first_one_stiff)
+    converged, calls = minima.relax(start, get_preset("emt").make(), fmax=0.01, max_steps=200)
+    assert converged and len(made) == 2 and calls < 100
+
+
+def test_a_start_that_lands_in_a_verified_basin_is_not_verified_again(au_on_al100):
+    from seiscreen.minima import relax_and_verify
+    from seiscreen.surfaces.sites import placed
+
+    term, scan = au_on_al100
+    (hollow,) = scan.accepted
+    start = placed(scan.clean, hollow.position + [0.4, -0.2, 0.3], "Au")
+    settings, calc = MinimaSettings(adsorbate="Au"), get_preset("emt").make()
+    checked = relax_and_verify(start, scan.clean, "near-hollow", calc, settings, np.random.default_rng(0))
+    known = relax_and_verify(start, scan.clean, "near-hollow", calc, settings, np.random.default_rng(0),
+                             known=[hollow], symmetry=scan.symmetry)
+    assert checked.verified and "verified_by" not in checked.details
+    assert known.verified and known.details["verified_by"] == hollow.started_from[0]
+    assert known.force_calls < checked.force_calls
+    assert np.linalg.norm(known.position - checked.position) < 0.05
+
+
 def test_a_killed_minima_search_resumes_at_the_step_it_was_in(au_on_al100, tmp_path):
     # Each finished step (clean slab, reference, one file per start) is kept; losing the last start's file
     # is what a kill during that relaxation leaves. The rerun computes only that start and ends in the same minima.

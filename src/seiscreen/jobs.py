@@ -574,12 +574,13 @@ class RefineMinimaMaker(CalculatorMaker):
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
         rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
-        new = []
+        new, known = [], [_minimum_from_doc(d) for d in minima.minima]
         for hop in split:
             # Start from the band's valley image itself: the slab around it is already relaxed.
             image = atoms_from_dict(hop.band[hop.interior_minimum_image])
             try:
-                found = relax_and_verify(image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng)
+                found = relax_and_verify(image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng,
+                                         known, symmetry)
             except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
                 log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
                 continue
