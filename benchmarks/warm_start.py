@@ -14,8 +14,8 @@ are the "warm" column); each of them is recomputed there from a cold IDPP start 
 benchmark reuses it). Where the two fidelities found different minima, no hop is the same, nothing is
 warm-started, and the script says so with both levels' hops.
 
-Add ``--ml-band`` for that case: each finished cold hop of the higher fidelity is recomputed from a band the lower
-fidelity relaxed between the higher fidelity's own end points (IDPP start, ends fixed, the campaign's NEB
+Add ``--ml-band`` for that case: each finished hop of the higher fidelity is recomputed cold (if it was not) and
+from a band the lower fidelity relaxed between the higher fidelity's own end points (IDPP start, ends fixed, the campaign's NEB
 protocol). That is the warm start the funnel could give every hop, whether or not the levels agree on the minima.
 """
 
@@ -92,30 +92,38 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
     store = open_store(location, create=False)
     store.connect()
     hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
+    # The funnel's warm-started hops; with --ml-band, every finished hop of the higher fidelity.
     done = [h for h in hops if h["key"]["calculator"] == high and h["status"] in ("accepted", "barrierless")
-            and h["warm_start"] != ml_band]  # --ml-band: cold hops to warm; otherwise warm hops to recompute cold
+            and (ml_band or h["warm_start"])]
     if not done:
         return _no_common_hop(hops, low, high)
-    pairs = []
+    pairs, seen = [], set()
     for hop in done:
         (minima,) = [MinimaDoc.model_validate(d["output"]) for d in store.query(
             {"output.doc_type": "minima", "output.key": hop["key"], "output.refinement": hop["refinement"]},
             properties=["output"], load=True)][-1:]
         (spec,) = [s for s in hop_specs(minima, campaign.max_hop_length)[0] if s["hop_id"] == hop["hop_id"]]
+        if (minima.content_hash, spec["hop_id"]) in seen:
+            continue
+        seen.add((minima.content_hash, spec["hop_id"]))
         surface, _ = _makers(campaign, high, SlabSettings(**hop["provenance"]["slab_settings"]),
                              hop["key"]["adsorbate"])
         neb_maker = surface.hops_maker.neb_maker
-        if ml_band:
-            full = find_done(store, "hop", neb_maker.content_hash(minima, spec, None), load=True)
-            warm = {"start": spec["start"], "end": spec["end"],
-                    "band": _low_band(full["band"], get_preset(low), neb_maker.neb_protocol)}
-        else:
-            warm = None
-        found = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
-        if found is None:
-            run_locally(neb_maker.make(minima, spec, warm=warm), store=store, log=False)
+
+        def computed(warm):  # from the store, or run there (so a rerun of the benchmark reuses it)
             found = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
-        pairs.append((hop, found) if ml_band else (found, hop))
+            if found is None:
+                run_locally(neb_maker.make(minima, spec, warm=warm), store=store, log=False)
+                found = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
+            return found
+
+        cold = computed(None)
+        if ml_band:
+            warm = computed({"start": spec["start"], "end": spec["end"],
+                             "band": _low_band(cold["band"], get_preset(low), neb_maker.neb_protocol)})
+        else:
+            warm = hop
+        pairs.append((cold, warm))
     _print_pairs(pairs)
 
 
