@@ -101,3 +101,55 @@ def test_a_minimum_a_little_off_a_four_fold_hollow_is_one_node(naf100):
     off = hollow + np.linalg.solve(term.to_atoms().cell.array[:2, :2].T, [0.3, 0.0])
     network = build_hop_network([off], symmetry)
     assert len(network.nodes) == 16
+
+
+def _na2se_100_symmetry():
+    # The Tasker-2 Na2Se(100) cell of the review campaign (9.649 Å, CHGNet store): mirrors x and y, and the
+    # half-cell translations of its 2x2 supercell.
+    rotations = [np.diag(d) for d in ((1, 1), (-1, -1), (-1, 1), (1, -1))] * 4
+    translations = [t for t in ((0, 0), (0, 0.5), (0.5, 0), (0.5, 0.5)) for _ in range(4)]
+    return SurfaceSymmetry(np.array(rotations), np.array(translations, float), 9.649 * np.eye(2))
+
+
+def test_a_hop_whose_valley_fell_into_another_minimum_is_routed_through_it():
+    # Na2Se(100), CHGNet: the off-Na minimum (0.2802, 0.1731) and its mirror copy are 0.58 Å apart; the bridge
+    # minimum (0.2507, 0.2486), 0.092 eV lower, sits 0.73 Å off that hop's midpoint, outside its Gabriel disc,
+    # so the hop is built. Its band had a valley (-0.071 eV) that relaxed into the bridge minimum: rebuilt
+    # after that refinement, the same band came back each round. Recorded as split, it goes through the bridge.
+    symmetry = _na2se_100_symmetry()
+    bridge, off_na = np.array([0.2507, 0.2486]), np.array([0.2802, 0.1731])
+    before = build_hop_network([bridge, off_na], symmetry)
+    assert [(h.start_minimum, h.end_minimum, round(h.length, 2)) for h in before.hops if h.length < 2] == [
+        (1, 1, 0.58), (0, 1, 0.8)]
+    split = (off_na, np.array([0.2198, 0.1731]), bridge)
+    after = build_hop_network([bridge, off_na], symmetry, splits=[split])
+    assert [(h.start_minimum, h.end_minimum) for h in after.hops if h.length < 2] == [(0, 1)]
+    (via,) = [h for h in after.hops if h.length < 2]
+    assert via.length == pytest.approx(0.797, abs=0.01) and via.multiplicity == 16  # every off-Na copy joined
+    assert len(after.nodes) == len(before.nodes) and not any(
+        symmetry.equivalent_segments(*split[:2], h.start, h.end) for h in after.hops)
+
+
+def test_a_valley_minimum_within_a_basin_of_the_ends_becomes_a_node_between_them():
+    # Na2Se(100), CHGNet: top-Na minima at (0.7075, 0.5) and (0.7925, 0.5), 0.82 Å apart; the band between them
+    # rises 0.28 eV, dips to a top-Na minimum at the midpoint (+0.164 eV, 0.41 Å from each end) and rises again.
+    # Within one basin (0.5 Å) of the lower ends, that minimum had no node, and the hop came back each round.
+    symmetry = _na2se_100_symmetry()
+    top_na, middle = np.array([0.2925, 0.5016]), np.array([0.7487, 0.4982])
+    before = build_hop_network([top_na, middle], symmetry)
+    assert {n.minimum for n in before.nodes} == {0}
+    split = (np.array([0.7075, 0.5]), np.array([0.7925, 0.5]), middle)
+    after = build_hop_network([top_na, middle], symmetry, splits=[split])
+    assert {n.minimum for n in after.nodes} == {0, 1}
+    (short,) = [h for h in after.hops if h.length < 0.7]
+    assert (short.start_minimum, short.end_minimum) == (0, 1) and short.length == pytest.approx(0.41, abs=0.01)
+    assert not any(symmetry.equivalent_segments(*split[:2], h.start, h.end) for h in after.hops)
+
+
+def test_a_valley_that_fell_back_into_its_start_keeps_the_hop():
+    # The valley relaxed into the start's own minimum (lower than the node it had): the start is re-represented
+    # by that minimum and the hop is computed again from it, not dropped.
+    symmetry = SurfaceSymmetry.trivial(np.diag([6.0, 6.0]))
+    start, end = np.array([0.3, 0.5]), np.array([0.6, 0.5])
+    network = build_hop_network([start, end], symmetry, splits=[(start, end, start + [0.002, 0.0])])
+    assert any(round(h.length, 6) == 1.8 for h in network.hops)

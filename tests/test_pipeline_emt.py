@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 from ase.mep import NEB
@@ -108,6 +109,14 @@ def test_a_band_through_a_missed_minimum_is_split(tmp_path):
     (surface,) = results.surfaces.itertuples()
     assert surface.n_minima == 3 and surface.status == "ranked"
     assert surface.barrier == pytest.approx(0.370, abs=0.01)
+    # Each split is recorded with where its valley went (the new hollow at the band's middle), so no later
+    # network rebuilds it.
+    (refined,) = open_store(tmp_path / "store").query({"output.doc_type": "minima", "output.refinement": 1})
+    splits = refined["output"]["split_hops"]
+    assert len(splits) == 2
+    for split in splits:
+        middle = (np.array(split["start"]) + split["end"]) / 2
+        assert np.linalg.norm((np.array(split["valley"]) - middle) * 5.73) < 0.3
 
 
 def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):

@@ -485,7 +485,8 @@ def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], dict]:
     """The symmetry-unique hops (as job inputs) and the cell's graph for percolation: the minimum behind each
     node, and every edge."""
     symmetry = symmetry_of(minima.slab)
-    network = build_hop_network([np.array(m.frac_xy) for m in minima.minima], symmetry, max_length)
+    splits = [(s["start"], s["end"], s["valley"]) for s in minima.split_hops]
+    network = build_hop_network([np.array(m.frac_xy) for m in minima.minima], symmetry, max_length, splits)
     specs = [{"hop_id": h.hop_id, "index": h.index, "start_minimum": h.start_minimum, "end_minimum": h.end_minimum,
               "start": h.start.tolist(), "end": h.end.tolist(), "length": h.length, "multiplicity": h.multiplicity}
              for h in network.hops]
@@ -574,24 +575,29 @@ class RefineMinimaMaker(CalculatorMaker):
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
         rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
-        new, known = [], [_minimum_from_doc(d) for d in minima.minima]
+        new, splits = [], []
         for hop in split:
             # Start from the band's valley image itself: the slab around it is already relaxed.
             image = atoms_from_dict(hop.band[hop.interior_minimum_image])
             try:
-                found = relax_and_verify(image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng,
-                                         known, symmetry)
+                # No "verified by a known minimum one basin away" here: the band rose between the valley and
+                # its ends, so a valley within one basin of an end is just what needs its own verification.
+                found = relax_and_verify(image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng)
             except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
                 log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
                 continue
             found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
             new.append(found)
+            if found.accepted:  # where the valley went, so the next network routes the hop through it
+                splits.append({"start": list(hop.start), "end": list(hop.end),
+                               "valley": _valley_next_to_hop(hop, found).tolist()})
         merged = merge_equivalent([_minimum_from_doc(d) for d in minima.minima] + new, symmetry)
         accepted = [minimum_doc(m) for m in merged if m.accepted]
         progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
         return minima.model_copy(update={
             "minima": accepted, "rejected": minima.rejected + [minimum_doc(m) for m in new if not m.accepted],
             "refinement": minima.refinement + 1, "provenance": self.provenance(),
+            "split_hops": minima.split_hops + splits,
             "force_calls": minima.force_calls + sum(m.force_calls for m in new),
             "content_hash": self.content_hash(minima, split)})
 
@@ -625,6 +631,15 @@ class SurfaceSummaryMaker(CalculatorMaker):
         doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
+
+
+def _valley_next_to_hop(hop: HopDoc, found: Minimum) -> np.ndarray:
+    """The copy of the valley's relaxed position (fractional, wrapped) next to the band's valley image, in the
+    frame of the hop's start and end."""
+    first, valley = (atoms_from_dict(hop.band[k]) for k in (0, hop.interior_minimum_image))
+    along = (valley.cell.scaled_positions(valley.positions[-1:]) - first.cell.scaled_positions(first.positions[-1:]))
+    image = np.array(hop.start) + along[0, :2]
+    return found.frac_xy + np.rint(image - found.frac_xy)
 
 
 def _minimum_from_doc(doc: MinimumDoc) -> Minimum:

@@ -142,6 +142,9 @@ class MinimaDoc(BaseModel):
     rejected: list[MinimumDoc]
     force_calls: int
     refinement: int = 0  # how many times minima found inside NEB bands were added
+    # Hops whose band had a valley, and where it relaxed to: {"start", "end", "valley"} fractional in-plane. The hop
+    # network routes such a hop through the valley's minimum instead of rebuilding it (surfaces/hops.py).
+    split_hops: list[dict] = []
     provenance: Provenance
     content_hash: str | None = None  # identity of the inputs (seiscreen.schemas.content_hash): reruns reuse it
     error: str | None = None  # the search raised (calculator error): no minima, retried by a rerun
