@@ -566,7 +566,9 @@ class RefineMinimaMaker(CalculatorMaker):
     name: str = "refine minima"
 
     def content_hash(self, minima: MinimaDoc, split: list[HopDoc]) -> str:
-        return content_hash("refined-minima", minima=minima.content_hash,
+        # "routes": refined minima record where each valley went (split_hops); ones stored before that cannot
+        # route a split hop, and reusing them would rebuild it again.
+        return content_hash("refined-minima", routes="valley-splits", minima=minima.content_hash,
                             split=sorted(h.content_hash or h.hop_id for h in split), **self.identity())
 
     @job
