@@ -31,6 +31,7 @@ from ase.utils.forcecurve import fit_images
 from pydantic import BaseModel, ConfigDict, Field
 
 from seiscreen.errors import SeiscreenError
+from seiscreen.minima import STALL_STEPS
 from seiscreen.surfaces.symmetry import minimum_image
 
 log = logging.getLogger("seiscreen.neb")
@@ -293,8 +294,15 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
                 checkpoint(snapshot(name, optimizer))
 
         optimizer.attach(report)
-        remaining = steps - first
-        converged = bool(optimizer.run(fmax=fmax, steps=remaining)) if remaining > 0 else False
+        remaining, converged = steps - first, False
+        while remaining > 0 and not converged:
+            # BFGS restarted from its initial Hessian when a window of steps does not lower the band's largest
+            # force by a quarter: a DFT band can teach it a useless Hessian, as in the minima (minima.relax).
+            window_start, before = _band_fmax(counter), optimizer.nsteps
+            converged = bool(optimizer.run(fmax=fmax, steps=min(STALL_STEPS, remaining)))
+            remaining -= optimizer.nsteps - before
+            if not converged and protocol.optimizer == "BFGS" and _band_fmax(counter) > 0.75 * window_start:
+                optimizer.initialize()
         log.info("NEB %s stage: %s after %d steps", name, "converged" if converged else "not converged",
                  optimizer.nsteps)
         return converged, optimizer.nsteps
@@ -312,6 +320,12 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     history.append([im.copy() for im in images])
     n_calls = counter["calls"]
     return judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
+
+
+def _band_fmax(counter: dict) -> float:
+    """The largest per-atom force of the band's last evaluation (infinite before the first)."""
+    last = counter["last"]
+    return float(np.sqrt((last ** 2).sum(axis=1).max())) if last.shape[0] > 1 else float("inf")
 
 
 def check_distinct_ends(initial: Atoms, final: Atoms, protocol: NebProtocol) -> None:
