@@ -60,7 +60,7 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     from seiscreen.report import compare_orderings
 
     surfaces = load_results(REPO / "results" / "review-chgnet.json.gz").surfaces
-    expected = {"NaF", "NaBr", "NaI", "NaCl", "Na2Se", "Na3P", "NaIn", "NaBi", "Na", "Li", "Mg"}
+    expected = {"NaF", "NaBr", "NaI", "NaCl", "Na2Se", "Na3P", "NaIn", "NaBi", "NaZn13", "Na", "Li", "Mg"}
     assert expected <= set(surfaces["material"])
     assert set(surfaces["adsorbate"]) == {"Na", "Li", "Mg"} and surfaces["calculator"].eq("chgnet").all()
     assert surfaces["protocol_id"].notna().all() and surfaces["created_at"].notna().all()
@@ -69,3 +69,8 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     current = claims[claims["protocol_id"] == "a41bb27cfd"]
     assert current.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "violated"
     assert current.loc["cao2024-Na2Se-below-NaF", "verdict"] == "undecidable"
+    assert current.loc["tian2019-NaI-below-NaF", "verdict"] == "violated"
+    # NaIn below NaZn13 and NaBi on (100) and below NaBi on (111); NaSn2 has no structure, so undecidable
+    alloys = current.loc[["moorthy2023-NaIn-lowest-alloy"]]
+    assert set(alloys["verdict"]) == {"undecidable"} and alloys["detail"].str.contains("vs NaBi: reproduced").all()
+    assert "vs NaZn13: reproduced" in alloys.set_index("facet").loc["(100)", "detail"]

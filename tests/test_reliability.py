@@ -97,6 +97,14 @@ def test_a_rerun_reuses_everything_and_a_changed_setting_keeps_both(tmp_path):
     run(emt_campaign(slab=SLAB.model_copy(update={"min_thickness": SLAB.min_thickness + 2.0})), store)
     surfaces = load_results(store).surfaces
     assert len(surfaces) == 3 and surfaces["protocol_id"].nunique() == 2 and surfaces["slab_atoms"].nunique() == 2
+    # A newer seiscreen may name the same inputs differently (another content hash): its rerun replaces.
+    newer = store.query_one({"output.doc_type": "surface", "output.content_hash": surfaces["content_hash"][0]})
+    newer.pop("_id", None)
+    newer.update(uuid="rerun-by-a-newer-seiscreen", completed_at="9999-01-01T00:00:00")
+    newer["output"]["content_hash"] = "another-name"
+    store.docs_store.update([newer], key="uuid")
+    surfaces = load_results(store).surfaces
+    assert len(surfaces) == 3 and "rerun-by-a-newer-seiscreen" in set(surfaces["job_uuid"])
 
 
 def test_a_failing_hop_is_stored_with_its_reason_and_retried_by_the_rerun(tmp_path, monkeypatch):

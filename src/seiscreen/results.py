@@ -64,10 +64,12 @@ def load_results(store=None) -> Results:
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
         store = open_store(store, create=False)
     surfaces = []
-    # A rerun of the same inputs replaces (same content hash); a changed slab (thickness, vacuum) is a different
-    # surface computation and both are shown, told apart by slab_atoms and content_hash.
-    for doc in _latest(_outputs(store, "surface"), lambda o: o.get("content_hash") or (
-            json.dumps(o["key"], sort_keys=True), protocol_id(o["provenance"]))):
+    # A rerun of the same surface, protocol and slab settings replaces the earlier document, even where a newer
+    # seiscreen names its inputs differently (another content hash); a changed slab (thickness, vacuum) is a
+    # different surface computation and both are shown, told apart by slab_atoms and content_hash.
+    for doc in _latest(_outputs(store, "surface"), lambda o: (
+            json.dumps(o["key"], sort_keys=True), protocol_id(o["provenance"]),
+            json.dumps(o["provenance"].get("slab_settings"), sort_keys=True))):
         o = doc["output"]
         failed = [h for h in o["hops"] if h["status"] not in ("accepted", "barrierless")]
         surfaces.append({
