@@ -162,3 +162,24 @@ def test_slabs_can_be_cut_at_the_calculators_own_lattice(tmp_path):
     assert termination["bulk_lattice"][0] == pytest.approx(emt_a, abs=2e-3)
     (surface,) = load_results(store).surfaces.itertuples()
     assert surface.status == "ranked"
+
+
+def test_a_band_relaxed_by_the_lower_fidelity_between_this_levels_ends_seeds_the_band(emt_store):
+    # The funnel's start for a hop the lower fidelity has no band of (its minima differ): that fidelity relaxes a
+    # band between this level's own ends. Stand-in: EMT for both levels, so the seed is already converged.
+    from seiscreen.jobs import hop_specs
+    from seiscreen.schemas import HopDoc, MinimaDoc
+    from seiscreen.store import find_done
+
+    (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "minima"}, properties=["output"], load=True)]
+    (spec,) = hop_specs(minima, 6.0)[0]
+    maker = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                        neb_protocol=NebProtocol())
+    seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
+    run_locally(maker.make(minima, spec, warm=seed), store=emt_store, log=False)
+    warm = HopDoc.model_validate(find_done(emt_store, "hop", maker.content_hash(minima, spec, seed), load=True))
+    cold = HopDoc.model_validate(find_done(emt_store, "hop", maker.content_hash(minima, spec), load=True))
+    assert warm.warm_start and not cold.warm_start and warm.status == cold.status == "accepted"
+    assert warm.forward_barrier == pytest.approx(cold.forward_barrier, abs=0.01)
+    assert warm.force_calls < cold.force_calls

@@ -392,7 +392,10 @@ class HopNebMaker(CalculatorMaker):
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
                           fmax=round(fmax, 4))
 
-        band = self._warm_band(minima, warm, start, end, initial, final) if warm and resume is None else None
+        band = None
+        if warm and resume is None:
+            band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
+                    else self._warm_band(minima, warm, start, end, initial, final))
         result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band,
                          resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every)
         # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
@@ -412,6 +415,20 @@ class HopNebMaker(CalculatorMaker):
             band=[atoms_to_dict(im) for im in result.images],
             trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]],
         )
+
+    def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:
+        """A band the lower fidelity ``preset_name`` relaxes between this level's own end points (their positions,
+        its energies), as the start of this level's band; None when that band fails its gates."""
+        low = get_preset(preset_name)
+        ends = []
+        for end in (initial, final):
+            copy = end.copy()
+            copy.calc = low.make()
+            ends.append(copy)
+        result = run_neb(*ends, lambda k, image: low.make(), self.neb_protocol)
+        log.info("band relaxed with %s between the %s ends: %s, %d force calls", preset_name,
+                 self.calculator_preset, result.status, result.force_calls)
+        return [image.positions.copy() for image in result.images[1:-1]] if result.status != "failed" else None
 
     def _warm_band(self, minima: MinimaDoc, warm: dict, start, end, initial: Atoms, final: Atoms):
         """The other fidelity's band moved by the symmetry operation that maps its hop onto this one."""
@@ -455,6 +472,8 @@ def warm_identity(warm: dict | None) -> dict | None:
     the band's rounded positions (after)."""
     if warm is None:
         return None
+    if warm.get("relax_with"):  # a band the named lower fidelity relaxes between this level's ends
+        return {"start": np.round(warm["start"], 6), "end": np.round(warm["end"], 6), "relax_with": warm["relax_with"]}
     band = warm.get("band")
     if isinstance(band, OutputReference):
         source = band.uuid
@@ -504,6 +523,9 @@ class HopsMaker(CalculatorMaker):
     neb_maker: HopNebMaker | None = None
     summary_maker: SurfaceSummaryMaker | None = None
     max_hop_length: float = 6.0
+    # In a funnel: the lower fidelity, which relaxes a band between this level's ends for every hop it has no band
+    # of (the levels' minima differ: on NaF(100) CHGNet's are the hollow, GPAW's on top of F).
+    seed_band_preset: str | None = None
 
     @job(config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None, warm: list[dict] | None = None,
@@ -533,6 +555,8 @@ class HopsMaker(CalculatorMaker):
                 continue
             same = next((w for w in warm or [] if symmetry.equivalent_segments(
                 w["start"], w["end"], spec["start"], spec["end"], tol=0.3)), None)
+            if same is None and self.seed_band_preset:
+                same = {"start": spec["start"], "end": spec["end"], "relax_with": self.seed_band_preset}
             stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, same), load=True)
             if stored is not None:  # finished by an earlier run of the campaign
                 progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
