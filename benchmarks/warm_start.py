@@ -15,8 +15,8 @@ benchmark reuses it). Where the two fidelities found different minima, no hop is
 warm-started, and the script says so with both levels' hops.
 
 Add ``--ml-band`` for that case: each finished hop of the higher fidelity is recomputed cold (if it was not) and
-from a band the lower fidelity relaxed between the higher fidelity's own end points (IDPP start, ends fixed, the campaign's NEB
-protocol). That is the warm start the funnel could give every hop, whether or not the levels agree on the minima.
+from a band the lower fidelity relaxed between the higher fidelity's own end points (IDPP start, ends fixed, the
+campaign's NEB protocol): the start the funnel gives a hop the lower fidelity has no band of.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
     store = open_store(location, create=False)
     store.connect()
     hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
-    # The funnel's warm-started hops; with --ml-band, every finished hop of the higher fidelity.
+    # The funnel's warm-started hops; with --ml-band, every finished hop of the higher fidelity, seeded again.
     done = [h for h in hops if h["key"]["calculator"] == high and h["status"] in ("accepted", "barrierless")
             and (ml_band or h["warm_start"])]
     if not done:
@@ -118,27 +118,12 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
             return found
 
         cold = computed(None)
-        if ml_band:
-            warm = computed({"start": spec["start"], "end": spec["end"],
-                             "band": _low_band(cold["band"], get_preset(low), neb_maker.neb_protocol)})
+        if ml_band:  # the seed the funnel gives a hop the lower fidelity has no band of
+            warm = computed({"start": spec["start"], "end": spec["end"], "relax_with": campaign.fidelities[0]})
         else:
             warm = hop
         pairs.append((cold, warm))
     _print_pairs(pairs)
-
-
-def _low_band(band: list[dict], preset, protocol) -> list[dict]:
-    """The lower fidelity's band between the end images of a higher-fidelity band (their positions, its forces)."""
-    from seiscreen.neb import run_neb
-    from seiscreen.schemas import atoms_from_dict, atoms_to_dict
-
-    initial, final = atoms_from_dict(band[0]), atoms_from_dict(band[-1])
-    for end in (initial, final):
-        end.calc = preset.make()
-    result = run_neb(initial, final, lambda k, image: preset.make(), protocol)
-    print(f"{preset.name} band between the end points: {result.status}, {result.force_calls} force calls, "
-          f"barrier {result.forward_barrier if result.forward_barrier is not None else float('nan'):.3f} eV")
-    return [atoms_to_dict(image) for image in result.images]
 
 
 def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
