@@ -116,7 +116,7 @@ def test_a_missing_material_makes_an_ordering_undecidable():
     comparison = compare_orderings(surfaces(("NaF", 0.15), ("NaBr", 0.12)))  # no NaCl
     row = claim(comparison, "choudhury2017-NaBr-lowest-halide")
     assert row["verdict"] == "undecidable"
-    assert "vs NaF: reproduced" in row["detail"] and "NaCl(100) not in this campaign" in row["detail"]
+    assert "vs NaF: reproduced" in row["detail"] and "NaCl(100) with no result in this store" in row["detail"]
 
 
 def test_a_violation_wins_over_an_undecidable_pair():
@@ -220,7 +220,7 @@ def test_report_writes_every_figure_and_the_html_references_them(emt_store, tmp_
     for src in referenced:
         assert (report.index.parent / src).stat().st_size > 5000  # a real picture
     for text in ("Ranking", "Comparison with the review", "Cao 2024 [77]", "undecidable", "hop0-m0-m0",
-                 "gates passed", "JDFT, implicit solvent", "not in this campaign"):
+                 "gates passed", "JDFT, implicit solvent", "with no result in this store"):
         assert text in page, text
     band = re.search(r"<a href='(bands/[^']+\.xyz)'", page).group(1)
     images = read(report.index.parent / band, ":")

@@ -7,7 +7,7 @@ preset). An ordering "A below B" is
 
 - ``reproduced`` when A's percolation barrier is lower than B's,
 - ``violated`` when it is not (equal counts as violated: the review claims a strict ordering),
-- ``undecidable`` when A or B is not in this campaign, or is there but not ranked (a failed gate, an incomplete
+- ``undecidable`` when A or B has no result in this store, or is there but not ranked (a failed gate, an incomplete
   surface, no path, no minima): the detail says which and why.
 
 A material with several ranked terminations of the facet enters with its lowest barrier (named in the detail).
@@ -64,7 +64,7 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
         rows = rows[rows["facet"] == facet]
     if rows.empty:
         what = f"{name} with a {want_adsorbate} adatom" if adsorbate == "self" else name
-        return _Lookup(None, name, f"{what} not in this campaign")
+        return _Lookup(None, name, f"{what} with no result in this store")
     ranked = rows[(rows["status"] == "ranked") & rows["barrier"].notna()]
     unranked = rows[~rows.index.isin(ranked.index)]
     not_ranked = "; ".join(f"{r.material}{r.facet} {r.termination} not ranked ({r.status}"
