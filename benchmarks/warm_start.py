@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import warnings
+from pathlib import Path
 
 from jobflow import run_locally
 
@@ -56,7 +57,8 @@ def main() -> None:
                         materials=[{"material": args.material, "facets": [args.facet]}],
                         slab={"min_thickness": args.min_thickness, "min_lateral_size": args.min_lateral_size})
     term = make_terminations(load_bulk(args.material), args.facet, campaign.slab)[0]
-    store = open_store(tempfile.mkdtemp(prefix="warm-start-"))
+    work = Path(tempfile.mkdtemp(prefix="warm-start-"))
+    store = open_store(work / "store")
 
     def run(calculator: str, warm_from=None):
         surface, _ = _makers(campaign, calculator, campaign.slab)
@@ -65,7 +67,7 @@ def main() -> None:
         if warm_from is not None:
             warm = [{"start": h.start, "end": h.end, "band": h.band} for h in warm_from]
         flow = surface.make(slab, warm=warm)
-        run_locally(flow, store=store, log=False)
+        run_locally(flow, store=store, log=False, create_folders=True, root_dir=work / "runs")
 
     run(args.low)
     low_hops = _hop_docs(store, args.low)
@@ -111,10 +113,17 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
         neb_maker = surface.hops_maker.neb_maker
 
         def computed(warm):  # from the store, or run there (so a rerun of the benchmark reuses it)
-            found = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
+            identity = neb_maker.content_hash(minima, spec, warm)
+            found = find_done(store, "hop", identity, load=True)
             if found is None:
-                run_locally(neb_maker.make(minima, spec, warm=warm), store=store, log=False)
-                found = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
+                # Each job in a folder under the store's runs/, as `seiscreen run` does (GPAW's text output).
+                run_locally(neb_maker.make(minima, spec, warm=warm), store=store, log=False, create_folders=True,
+                            root_dir=Path(location) / "runs")
+                found = find_done(store, "hop", identity, load=True)
+            if found is None:  # it raised: its document says why (the band's checkpoint is kept for a rerun)
+                (last,) = list(store.query({"output.doc_type": "hop", "output.content_hash": identity},
+                                           properties=["output"], sort={"completed_at": -1}, limit=1))
+                found = last["output"]
             return found
 
         cold = computed(None)
@@ -133,6 +142,9 @@ def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
         ratio = warm["force_calls"] / cold["force_calls"] if cold["force_calls"] else float("nan")
         print(f"{cold['hop_id']:28} {cold['force_calls']:10d} {warm['force_calls']:10d} {ratio:9.2f} "
               f"{cold['forward_barrier'] or float('nan'):8.3f} {warm['forward_barrier'] or float('nan'):8.3f}")
+        for side, doc in (("cold", cold), ("warm", warm)):
+            if doc["status"] not in ("accepted", "barrierless"):
+                print(f"  {side}: {doc['status']}: {doc['reason']}")
 
 
 def _no_common_hop(hops: list[dict], low: str, high: str) -> None:

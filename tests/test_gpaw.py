@@ -38,6 +38,12 @@ def test_gpaw_production_presets_are_complete():
         params = preset.parameters
         assert params["xc"] == "PBE" and params["spinpol"] and params["poissonsolver"] == {"dipolelayer": "xy"}
         assert preset.provenance()["package_version"]  # GPAW is installed by scripts/setup.sh
+        # The dipole layer needs a non-periodic z; a resumed band rebuilds its ends with the same periodicity.
+        slab = _tiny_naf_with_adatom()
+        slab.pbc = True
+        preset.make(slab)
+        assert tuple(slab.pbc) == preset.slab_pbc == (True, True, False)
+    assert get_preset("emt").slab_pbc is None
 
 
 def _tiny_naf_with_adatom():

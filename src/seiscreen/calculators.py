@@ -52,6 +52,12 @@ class CalculatorPreset(BaseModel):
         return {"preset": self.name, "code": self.code, "parameters": self.parameters,
                 "adatom_magmom": self.adatom_magmom, "package_version": package_version}
 
+    @property
+    def slab_pbc(self) -> tuple[bool, bool, bool] | None:
+        """The periodicity this code gives a slab it is made for (GPAW: none along z, where the dipole layer
+        sits); None: the slab's own. Structures rebuilt from storage (a resumed band's ends) need it too."""
+        return (True, True, False) if self.code == "gpaw" else None
+
     def make(self, atoms: Atoms | None = None, directory: str | os.PathLike | None = None) -> Calculator:
         """An ASE calculator; ``atoms`` (when given) is prepared in place (GPAW: periodicity, magnetic moments)."""
         return _BUILDERS[self.code](self, atoms, Path(directory) if directory else None)
@@ -102,7 +108,7 @@ def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
     _require("gpaw", preset)
     params = dict(preset.parameters)
     if atoms is not None:
-        atoms.pbc = (True, True, False)  # slab: the dipole layer needs a non-periodic z
+        atoms.pbc = preset.slab_pbc
         if preset.adatom_magmom and params.get("spinpol"):
             moments = [0.0] * len(atoms)
             moments[-1] = preset.adatom_magmom  # the adatom is always the last atom

@@ -349,6 +349,8 @@ class HopNebMaker(CalculatorMaker):
         saved, local = self.checkpoint_paths(identity)
         resume = NebCheckpoint.load(saved) if identity and saved.exists() else None
         template = atoms_from_dict(minima.minima[hop["start_minimum"]].structure)
+        if self.preset.slab_pbc is not None:  # as the images' calculators will set it (GPAW)
+            template.pbc = self.preset.slab_pbc
         if resume is not None and (resume.meta.get("hop_hash") != identity or resume.positions.shape != (
                 self.neb_protocol.n_images + 2, len(template), 3)):
             resume = None  # not this band's checkpoint: start afresh
