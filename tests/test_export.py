@@ -74,3 +74,14 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     alloys = current.loc[["moorthy2023-NaIn-lowest-alloy"]]
     assert set(alloys["verdict"]) == {"undecidable"} and alloys["detail"].str.contains("vs NaBi: reproduced").all()
     assert "vs NaZn13: reproduced" in alloys.set_index("facet").loc["(100)", "detail"]
+
+
+def test_the_shipped_gpaw_naf100_level_reads_back_with_its_protocol_and_uncertainty():
+    """results/gpaw-naf100.json.gz (issues 4 and 9): the funnel's DFT level on NaF(100), its own minima and band."""
+    results = load_results(REPO / "results" / "gpaw-naf100.json.gz")
+    (dft,) = results.surfaces[results.surfaces["calculator"] == "gpaw-lcao-gamma"].itertuples()
+    assert dft.status == "ranked" and dft.lowest_site == "top-F" and dft.barrier_uncertainty == 0.042
+    (hop,) = results.hops[(results.hops["calculator"] == "gpaw-lcao-gamma") & results.hops["warm_start"]].itertuples()
+    assert hop.status == "accepted" and abs(hop.forward_barrier - dft.barrier) < 1e-6 and hop.protocol_id == dft.protocol_id
+    (comparison,) = results.fidelity.itertuples()
+    assert not comparison.same_lowest_site and not comparison.same_hops and comparison.warm_started_hops == 1

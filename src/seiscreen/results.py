@@ -93,8 +93,10 @@ def load_results(store=None) -> Results:
                                            .rank(method="min"))
     surfaces_df["rank"] = surfaces_df["rank"].astype("Int64")
     hops = []
+    # A band recomputed cold beside its warm-started one (benchmarks/warm_start.py) is another computation.
     for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
-                                                           o["hop_id"], protocol_id(o["provenance"]))):
+                                                           o["hop_id"], protocol_id(o["provenance"]),
+                                                           o.get("warm_start", False))):
         o = doc["output"]
         protocol = o["provenance"].get("neb_protocol") or {}
         hops.append({
@@ -103,6 +105,7 @@ def load_results(store=None) -> Results:
             "length": o["length"], "multiplicity": o["multiplicity"], "status": o["status"], "reason": o["reason"],
             "forward_barrier": o["forward_barrier"], "reverse_barrier": o["reverse_barrier"],
             "saddle_energy": o["saddle_energy"], "exchange": o["exchange"], "force_calls": o["force_calls"],
+            "warm_start": o.get("warm_start", False),
             **{f"gate_{k}": v for k, v in o["gates"].items()},
             **{f"neb_{k}": protocol.get(k) for k in ("n_images", "spring_constant", "fmax", "optimizer",
                                                       "interpolation")},
