@@ -40,3 +40,28 @@ def au_on_al100_hop_ends():
 
     return endpoint(0.0), endpoint(4.05 / np.sqrt(2))
 
+
+
+@pytest.fixture
+def stiff_bfgs():
+    """Makes a BFGS stand-in for one that learnt a useless Hessian across DFT SCF jumps: until its first reset
+    (``initialize`` called again) it moves 1e-4 Å a step and learns nothing. Each call: a fresh (class, resets)."""
+    from ase.optimize import BFGS
+
+    def make():
+        resets = []
+
+        class Stiff(BFGS):
+            def initialize(self):
+                super().initialize()
+                resets.append(self)
+                if len(resets) == 1:
+                    self.H0 = self.H0 / self.alpha * 1e4
+
+            def update(self, pos, forces, pos0, forces0):
+                if len(resets) > 1 or self.state is None:
+                    super().update(pos, forces, pos0, forces0)
+
+        return Stiff, resets
+
+    return make

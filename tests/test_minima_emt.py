@@ -61,11 +61,9 @@ def test_a_saddle_is_not_accepted_without_the_kick(aluminium):
     assert converged and name_site(atoms, stuck.positions[-1, :2]) == "bridge-Al-Al"
 
 
-def test_a_stalled_relaxation_starts_its_optimiser_again(aluminium, monkeypatch):
+def test_a_stalled_relaxation_starts_its_optimiser_again(aluminium, monkeypatch, stiff_bfgs):
     # Under GPAW an SCF that lands in another state teaches BFGS a Hessian so stiff that it then moves 1e-4 Å a
-    # step (NaF(100): 220 steps at 0.05 eV/Å). Stand-in: the first optimiser starts with such a Hessian.
-    from ase.optimize import BFGS
-
+    # step (NaF(100): 220 steps at 0.05 eV/Å). Stand-in: the optimiser starts with such a Hessian.
     from seiscreen import minima
     from seiscreen.surfaces.sites import candidate_sites, placed
 
@@ -73,26 +71,14 @@ def test_a_stalled_relaxation_starts_its_optimiser_again(aluminium, monkeypatch)
     atoms = term.to_atoms()
     (hollow,) = [s for s in candidate_sites(atoms, "Au") if s.name == "hollow4-Al4"]
     start = placed(atoms, hollow.position + [0.3, 0.1, 0.2], "Au")
-    made = []
-
-    class Stiff(BFGS):  # a Hessian that only allows 1e-4 Å steps and learns nothing more
-        def __init__(self, atoms, **kwargs):
-            super().__init__(atoms, **{**kwargs, "alpha": 1e4})
-
-        def update(self, pos, forces, pos0, forces0):
-            if self.state is None:
-                super().update(pos, forces, pos0, forces0)
-
-    def first_one_stiff(atoms, **kwargs):
-        made.append(Stiff(atoms, **kwargs) if not made else BFGS(atoms, **kwargs))
-        return made[-1]
-
     stiff = start.copy()
     stiff.calc = get_preset("emt").make()
-    assert not Stiff(stiff, logfile=None, maxstep=0.2).run(fmax=0.01, steps=200)  # the control
-    monkeypatch.setattr(minima, "BFGS", first_one_stiff)
+    never_reset, _ = stiff_bfgs()
+    assert not never_reset(stiff, logfile=None, maxstep=0.2, alpha=20.0).run(fmax=0.01, steps=200)  # the control
+    Stiff, resets = stiff_bfgs()
+    monkeypatch.setattr(minima, "BFGS", Stiff)
     converged, calls = minima.relax(start, get_preset("emt").make(), fmax=0.01, max_steps=200)
-    assert converged and len(made) == 2 and calls < 100
+    assert converged and len(resets) == 2 and calls < 100
 
 
 def test_a_start_that_lands_in_a_verified_basin_is_not_verified_again(au_on_al100):

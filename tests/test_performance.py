@@ -77,24 +77,12 @@ def test_dynamic_relaxation_skips_converged_images(au_on_al_ends):
     assert sum(per_image) == result.force_calls < steps * 5
 
 
-def test_a_stalled_band_starts_its_optimiser_again(au_on_al_ends, usual, monkeypatch):
+def test_a_stalled_band_starts_its_optimiser_again(au_on_al_ends, usual, monkeypatch, stiff_bfgs):
     # Stand-in for a DFT band whose SCF jumps taught BFGS a useless Hessian: the band's optimiser starts so stiff
     # that it moves 1e-4 Å a step and learns nothing, until run_neb sees the stall and resets it.
     from seiscreen import neb
 
-    resets = []
-
-    class Stiff(BFGS):
-        def initialize(self):
-            super().initialize()
-            resets.append(self)
-            if len(resets) == 1:
-                self.H0 = self.H0 / self.alpha * 1e4
-
-        def update(self, pos, forces, pos0, forces0):
-            if len(resets) > 1 or self.state is None:
-                super().update(pos, forces, pos0, forces0)
-
+    Stiff, resets = stiff_bfgs()
     monkeypatch.setitem(neb.OPTIMIZERS, "BFGS", Stiff)
     result = run_neb(*au_on_al_ends, lambda k, image: EMT(), NebProtocol(dynamic=False))
     # Reset after one window of 20 steps (41 plain steps here); without the reset the plain stage used all 200.

@@ -106,7 +106,7 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[
         if converged or steps >= max_steps:
             return converged, steps + 1
         if atoms.get_potential_energy() > energy - force * STALL_DISTANCE and _largest_force(atoms) > 0.75 * force:
-            optimizer = BFGS(atoms, logfile=None, maxstep=0.2, alpha=20.0)
+            optimizer.initialize()  # back to the initial Hessian, as run_neb's stages do
 
 
 def _largest_force(atoms: Atoms) -> float:

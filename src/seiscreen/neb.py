@@ -285,7 +285,7 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
             optimizer.nsteps = first = start.step
 
         def report():  # reads the forces the optimiser just used: calling the band again would recompute it
-            step_fmax = float(np.sqrt((counter["last"] ** 2).sum(axis=1).max()))
+            step_fmax = _band_fmax(counter)
             if optimizer.nsteps % history_every == 0:
                 history.append([im.copy() for im in images])
             if on_step is not None:
