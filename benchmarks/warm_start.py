@@ -84,8 +84,8 @@ def main() -> None:
 def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False) -> None:
     from seiscreen.calculators import get_preset
     from seiscreen.campaign import load_campaign
-    from seiscreen.jobs import hop_specs
-    from seiscreen.schemas import MinimaDoc
+    from seiscreen.jobs import hop_specs, with_later_gates
+    from seiscreen.schemas import HopDoc, MinimaDoc
     from seiscreen.store import find_done
     from seiscreen.surfaces.slabs import SlabSettings
 
@@ -124,7 +124,8 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
                 (last,) = list(store.query({"output.doc_type": "hop", "output.content_hash": identity},
                                            properties=["output"], sort={"completed_at": -1}, limit=1))
                 found = last["output"]
-            return found
+            # Judged by gates added after it was stored (a band that went round the cell is not this hop).
+            return with_later_gates(HopDoc.model_validate({**found, "trajectory": []})).model_dump()
 
         cold = computed(None)
         if ml_band:  # the seed the funnel gives a hop the lower fidelity has no band of
@@ -139,7 +140,9 @@ def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
     """One row per hop: (cold, warm) hop documents of the higher fidelity."""
     print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
     for cold, warm in pairs:
-        ratio = warm["force_calls"] / cold["force_calls"] if cold["force_calls"] else float("nan")
+        # A ratio only between two bands of the hop: a failed band's calls bought no barrier.
+        usable = all(doc["status"] in ("accepted", "barrierless") for doc in (cold, warm))
+        ratio = warm["force_calls"] / cold["force_calls"] if usable and cold["force_calls"] else float("nan")
         print(f"{cold['hop_id']:28} {cold['force_calls']:10d} {warm['force_calls']:10d} {ratio:9.2f} "
               f"{cold['forward_barrier'] or float('nan'):8.3f} {warm['forward_barrier'] or float('nan'):8.3f}")
         for side, doc in (("cold", cold), ("warm", warm)):

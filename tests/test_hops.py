@@ -153,3 +153,21 @@ def test_a_valley_that_fell_back_into_its_start_keeps_the_hop():
     start, end = np.array([0.3, 0.5]), np.array([0.6, 0.5])
     network = build_hop_network([start, end], symmetry, splits=[(start, end, start + [0.002, 0.0])])
     assert any(round(h.length, 6) == 1.8 for h in network.hops)
+
+
+def test_a_valley_merged_into_a_lower_minimum_beside_the_hops_end_routes_the_hop_through_that_minimum():
+    # Na2Se(100), CHGNet: the band off-Na (-75.569 eV) -> shallow top-Na (-75.308, a node of its own since a valley
+    # made it one) had a valley that relaxed to 0.17 Å from that end and 0.23 Å from the lower top-Na (-75.472),
+    # the minimum it merged into. Recorded at its own position the valley read as "fell back into the hop's end",
+    # and the same band came back in rounds 2-4; recorded as the minimum it merged into, the hop goes through it.
+    symmetry = _na2se_100_symmetry()
+    off_na, top_na, shallow = np.array([0.249, 0.9314]), np.array([0.2925, 0.5016]), np.array([0.7487, 0.4982])
+    made_node = (np.array([0.7075, 0.5]), np.array([0.7925, 0.5]), shallow)
+    hop = (np.array([0.25, 0.9314]), np.array([0.25, 1.0]))
+
+    def short_hops(valley):
+        network = build_hop_network([off_na, top_na, shallow], symmetry, splits=[made_node, (*hop, np.array(valley))])
+        return sorted((h.start_minimum, h.end_minimum) for h in network.hops if h.length < 1.5)
+
+    assert short_hops([0.2689, 0.9967]) == [(0, 2), (1, 2)]  # the valley's own position: the hop is rebuilt
+    assert short_hops([0.2925, 0.9984]) == [(1, 2)]  # the top-Na copy it merged into: routed, not rebuilt

@@ -8,14 +8,19 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from seiscreen.neb import NebProtocol, judge_band
 
 
-def band(energies, hop=2.864, overlap=False):
-    """Seven images of a Au adatom moving ``hop`` Å along x, with the given energies and zero forces."""
+def band(energies, hop=2.864, overlap=False, round_the_cell=False):
+    """Seven images of a Au adatom moving ``hop`` Å along x, with the given energies and zero forces.
+
+    ``round_the_cell``: the inner images walk -x instead, to the end's periodic copy one cell over.
+    """
     slab = fcc100("Al", size=(2, 2, 3), a=4.05, vacuum=8.0)
     add_adsorbate(slab, "Au", 1.7, "hollow")
     images = []
     for k, energy in enumerate(energies):
         image = slab.copy()
         image.positions[-1, 0] += hop * k / (len(energies) - 1)
+        if round_the_cell and 0 < k < len(energies) - 1:
+            image.positions[-1, 0] -= image.cell[0, 0] * k / (len(energies) - 1)
         if overlap and k == 3:
             image.positions[-1] = image.positions[-2] + [0.3, 0, 0]  # pushed into a surface atom
         image.calc = SinglePointCalculator(image, energy=energy, forces=np.zeros((len(image), 3)))
@@ -67,3 +72,11 @@ def test_atoms_pushed_through_each_other_fail():
 def test_ends_in_the_same_place_are_not_a_hop():
     result = judge_band(band([0, 0.01, 0.02, 0.02, 0.02, 0.01, 0], hop=0.1), PROTOCOL, converged=True)
     assert result.status == "failed" and "same place" in result.reason
+
+
+def test_a_band_that_went_round_the_cell_to_a_copy_of_its_end_is_another_hop():
+    # Every step is short by minimum image, as ASE's springs see it, and the profile is clean, but the band is a
+    # path to another neighbour (the cold GPAW NaF(100) band in a 6.55 Å cell did this).
+    result = judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0], round_the_cell=True), PROTOCOL, converged=True)
+    assert result.status == "failed" and "round the cell" in result.reason and not result.gates["follows_hop"]
+    assert judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0]), PROTOCOL, converged=True).gates["follows_hop"]

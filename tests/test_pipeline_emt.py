@@ -183,3 +183,21 @@ def test_a_band_relaxed_by_the_lower_fidelity_between_this_levels_ends_seeds_the
     assert warm.warm_start and not cold.warm_start and warm.status == cold.status == "accepted"
     assert warm.forward_barrier == pytest.approx(cold.forward_barrier, abs=0.01)
     assert warm.force_calls < cold.force_calls
+
+
+def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):
+    # Gates read only the band, so an older document is judged again without a force call; one whose band
+    # went round the cell (as the cold GPAW NaF(100) band did) is not reused as its hop's barrier.
+    from seiscreen.jobs import with_later_gates
+    from seiscreen.schemas import HopDoc, atoms_from_dict, atoms_to_dict
+
+    stored = next(HopDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "hop", "output.status": "accepted"}, properties=["output"], load=True))
+    older = stored.model_copy(update={"gates": {k: v for k, v in stored.gates.items() if k != "follows_hop"}})
+    assert with_later_gates(older).status == "accepted" and with_later_gates(older).gates["follows_hop"]
+
+    images = [atoms_from_dict(d) for d in stored.band]
+    for k, image in enumerate(images[1:-1], start=1):  # the inner images walk back a whole cell, a step at a time
+        image.positions[-1] -= image.cell[0] * k / (len(images) - 1)
+    slipped = with_later_gates(older.model_copy(update={"band": [atoms_to_dict(im) for im in images]}))
+    assert slipped.status == "failed" and "round the cell" in slipped.reason and not slipped.gates["follows_hop"]

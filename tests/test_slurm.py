@@ -85,14 +85,17 @@ def test_submit_finishes_an_emt_campaign_on_slurm_jobs_even_when_they_are_killed
     deadline = time.monotonic() + 600
     while client.poll() is None and time.monotonic() < deadline:
         seen_jobs |= {line.split()[0] for line in _squeue(slurm["env"]) if " seiscreen " in f" {line} "}
-        if store.exists() and not seen_running:
+        if store.exists() and not killed:
             status = subprocess.run([SEISCREEN, "status", "--store", str(store), "--format", "json"],
                                     capture_output=True, text=True, env=slurm["env"])
             if status.returncode == 0:
                 seen_running = any(r["state"] == "running" and r["termination"] for r in json.loads(status.stdout))
-            if seen_running:  # a surface is on a worker: kill every running job, as a walltime or node loss would
-                killed = {line.split()[0] for line in _squeue(slurm["env"]) if line.endswith(" RUNNING")}
-                subprocess.run(["scancel", "--name=seiscreen", "--state=RUNNING"], env=slurm["env"], check=True)
+            # A surface is on a worker: kill every running job, as a walltime or node loss would. The status can
+            # run ahead of squeue (a job still PENDING or already COMPLETING), so poll again until one was killed.
+            running = {line.split()[0] for line in _squeue(slurm["env"]) if line.endswith(" RUNNING")}
+            if seen_running and running:
+                subprocess.run(["scancel", *sorted(running)], env=slurm["env"], check=True)
+                killed = running
         time.sleep(0.5)
     if client.poll() is None:
         client.send_signal(signal.SIGINT)

@@ -28,7 +28,8 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb, unwrap_final
+from seiscreen.neb import (SLIP_TOLERANCE, NebCheckpoint, NebProtocol, band_slip, run_neb, slip_reason,
+                          unwrap_final)
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprint)
@@ -562,7 +563,7 @@ class HopsMaker(CalculatorMaker):
             stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, same), load=True)
             if stored is not None:  # finished by an earlier run of the campaign
                 progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
-                outputs.append(HopDoc.model_validate({**stored, "trajectory": []}))
+                outputs.append(with_later_gates(HopDoc.model_validate({**stored, "trajectory": []})))
                 continue
             neb = self.neb_maker.make(minima, spec, warm=same)
             neb.name = f"neb {minima.key.label} {spec['hop_id']}"
@@ -572,6 +573,18 @@ class HopsMaker(CalculatorMaker):
         summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
+
+
+def with_later_gates(doc: HopDoc) -> HopDoc:
+    """A stored hop judged before the follows-hop gate existed, judged by it now: the gates read only the band,
+    so no force call is needed, and a band that went round the cell is never reused as this hop's barrier."""
+    if "follows_hop" in doc.gates or not doc.band:
+        return doc
+    slip = band_slip([atoms_from_dict(d) for d in doc.band])
+    gates = {**doc.gates, "follows_hop": bool(np.linalg.norm(slip) < SLIP_TOLERANCE)}
+    if gates["follows_hop"] or doc.status == "failed":
+        return doc.model_copy(update={"gates": gates})
+    return doc.model_copy(update={"gates": gates, "status": "failed", "reason": slip_reason(slip)})
 
 
 def _matching_hop(spec: dict, previous: list[HopDoc], symmetry: SurfaceSymmetry) -> HopDoc | None:
@@ -594,7 +607,7 @@ class RefineMinimaMaker(CalculatorMaker):
     def content_hash(self, minima: MinimaDoc, split: list[HopDoc]) -> str:
         # "routes": refined minima record where each valley went (split_hops); ones stored before that cannot
         # route a split hop, and reusing them would rebuild it again.
-        return content_hash("refined-minima", routes="valley-splits", minima=minima.content_hash,
+        return content_hash("refined-minima", routes="valley-splits-merged", minima=minima.content_hash,
                             split=sorted(h.content_hash or h.hop_id for h in split), **self.identity())
 
     @job
@@ -615,18 +628,25 @@ class RefineMinimaMaker(CalculatorMaker):
                 log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
                 continue
             found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
-            new.append(found)
-            if found.accepted:  # where the valley went, so the next network routes the hop through it
-                splits.append({"start": list(hop.start), "end": list(hop.end),
-                               "valley": _valley_next_to_hop(hop, found).tolist()})
-        merged = merge_equivalent([_minimum_from_doc(d) for d in minima.minima] + new, symmetry)
+            new.append((hop, found))
+        merged = merge_equivalent([_minimum_from_doc(d) for d in minima.minima] + [f for _, f in new], symmetry)
         accepted = [minimum_doc(m) for m in merged if m.accepted]
+        for hop, found in new:
+            # Where the valley went, so the next network routes the hop through it: the copy of the minimum it
+            # was merged into (by energy and position), not its own relaxed position, which can lie nearer
+            # another minimum of that basin (Na2Se(100): 0.17 Å from the hop's end, 0.23 Å from the lower
+            # minimum it had merged into), and then the hop was rebuilt round after round.
+            holders = [m for m in accepted if found.started_from[0] in m.started_from]  # a label of an older
+            holder = min(holders, key=lambda m: abs(m.energy - found.energy), default=None)  # round may repeat
+            if found.accepted and holder is not None:
+                splits.append({"start": list(hop.start), "end": list(hop.end),
+                               "valley": _valley_next_to_hop(hop, holder.frac_xy, symmetry).tolist()})
         progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
         return minima.model_copy(update={
-            "minima": accepted, "rejected": minima.rejected + [minimum_doc(m) for m in new if not m.accepted],
+            "minima": accepted, "rejected": minima.rejected + [minimum_doc(f) for _, f in new if not f.accepted],
             "refinement": minima.refinement + 1, "provenance": self.provenance(),
             "split_hops": minima.split_hops + splits,
-            "force_calls": minima.force_calls + sum(m.force_calls for m in new),
+            "force_calls": minima.force_calls + sum(f.force_calls for _, f in new),
             "content_hash": self.content_hash(minima, split)})
 
 
@@ -661,13 +681,15 @@ class SurfaceSummaryMaker(CalculatorMaker):
         return doc
 
 
-def _valley_next_to_hop(hop: HopDoc, found: Minimum) -> np.ndarray:
-    """The copy of the valley's relaxed position (fractional, wrapped) next to the band's valley image, in the
-    frame of the hop's start and end."""
+def _valley_next_to_hop(hop: HopDoc, frac_xy, symmetry: SurfaceSymmetry) -> np.ndarray:
+    """The symmetry copy of a minimum (fractional) next to the band's valley image, in the frame of the hop's
+    start and end."""
     first, valley = (atoms_from_dict(hop.band[k]) for k in (0, hop.interior_minimum_image))
     along = (valley.cell.scaled_positions(valley.positions[-1:]) - first.cell.scaled_positions(first.positions[-1:]))
     image = np.array(hop.start) + along[0, :2]
-    return found.frac_xy + np.rint(image - found.frac_xy)
+    copies = symmetry.apply(np.asarray(frac_xy, float))
+    copies = copies + np.rint(image - copies)
+    return copies[int(np.argmin(symmetry.lateral_distance(copies, image)))]
 
 
 def _minimum_from_doc(doc: MinimumDoc) -> Minimum:

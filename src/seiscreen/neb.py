@@ -25,6 +25,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import covalent_radii
+from ase.geometry import find_mic
 from ase.mep import NEB, DyNEB
 from ase.optimize import BFGS, FIRE, MDMin
 from ase.utils.forcecurve import fit_images
@@ -37,6 +38,8 @@ from seiscreen.surfaces.symmetry import minimum_image
 log = logging.getLogger("seiscreen.neb")
 
 OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE, "MDMin": MDMin}
+# Å a band may miss its own end by, walked image to image: far below any cell vector (≥ ~2.5 Å).
+SLIP_TOLERANCE = 1.0
 
 
 class NebProtocol(BaseModel):
@@ -374,8 +377,10 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
                 if e[k] <= e[k - 1] and e[k] <= e[k + 1] and e[k] < e[:k].max() - tol and e[k] < e[k + 1:].max() - tol]
     closest = min(_closest_contact_ratio(im) for im in images)
     travel = float(np.linalg.norm(images[-1].positions[-1] - images[0].positions[-1]))
+    slip = band_slip(images)
     gates = {
         "distinct_ends": travel > protocol.min_hop_length,
+        "follows_hop": bool(np.linalg.norm(slip) < SLIP_TOLERANCE),
         "converged": converged,
         "highest_image_interior": 0 < top < len(e) - 1,
         "no_interior_minimum": not interior,
@@ -389,6 +394,10 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
     elif not gates["no_runaway"]:
         status, reason = "failed", (f"band ran away: max energy {e.max() - lower_end:.2f} eV above the lower end, "
                                     f"closest contact {closest:.2f} x covalent radii")
+    elif not gates["follows_hop"]:
+        # ASE's springs measure image to image by minimum image, so in a small cell a band can slide round it
+        # and arrive at a periodic copy of its end: a path to another neighbour, whose barrier is not this hop's.
+        status, reason = "failed", slip_reason(slip)
     elif interior:
         depth = e[interior[0]] - e[0]
         status, reason = "interior_minimum", (f"image {interior[0]} is a valley of the band ({depth:+.3f} eV from the "
@@ -412,6 +421,22 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
                      forward_barrier=forward, reverse_barrier=reverse, saddle_energy=saddle, saddle_image=top,
                      interior_minimum_image=interior[0] if interior else None, exchange=_is_exchange(images),
                      path=path, history=history or [])
+
+
+def band_slip(images: list[Atoms]) -> np.ndarray:
+    """The lattice vector (Å) by which the band's path, image to image by minimum image, misses its own end.
+
+    Zero for a band that follows its hop; a cell vector for one that went round the cell (largest atom's miss).
+    """
+    first, last = images[0], images[-1]
+    walked = sum(find_mic(b.positions - a.positions, first.cell, first.pbc)[0] for a, b in zip(images, images[1:]))
+    miss = walked - (last.positions - first.positions)
+    return miss[int(np.argmax(np.linalg.norm(miss, axis=1)))]
+
+
+def slip_reason(slip: np.ndarray) -> str:
+    return (f"the band went round the cell to a periodic copy of its end (its path is {np.round(slip, 2).tolist()} "
+            "Å off the hop's displacement): another hop, not this one")
 
 
 def _spline_saddle(images: list[Atoms]) -> tuple[float, dict]:
