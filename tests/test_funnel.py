@@ -11,16 +11,28 @@ from seiscreen.store import open_store
 pytestmark = pytest.mark.slow
 
 
+CAMPAIGN = Campaign(
+    name="funnel", fidelities=["emt", "chgnet"], adsorbate="Au",
+    materials=[{"material": "Al"}, {"material": "Cu"}],
+    slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0},
+)
+
+
 @pytest.fixture(scope="module")
 def funnel_store(tmp_path_factory):
-    campaign = Campaign(
-        name="funnel", fidelities=["emt", "chgnet"], adsorbate="Au",
-        materials=[{"material": "Al"}, {"material": "Cu"}],
-        slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0},
-    )
     store = open_store(tmp_path_factory.mktemp("funnel"))
-    run_locally(campaign_flow(campaign), store=store, log=False)
+    run_locally(campaign_flow(CAMPAIGN), store=store, log=False)
     return store
+
+
+def test_the_run_prints_one_ranking_per_fidelity_in_the_funnels_order(funnel_store):
+    from seiscreen.cli import campaign_surfaces
+    from seiscreen.runner import campaign_protocols
+
+    surfaces = campaign_surfaces(load_results(funnel_store).surfaces, campaign_protocols(CAMPAIGN))
+    assert list(dict.fromkeys(surfaces["calculator"])) == ["emt", "chgnet"]
+    assert len(surfaces) == 4 and surfaces.groupby("calculator")["material"].apply(sorted).to_dict() == {
+        "emt": ["Al", "Cu"], "chgnet": ["Al", "Cu"]}
 
 
 def test_every_candidate_is_recomputed_with_its_own_minima(funnel_store):

@@ -179,15 +179,13 @@ def run(
         from seiscreen.execution.local import run_with_workers
         from seiscreen.results import load_results
 
-        protocol = run_with_workers(campaign, location, workers, console)
-        surfaces = load_results(location).surfaces
-        _print_ranking(surfaces[surfaces["protocol_id"] == protocol], title=f"{campaign.name}: ranking")
+        protocols = run_with_workers(campaign, location, workers, console)
+        _print_ranking(campaign_surfaces(load_results(location).surfaces, protocols), title=f"{campaign.name}: ranking")
         return
     # Surfaces already finished in the store are reused, not recomputed (see docs/reliability.md).
     flow = campaign_flow(campaign, store=open_store(location), planned=planned)
-    results, protocol = run_campaign(flow, campaign, location, console)
-    mine = results.surfaces[results.surfaces["protocol_id"] == protocol]
-    _print_ranking(mine, title=f"{campaign.name}: ranking")
+    results, protocols = run_campaign(flow, campaign, location, console)
+    _print_ranking(campaign_surfaces(results.surfaces, protocols), title=f"{campaign.name}: ranking")
 
 
 @app.command()
@@ -285,6 +283,12 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (float, int)) else str(value)
 
 
+def campaign_surfaces(surfaces, protocols: list[str]):
+    """The surfaces of a campaign's protocols (one per fidelity), in the funnel's order: one table each."""
+    mine = surfaces[surfaces["protocol_id"].isin(protocols)]
+    return mine.iloc[mine["protocol_id"].map(protocols.index).argsort(kind="stable")]
+
+
 def _print_ranking(frame, title: str) -> None:
     """One table per protocol: barriers from different protocols are never ranked against each other."""
     if frame.empty:
@@ -321,7 +325,7 @@ def _print_hops(frame) -> None:
 def _register_cluster_commands() -> None:
     from seiscreen.execution.commands import register
 
-    register(app, _clean_errors, console, _print_ranking)  # `submit` and `status`
+    register(app, _clean_errors, console, _print_ranking, campaign_surfaces)  # `submit` and `status`
 
 
 _register_cluster_commands()

@@ -99,13 +99,14 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
                   f"{time.monotonic() - state.started:.0f} s; log: {runs / 'last-run.log'}")
     for name in state.failed:
         console.print(f"[red]failed:[/] {name} (traceback in the log)")
-    return load_results(store), campaign_protocol(campaign)
+    return load_results(store), campaign_protocols(campaign)
 
 
-def campaign_protocol(campaign) -> str:
-    """The protocol id the campaign's surface documents carry."""
+def campaign_protocols(campaign) -> list[str]:
+    """The protocol ids the campaign's surface documents carry: one per fidelity, in the funnel's order."""
     from seiscreen.jobs import CalculatorMaker
 
-    maker = CalculatorMaker(calculator_preset=campaign.calculator, slab_settings=campaign.slab,
-                            minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
-    return protocol_id(maker.provenance(with_neb=True).model_dump())
+    return [protocol_id(CalculatorMaker(calculator_preset=name, slab_settings=campaign.slab,
+                                        minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
+                        .provenance(with_neb=True).model_dump())
+            for name in campaign.fidelities or [campaign.calculator]]

@@ -16,7 +16,7 @@ from seiscreen.errors import SeiscreenError
 STATE_STYLE = {"done": "green", "running": "cyan", "pending": "white", "failed": "red", "interrupted": "yellow"}
 
 
-def register(app: typer.Typer, clean_errors, console: Console, print_ranking) -> None:
+def register(app: typer.Typer, clean_errors, console: Console, print_ranking, campaign_surfaces) -> None:
     """Add ``submit`` and ``status`` to ``app``; ``clean_errors`` turns SeiscreenError into exit status 2."""
 
     @app.command()
@@ -64,9 +64,8 @@ def register(app: typer.Typer, clean_errors, console: Console, print_ranking) ->
         batch.check()
         plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
         location = store or campaign.store
-        protocol = submit_campaign(campaign, location, batch, console)
-        surfaces = load_results(location).surfaces
-        print_ranking(surfaces[surfaces["protocol_id"] == protocol], title=f"{campaign.name}: ranking")
+        protocols = submit_campaign(campaign, location, batch, console)
+        print_ranking(campaign_surfaces(load_results(location).surfaces, protocols), title=f"{campaign.name}: ranking")
 
     @app.command()
     @clean_errors

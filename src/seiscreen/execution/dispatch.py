@@ -87,10 +87,10 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
-def execute_campaign(campaign, location: str | None, client, console: Console, engine: str = "dask") -> str:
+def execute_campaign(campaign, location: str | None, client, console: Console, engine: str = "dask") -> list[str]:
     """Run ``campaign`` on the workers of the Dask ``client`` into the store at ``location``; returns the
-    campaign's protocol id (for the ranking table)."""
-    from seiscreen.runner import campaign_protocol
+    campaign's protocol ids, one per fidelity (for the ranking tables)."""
+    from seiscreen.runner import campaign_protocols
 
     run = _Run(campaign, location, client, console, engine)
     for index, spec in enumerate(campaign.materials):
@@ -104,7 +104,7 @@ def execute_campaign(campaign, location: str | None, client, console: Console, e
     run.book.finish()
     console.print(f"{run.display.counts['done']} surfaces done, {run.display.counts['failed']} failed in "
                   f"{time.monotonic() - run.display.started:.0f} s; worker logs: {run.runs / 'workers'}")
-    return campaign_protocol(campaign)
+    return campaign_protocols(campaign)
 
 
 class _Run:

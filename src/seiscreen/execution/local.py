@@ -12,8 +12,8 @@ from seiscreen.errors import SeiscreenError
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def run_with_workers(campaign, location: str | None, n_workers: int, console: Console) -> str:
-    """Run ``campaign`` on ``n_workers`` local processes; returns the campaign's protocol id."""
+def run_with_workers(campaign, location: str | None, n_workers: int, console: Console) -> list[str]:
+    """Run ``campaign`` on ``n_workers`` local processes; returns its protocol ids, one per fidelity."""
     from distributed import Client, LocalCluster
 
     from seiscreen.execution.dispatch import execute_campaign

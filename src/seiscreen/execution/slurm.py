@@ -68,8 +68,8 @@ def make_cluster(settings: BatchSettings, log_directory: Path):
     return cls(**kwargs)
 
 
-def submit_campaign(campaign, location: str | None, settings: BatchSettings, console: Console) -> str:
-    """Run ``campaign`` on batch jobs until it is done; returns the campaign's protocol id."""
+def submit_campaign(campaign, location: str | None, settings: BatchSettings, console: Console) -> list[str]:
+    """Run ``campaign`` on batch jobs until it is done; returns its protocol ids, one per fidelity."""
     from distributed import Client
 
     from seiscreen.execution.dispatch import execute_campaign
