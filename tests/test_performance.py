@@ -90,6 +90,18 @@ def test_a_stalled_band_starts_its_optimiser_again(au_on_al_ends, usual, monkeyp
     assert result.forward_barrier == pytest.approx(usual[0], abs=0.01)
 
 
+def test_a_band_that_went_round_the_cell_is_stopped_not_relaxed(au_on_al_ends):
+    # The cold GPAW NaF(100) band spent 297 calls converging on the path to a copy of its end one cell over.
+    # Once round, ASE's minimum-image springs keep it there, so run_neb stops it at its next window.
+    initial, final = au_on_al_ends
+    copy = final.positions.copy()
+    copy[-1] -= initial.cell[0]  # the end's adatom one cell back along x
+    round_the_cell = [initial.positions + (copy - initial.positions) * k / 6 for k in range(1, 6)]
+    result = run_neb(initial, final, lambda k, image: EMT(), NebProtocol(), initial_band=round_the_cell)
+    assert result.status == "failed" and "round the cell" in result.reason
+    assert result.steps_plain == result.steps_climb == 0 and result.force_calls == 5  # only the judging
+
+
 def _counted_emt(per_image: list, k: int) -> EMT:
     per_image.append(0)
     index = len(per_image) - 1

@@ -299,6 +299,11 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
         optimizer.attach(report)
         remaining, converged = steps - first, False
         while remaining > 0 and not converged:
+            if np.linalg.norm(band_slip(images)) >= SLIP_TOLERANCE:
+                # Round the cell to a copy of its end: the springs see no difference, so it never comes back,
+                # and every further call is spent on another hop (the follows_hop gate fails it).
+                log.info("NEB %s stage: the band went round the cell; stopped", name)
+                break
             # BFGS restarted from its initial Hessian when a window of steps does not lower the band's largest
             # force by a quarter: a DFT band can teach it a useless Hessian, as in the minima (minima.relax).
             window_start, before = _band_fmax(counter), optimizer.nsteps
@@ -321,6 +326,8 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     band.climb = True
     converged, steps_climb = stage("climb", protocol.fmax, protocol.max_steps_climb, start=resume_climb)
     history.append([im.copy() for im in images])
+    if counter["last"].shape[0] <= 1:  # stopped before its first evaluation: the gates need energies (counted)
+        band.get_forces()
     n_calls = counter["calls"]
     return judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
 
