@@ -70,10 +70,10 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     assert current.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "violated"
     assert current.loc["cao2024-Na2Se-below-NaF", "verdict"] == "undecidable"
     assert current.loc["tian2019-NaI-below-NaF", "verdict"] == "violated"
-    # NaIn below NaZn13 and NaBi on (100) and below NaBi on (111); NaSn2 has no structure, so undecidable
+    # NaIn below NaZn13 and NaBi on (100) and on (111); NaSn2 has no structure, so undecidable
     alloys = current.loc[["moorthy2023-NaIn-lowest-alloy"]]
     assert set(alloys["verdict"]) == {"undecidable"} and alloys["detail"].str.contains("vs NaBi: reproduced").all()
-    assert "vs NaZn13: reproduced" in alloys.set_index("facet").loc["(100)", "detail"]
+    assert alloys["detail"].str.contains("vs NaZn13: reproduced").all()  # (111) too since NaZn13(111) finished
 
 
 def test_the_shipped_gpaw_naf100_level_reads_back_with_its_protocol_and_uncertainty():
