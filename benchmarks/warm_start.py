@@ -85,6 +85,7 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
     from seiscreen.calculators import get_preset
     from seiscreen.campaign import load_campaign
     from seiscreen.jobs import hop_specs, with_later_gates
+    from seiscreen.neb import NebProtocol
     from seiscreen.schemas import HopDoc, MinimaDoc
     from seiscreen.store import find_done
     from seiscreen.surfaces.slabs import SlabSettings
@@ -95,8 +96,9 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
     store.connect()
     hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
     # The funnel's warm-started hops; with --ml-band, every finished hop of the higher fidelity, seeded again.
+    # ... under this campaign's NEB protocol (a store may hold the same hops under another one).
     done = [h for h in hops if h["key"]["calculator"] == high and h["status"] in ("accepted", "barrierless")
-            and (ml_band or h["warm_start"])]
+            and (ml_band or h["warm_start"]) and NebProtocol(**h["provenance"]["neb_protocol"]) == campaign.neb]
     if not done:
         return _no_common_hop(hops, low, high)
     pairs, seen = [], set()
