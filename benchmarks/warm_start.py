@@ -84,7 +84,7 @@ def main() -> None:
 def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False) -> None:
     from seiscreen.calculators import get_preset
     from seiscreen.campaign import load_campaign
-    from seiscreen.jobs import hop_specs, with_later_gates
+    from seiscreen.jobs import USABLE, hop_specs, with_later_gates
     from seiscreen.neb import NebProtocol
     from seiscreen.schemas import HopDoc, MinimaDoc
     from seiscreen.store import find_done
@@ -97,7 +97,7 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
     hops = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"])]
     # The funnel's warm-started hops; with --ml-band, every finished hop of the higher fidelity, seeded again.
     # ... under this campaign's NEB protocol (a store may hold the same hops under another one).
-    done = [h for h in hops if h["key"]["calculator"] == high and h["status"] in ("accepted", "barrierless")
+    done = [h for h in hops if h["key"]["calculator"] == high and h["status"] in USABLE
             and (ml_band or h["warm_start"]) and NebProtocol(**h["provenance"]["neb_protocol"]) == campaign.neb]
     if not done:
         return _no_common_hop(hops, low, high)
@@ -140,15 +140,17 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
 
 def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
     """One row per hop: (cold, warm) hop documents of the higher fidelity."""
+    from seiscreen.jobs import USABLE
+
     print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
     for cold, warm in pairs:
         # A ratio only between two bands of the hop: a failed band's calls bought no barrier.
-        usable = all(doc["status"] in ("accepted", "barrierless") for doc in (cold, warm))
+        usable = all(doc["status"] in USABLE for doc in (cold, warm))
         ratio = warm["force_calls"] / cold["force_calls"] if usable and cold["force_calls"] else float("nan")
         print(f"{cold['hop_id']:28} {cold['force_calls']:10d} {warm['force_calls']:10d} {ratio:9.2f} "
               f"{cold['forward_barrier'] or float('nan'):8.3f} {warm['forward_barrier'] or float('nan'):8.3f}")
         for side, doc in (("cold", cold), ("warm", warm)):
-            if doc["status"] not in ("accepted", "barrierless"):
+            if doc["status"] not in USABLE:
                 print(f"  {side}: {doc['status']}: {doc['reason']}")
 
 

@@ -28,7 +28,7 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.neb import (SLIP_TOLERANCE, NebCheckpoint, NebProtocol, band_slip, run_neb, slip_reason,
+from seiscreen.neb import (NebCheckpoint, NebProtocol, band_slip, follows_hop, run_neb, slip_reason,
                           unwrap_final)
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
@@ -581,7 +581,7 @@ def with_later_gates(doc: HopDoc) -> HopDoc:
     if "follows_hop" in doc.gates or not doc.band:
         return doc
     slip = band_slip([atoms_from_dict(d) for d in doc.band])
-    gates = {**doc.gates, "follows_hop": bool(np.linalg.norm(slip) < SLIP_TOLERANCE)}
+    gates = {**doc.gates, "follows_hop": follows_hop(slip)}
     if gates["follows_hop"] or doc.status == "failed":
         return doc.model_copy(update={"gates": gates})
     return doc.model_copy(update={"gates": gates, "status": "failed", "reason": slip_reason(slip)})

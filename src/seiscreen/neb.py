@@ -299,7 +299,7 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
         optimizer.attach(report)
         remaining, converged = steps - first, False
         while remaining > 0 and not converged:
-            if np.linalg.norm(band_slip(images)) >= SLIP_TOLERANCE:
+            if not follows_hop(band_slip(images)):
                 # Round the cell to a copy of its end: the springs see no difference, so it never comes back,
                 # and every further call is spent on another hop (the follows_hop gate fails it).
                 log.info("NEB %s stage: the band went round the cell; stopped", name)
@@ -387,7 +387,7 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
     slip = band_slip(images)
     gates = {
         "distinct_ends": travel > protocol.min_hop_length,
-        "follows_hop": bool(np.linalg.norm(slip) < SLIP_TOLERANCE),
+        "follows_hop": follows_hop(slip),
         "converged": converged,
         "highest_image_interior": 0 < top < len(e) - 1,
         "no_interior_minimum": not interior,
@@ -439,6 +439,11 @@ def band_slip(images: list[Atoms]) -> np.ndarray:
     walked = sum(find_mic(b.positions - a.positions, first.cell, first.pbc)[0] for a, b in zip(images, images[1:]))
     miss = walked - (last.positions - first.positions)
     return miss[int(np.argmax(np.linalg.norm(miss, axis=1)))]
+
+
+def follows_hop(slip: np.ndarray) -> bool:
+    """The band reached its own end, not a periodic copy of it (``slip`` from :func:`band_slip`)."""
+    return bool(np.linalg.norm(slip) < SLIP_TOLERANCE)
 
 
 def slip_reason(slip: np.ndarray) -> str:
