@@ -114,7 +114,8 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
                              hop["key"]["adsorbate"])
         neb_maker = surface.hops_maker.neb_maker
 
-        def computed(warm):  # from the store, or run there (so a rerun of the benchmark reuses it)
+        # From the store, or run there (so a rerun of the benchmark reuses it).
+        def computed(warm, neb_maker=neb_maker, minima=minima, spec=spec):
             identity = neb_maker.content_hash(minima, spec, warm)
             found = find_done(store, "hop", identity, load=True)
             if found is None:

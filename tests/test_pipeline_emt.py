@@ -119,6 +119,23 @@ def test_a_band_through_a_missed_minimum_is_split(tmp_path):
         assert np.linalg.norm((np.array(split["valley"]) - middle) * 5.73) < 0.3
 
 
+def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_path):
+    # The same two bands with a valley, but no refinement allowed: each hop is computed as two bands through its
+    # valley, relaxed (the neighbouring hollow), and the surface is ranked with the barrier of the refined network.
+    results = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
+    assert list(results.hops["status"]) == ["accepted", "accepted"] and (results.hops["refinement"] == 0).all()
+    assert results.hops["intermediate_energy"].abs().max() < 0.01  # an equivalent hollow
+    (surface,) = results.surfaces.itertuples()
+    assert surface.status == "ranked" and surface.barrier == pytest.approx(0.370, abs=0.01)
+    store = open_store(tmp_path / "store")
+    docs = [d["output"] for d in store.query({"output.doc_type": "hop"}, properties=["output"], load=True)]
+    through = [d for d in docs if d["intermediate"]]
+    assert len(through) == 2 and all(len(d["band"]) == 13 for d in through)  # two bands of 7, the valley shared
+    for doc in through:
+        assert doc["intermediate"]["barriers"] == pytest.approx([0.370, 0.370], abs=0.01)
+        assert doc["intermediate"]["adatom_from_start"] == pytest.approx(5.73 / 2, abs=0.1)
+
+
 def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):
     results = _surface_run(tmp_path, protocol=NebProtocol(max_steps_plain=0, max_steps_climb=1))
     (hop,) = results.hops.itertuples()

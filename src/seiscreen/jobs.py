@@ -28,7 +28,7 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.neb import (NebCheckpoint, NebProtocol, band_slip, follows_hop, run_neb, slip_reason,
+from seiscreen.neb import (NebCheckpoint, NebProtocol, band_slip, follows_hop, join_bands, run_neb, slip_reason,
                           unwrap_final)
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
@@ -43,6 +43,8 @@ from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 log = logging.getLogger(__name__)
 
 USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
+# A relaxed valley no atom of which lies farther than this from an end's is that end's state again (Å).
+SAME_STATE = 0.05
 EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
 # Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
 FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
@@ -286,14 +288,17 @@ class HopNebMaker(CalculatorMaker):
     # Band checkpoints: every optimiser step, but at most one per CHECKPOINT_SECONDS after a stage's first.
     checkpoint_every: int = 1
 
-    def content_hash(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> str:
-        """Identity of one hop's NEB: its minima set, its two ends, every setting, and the band it starts from."""
+    def content_hash(self, minima: MinimaDoc, hop: dict, warm: dict | None = None,
+                     via: HopDoc | None = None) -> str:
+        """Identity of one hop's NEB: its minima set, its two ends, every setting, and the band it starts from
+        (``via``: the band with a valley it is computed through)."""
         minima_id = minima.content_hash or content_hash("minima-doc", doc=minima.model_dump(
             mode="json", exclude={"provenance"}))
         ends = {k: hop[k] for k in ("start_minimum", "end_minimum")}
         ends.update({k: np.round(hop[k], 6) for k in ("start", "end")})
+        through = {"via": via.content_hash or via.job_uuid} if via is not None else {}  # older hashes unchanged
         return content_hash("hop", minima=minima_id, hop=ends, slide_tolerance=self.slide_tolerance,
-                            warm=warm_identity(warm), **self.identity(neb=True))
+                            warm=warm_identity(warm), **through, **self.identity(neb=True))
 
     def band_calculators(self, run_dir: Path) -> Callable[[int, Atoms], Calculator]:
         """``make_calculator`` of run_neb: image k's calculator. CHGNet images share one BandBatch, so a band step
@@ -306,13 +311,15 @@ class HopNebMaker(CalculatorMaker):
         return lambda k, image: _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
 
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
-    def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None) -> HopDoc:
-        """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start."""
+    def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None) -> HopDoc:
+        """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start.
+        ``via``: this hop's band with a valley the refinements could not make a node of: the hop is then
+        computed as two bands through that valley, relaxed (see ``_run_via``)."""
         label = f"{minima.key.label} {hop['hop_id']}"
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
-        identity = self.content_hash(minima, hop, warm)
+        identity = self.content_hash(minima, hop, warm, via)
         try:
-            doc = self._run(minima, hop, label, warm, identity)
+            doc = self._run_via(minima, hop, via) if via is not None else self._run(minima, hop, label, warm, identity)
         except SeiscreenError as exc:  # the same inputs would fail the same way: stored, and reused by a rerun
             doc = self._failed(minima, hop, str(exc))
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
@@ -379,12 +386,8 @@ class HopNebMaker(CalculatorMaker):
         run_dir = Path.cwd()
 
         checkpoint_files = [path for path in (saved if identity else None, local) if path is not None]
-        last_saved = [-float("inf")]
 
         def save_checkpoint(state: NebCheckpoint) -> None:
-            if state.step and time.monotonic() - last_saved[0] < CHECKPOINT_SECONDS:
-                return
-            last_saved[0] = time.monotonic()
             state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints}
             for path in checkpoint_files:
                 state.save(path)
@@ -400,11 +403,59 @@ class HopNebMaker(CalculatorMaker):
             band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
                     else self._warm_band(minima, warm, start, end, initial, final))
         result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band,
-                         resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every)
+                         resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every,
+                         checkpoint_seconds=CHECKPOINT_SECONDS)
         # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
         # optimiser's Hessian of the whole band for an exact resume).
         for path in checkpoint_files:
             path.unlink(missing_ok=True)
+        return self._result_doc(
+            minima, hop, result, endpoints=endpoints, warm_start=band is not None or bool(resume and warm),
+            resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None)
+
+    def _run_via(self, minima: MinimaDoc, hop: dict, via: HopDoc) -> HopDoc:
+        """The hop as two bands through the valley of its earlier band ``via``, relaxed: start -> valley -> end.
+
+        For a valley the hop network cannot hold as a node, once the refinements are used up: on Na2Se(100) one
+        relaxes 0.27 Å from the hop's start, 0.06 eV above it: the same adatom site, another state of the slab.
+        The ends are the earlier band's (already relaxed, unwrapped). A killed run starts both bands again.
+        """
+        images = [atoms_from_dict(d) for d in via.band]
+        if self.preset.slab_pbc is not None:
+            for image in images:
+                image.pbc = self.preset.slab_pbc
+        initial, valley, final = images[0], images[via.interior_minimum_image], images[-1]
+        for end in (initial, final):
+            end.calc = self.image_calculator(end)
+            end.get_potential_energy()
+        relaxed, relax_calls = relax(valley, self.image_calculator(valley), self.neb_protocol.endpoint_fmax,
+                                     self.minima_settings.max_steps)
+        e0 = initial.get_potential_energy()
+        travel = {name: float(np.linalg.norm(valley.positions[-1] - end.positions[-1]))
+                  for name, end in (("start", initial), ("end", final))}
+        intermediate = {"energy": float(valley.get_potential_energy() - e0), "adatom_from_start": travel["start"],
+                        "adatom_from_end": travel["end"], "relax_force_calls": relax_calls,
+                        "band_of": via.job_uuid, "valley_image": via.interior_minimum_image}
+        endpoints = {**via.endpoints, "intermediate": intermediate}
+        same = [name for name, end in (("start", initial), ("end", final))
+                if np.abs(valley.positions - end.positions).max() < SAME_STATE]
+        if not relaxed or same:
+            why = (f"the band's valley relaxes back into the hop's {same[0]}: no intermediate state there" if same
+                   else "the band's valley did not relax within the step budget")
+            return self._failed(minima, hop, why, endpoints).model_copy(
+                update={"force_calls": 2 + relax_calls, "intermediate": intermediate})
+        # The slab may rearrange under an adatom that hardly moves (0.27 Å above): no minimum hop length here.
+        protocol = self.neb_protocol.model_copy(update={"min_hop_length": 0.0})
+        run_dir = Path.cwd()
+        first = run_neb(initial, valley, self.band_calculators(run_dir), protocol)
+        second = run_neb(valley, final, self.band_calculators(run_dir), protocol)
+        result = join_bands(first, second)
+        result.force_calls += 2 + relax_calls  # the two ends evaluated again, and the valley's relaxation
+        intermediate["barriers"] = [first.forward_barrier, second.forward_barrier]
+        return self._result_doc(minima, hop, result, endpoints=endpoints, intermediate=intermediate,
+                                warm_start=via.warm_start)
+
+    def _result_doc(self, minima: MinimaDoc, hop: dict, result, **extra) -> HopDoc:
         e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return self._hop_doc(
@@ -412,12 +463,9 @@ class HopNebMaker(CalculatorMaker):
             forward_barrier=result.forward_barrier, reverse_barrier=result.reverse_barrier,
             saddle_energy=result.saddle_energy, start_energy=e0, image_energies=[e - e0 for e in result.energies],
             path=result.path, exchange=result.exchange, interior_minimum_image=result.interior_minimum_image,
-            endpoints=endpoints, warm_start=band is not None or bool(resume and warm), force_calls=result.force_calls,
-            resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None,
-            steps_plain=result.steps_plain, steps_climb=result.steps_climb,
+            force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
             band=[atoms_to_dict(im) for im in result.images],
-            trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]],
-        )
+            trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]], **extra)
 
     def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:
         """A band the lower fidelity ``preset_name`` relaxes between this level's own end points (their positions,
@@ -675,10 +723,37 @@ class SurfaceSummaryMaker(CalculatorMaker):
             again = hops_maker.make(refined, reuse=[h for h in hops if h.status in USABLE], surface_hash=surface_hash)
             again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
             return Response(replace=Flow([*jobs, again], output=again.output))
+        if split and hops_maker is not None and hops_maker.neb_maker is not None:
+            # Refinements used up and valleys still there: ones the hop network cannot hold as nodes (a valley
+            # relaxing next to a hop's end: the same site, another state of the slab). Each such hop is computed
+            # as two bands through its valley; the summary after them splits nothing (no hops_maker).
+            return self._through_valleys(minima, hops, graph, hops_maker.neb_maker, split, surface_hash)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
+
+
+    def _through_valleys(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, neb_maker: HopNebMaker,
+                         split: list[HopDoc], surface_hash: str | None) -> Response:
+        store, jobs, resolved = current_store(), [], []
+        for hop in hops:
+            if not any(hop is s for s in split):
+                resolved.append(hop)
+                continue
+            spec = hop.model_dump(include={"hop_id", "start_minimum", "end_minimum", "start", "end", "length",
+                                           "multiplicity"})
+            stored = find_done(store, "hop", neb_maker.content_hash(minima, spec, via=hop), load=True)
+            if stored is not None:  # finished by an earlier run of the campaign
+                resolved.append(with_later_gates(HopDoc.model_validate({**stored, "trajectory": []})))
+                continue
+            neb = neb_maker.make(minima, spec, via=hop)
+            neb.name = f"neb {minima.key.label} {hop.hop_id} (through its valley)"
+            jobs.append(neb)
+            resolved.append(neb.output)
+        summary = self.make(minima, resolved, graph, hops_maker=None, surface_hash=surface_hash)
+        summary.name = f"summary {minima.key.label}"
+        return Response(replace=Flow([*jobs, summary], output=summary.output))
 
 
 def _valley_next_to_hop(hop: HopDoc, frac_xy, symmetry: SurfaceSymmetry) -> np.ndarray:

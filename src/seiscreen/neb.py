@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -227,15 +228,17 @@ def interpolate_band(initial: Atoms, final: Atoms, protocol: NebProtocol) -> lis
 def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms], Calculator], protocol: NebProtocol,
             history_every: int = 10, on_step: Callable[[str, int, float], None] | None = None,
             initial_band: list[np.ndarray] | None = None, resume: NebCheckpoint | None = None,
-            checkpoint: Callable[[NebCheckpoint], None] | None = None, checkpoint_every: int = 1) -> NebResult:
+            checkpoint: Callable[[NebCheckpoint], None] | None = None, checkpoint_every: int = 1,
+            checkpoint_seconds: float = 0.0) -> NebResult:
     """Two-stage climbing-image NEB from relaxed, unwrapped end images; gates applied to the result.
 
     ``make_calculator(k, image)`` gives the calculator of intermediate image k. Each image gets its own: ASE's
     optimisers ask the band for forces more than once per step, and a shared calculator would recompute every
     image each time (ML presets share the loaded model, so an instance per image costs nothing).
 
-    ``checkpoint(state)`` is called at the start of each stage and every ``checkpoint_every`` optimiser steps;
-    ``resume`` continues from such a state (its positions replace the interpolation and ``initial_band``).
+    ``checkpoint(state)`` is called at the start of each stage and every ``checkpoint_every`` optimiser steps, but
+    at most once per ``checkpoint_seconds`` after a stage's start; ``resume`` continues from such a state (its
+    positions replace the interpolation and ``initial_band``).
     """
     check_distinct_ends(initial, final, protocol)
     ends = [with_fixed_results(initial), with_fixed_results(final)]
@@ -266,7 +269,7 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
         band = NEB(images, k=protocol.spring_constant, climb=False, method=protocol.method)
     counter = _count_evaluations(band, waiting, resume.force_calls if resume is not None else 0)
     history: list[list[Atoms]] = []
-    progress = {"steps_plain": resume.steps_plain if resume is not None else 0}
+    progress = {"steps_plain": resume.steps_plain if resume is not None else 0, "checkpointed": -float("inf")}
 
     def snapshot(name: str, optimizer) -> NebCheckpoint:
         # Everything below is cached on the images: taking a snapshot computes nothing.
@@ -293,7 +296,12 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
                 history.append([im.copy() for im in images])
             if on_step is not None:
                 on_step(name, optimizer.nsteps, step_fmax)
-            if checkpoint is not None and (optimizer.nsteps == 0 or optimizer.nsteps % checkpoint_every == 0):
+            # Throttled before the snapshot is taken: it copies the band and the optimiser's Hessian, which costs
+            # more than a cheap calculator's step.
+            if checkpoint is not None and (optimizer.nsteps == 0 or (
+                    optimizer.nsteps % checkpoint_every == 0
+                    and time.monotonic() - progress["checkpointed"] >= checkpoint_seconds)):
+                progress["checkpointed"] = time.monotonic()
                 checkpoint(snapshot(name, optimizer))
 
         optimizer.attach(report)
@@ -430,13 +438,43 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
                      path=path, history=history or [])
 
 
+def join_bands(first: NebResult, second: NebResult) -> NebResult:
+    """One hop through an intermediate minimum, from its two bands (start -> intermediate, intermediate -> end).
+
+    Usable when both bands are; its saddle is the higher of theirs, since the hop is as hard as its harder step.
+    Each band passed every gate on its own: the valley between them is a minimum, not a missed one.
+    """
+    usable = ("accepted", "barrierless")
+    images, energies = first.images + second.images[1:], first.energies + second.energies[1:]
+    forward = reverse = saddle = None
+    if first.status in usable and second.status in usable:
+        saddle = max(first.saddle_energy, second.saddle_energy)
+        forward, reverse = saddle - energies[0], saddle - energies[-1]
+        status, reason = "accepted", ""
+        if saddle <= max(energies[0], energies[-1]) + 1e-9:
+            status, reason = "barrierless", "the path rises monotonically to its higher end: the saddle is that end"
+    else:
+        which, band = ("first", first) if first.status not in usable else ("second", second)
+        status, reason = "failed", f"its {which} band (through the intermediate) is {band.status}: {band.reason}"
+    return NebResult(images=images, energies=energies, converged=first.converged and second.converged,
+                     steps_plain=first.steps_plain + second.steps_plain,
+                     steps_climb=first.steps_climb + second.steps_climb,
+                     force_calls=first.force_calls + second.force_calls,
+                     gates={k: bool(v and second.gates.get(k, False)) for k, v in first.gates.items()},
+                     status=status, reason=reason, forward_barrier=forward, reverse_barrier=reverse,
+                     saddle_energy=saddle, saddle_image=int(np.argmax(energies)), interior_minimum_image=None,
+                     exchange=first.exchange or second.exchange, path={"first": first.path, "second": second.path},
+                     history=first.history + second.history)
+
+
 def band_slip(images: list[Atoms]) -> np.ndarray:
     """The lattice vector (Å) by which the band's path, image to image by minimum image, misses its own end.
 
     Zero for a band that follows its hop; a cell vector for one that went round the cell (largest atom's miss).
     """
     first, last = images[0], images[-1]
-    walked = sum(find_mic(b.positions - a.positions, first.cell, first.pbc)[0] for a, b in zip(images, images[1:]))
+    steps = zip(images[:-1], images[1:], strict=True)
+    walked = sum(find_mic(b.positions - a.positions, first.cell, first.pbc)[0] for a, b in steps)
     miss = walked - (last.positions - first.positions)
     return miss[int(np.argmax(np.linalg.norm(miss, axis=1)))]
 
