@@ -5,7 +5,7 @@ import pytest
 from ase.build import add_adsorbate, fcc100
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from seiscreen.neb import NebProtocol, judge_band
+from seiscreen.neb import NebProtocol, join_bands, judge_band
 
 
 def band(energies, hop=2.864, overlap=False, round_the_cell=False):
@@ -80,3 +80,22 @@ def test_a_band_that_went_round_the_cell_to_a_copy_of_its_end_is_another_hop():
     result = judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0], round_the_cell=True), PROTOCOL, converged=True)
     assert result.status == "failed" and "round the cell" in result.reason and not result.gates["follows_hop"]
     assert judge_band(band([0, 0.1, 0.3, 0.37, 0.3, 0.1, 0]), PROTOCOL, converged=True).gates["follows_hop"]
+
+
+def test_bands_through_intermediates_join_into_one_hop_as_hard_as_its_hardest_step():
+    first = judge_band(band([0, 0.1, 0.25, 0.15, 0.1, 0.09, 0.08]), PROTOCOL, converged=True)  # to a state +0.08
+    second = judge_band(band([0.08, 0.2, 0.3, 0.33, 0.2, 0.1, 0.0]), PROTOCOL, converged=True)
+    joined = join_bands([first, second])
+    assert joined.status == "accepted" and len(joined.images) == 13 and joined.interior_minimum_image is None
+    assert joined.saddle_energy == pytest.approx(second.saddle_energy)
+    assert joined.forward_barrier == pytest.approx(0.33, abs=0.01) and joined.reverse_barrier == pytest.approx(0.33,
+                                                                                                                abs=0.01)
+    assert joined.force_calls == first.force_calls + second.force_calls and all(joined.gates.values())
+
+
+def test_a_hop_through_intermediates_fails_when_one_of_its_bands_does():
+    first = judge_band(band([0, 0.1, 0.25, 0.15, 0.1, 0.09, 0.08]), PROTOCOL, converged=True)
+    unconverged = judge_band(band([0.08, 0.2, 0.3, 0.33, 0.2, 0.1, 0.0]), PROTOCOL, converged=False)
+    joined = join_bands([first, unconverged])
+    assert joined.status == "failed" and joined.saddle_energy is None and not joined.gates["converged"]
+    assert "band 2 of 2" in joined.reason and "not converged" in joined.reason

@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
 # A relaxed valley no atom of which lies farther than this from an end's is that end's state again (Å).
 SAME_STATE = 0.05
+MAX_INTERMEDIATES = 4  # valleys one hop is split at, after the refinements (HopNebMaker._run_via)
+
+
+class _NoIntermediate(Exception):
+    """A band's valley that is no state of its own: the hop through it cannot be computed."""
 EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
 # Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
 FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
@@ -414,45 +419,62 @@ class HopNebMaker(CalculatorMaker):
             resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None)
 
     def _run_via(self, minima: MinimaDoc, hop: dict, via: HopDoc) -> HopDoc:
-        """The hop as two bands through the valley of its earlier band ``via``, relaxed: start -> valley -> end.
+        """The hop as bands through the valley of its earlier band ``via``, relaxed: start -> valley -> end, and
+        a band that again has a valley split there too (up to MAX_INTERMEDIATES valleys).
 
-        For a valley the hop network cannot hold as a node, once the refinements are used up: on Na2Se(100) one
+        For valleys the hop network cannot hold as nodes, once the refinements are used up: on Na2Se(100) one
         relaxes 0.27 Å from the hop's start, 0.06 eV above it: the same adatom site, another state of the slab.
-        The ends are the earlier band's (already relaxed, unwrapped). A killed run starts both bands again.
+        The ends are the earlier band's (already relaxed, unwrapped). A killed run starts these bands again.
         """
         images = [atoms_from_dict(d) for d in via.band]
         if self.preset.slab_pbc is not None:
             for image in images:
                 image.pbc = self.preset.slab_pbc
-        initial, valley, final = images[0], images[via.interior_minimum_image], images[-1]
+        initial, final = images[0], images[-1]
         for end in (initial, final):
             end.calc = self.image_calculator(end)
             end.get_potential_energy()
-        relaxed, relax_calls = relax(valley, self.image_calculator(valley), self.neb_protocol.endpoint_fmax,
-                                     self.minima_settings.max_steps)
         e0 = initial.get_potential_energy()
-        travel = {name: float(np.linalg.norm(valley.positions[-1] - end.positions[-1]))
-                  for name, end in (("start", initial), ("end", final))}
-        intermediate = {"energy": float(valley.get_potential_energy() - e0), "adatom_from_start": travel["start"],
-                        "adatom_from_end": travel["end"], "relax_force_calls": relax_calls,
-                        "band_of": via.job_uuid, "valley_image": via.interior_minimum_image}
-        endpoints = {**via.endpoints, "intermediate": intermediate}
-        same = [name for name, end in (("start", initial), ("end", final))
-                if np.abs(valley.positions - end.positions).max() < SAME_STATE]
-        if not relaxed or same:
-            why = (f"the band's valley relaxes back into the hop's {same[0]}: no intermediate state there" if same
-                   else "the band's valley did not relax within the step budget")
-            return self._failed(minima, hop, why, endpoints).model_copy(
-                update={"force_calls": 2 + relax_calls, "intermediate": intermediate})
         # The slab may rearrange under an adatom that hardly moves (0.27 Å above): no minimum hop length here.
         protocol = self.neb_protocol.model_copy(update={"min_hop_length": 0.0})
-        run_dir = Path.cwd()
-        first = run_neb(initial, valley, self.band_calculators(run_dir), protocol)
-        second = run_neb(valley, final, self.band_calculators(run_dir), protocol)
-        result = join_bands(first, second)
-        result.force_calls += 2 + relax_calls  # the two ends evaluated again, and the valley's relaxation
-        intermediate["barriers"] = [first.forward_barrier, second.forward_barrier]
-        return self._result_doc(minima, hop, result, endpoints=endpoints, intermediate=intermediate,
+        states: list[dict] = []
+        calls = [2]  # the two ends evaluated again
+
+        def pieces(first: Atoms, valley: Atoms, last: Atoms) -> list:
+            """The bands first -> valley -> last, the valley relaxed, in path order."""
+            relaxed, relax_calls = relax(valley, self.image_calculator(valley), protocol.endpoint_fmax,
+                                         self.minima_settings.max_steps)
+            calls[0] += relax_calls
+            states.append({"energy": float(valley.get_potential_energy() - e0), "relax_force_calls": relax_calls,
+                           **{f"adatom_from_{name}": float(np.linalg.norm(valley.positions[-1] - end.positions[-1]))
+                              for name, end in (("start", initial), ("end", final))}})
+            same = [k for k, end in enumerate((first, last)) if np.abs(valley.positions - end.positions).max()
+                    < SAME_STATE]
+            if not relaxed or same:
+                raise _NoIntermediate("a valley did not relax within the step budget" if not relaxed else
+                                      "a valley relaxes back into the state on its " +
+                                      ("start" if same[0] == 0 else "end") + " side: no intermediate state there")
+            bands = []
+            for a, b in ((first, valley), (valley, last)):
+                band = run_neb(a, b, self.band_calculators(Path.cwd()), protocol)
+                calls[0] += band.force_calls
+                if band.status == "interior_minimum" and len(states) < MAX_INTERMEDIATES:
+                    bands += pieces(a, band.images[band.interior_minimum_image].copy(), b)
+                else:
+                    bands.append(band)
+            return bands
+
+        intermediate = {"band_of": via.job_uuid, "valley_image": via.interior_minimum_image, "states": states}
+        try:
+            bands = pieces(initial, images[via.interior_minimum_image], final)
+        except _NoIntermediate as exc:
+            return self._failed(minima, hop, f"{exc} (tried from the band of refinement {via.refinement})",
+                                via.endpoints).model_copy(update={"force_calls": calls[0],
+                                                                  "intermediate": intermediate})
+        result = join_bands(bands)
+        result.force_calls = calls[0]
+        intermediate["barriers"] = [band.forward_barrier for band in bands]  # of each band, in path order
+        return self._result_doc(minima, hop, result, endpoints=via.endpoints, intermediate=intermediate,
                                 warm_start=via.warm_start)
 
     def _result_doc(self, minima: MinimaDoc, hop: dict, result, **extra) -> HopDoc:

@@ -438,33 +438,36 @@ def judge_band(images: list[Atoms], protocol: NebProtocol, converged: bool, step
                      path=path, history=history or [])
 
 
-def join_bands(first: NebResult, second: NebResult) -> NebResult:
-    """One hop through an intermediate minimum, from its two bands (start -> intermediate, intermediate -> end).
+def join_bands(bands: list[NebResult]) -> NebResult:
+    """One hop through intermediate minima, from its bands in path order (start -> intermediate -> ... -> end).
 
-    Usable when both bands are; its saddle is the higher of theirs, since the hop is as hard as its harder step.
-    Each band passed every gate on its own: the valley between them is a minimum, not a missed one.
+    Usable when every band is; its saddle is the highest of theirs, since the hop is as hard as its hardest
+    step. Each band passed every gate on its own: the valleys between them are minima, not missed ones.
     """
     usable = ("accepted", "barrierless")
-    images, energies = first.images + second.images[1:], first.energies + second.energies[1:]
+    images = bands[0].images + [im for band in bands[1:] for im in band.images[1:]]
+    energies = bands[0].energies + [e for band in bands[1:] for e in band.energies[1:]]
     forward = reverse = saddle = None
-    if first.status in usable and second.status in usable:
-        saddle = max(first.saddle_energy, second.saddle_energy)
+    broken = [(k, band) for k, band in enumerate(bands) if band.status not in usable]
+    if not broken:
+        saddle = max(band.saddle_energy for band in bands)
         forward, reverse = saddle - energies[0], saddle - energies[-1]
         status, reason = "accepted", ""
         if saddle <= max(energies[0], energies[-1]) + 1e-9:
             status, reason = "barrierless", "the path rises monotonically to its higher end: the saddle is that end"
     else:
-        which, band = ("first", first) if first.status not in usable else ("second", second)
-        status, reason = "failed", f"its {which} band (through the intermediate) is {band.status}: {band.reason}"
-    return NebResult(images=images, energies=energies, converged=first.converged and second.converged,
-                     steps_plain=first.steps_plain + second.steps_plain,
-                     steps_climb=first.steps_climb + second.steps_climb,
-                     force_calls=first.force_calls + second.force_calls,
-                     gates={k: bool(v and second.gates.get(k, False)) for k, v in first.gates.items()},
+        k, band = broken[0]
+        status, reason = "failed", f"its band {k + 1} of {len(bands)} (between intermediates) is {band.status}: " \
+                                   f"{band.reason}"
+    return NebResult(images=images, energies=energies, converged=all(band.converged for band in bands),
+                     steps_plain=sum(band.steps_plain for band in bands),
+                     steps_climb=sum(band.steps_climb for band in bands),
+                     force_calls=sum(band.force_calls for band in bands),
+                     gates={k: all(band.gates.get(k, False) for band in bands) for k in bands[0].gates},
                      status=status, reason=reason, forward_barrier=forward, reverse_barrier=reverse,
                      saddle_energy=saddle, saddle_image=int(np.argmax(energies)), interior_minimum_image=None,
-                     exchange=first.exchange or second.exchange, path={"first": first.path, "second": second.path},
-                     history=first.history + second.history)
+                     exchange=any(band.exchange for band in bands), path={"bands": [band.path for band in bands]},
+                     history=[images for band in bands for images in band.history])
 
 
 def band_slip(images: list[Atoms]) -> np.ndarray:

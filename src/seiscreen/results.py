@@ -106,7 +106,8 @@ def load_results(store=None) -> Results:
             "forward_barrier": o["forward_barrier"], "reverse_barrier": o["reverse_barrier"],
             "saddle_energy": o["saddle_energy"], "exchange": o["exchange"], "force_calls": o["force_calls"],
             "warm_start": o.get("warm_start", False),
-            "intermediate_energy": (o.get("intermediate") or {}).get("energy"),  # through a relaxed valley
+            # Computed through relaxed valleys (HopDoc.intermediate): how many.
+            "intermediates": len((o.get("intermediate") or {}).get("states", [])),
             **{f"gate_{k}": v for k, v in o["gates"].items()},
             **{f"neb_{k}": protocol.get(k) for k in ("n_images", "spring_constant", "fmax", "optimizer",
                                                       "interpolation")},
