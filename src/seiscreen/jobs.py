@@ -43,6 +43,9 @@ from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 log = logging.getLogger(__name__)
 
 USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
+EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
+# Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
+FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
 # A relaxed valley no atom of which lies farther than this from an end's is that end's state again (Å).
 SAME_STATE = 0.05
 MAX_INTERMEDIATES = 4  # valleys one hop is split at, after the refinements (HopNebMaker._run_via)
@@ -50,9 +53,6 @@ MAX_INTERMEDIATES = 4  # valleys one hop is split at, after the refinements (Hop
 
 class _NoIntermediate(Exception):
     """A band's valley that is no state of its own: the hop through it cannot be computed."""
-EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
-# Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
-FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
 
 
 def current_store():
@@ -319,7 +319,7 @@ class HopNebMaker(CalculatorMaker):
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None) -> HopDoc:
         """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start.
         ``via``: this hop's band with a valley the refinements could not make a node of: the hop is then
-        computed as two bands through that valley, relaxed (see ``_run_via``)."""
+        computed as bands through that valley, relaxed (see ``_run_via``)."""
         label = f"{minima.key.label} {hop['hop_id']}"
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
         identity = self.content_hash(minima, hop, warm, via)
@@ -748,13 +748,12 @@ class SurfaceSummaryMaker(CalculatorMaker):
         if split and hops_maker is not None and hops_maker.neb_maker is not None:
             # Refinements used up and valleys still there: ones the hop network cannot hold as nodes (a valley
             # relaxing next to a hop's end: the same site, another state of the slab). Each such hop is computed
-            # as two bands through its valley; the summary after them splits nothing (no hops_maker).
+            # as bands through its valleys; the summary after them splits nothing (no hops_maker).
             return self._through_valleys(minima, hops, graph, hops_maker.neb_maker, split, surface_hash)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
-
 
     def _through_valleys(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, neb_maker: HopNebMaker,
                          split: list[HopDoc], surface_hash: str | None) -> Response:
