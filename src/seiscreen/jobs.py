@@ -621,7 +621,10 @@ class HopsMaker(CalculatorMaker):
         store = current_store()
         jobs, outputs = [], []
         for spec in specs:
-            previous = _matching_hop(spec, reuse or [], symmetry)
+            # A refinement that changed nothing would only repeat the bands with valleys: kept too, and the
+            # summary then goes through their valleys (SurfaceSummaryMaker).
+            statuses = USABLE + (("interior_minimum",) if minima.same_network else ())
+            previous = _matching_hop(spec, reuse or [], symmetry, statuses)
             if previous is not None:  # computed before a refinement added minima elsewhere: keep it
                 outputs.append(previous.model_copy(update={"hop_id": spec["hop_id"], "start_minimum": spec[
                     "start_minimum"], "end_minimum": spec["end_minimum"], "multiplicity": spec["multiplicity"]}))
@@ -657,12 +660,26 @@ def with_later_gates(doc: HopDoc) -> HopDoc:
     return doc.model_copy(update={"gates": gates, "status": "failed", "reason": slip_reason(slip)})
 
 
-def _matching_hop(spec: dict, previous: list[HopDoc], symmetry: SurfaceSymmetry) -> HopDoc | None:
+def _matching_hop(spec: dict, previous: list[HopDoc], symmetry: SurfaceSymmetry,
+                  statuses: tuple[str, ...] = USABLE) -> HopDoc | None:
     for doc in previous:
-        if doc.status in USABLE and symmetry.equivalent_segments(doc.start, doc.end, spec["start"], spec["end"],
-                                                                     tol=0.2):
+        if doc.status in statuses and symmetry.equivalent_segments(doc.start, doc.end, spec["start"], spec["end"],
+                                                                       tol=0.2):
             return doc
     return None
+
+
+def same_network(before: MinimaDoc, minima: list[MinimumDoc], splits: list[dict]) -> bool:
+    """A refinement that leaves the hop network as it was: the same minima at the same places (energies may be
+    lower) and no split not recorded before. Its hops would be the same bands again."""
+    def close(a, b) -> bool:
+        return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), atol=1e-4))
+
+    if len(minima) != len(before.minima) or not all(close(m.frac_xy, o.frac_xy) for m, o in zip(
+            minima, before.minima, strict=True)):
+        return False
+    known = before.split_hops
+    return all(any(all(close(s[k], o[k]) for k in ("start", "end", "valley")) for o in known) for s in splits)
 
 
 # --------------------------------------------------------------------------------------------- summary
@@ -713,6 +730,7 @@ class RefineMinimaMaker(CalculatorMaker):
                                "valley": _valley_next_to_hop(hop, holder.frac_xy, symmetry).tolist()})
         progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
         return minima.model_copy(update={
+            "same_network": same_network(minima, accepted, splits),
             "minima": accepted, "rejected": minima.rejected + [minimum_doc(f) for _, f in new if not f.accepted],
             "refinement": minima.refinement + 1, "provenance": self.provenance(),
             "split_hops": minima.split_hops + splits,
@@ -731,7 +749,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
     def make(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker | None = None,
              surface_hash: str | None = None):
         split = [h for h in hops if h.status == "interior_minimum" and h.band]
-        if split and minima.refinement < self.max_refinements and hops_maker is not None:
+        if split and minima.refinement < self.max_refinements and hops_maker is not None and not minima.same_network:
             settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
                                                       "neb_protocol")}
             refiner = RefineMinimaMaker(**settings)
@@ -742,7 +760,8 @@ class SurfaceSummaryMaker(CalculatorMaker):
                 refine = refiner.make(minima, split)
                 refine.name = f"refine minima {minima.key.label}"
                 refined, jobs = refine.output, [refine]
-            again = hops_maker.make(refined, reuse=[h for h in hops if h.status in USABLE], surface_hash=surface_hash)
+            again = hops_maker.make(refined, reuse=[h for h in hops if h.status in (*USABLE, "interior_minimum")],
+                                    surface_hash=surface_hash)
             again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
             return Response(replace=Flow([*jobs, again], output=again.output))
         if split and hops_maker is not None and hops_maker.neb_maker is not None:

@@ -145,6 +145,8 @@ class MinimaDoc(BaseModel):
     # Hops whose band had a valley, and where it relaxed to: {"start", "end", "valley"} fractional in-plane. The hop
     # network routes such a hop through the valley's minimum instead of rebuilding it (surfaces/hops.py).
     split_hops: list[dict] = []
+    # Set by a refinement that left the hop network as it was (jobs.same_network): no further round is run.
+    same_network: bool = False
     provenance: Provenance
     content_hash: str | None = None  # identity of the inputs (seiscreen.schemas.content_hash): reruns reuse it
     error: str | None = None  # the search raised (calculator error): no minima, retried by a rerun
