@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from ase.calculators.emt import EMT
 from ase.mep import NEB
@@ -144,6 +145,9 @@ def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):
     (surface,) = results.surfaces.itertuples()
     assert surface.status == "incomplete" and "not converged" in surface.reason
     assert results.ranking.empty
+    # Still bounded: the failed hop between equivalent hollows could be barrierless (0 eV), and without it no
+    # path crosses the surface (no upper bound).
+    assert surface.barrier_lower == pytest.approx(0.0, abs=1e-6) and pd.isna(surface.barrier_upper)
 
 
 def _cli(*args, cwd):

@@ -112,6 +112,32 @@ def test_a_failed_gate_makes_an_ordering_undecidable_and_says_which():
     assert "NaI(100) t0 not ranked (incomplete: hop1-m0-m1: failed (band did not converge))" in row["detail"]
 
 
+def bounded(table: pd.DataFrame, material: str, lower: float, upper: float | None) -> pd.DataFrame:
+    """The material's (incomplete) row given the barrier range its failed hops leave."""
+    table = table.copy()
+    at = table["material"] == material
+    table.loc[at, "barrier_lower"], table.loc[at, "barrier_upper"] = lower, upper
+    return table
+
+
+def test_an_incomplete_surface_decides_an_ordering_when_its_range_does_not_overlap():
+    table = surfaces(("Na2Se", "incomplete"), ("NaF", 0.21))
+    above = compare_orderings(bounded(table, "Na2Se", 0.25, 0.31))
+    row = claim(above, "cao2024-Na2Se-below-NaF")
+    assert row["verdict"] == "violated" and "Na2Se(100) between 0.250-0.310 eV" in row["detail"]
+    assert claim(compare_orderings(bounded(table, "Na2Se", 0.05, 0.12)), "cao2024-Na2Se-below-NaF")["verdict"] \
+        == "reproduced"
+    overlap = claim(compare_orderings(bounded(table, "Na2Se", 0.15, None)), "cao2024-Na2Se-below-NaF")
+    assert overlap["verdict"] == "undecidable" and "at least 0.150 eV" in overlap["detail"]
+
+
+def test_an_incomplete_termination_below_the_ranked_ones_makes_the_material_a_range():
+    table = surfaces(("Na2Se", 0.30, "(100)", "t0"), ("Na2Se", "incomplete", "(100)", "t1"), ("NaF", 0.21))
+    table.loc[1, ["barrier_lower", "barrier_upper"]] = [0.10, None]  # t1 could be as low as 0.10 eV
+    row = claim(compare_orderings(table), "cao2024-Na2Se-below-NaF")
+    assert row["verdict"] == "undecidable" and "between 0.100-0.300 eV" in row["detail"]
+
+
 def test_a_missing_material_makes_an_ordering_undecidable():
     comparison = compare_orderings(surfaces(("NaF", 0.15), ("NaBr", 0.12)))  # no NaCl
     row = claim(comparison, "choudhury2017-NaBr-lowest-halide")

@@ -856,13 +856,30 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     level = barrier.two_d.level
     blocking = [h for h in failed if level is None or max(minima.minima[h.start_minimum].energy,
                                                           minima.minima[h.end_minimum].energy) < level - 1e-6]
+    bounds = None
     if barrier.one_d.level is None and not failed:
         status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
     elif blocking:
         status, reason = "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in blocking)
+        bounds = _barrier_bounds(energies, edges, graph, by_index, failed, minima, barrier)
     else:
         status = "ranked"
         reason = (f"{len(failed)} failed hop(s) end above the percolation level and cannot lower it: "
                   + ", ".join(h.hop_id for h in failed)) if failed else ""
     return SurfaceDoc(status=status, reason=reason, lowest_site=lowest.site, adsorption_energy=lowest.adsorption_energy,
-                      **common, **result)
+                      barrier_bounds=bounds, **common, **result)
+
+
+def _barrier_bounds(energies, edges, graph, by_index, failed, minima, barrier) -> list[float | None]:
+    """[lower, upper] of an incomplete surface's ranking barrier. A saddle never lies below the higher of its two
+    ends, so with each failed hop barrierless the barrier can only be lower (the lower bound), and without them
+    only higher (the upper bound, None when they are needed for any path)."""
+    failed_ids = {h.hop_id for h in failed}
+    energy_of = {h.hop_id: max(minima.minima[h.start_minimum].energy, minima.minima[h.end_minimum].energy)
+                 for h in failed}
+    easiest = edges + [GraphEdge(e["i"], e["j"], tuple(e["image"]), energy_of[by_index[e["hop"]]],
+                                 by_index[e["hop"]]) for e in graph["edges"] if by_index[e["hop"]] in failed_ids]
+    low = percolation_barrier(energies, easiest)
+    if low.channel_only:  # ranked by the 1D barrier at best: bound that one
+        return [low.one_d.barrier, barrier.one_d.barrier]
+    return [low.two_d.barrier, barrier.two_d.barrier]

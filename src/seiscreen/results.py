@@ -46,6 +46,13 @@ def _key_columns(key: dict) -> dict:
             "termination": key["termination_id"], "adsorbate": key["adsorbate"], "calculator": key["calculator"]}
 
 
+def _bounds(surface: dict) -> tuple[float | None, float | None]:
+    if surface["status"] == "ranked":
+        barrier = surface["barrier_1d"] if surface["channel_only"] else surface["barrier_2d"]
+        return barrier, barrier
+    return tuple(surface.get("barrier_bounds") or (None, None))
+
+
 def _latest(docs: list[dict], identity) -> list[dict]:
     """Keep the newest document per identity (a rerun replaces, it does not duplicate)."""
     newest: dict = {}
@@ -85,6 +92,8 @@ def load_results(store=None) -> Results:
             "slab_atoms": len(atoms_from_dict(o["slab"]["structure"])) if o.get("slab") else None,
             "content_hash": o.get("content_hash"),
             "barrier_uncertainty": _uncertainty(o["key"]["calculator"]),
+            # An incomplete surface's barrier range (SurfaceDoc.barrier_bounds); a ranked one's is its barrier.
+            **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o), strict=True)),
         })
     surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
     if not surfaces_df.empty:
@@ -135,7 +144,8 @@ def load_results(store=None) -> Results:
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
-                    "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty"]
+                    "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty",
+                    "barrier_lower", "barrier_upper"]
 
 
 def _uncertainty(preset_name: str) -> float | None:

@@ -238,6 +238,9 @@ class SurfaceDoc(BaseModel):
     provenance: Provenance
     slab: SlabDoc | None  # the surface itself, so a later fidelity can start from it (None: slab cutting failed)
     content_hash: str | None = None  # identity of the inputs: a rerun reuses a stored surface with the same hash
+    # An incomplete surface's barrier is still bounded: [lower, upper] with every failed hop as easy as it can be
+    # (its saddle at its higher end) and without it (upper None: no path without them). jobs.summarise_surface.
+    barrier_bounds: list[float | None] | None = None
 
     @property
     def reusable(self) -> bool:

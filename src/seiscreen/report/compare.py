@@ -10,6 +10,9 @@ preset). An ordering "A below B" is
 - ``undecidable`` when A or B has no result in this store, or is there but not ranked (a failed gate, an incomplete
   surface, no path, no minima): the detail says which and why.
 
+An incomplete surface still bounds its barrier (``barrier_lower``, ``barrier_upper``: every failed hop as easy as
+it can be, and left out). A material then has a range, and an ordering is decided when the ranges do not overlap.
+
 A material with several ranked terminations of the facet enters with its lowest barrier (named in the detail).
 "A lowest among G" is one pair per member of G; the claim is violated if any pair is, reproduced if all are.
 """
@@ -46,6 +49,8 @@ class _Lookup:
     detail: str  # "0.152 eV" or why there is none
     protocols: tuple[str, ...] = ()
     uncertainty: float | None = None  # eV, the preset's measured convergence residual
+    lower: float | None = None  # the barrier's range when an incomplete termination bounds it (else = barrier)
+    upper: float | None = None  # None with a lower bound: no upper bound
 
 
 def _short(reason: str, limit: int = 90) -> str:
@@ -69,6 +74,20 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
     unranked = rows[~rows.index.isin(ranked.index)]
     not_ranked = "; ".join(f"{r.material}{r.facet} {r.termination} not ranked ({r.status}"
                            + (f": {_short(r.reason)}" if r.reason else "") + ")" for r in unranked.itertuples())
+    bounded = (unranked[unranked["barrier_lower"].notna()] if "barrier_lower" in unranked
+               else unranked.iloc[0:0])
+    if not bounded.empty:  # an incomplete termination may lie below the ranked ones: a range, not a value
+        lows = [*bounded["barrier_lower"], *ranked["barrier"]]
+        highs = [*bounded["barrier_upper"].dropna(), *ranked["barrier"]]
+        lower, upper = float(min(lows)), (float(min(highs)) if highs else None)
+        if upper is None or lower < upper:
+            span = f"{lower:.3f}-{upper:.3f} eV" if upper is not None else f"at least {lower:.3f} eV"
+            detail = f"{name} between {span} (bounded by its incomplete terminations: " + "; ".join(
+                f"{r.termination} {r.barrier_lower:.3f}-" + (f"{r.barrier_upper:.3f}" if pd.notna(r.barrier_upper)
+                                                             else "?") for r in bounded.itertuples()) + ")"
+            if not ranked.empty:
+                detail += f"; ranked: {ranked['barrier'].min():.3f} eV"
+            return _Lookup(None, name, detail, tuple(sorted(set(rows["protocol_id"]))), lower=lower, upper=upper)
     if ranked.empty:
         return _Lookup(None, name, not_ranked)
     best = ranked.loc[ranked["barrier"].idxmin()]
@@ -81,7 +100,19 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
         detail += f" (lowest of {len(ranked)} ranked {'terminations' if facet else 'surfaces'})"
     if not_ranked:
         detail += f"; also {not_ranked}"
-    return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))), uncertainty)
+    return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))), uncertainty,
+                   float(best["barrier"]), float(best["barrier"]))
+
+
+def _ranges_verdict(low: _Lookup, high: _Lookup, margin: float) -> str | None:
+    """reproduced / violated when the two ranges (at least one of them not a single value) do not overlap."""
+    if low.lower is None or high.lower is None:
+        return None
+    if low.upper is not None and low.upper + margin < high.lower:
+        return "reproduced"
+    if high.upper is not None and low.lower >= high.upper + margin:
+        return "violated"
+    return None
 
 
 def _pair_uncertainty(low: _Lookup, high: _Lookup) -> float | None:
@@ -155,7 +186,11 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                     high = lookup_barrier(rows, higher, facet, ordering.adsorbate)
                     decided = low.barrier is not None and high.barrier is not None
                     margin = _pair_uncertainty(low, high) if decided else None
-                    if not decided:
+                    by_ranges = None if decided else _ranges_verdict(low, high, _pair_uncertainty(low, high) or 0.0)
+                    if by_ranges is not None:
+                        verdict, detail = by_ranges, f"{low.detail} {'<' if by_ranges == 'reproduced' else '>'} " \
+                                                     f"{high.detail}"
+                    elif not decided:
                         verdict = "undecidable"
                         why = list(dict.fromkeys(x.detail for x in (low, high) if x.barrier is None))
                         missing.extend(why)
