@@ -857,11 +857,20 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     blocking = [h for h in failed if level is None or max(minima.minima[h.start_minimum].energy,
                                                           minima.minima[h.end_minimum].energy) < level - 1e-6]
     bounds = None
+    easiest = _with_failed_barrierless(energies, edges, graph, by_index, blocking, minima) if blocking else None
     if barrier.one_d.level is None and not failed:
         status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
+    elif blocking and barrier.two_d.level is not None and _same_barriers(easiest, barrier):
+        # Even with no barrier at all those hops leave both percolation levels where they are.
+        status = "ranked"
+        reason = (f"{len(blocking)} failed hop(s) below the percolation level cannot lower it even with no "
+                  "barrier: " + ", ".join(f"{h.hop_id} ({h.status})" for h in blocking))
     elif blocking:
         status, reason = "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in blocking)
-        bounds = _barrier_bounds(energies, edges, graph, by_index, failed, minima, barrier)
+        if easiest.channel_only:  # ranked by the 1D barrier at best: bound that one
+            bounds = [easiest.one_d.barrier, barrier.one_d.barrier]
+        else:
+            bounds = [easiest.two_d.barrier, barrier.two_d.barrier]
     else:
         status = "ranked"
         reason = (f"{len(failed)} failed hop(s) end above the percolation level and cannot lower it: "
@@ -870,16 +879,18 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
                       barrier_bounds=bounds, **common, **result)
 
 
-def _barrier_bounds(energies, edges, graph, by_index, failed, minima, barrier) -> list[float | None]:
-    """[lower, upper] of an incomplete surface's ranking barrier. A saddle never lies below the higher of its two
-    ends, so with each failed hop barrierless the barrier can only be lower (the lower bound), and without them
-    only higher (the upper bound, None when they are needed for any path)."""
-    failed_ids = {h.hop_id for h in failed}
-    energy_of = {h.hop_id: max(minima.minima[h.start_minimum].energy, minima.minima[h.end_minimum].energy)
-                 for h in failed}
-    easiest = edges + [GraphEdge(e["i"], e["j"], tuple(e["image"]), energy_of[by_index[e["hop"]]],
-                                 by_index[e["hop"]]) for e in graph["edges"] if by_index[e["hop"]] in failed_ids]
-    low = percolation_barrier(energies, easiest)
-    if low.channel_only:  # ranked by the 1D barrier at best: bound that one
-        return [low.one_d.barrier, barrier.one_d.barrier]
-    return [low.two_d.barrier, barrier.two_d.barrier]
+def _with_failed_barrierless(energies, edges, graph, by_index, failed, minima):
+    """The percolation with every failed hop as easy as a hop can be: its saddle at its higher end (a saddle never
+    lies below it). Its barriers are lower bounds; those without the failed hops are upper bounds."""
+    lowest = {h.hop_id: max(minima.minima[h.start_minimum].energy, minima.minima[h.end_minimum].energy)
+              for h in failed}
+    extra = [GraphEdge(e["i"], e["j"], tuple(e["image"]), lowest[by_index[e["hop"]]], by_index[e["hop"]])
+             for e in graph["edges"] if by_index[e["hop"]] in lowest]
+    return percolation_barrier(energies, edges + extra)
+
+
+def _same_barriers(a, b) -> bool:
+    def same(x, y) -> bool:
+        return (x is None and y is None) or (x is not None and y is not None and abs(x - y) < 1e-9)
+
+    return same(a.one_d.barrier, b.one_d.barrier) and same(a.two_d.barrier, b.two_d.barrier)
