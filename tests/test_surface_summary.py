@@ -46,3 +46,18 @@ def test_a_failed_hop_that_cannot_lower_the_barrier_even_with_none_does_not_bloc
 def test_a_failed_hop_that_could_open_a_lower_path_leaves_the_surface_incomplete_with_bounds():
     doc = summary({"i": 0, "j": 0, "image": [1, 1]})  # a diagonal that, barrierless, crosses the cell at 0.2 eV
     assert doc.status == "incomplete" and doc.barrier_bounds == pytest.approx([0.2, 0.3])
+
+
+def test_a_valley_relaxed_below_the_lowest_minimum_leaves_the_surface_unranked():
+    doc = summary({"i": 0, "j": 1, "image": [0, 0]})
+    assert doc.status == "ranked"
+    minima = MinimaDoc.model_construct(
+        minima=[minimum(0, 0.0), minimum(1, 0.05)], error=None, force_calls=0, slab=None,
+        key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
+                                       calculator="emt"))
+    through = hop("hop0", 0, 0, 0.2).model_copy(update={"start_energy": 0.0, "intermediate": {
+        "states": [{"energy": -0.06}]}})  # its valley relaxed 0.06 eV below m0
+    graph = {"nodes": [0, 1], "edges": [{"i": 0, "j": 0, "image": [1, 0], "hop": 0},
+                                        {"i": 0, "j": 0, "image": [0, 1], "hop": 1}]}
+    doc = summarise_surface(minima, [through, hop("hop1", 0, 0, 0.3)], graph, Provenance.model_construct())
+    assert doc.status == "incomplete" and "0.060 eV below the lowest minimum" in doc.reason

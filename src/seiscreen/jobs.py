@@ -858,7 +858,16 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
                                                           minima.minima[h.end_minimum].energy) < level - 1e-6]
     bounds = None
     easiest = _with_failed_barrierless(energies, edges, graph, by_index, blocking, minima) if blocking else None
-    if barrier.one_d.level is None and not failed:
+    # A valley relaxed (hops through valleys) below the lowest minimum: the search missed the surface's lowest
+    # state, from which its barrier would have to be measured.
+    deeper = [(h.hop_id, h.start_energy + state["energy"]) for h in hops if h.intermediate
+              for state in h.intermediate.get("states", []) if h.start_energy + state["energy"] < lowest.energy - 1e-3]
+    if deeper:
+        hop_id, energy = min(deeper, key=lambda d: d[1])
+        status = "incomplete"
+        reason = (f"{hop_id}: a valley relaxed {lowest.energy - energy:.3f} eV below the lowest minimum "
+                  f"({lowest.site}): the minima search missed a lower state, the barrier is not measured from it")
+    elif barrier.one_d.level is None and not failed:
         status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
     elif blocking and barrier.two_d.level is not None and _same_barriers(easiest, barrier):
         # Even with no barrier at all those hops leave both percolation levels where they are.
