@@ -91,6 +91,10 @@ def test_bands_through_intermediates_join_into_one_hop_as_hard_as_its_hardest_st
     assert joined.forward_barrier == pytest.approx(0.33, abs=0.01) and joined.reverse_barrier == pytest.approx(0.33,
                                                                                                                 abs=0.01)
     assert joined.force_calls == first.force_calls + second.force_calls and all(joined.gates.values())
+    path = joined.path  # one spline path end to end, as a single band's (the report draws it)
+    assert len(path["energies"]) == 14 and path["path"] == sorted(path["path"])
+    assert path["energies"][7] == pytest.approx(0.08) and max(path["fit_energies"]) == pytest.approx(0.33, abs=0.01)
+    assert path["saddle_coordinate"] > path["path"][6]  # in the second band
 
 
 def test_a_hop_through_intermediates_fails_when_one_of_its_bands_does():

@@ -474,8 +474,29 @@ def join_bands(bands: list[NebResult]) -> NebResult:
                      gates={k: all(band.gates.get(k, False) for band in bands) for k in bands[0].gates},
                      status=status, reason=reason, forward_barrier=forward, reverse_barrier=reverse,
                      saddle_energy=saddle, saddle_image=int(np.argmax(energies)), interior_minimum_image=None,
-                     exchange=any(band.exchange for band in bands), path={"bands": [band.path for band in bands]},
+                     exchange=any(band.exchange for band in bands), path=_joined_path(bands),
                      history=[images for band in bands for images in band.history])
+
+
+def _joined_path(bands: list[NebResult]) -> dict:
+    """The bands' spline paths end to end (coordinates continued, energies from the first start), in the format of
+    ``_spline_saddle``; empty when a band has none (it ran away)."""
+    if not all(band.path for band in bands):
+        return {}
+    joined: dict = {"path": [], "energies": [], "fit_path": [], "fit_energies": []}
+    offset, saddle = 0.0, (-float("inf"), 0.0)
+    for band in bands:
+        shift = band.energies[0] - bands[0].energies[0]
+        for key, values, add in (("path", band.path["path"], offset), ("fit_path", band.path["fit_path"], offset),
+                                 ("energies", band.path["energies"], shift),
+                                 ("fit_energies", band.path["fit_energies"], shift)):
+            joined[key] += [x + add for x in values]
+        top = max(band.path["fit_energies"]) + shift
+        if top > saddle[0]:
+            saddle = (top, band.path["saddle_coordinate"] + offset)
+        offset += band.path["path"][-1]
+    joined["saddle_coordinate"] = saddle[1]
+    return joined
 
 
 def band_slip(images: list[Atoms]) -> np.ndarray:
