@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -89,6 +90,9 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
             lg.addHandler(log_file)
             lg.addHandler(handler)
             lg.setLevel(logging.INFO)
+        # Everything imported so far (pymatgen, jobflow, the ML model) lives until the end: frozen, the cyclic
+        # collector stops walking it at each full collection (0.65 -> 0.48 CPU s on benchmarks/overhead.py).
+        gc.freeze()
         try:
             run_locally(flow, store=store, create_folders=True, root_dir=runs, log=False)
         finally:
