@@ -60,7 +60,7 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     from seiscreen.report import compare_orderings
 
     surfaces = load_results(REPO / "results" / "review-chgnet.json.gz").surfaces
-    expected = {"NaF", "NaBr", "NaI", "NaCl", "Na2Se", "Na3P", "NaIn", "NaBi", "NaZn13", "Na", "Li", "Mg"}
+    expected = {"NaF", "NaBr", "NaI", "NaCl", "Na2Se", "Na3P", "NaIn", "NaBi", "NaZn13", "Na15Sn4", "Na", "Li", "Mg"}
     assert expected <= set(surfaces["material"])
     assert set(surfaces["adsorbate"]) == {"Na", "Li", "Mg"} and surfaces["calculator"].eq("chgnet").all()
     assert surfaces["protocol_id"].notna().all() and surfaces["created_at"].notna().all()
@@ -74,6 +74,7 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     ranked = surfaces[surfaces["status"] == "ranked"].set_index(["material", "termination"])["barrier"]
     assert ranked[("Na2Se", "100-s0.125-t20")] == pytest.approx(0.250, abs=0.001)
     assert ranked[("Na3P", "001-s0.000")] == pytest.approx(0.207, abs=0.001)
+    assert ranked[("Na15Sn4", "100-s0.067")] == pytest.approx(0.460, abs=0.001)
     assert current.loc["tian2019-NaI-below-NaF", "verdict"] == "violated"
     # NaIn below NaZn13 and NaBi on (100) and on (111); NaSn2 has no structure, so undecidable
     alloys = current.loc[["moorthy2023-NaIn-lowest-alloy"]]
