@@ -19,7 +19,6 @@ from jobflow import JobStore
 
 from seiscreen.errors import SeiscreenError
 
-_OPEN_FILES: dict[Path, sqlite3.Connection] = {}  # per process, not on the store: stores are copied and pickled
 CHECKPOINTS = "checkpoints"  # folder of the store where NEB bands are checkpointed, one file per hop hash
 
 
@@ -31,7 +30,6 @@ class OrderedJobStore(JobStore):
     """
 
     def update(self, docs, key=None, save=None):
-        self._keep_files_open()
         real, held = self.docs_store, []
 
         class _Hold:  # stands in for the docs store during the parent's update: collects the documents
@@ -45,23 +43,6 @@ class OrderedJobStore(JobStore):
             self.docs_store = real
         for documents, doc_key in held:
             real.update(documents, key=doc_key)
-        self._keep_files_open()
-
-    def _keep_files_open(self) -> None:
-        """Hold one idle connection to each SQLite file of an embedded store.
-
-        montydb opens and closes a connection for every write, and closing the last connection to a WAL database
-        checkpoints and syncs it: 30-45 ms of wall time per document here. With this one open, and montydb's
-        ``synchronous=NORMAL``, a commit is a write to the WAL (kept through a kill of the process; the last
-        commits can be lost only if the machine itself goes down, and the file stays consistent).
-        benchmarks/overhead.py measures the difference.
-        """
-        path = getattr(self.docs_store, "database_path", None)
-        if not path:
-            return
-        for db_file in Path(path).glob(f"{DATABASE_NAME}/*.collection"):
-            if db_file not in _OPEN_FILES:
-                _OPEN_FILES[db_file] = sqlite3.connect(db_file, check_same_thread=False)
 
 DEFAULT_STORE = "seiscreen-store"  # a folder in the working directory
 ENV_VAR = "SEISCREEN_STORE"
@@ -107,11 +88,9 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True) -
     if create and not os.access(path, os.W_OK):
         raise SeiscreenError(f"store folder {path} is not writable: choose another with --store or SEISCREEN_STORE")
     _check_not_corrupt(path)
-    # synchronous=NORMAL: see OrderedJobStore._keep_files_open (SQLite's own default for WAL files is FULL).
-    docs = MontyStore("jobs", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite", key="uuid",
-                      client_kwargs={"synchronous": "NORMAL"})
+    docs = MontyStore("jobs", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite", key="uuid")
     data = MontyStore("jobs_data", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite",
-                      key="job_uuid", client_kwargs={"synchronous": "NORMAL"})
+                      key="job_uuid")
     store = OrderedJobStore(docs, additional_stores={"data": data})
     try:
         store.connect()
