@@ -28,8 +28,8 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.neb import (NebCheckpoint, NebProtocol, band_slip, follows_hop, join_bands, run_neb, slip_reason,
-                          unwrap_final)
+from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, follows_hop, join_bands, run_neb,
+                          slip_reason, unwrap_final)
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprint)
@@ -42,7 +42,6 @@ from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 log = logging.getLogger(__name__)
 
-USABLE = ("accepted", "barrierless")  # hop statuses whose saddle energy is known
 EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
 # Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
 FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
@@ -854,8 +853,7 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     # A saddle never lies below the higher of its two ends, so a failed hop whose higher end is at or above
     # the percolation level cannot open a lower path: it does not block the ranking. Any other failed hop does.
     level = barrier.two_d.level
-    blocking = [h for h in failed if level is None or max(minima.minima[h.start_minimum].energy,
-                                                          minima.minima[h.end_minimum].energy) < level - 1e-6]
+    blocking = [h for h in failed if level is None or _higher_end(minima, h) < level - 1e-6]
     bounds = None
     easiest = _with_failed_barrierless(energies, edges, graph, by_index, blocking, minima) if blocking else None
     # A valley relaxed (hops through valleys) below the lowest minimum: the search missed the surface's lowest
@@ -888,11 +886,15 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
                       barrier_bounds=bounds, **common, **result)
 
 
+def _higher_end(minima: MinimaDoc, hop: HopDoc) -> float:
+    """The energy of the hop's higher end minimum: no saddle of the hop lies below it."""
+    return max(minima.minima[hop.start_minimum].energy, minima.minima[hop.end_minimum].energy)
+
+
 def _with_failed_barrierless(energies, edges, graph, by_index, failed, minima):
     """The percolation with every failed hop as easy as a hop can be: its saddle at its higher end (a saddle never
     lies below it). Its barriers are lower bounds; those without the failed hops are upper bounds."""
-    lowest = {h.hop_id: max(minima.minima[h.start_minimum].energy, minima.minima[h.end_minimum].energy)
-              for h in failed}
+    lowest = {h.hop_id: _higher_end(minima, h) for h in failed}
     extra = [GraphEdge(e["i"], e["j"], tuple(e["image"]), lowest[by_index[e["hop"]]], by_index[e["hop"]])
              for e in graph["edges"] if by_index[e["hop"]] in lowest]
     return percolation_barrier(energies, edges + extra)

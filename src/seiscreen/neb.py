@@ -70,6 +70,9 @@ class NebProtocol(BaseModel):
     min_hop_length: float = Field(0.3, ge=0, description="Å the adatom must travel between the relaxed ends")
 
 
+USABLE = ("accepted", "barrierless")  # band statuses whose saddle energy is known
+
+
 @dataclass
 class NebResult:
     """A finished band and its verdict. Energies are absolute (eV)."""
@@ -452,11 +455,10 @@ def join_bands(bands: list[NebResult]) -> NebResult:
     Usable when every band is; its saddle is the highest of theirs, since the hop is as hard as its hardest
     step. Each band passed every gate on its own: the valleys between them are minima, not missed ones.
     """
-    usable = ("accepted", "barrierless")
     images = bands[0].images + [im for band in bands[1:] for im in band.images[1:]]
     energies = bands[0].energies + [e for band in bands[1:] for e in band.energies[1:]]
     forward = reverse = saddle = None
-    broken = [(k, band) for k, band in enumerate(bands) if band.status not in usable]
+    broken = [(k, band) for k, band in enumerate(bands) if band.status not in USABLE]
     if not broken:
         saddle = max(band.saddle_energy for band in bands)
         forward, reverse = saddle - energies[0], saddle - energies[-1]

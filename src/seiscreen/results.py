@@ -46,9 +46,9 @@ def _key_columns(key: dict) -> dict:
             "termination": key["termination_id"], "adsorbate": key["adsorbate"], "calculator": key["calculator"]}
 
 
-def _bounds(surface: dict) -> tuple[float | None, float | None]:
+def _bounds(surface: dict, barrier: float | None) -> tuple[float | None, float | None]:
+    """A ranked surface's range is its barrier; an incomplete one's is stored (SurfaceDoc.barrier_bounds)."""
     if surface["status"] == "ranked":
-        barrier = surface["barrier_1d"] if surface["channel_only"] else surface["barrier_2d"]
         return barrier, barrier
     return tuple(surface.get("barrier_bounds") or (None, None))
 
@@ -79,9 +79,9 @@ def load_results(store=None) -> Results:
             json.dumps(o["provenance"].get("slab_settings"), sort_keys=True))):
         o = doc["output"]
         failed = [h for h in o["hops"] if h["status"] not in ("accepted", "barrierless")]
+        barrier = o["barrier_1d"] if o["channel_only"] else o["barrier_2d"]
         surfaces.append({
-            **_key_columns(o["key"]), "status": o["status"],
-            "barrier": o["barrier_1d"] if o["channel_only"] else o["barrier_2d"],
+            **_key_columns(o["key"]), "status": o["status"], "barrier": barrier,
             "barrier_2d": o["barrier_2d"], "barrier_1d": o["barrier_1d"], "channel_only": o["channel_only"],
             "lowest_hop_barrier": o["lowest_hop_barrier"], "adsorption_energy": o["adsorption_energy"],
             "lowest_site": o["lowest_site"], "n_minima": o["n_minima"], "n_hops": len(o["hops"]),
@@ -92,8 +92,7 @@ def load_results(store=None) -> Results:
             "slab_atoms": len(atoms_from_dict(o["slab"]["structure"])) if o.get("slab") else None,
             "content_hash": o.get("content_hash"),
             "barrier_uncertainty": _uncertainty(o["key"]["calculator"]),
-            # An incomplete surface's barrier range (SurfaceDoc.barrier_bounds); a ranked one's is its barrier.
-            **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o), strict=True)),
+            **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
         })
     surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
     if not surfaces_df.empty:

@@ -186,8 +186,9 @@ class HopDoc(BaseModel):
     content_hash: str | None = None  # identity of the inputs: a rerun reuses a stored hop with the same hash
     error: bool = False  # failed by an exception (not a gate): a rerun computes it again instead of reusing it
     resumed: dict[str, Any] | None = None  # checkpoint the band resumed from: stage, step, force_calls before
-    # Computed as two bands through the relaxed valley of an earlier band: its energy (from the start), how far
-    # the adatom lies from each end, the two bands' barriers (jobs.HopNebMaker._run_via).
+    # Computed as bands through the relaxed valleys of an earlier band: "states" (each valley's energy from the
+    # start and how far its adatom lies from each end), "barriers" of the bands in path order, "band_of" (the
+    # earlier band's job) (jobs.HopNebMaker._run_via).
     intermediate: dict[str, Any] | None = None
     band: list[dict] = Field(default_factory=list)  # final images: routed to the data store
     trajectory: list[list[dict]] = Field(default_factory=list)  # every n-th band: data store
