@@ -91,7 +91,7 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
             lg.addHandler(handler)
             lg.setLevel(logging.INFO)
         # Everything imported so far (pymatgen, jobflow, the ML model) lives until the end: frozen, the cyclic
-        # collector stops walking it at each full collection (0.65 -> 0.48 CPU s on benchmarks/overhead.py).
+        # collector stops walking it at each full collection (docs/performance.md: 0.65 -> 0.48 CPU s of collection).
         gc.freeze()
         try:
             run_locally(flow, store=store, create_folders=True, root_dir=runs, log=False)
