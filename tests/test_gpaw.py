@@ -25,6 +25,12 @@ def test_gpaw_single_point_on_a_tiny_naf_slab(tmp_path):
     assert np.isfinite(energy) and forces.shape == (17, 3)
     assert tuple(atoms.pbc) == (True, True, False)  # the preset prepares a slab for the dipole layer
     assert (tmp_path / "gpaw" / "gpaw.txt").read_text().count("Free energy") >= 1
+    # The job folder keeps a restart file of the last state, which GPAW reads back with its energy.
+    from gpaw import GPAW
+
+    restarted = GPAW(str(tmp_path / "gpaw" / "gpaw.gpw"), txt=None)
+    assert restarted.get_potential_energy() == pytest.approx(energy, abs=1e-6)
+    assert not list((tmp_path / "gpaw").glob("*.partial*"))
     # By symmetry the adatom in the hollow feels no lateral force.
     assert np.abs(forces[-1, :2]).max() < 0.05
     # Moving the adatom off the symmetric site (what every relaxation does) must not stop GPAW.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import time
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -143,7 +144,10 @@ class ScfRetryCalculator(Calculator):
     """GPAW with SCF-failure handling: on non-convergence, rebuild with a gentler mixer, more smearing and more
     iterations and try again; after the last rung, a clear error (the NEB job then marks the hop failed).
 
-    The GPAW object is kept between calls, so an NEB image reuses its wavefunctions from the previous step. One
+    The GPAW object is kept between calls, so an NEB image reuses its wavefunctions from the previous step. With a
+    job folder, the text output goes to ``gpaw.txt`` (``gpaw-bulk.txt``) and the last converged state to a restart
+    file beside it, ``gpaw.gpw`` (``gpaw-bulk.gpw``: positions, density, results; ``GPAW("gpaw.gpw")`` reads it),
+    written at most once every ``restart_seconds`` and replaced whole (never half-written). One
     instance serves slabs and bulk alike (a minima search computes both): a structure with a vacuum gap along z
     is a slab (z made non-periodic for the dipole layer), anything else is bulk (no dipole layer); each kind keeps
     its own GPAW object. With spin and no initial moments given, the last atom (the adatom) starts with
@@ -152,10 +156,12 @@ class ScfRetryCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "magmom", "magmoms"]
 
-    def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES, adatom_magmom: float = 0.0):
+    def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES, adatom_magmom: float = 0.0,
+                 restart_seconds: float = 60.0):
         super().__init__()
         self.params, self.retries, self.workdir = dict(params), retries, directory
-        self.adatom_magmom = adatom_magmom
+        self.adatom_magmom, self.restart_seconds = adatom_magmom, restart_seconds
+        self._restart_written: dict[str, float] = {}  # kind -> time.monotonic() of its last restart file
         self.rung = 0  # 0: the preset as written
         self.history: list[str] = []
         self._engines: dict[str, object] = {}
@@ -194,6 +200,18 @@ class ScfRetryCalculator(Calculator):
             self.atoms.set_initial_magnetic_moments(moments)
         return kind
 
+    def _write_restart(self, kind: str) -> None:
+        if self.workdir is None:
+            return
+        now = time.monotonic()
+        if kind in self._restart_written and now - self._restart_written[kind] < self.restart_seconds:
+            return
+        path = self.workdir / ("gpaw.gpw" if kind == "slab" else f"gpaw-{kind}.gpw")
+        partial = path.with_name(path.stem + ".partial.gpw")
+        self._gpaw.write(str(partial))  # without wavefunctions: LCAO and PW states rebuild from the density
+        os.replace(partial, path)
+        self._restart_written[kind] = now
+
     def _stress(self):
         """Plane waves only: GPAW's LCAO and finite-difference modes have none (callers then fit an EOS)."""
         from ase.calculators.calculator import PropertyNotImplementedError
@@ -224,6 +242,7 @@ class ScfRetryCalculator(Calculator):
                     self.results["magmoms"] = self._gpaw.get_magnetic_moments(self.atoms)
                 if "stress" in properties:
                     self.results["stress"] = self._stress()
+                self._write_restart(kind)
                 return
             except KohnShamConvergenceError:
                 self.history.append(f"rung {self.rung}: SCF not converged")
