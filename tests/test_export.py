@@ -45,6 +45,26 @@ def test_an_exported_file_reads_back_like_the_store(emt_store, tmp_path, name):
     assert report.exit_code == 0 and (tmp_path / "report" / "index.html").exists(), report.output
 
 
+def test_a_shipped_hop_reruns_to_its_stored_barrier(emt_store, tmp_path):
+    """Whoever checks the shipped numbers reruns a hop from the results file alone: its stored ends, protocol and
+    calculator give its stored barrier again; started from its stored band, the band is already converged."""
+    out = tmp_path / "results.json.gz"
+    assert CliRunner().invoke(app, ["export", str(out), "--store", str(emt_store)]).exit_code == 0
+    from seiscreen.reproduce import rerun_hop
+
+    hop = load_results(out).hops.iloc[0]
+    cold = rerun_hop(out, hop["job_uuid"][:8])
+    assert cold.status == hop["status"] == "accepted"
+    assert cold.barrier == pytest.approx(hop["forward_barrier"], abs=1e-3) and cold.end_energy_drift < 1e-6
+    warm = rerun_hop(out, hop["job_uuid"], start="band")
+    assert warm.barrier == pytest.approx(hop["forward_barrier"], abs=1e-3)
+    assert warm.force_calls < cold.force_calls / 3
+    shown = CliRunner().invoke(app, ["rerun-hop", hop["job_uuid"], "--store", str(out)])
+    assert shown.exit_code == 0 and "difference +0.000" in shown.output, shown.output
+    unknown = CliRunner().invoke(app, ["rerun-hop", "0123abcd", "--store", str(out)])
+    assert unknown.exit_code == 2 and "no hop with job uuid '0123abcd'" in unknown.output
+
+
 def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"hello": 1}')

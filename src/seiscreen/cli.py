@@ -275,6 +275,34 @@ def export_bands_command(
     console.print(table)
 
 
+@app.command("rerun-hop")
+@_clean_errors
+def rerun_hop_command(
+    hop: Annotated[str, typer.Argument(help="the hop's NEB job uuid (or its first 8+ characters): the job_uuid "
+                                            "column of `seiscreen results --hops --format csv`")],
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    start: Annotated[str, typer.Option("--from", help="cold (a new band, as the campaign made it) or band (the "
+                                                      "stored final band)")] = "cold",
+) -> None:
+    """Recompute one stored hop's NEB from its stored ends, protocol and calculator; compare with the stored
+    barrier. Nothing is written to the store."""
+    from seiscreen.reproduce import rerun_hop
+
+    with console.status("rerunning the band"):
+        rerun = rerun_hop(store, hop, start=start)
+    table = Table(title=f"{rerun.label}  (job {rerun.job_uuid}, from {rerun.start})")
+    for column in ("", "status", "barrier eV", "force calls"):
+        table.add_column(column)
+    table.add_row("stored", rerun.stored_status, _fmt(rerun.stored_barrier), "")
+    table.add_row("rerun", rerun.status, _fmt(rerun.barrier), str(rerun.force_calls))
+    console.print(table)
+    difference = "-" if rerun.difference is None else f"{rerun.difference:+.4f} eV"
+    console.print(f"difference {difference}; end energies recomputed within {rerun.end_energy_drift:.4f} eV of "
+                  "the stored ones" + (f"; rerun: {rerun.reason}" if rerun.reason else ""), highlight=False)
+    for note in rerun.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
 def _fmt(value, digits: int = 3) -> str:
     import math
 
