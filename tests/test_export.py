@@ -63,6 +63,12 @@ def test_a_shipped_hop_reruns_to_its_stored_barrier(emt_store, tmp_path):
     assert shown.exit_code == 0 and "difference +0.000" in shown.output, shown.output
     unknown = CliRunner().invoke(app, ["rerun-hop", "0123abcd", "--store", str(out)])
     assert unknown.exit_code == 2 and "no hop with job uuid '0123abcd'" in unknown.output
+    # How far the barrier moves with the NEB protocol: more images, tighter forces.
+    finer = rerun_hop(out, hop["job_uuid"], neb={"n_images": 7, "fmax": 0.02})
+    assert finer.status == "accepted" and finer.neb_changes == {"n_images": 7, "fmax": 0.02}
+    assert abs(finer.difference) < 0.01  # EMT Au/Al(100): 0.368 against 0.366 eV
+    bad = CliRunner().invoke(app, ["rerun-hop", hop["job_uuid"], "--store", str(out), "--neb", "nimages=7"])
+    assert bad.exit_code == 2 and "nimages: Extra inputs are not permitted" in bad.output
 
 
 def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):

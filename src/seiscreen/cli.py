@@ -283,14 +283,23 @@ def rerun_hop_command(
     store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     start: Annotated[str, typer.Option("--from", help="cold (a new band, as the campaign made it) or band (the "
                                                       "stored final band)")] = "cold",
+    neb: Annotated[list[str] | None, typer.Option(help="change an NEB setting of the stored protocol, KEY=VALUE "
+                                                       "(repeatable): n_images=9, fmax=0.02, ...")] = None,
 ) -> None:
     """Recompute one stored hop's NEB from its stored ends, protocol and calculator; compare with the stored
     barrier. Nothing is written to the store."""
     from seiscreen.reproduce import rerun_hop
 
+    changes = {}
+    for item in neb or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SeiscreenError(f"--neb {item!r} is not KEY=VALUE: write e.g. --neb n_images=9")
+        changes[name.strip()] = value.strip()
     with console.status("rerunning the band"):
-        rerun = rerun_hop(store, hop, start=start)
-    table = Table(title=f"{rerun.label}  (job {rerun.job_uuid}, from {rerun.start})")
+        rerun = rerun_hop(store, hop, start=start, neb=changes)
+    changed = "".join(f", {k}={v}" for k, v in changes.items())
+    table = Table(title=f"{rerun.label}  (job {rerun.job_uuid}, from {rerun.start}{changed})")
     for column in ("", "status", "barrier eV", "force calls"):
         table.add_column(column)
     table.add_row("stored", rerun.stored_status, _fmt(rerun.stored_barrier), "")

@@ -4,6 +4,7 @@ calculator, beside the stored barrier.
 For whoever checks a campaign's numbers, from a store or a shipped results file: nothing is written to the store
 (GPAW's image folders go to a temporary folder). ``start="cold"`` interpolates a new band between the ends, as the
 campaign did; ``start="band"`` starts from the stored final band, which a converged band should leave at once.
+``neb`` overrides NEB settings (``{"n_images": 9, "fmax": 0.02}``): how much the barrier moves with the protocol.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class HopRerun:
     label: str  # material(facet) termination hop_id
     job_uuid: str
     start: str  # "cold" or "band"
+    neb_changes: dict  # NEB settings changed from the stored protocol
     stored_status: str
     stored_barrier: float | None
     status: str
@@ -52,8 +54,11 @@ def find_hop(store, hop: str) -> tuple[str, dict]:
     return matches[0], docs[matches[0]]
 
 
-def rerun_hop(store, hop: str, start: str = "cold", workdir: str | Path | None = None) -> HopRerun:
+def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
+              workdir: str | Path | None = None) -> HopRerun:
     """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare."""
+    from pydantic import ValidationError
+
     from seiscreen.calculators import get_preset
     from seiscreen.jobs import HopNebMaker
     from seiscreen.neb import NebProtocol, run_neb
@@ -68,7 +73,12 @@ def rerun_hop(store, hop: str, start: str = "cold", workdir: str | Path | None =
     images = band_images(store, job_uuid)
     if len(images) < 2:
         raise SeiscreenError(f"hop {label} has no stored band ({doc['status']}: {doc['reason']}): nothing to rerun")
-    protocol = NebProtocol(**provenance["neb_protocol"])
+    try:
+        protocol = NebProtocol(**{**provenance["neb_protocol"], **(neb or {})})
+    except ValidationError as exc:  # pydantic names the setting and what it accepts
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SeiscreenError(f"bad NEB setting for the rerun ({problems}): the settings are "
+                             f"{', '.join(NebProtocol.model_fields)}") from None
     maker = HopNebMaker(calculator_preset=key["calculator"], neb_protocol=protocol)
     notes = []
     stored_calculator = calculator_identity(provenance["calculator"])
@@ -94,7 +104,7 @@ def rerun_hop(store, hop: str, start: str = "cold", workdir: str | Path | None =
         drift = max(abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
                                                                                strict=True))
         result = run_neb(initial, final, maker.band_calculators(Path(folder)), protocol, initial_band=band)
-    return HopRerun(label=label, job_uuid=job_uuid, start=start, stored_status=doc["status"],
-                    stored_barrier=doc["forward_barrier"], status=result.status, barrier=result.forward_barrier,
-                    reason=result.reason, force_calls=result.force_calls + 2, end_energy_drift=float(drift),
-                    notes=notes)
+    return HopRerun(label=label, job_uuid=job_uuid, start=start, neb_changes=dict(neb or {}),
+                    stored_status=doc["status"], stored_barrier=doc["forward_barrier"], status=result.status,
+                    barrier=result.forward_barrier, reason=result.reason, force_calls=result.force_calls + 2,
+                    end_energy_drift=float(drift), notes=notes)

@@ -6,6 +6,7 @@ the protocol that produced its numbers. Structures are ASE JSON dicts (constrain
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -67,13 +68,18 @@ def _jsonable(value: Any) -> Any:
 
 
 def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
+    return dict(_installed_versions())  # a copy: documents may be edited
+
+
+@functools.cache  # installed versions do not change within a process; each lookup reads package metadata
+def _installed_versions() -> tuple[tuple[str, str | None], ...]:
+    out = []
     for name in VERSIONED_PACKAGES:
         try:
-            out[name] = version(name)
+            out.append((name, version(name)))
         except PackageNotFoundError:
-            out[name] = None
-    return out
+            out.append((name, None))
+    return tuple(out)
 
 
 class Provenance(BaseModel):
