@@ -61,3 +61,59 @@ def test_a_valley_relaxed_below_the_lowest_minimum_leaves_the_surface_unranked()
                                         {"i": 0, "j": 0, "image": [0, 1], "hop": 1}]}
     doc = summarise_surface(minima, [through, hop("hop1", 0, 0, 0.3)], graph, Provenance.model_construct())
     assert doc.status == "incomplete" and "0.060 eV below the lowest minimum" in doc.reason
+
+
+def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeypatch):
+    """After the refinements, a hop through a valley that relaxed below the lowest minimum (NaBi(111), CHGNet) is
+    a missed minimum: the summary refines once more, from that valley's image of the joined band."""
+    from jobflow import Job, Response
+
+    from seiscreen import jobs
+    from seiscreen.jobs import HopsMaker, SurfaceSummaryMaker, deeper_valleys
+
+    minima = MinimaDoc.model_construct(
+        minima=[minimum(0, 0.0), minimum(1, 0.05)], error=None, force_calls=0, slab=None, refinement=2,
+        same_network=False, content_hash="m",
+        key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
+                                       calculator="emt"))
+    # Two bands of one image each, joined (n_images + 1 = 2 apart): start, image, valley, image, end. The valley
+    # (image 2) lies 0.10 eV below the band's start, m1: 0.05 eV below m0.
+    through = hop("hop0", 1, 1, 0.2).model_copy(update={
+        "start_energy": 0.05, "image_energies": [0.0, 0.1, -0.10, 0.2, 0.0], "band": [{}] * 5,
+        "intermediate": {"states": [{"energy": -0.10}]},
+        "provenance": Provenance.model_construct(neb_protocol={"n_images": 1})})
+    plain = hop("hop1", 0, 0, 0.3)
+    (copy,) = deeper_valleys(minima, [through, plain])
+    assert copy.interior_minimum_image == 2 and copy.hop_id == "hop0"
+    # One more refinement past max_refinements (2) starts from it, then the hops again.
+    refined = []
+
+    class Refiner:
+        def __init__(self, **settings):
+            pass
+
+        def content_hash(self, minima, split):
+            return "h"
+
+        def make(self, minima, split):
+            refined.append(split)
+            return Job(print)
+
+    monkeypatch.setattr(jobs, "RefineMinimaMaker", Refiner)
+    monkeypatch.setattr(jobs, "find_done", lambda *args, **kwargs: None)
+    again = []
+
+    def hops_again(self, refined_minima, reuse=None, surface_hash=None):
+        again.append(reuse)
+        return Job(print)
+
+    monkeypatch.setattr(HopsMaker, "make", hops_again)
+    graph = {"nodes": [0, 1], "edges": []}
+    maker = SurfaceSummaryMaker(max_refinements=2)
+    response = SurfaceSummaryMaker.make.original(maker, minima, [through, plain], graph, hops_maker=HopsMaker())
+    assert isinstance(response, Response) and refined[0][0].interior_minimum_image == 2
+    assert [h.hop_id for h in again[0]] == ["hop0", "hop1"]  # the accepted hops are kept for the new network
+    # Only once: after that refinement such a surface stays unranked, with why.
+    once_more = minima.model_copy(update={"refinement": 3})
+    doc = SurfaceSummaryMaker.make.original(maker, once_more, [through, plain], graph, hops_maker=HopsMaker())
+    assert doc.status == "incomplete" and "0.050 eV below the lowest minimum" in doc.reason

@@ -749,33 +749,44 @@ class SurfaceSummaryMaker(CalculatorMaker):
              surface_hash: str | None = None):
         split = [h for h in hops if h.status == "interior_minimum" and h.band]
         if split and minima.refinement < self.max_refinements and hops_maker is not None and not minima.same_network:
-            settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
-                                                      "neb_protocol")}
-            refiner = RefineMinimaMaker(**settings)
-            stored = find_done(current_store(), "minima", refiner.content_hash(minima, split))
-            if stored is not None:  # refined by an earlier run: go straight to the new hops
-                refined, jobs = MinimaDoc.model_validate(stored), []
-            else:
-                refine = refiner.make(minima, split)
-                refine.name = f"refine minima {minima.key.label}"
-                refined, jobs = refine.output, [refine]
-            again = hops_maker.make(refined, reuse=[h for h in hops if h.status in (*USABLE, "interior_minimum")],
-                                    surface_hash=surface_hash)
-            again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
-            return Response(replace=Flow([*jobs, again], output=again.output))
+            return self._refined(minima, split, hops, hops_maker, surface_hash)
         if split and hops_maker is not None and hops_maker.neb_maker is not None:
             # Refinements used up and valleys still there: ones the hop network cannot hold as nodes (a valley
             # relaxing next to a hop's end: the same site, another state of the slab). Each such hop is computed
-            # as bands through its valleys; the summary after them splits nothing (no hops_maker).
-            return self._through_valleys(minima, hops, graph, hops_maker.neb_maker, split, surface_hash)
+            # as bands through its valleys, then summarised again.
+            return self._through_valleys(minima, hops, graph, hops_maker, split, surface_hash)
+        deeper = deeper_valleys(minima, hops)
+        if deeper and hops_maker is not None and minima.refinement <= self.max_refinements:
+            # A band through valleys relaxed into a state below the lowest minimum: the minima search missed the
+            # surface's lowest state (NaBi(111), CHGNet: 0.061 eV below, 2.3 Å from the hop's ends). One more
+            # refinement, past max_refinements, starts from it; after that such a surface stays unranked.
+            return self._refined(minima, deeper, hops, hops_maker, surface_hash)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
 
-    def _through_valleys(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, neb_maker: HopNebMaker,
+    def _refined(self, minima: MinimaDoc, split: list[HopDoc], hops: list[HopDoc], hops_maker: HopsMaker,
+                 surface_hash: str | None) -> Response:
+        """Minima relaxed from the valleys of ``split`` (each band's ``interior_minimum_image``), then the hops."""
+        settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
+                                                  "neb_protocol")}
+        refiner = RefineMinimaMaker(**settings)
+        stored = find_done(current_store(), "minima", refiner.content_hash(minima, split))
+        if stored is not None:  # refined by an earlier run: go straight to the new hops
+            refined, jobs = MinimaDoc.model_validate(stored), []
+        else:
+            refine = refiner.make(minima, split)
+            refine.name = f"refine minima {minima.key.label}"
+            refined, jobs = refine.output, [refine]
+        again = hops_maker.make(refined, reuse=[h for h in hops if h.status in (*USABLE, "interior_minimum")],
+                                surface_hash=surface_hash)
+        again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
+        return Response(replace=Flow([*jobs, again], output=again.output))
+
+    def _through_valleys(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker,
                          split: list[HopDoc], surface_hash: str | None) -> Response:
-        store, jobs, resolved = current_store(), [], []
+        store, jobs, resolved, neb_maker = current_store(), [], [], hops_maker.neb_maker
         for hop in hops:
             if not any(hop is s for s in split):
                 resolved.append(hop)
@@ -790,9 +801,30 @@ class SurfaceSummaryMaker(CalculatorMaker):
             neb.name = f"neb {minima.key.label} {hop.hop_id} (through its valley)"
             jobs.append(neb)
             resolved.append(neb.output)
-        summary = self.make(minima, resolved, graph, hops_maker=None, surface_hash=surface_hash)
+        # Hops through valleys have none left (a band that has one past MAX_INTERMEDIATES fails), so this summary
+        # splits nothing; with hops_maker it can still refine from a valley deeper than every minimum.
+        summary = self.make(minima, resolved, graph, hops_maker=hops_maker, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
+
+
+def deeper_valleys(minima: MinimaDoc, hops: list[HopDoc], tolerance: float = 1e-3) -> list[HopDoc]:
+    """Hops through valleys (``HopDoc.intermediate``) whose band passes a relaxed valley more than ``tolerance`` eV
+    below the lowest minimum, each as a copy whose ``interior_minimum_image`` is its deepest such valley: where a
+    refinement starts (RefineMinimaMaker). The valleys are the joints of the hop's bands, every n_images + 1."""
+    if not minima.minima:
+        return []
+    lowest, out = minima.minima[0].energy, []
+    for hop in hops:
+        if not (hop.intermediate and hop.band and hop.image_energies and hop.provenance.neb_protocol):
+            continue
+        step = hop.provenance.neb_protocol["n_images"] + 1
+        joints = range(step, len(hop.band) - 1, step)
+        energies = {k: hop.start_energy + hop.image_energies[k] for k in joints}
+        below = [k for k in joints if energies[k] < lowest - tolerance]
+        if below:
+            out.append(hop.model_copy(update={"interior_minimum_image": min(below, key=energies.get)}))
+    return out
 
 
 def _valley_next_to_hop(hop: HopDoc, frac_xy, symmetry: SurfaceSymmetry) -> np.ndarray:
