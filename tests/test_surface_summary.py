@@ -26,7 +26,7 @@ def hop(hop_id, start, end, saddle, status="accepted"):
 def summary(failed_hop):
     """m0 (0 eV) and m1 (0.05 eV); hop0 along x at 0.2 eV, hop1 along y at 0.3 eV, hop2 failed."""
     minima = MinimaDoc.model_construct(
-        minima=[minimum(0, 0.0), minimum(1, 0.05)], error=None, force_calls=0, slab=None,
+        minima=[minimum(0, 0.0), minimum(1, 0.05)], rejected=[], error=None, force_calls=0, slab=None,
         key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
                                        calculator="emt"))
     edges = [{"i": 0, "j": 0, "image": [1, 0], "hop": 0}, {"i": 0, "j": 0, "image": [0, 1], "hop": 1},
@@ -52,7 +52,7 @@ def test_a_valley_relaxed_below_the_lowest_minimum_leaves_the_surface_unranked()
     doc = summary({"i": 0, "j": 1, "image": [0, 0]})
     assert doc.status == "ranked"
     minima = MinimaDoc.model_construct(
-        minima=[minimum(0, 0.0), minimum(1, 0.05)], error=None, force_calls=0, slab=None,
+        minima=[minimum(0, 0.0), minimum(1, 0.05)], rejected=[], error=None, force_calls=0, slab=None,
         key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
                                        calculator="emt"))
     through = hop("hop0", 0, 0, 0.2).model_copy(update={"start_energy": 0.0, "intermediate": {
@@ -72,8 +72,8 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
     from seiscreen.jobs import HopsMaker, SurfaceSummaryMaker, deeper_valleys
 
     minima = MinimaDoc.model_construct(
-        minima=[minimum(0, 0.0), minimum(1, 0.05)], error=None, force_calls=0, slab=None, refinement=2,
-        same_network=False, content_hash="m",
+        minima=[minimum(0, 0.0), minimum(1, 0.05)], rejected=[], error=None, force_calls=0, slab=None, refinement=2,
+        same_network=False, deeper_refined=False, content_hash="m",
         key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
                                        calculator="emt"))
     # Two bands of one image each, joined (n_images + 1 = 2 apart): start, image, valley, image, end. The valley
@@ -92,10 +92,11 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
         def __init__(self, **settings):
             pass
 
-        def content_hash(self, minima, split):
+        def content_hash(self, minima, split, deeper=False):
             return "h"
 
-        def make(self, minima, split):
+        def make(self, minima, split, deeper=False):
+            assert deeper
             refined.append(split)
             return Job(print)
 
@@ -114,6 +115,15 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
     assert isinstance(response, Response) and refined[0][0].interior_minimum_image == 2
     assert [h.hop_id for h in again[0]] == ["hop0", "hop1"]  # the accepted hops are kept for the new network
     # Only once: after that refinement such a surface stays unranked, with why.
-    once_more = minima.model_copy(update={"refinement": 3})
+    once_more = minima.model_copy(update={"refinement": 3, "deeper_refined": True})
     doc = SurfaceSummaryMaker.make.original(maker, once_more, [through, plain], graph, hops_maker=HopsMaker())
     assert doc.status == "incomplete" and "0.050 eV below the lowest minimum" in doc.reason
+    assert "the minima search missed a lower state" in doc.reason
+    # A valley that relaxes into a state the gates already rejected is not refined again: the reason says which.
+    disturbed = minimum(9, -0.051).model_copy(update={"outcome": "surface_disturbed", "verified": True,
+                                                      "details": {"max_surface_displacement": 4.25}})
+    judged = minima.model_copy(update={"rejected": [disturbed]})
+    assert deeper_valleys(judged, [through, plain]) == []
+    doc = SurfaceSummaryMaker.make.original(maker, judged, [through, plain], graph, hops_maker=HopsMaker())
+    assert doc.status == "incomplete" and "a state the minima gates rejected (surface_disturbed, a slab atom " \
+        "moved 4.25 Å): the surface rearranges under this calculator" in doc.reason

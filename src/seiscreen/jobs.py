@@ -690,14 +690,16 @@ class RefineMinimaMaker(CalculatorMaker):
 
     name: str = "refine minima"
 
-    def content_hash(self, minima: MinimaDoc, split: list[HopDoc]) -> str:
+    def content_hash(self, minima: MinimaDoc, split: list[HopDoc], deeper: bool = False) -> str:
         # "routes": refined minima record where each valley went (split_hops); ones stored before that cannot
         # route a split hop, and reusing them would rebuild it again.
         return content_hash("refined-minima", routes="valley-splits-merged", minima=minima.content_hash,
-                            split=sorted(h.content_hash or h.hop_id for h in split), **self.identity())
+                            split=sorted(h.content_hash or h.hop_id for h in split), **self.identity(),
+                            **({"deeper": True} if deeper else {}))
 
     @job
-    def make(self, minima: MinimaDoc, split: list[HopDoc]) -> MinimaDoc:
+    def make(self, minima: MinimaDoc, split: list[HopDoc], deeper: bool = False) -> MinimaDoc:
+        """``deeper``: the valleys are below every minimum (``deeper_valleys``), the surface's one such round."""
         clean = atoms_from_dict(minima.clean_structure)
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
@@ -732,9 +734,9 @@ class RefineMinimaMaker(CalculatorMaker):
             "same_network": same_network(minima, accepted, splits),
             "minima": accepted, "rejected": minima.rejected + [minimum_doc(f) for _, f in new if not f.accepted],
             "refinement": minima.refinement + 1, "provenance": self.provenance(),
-            "split_hops": minima.split_hops + splits,
+            "split_hops": minima.split_hops + splits, "deeper_refined": minima.deeper_refined or deeper,
             "force_calls": minima.force_calls + sum(f.force_calls for _, f in new),
-            "content_hash": self.content_hash(minima, split)})
+            "content_hash": self.content_hash(minima, split, deeper)})
 
 
 @dataclass
@@ -756,27 +758,27 @@ class SurfaceSummaryMaker(CalculatorMaker):
             # as bands through its valleys, then summarised again.
             return self._through_valleys(minima, hops, graph, hops_maker, split, surface_hash)
         deeper = deeper_valleys(minima, hops)
-        if deeper and hops_maker is not None and minima.refinement <= self.max_refinements:
-            # A band through valleys relaxed into a state below the lowest minimum: the minima search missed the
-            # surface's lowest state (NaBi(111), CHGNet: 0.061 eV below, 2.3 Å from the hop's ends). One more
-            # refinement, past max_refinements, starts from it; after that such a surface stays unranked.
-            return self._refined(minima, deeper, hops, hops_maker, surface_hash)
+        if deeper and hops_maker is not None and not minima.deeper_refined:
+            # A band through valleys relaxed into a state below the lowest minimum that no relaxation has judged
+            # yet: the minima search may have missed the surface's lowest state. One refinement (even past
+            # max_refinements) starts from it; after that such a surface stays unranked, with why.
+            return self._refined(minima, deeper, hops, hops_maker, surface_hash, deeper=True)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
         return doc
 
     def _refined(self, minima: MinimaDoc, split: list[HopDoc], hops: list[HopDoc], hops_maker: HopsMaker,
-                 surface_hash: str | None) -> Response:
+                 surface_hash: str | None, deeper: bool = False) -> Response:
         """Minima relaxed from the valleys of ``split`` (each band's ``interior_minimum_image``), then the hops."""
         settings = {f: getattr(self, f) for f in ("calculator_preset", "slab_settings", "minima_settings",
                                                   "neb_protocol")}
         refiner = RefineMinimaMaker(**settings)
-        stored = find_done(current_store(), "minima", refiner.content_hash(minima, split))
+        stored = find_done(current_store(), "minima", refiner.content_hash(minima, split, deeper))
         if stored is not None:  # refined by an earlier run: go straight to the new hops
             refined, jobs = MinimaDoc.model_validate(stored), []
         else:
-            refine = refiner.make(minima, split)
+            refine = refiner.make(minima, split, deeper)
             refine.name = f"refine minima {minima.key.label}"
             refined, jobs = refine.output, [refine]
         again = hops_maker.make(refined, reuse=[h for h in hops if h.status in (*USABLE, "interior_minimum")],
@@ -808,10 +810,20 @@ class SurfaceSummaryMaker(CalculatorMaker):
         return Response(replace=Flow([*jobs, summary], output=summary.output))
 
 
+# eV: a valley relaxed to within this of a rejected state's energy is that state (NaBi(111): 1-2 meV apart).
+SAME_REJECTED_STATE = 0.005
+
+
+def rejected_state_at(minima: MinimaDoc, energy: float) -> MinimumDoc | None:
+    """A state the minima gates rejected (slid, sank, disturbed the surface...) at this energy, if any."""
+    return next((m for m in minima.rejected if abs(m.energy - energy) < SAME_REJECTED_STATE), None)
+
+
 def deeper_valleys(minima: MinimaDoc, hops: list[HopDoc], tolerance: float = 1e-3) -> list[HopDoc]:
     """Hops through valleys (``HopDoc.intermediate``) whose band passes a relaxed valley more than ``tolerance`` eV
-    below the lowest minimum, each as a copy whose ``interior_minimum_image`` is its deepest such valley: where a
-    refinement starts (RefineMinimaMaker). The valleys are the joints of the hop's bands, every n_images + 1."""
+    below the lowest minimum and not already judged (a rejected state at its energy), each as a copy whose
+    ``interior_minimum_image`` is its deepest such valley: where a refinement starts (RefineMinimaMaker). The
+    valleys are the joints of the hop's bands, every n_images + 1 images."""
     if not minima.minima:
         return []
     lowest, out = minima.minima[0].energy, []
@@ -821,7 +833,8 @@ def deeper_valleys(minima: MinimaDoc, hops: list[HopDoc], tolerance: float = 1e-
         step = hop.provenance.neb_protocol["n_images"] + 1
         joints = range(step, len(hop.band) - 1, step)
         energies = {k: hop.start_energy + hop.image_energies[k] for k in joints}
-        below = [k for k in joints if energies[k] < lowest - tolerance]
+        below = [k for k in joints if energies[k] < lowest - tolerance and rejected_state_at(minima, energies[k])
+                 is None]
         if below:
             out.append(hop.model_copy(update={"interior_minimum_image": min(below, key=energies.get)}))
     return out
@@ -895,8 +908,14 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     if deeper:
         hop_id, energy = min(deeper, key=lambda d: d[1])
         status = "incomplete"
+        rejected = rejected_state_at(minima, energy)
+        moved = (rejected.details or {}).get("max_surface_displacement") if rejected else None
+        why = (f"a state the minima gates rejected ({rejected.outcome}"
+               + (f", a slab atom moved {moved:.2f} Å" if moved is not None else "")
+               + "): the surface rearranges under this calculator" if rejected else
+               "the minima search missed a lower state")
         reason = (f"{hop_id}: a valley relaxed {lowest.energy - energy:.3f} eV below the lowest minimum "
-                  f"({lowest.site}): the minima search missed a lower state, the barrier is not measured from it")
+                  f"({lowest.site}), {why}; the barrier is not measured from it")
     elif barrier.one_d.level is None and not failed:
         status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
     elif blocking and barrier.two_d.level is not None and _same_barriers(easiest, barrier):

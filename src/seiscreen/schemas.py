@@ -153,6 +153,9 @@ class MinimaDoc(BaseModel):
     split_hops: list[dict] = []
     # Set by a refinement that left the hop network as it was (jobs.same_network): no further round is run.
     same_network: bool = False
+    # Set by the one refinement started from valleys below every minimum (jobs.deeper_valleys), and kept by later
+    # rounds: a surface gets one such refinement.
+    deeper_refined: bool = False
     provenance: Provenance
     content_hash: str | None = None  # identity of the inputs (seiscreen.schemas.content_hash): reruns reuse it
     error: str | None = None  # the search raised (calculator error): no minima, retried by a rerun
