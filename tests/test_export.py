@@ -56,6 +56,13 @@ def test_a_shipped_hop_reruns_to_its_stored_barrier(emt_store, tmp_path):
     cold = rerun_hop(out, hop["job_uuid"][:8])
     assert cold.status == hop["status"] == "accepted"
     assert cold.barrier == pytest.approx(hop["forward_barrier"], abs=1e-3) and cold.end_energy_drift < 1e-6
+    assert cold.notes == []  # the preset is as it was stored
+    # A GPAW preset's k-points are a tuple in the registry and a list in its shipped documents: the same preset.
+    from seiscreen.reproduce import find_hop, preset_changed
+
+    _, gpaw_hop = find_hop(REPO / "results" / "gpaw-naf100.json.gz", "9c0e2ca8")
+    assert not preset_changed(gpaw_hop["provenance"]["calculator"])
+    assert preset_changed({**gpaw_hop["provenance"]["calculator"], "parameters": {"h": 0.2}})
     warm = rerun_hop(out, hop["job_uuid"], start="band")
     assert warm.barrier == pytest.approx(hop["forward_barrier"], abs=1e-3)
     assert warm.force_calls < cold.force_calls / 3

@@ -9,6 +9,7 @@ campaign did; ``start="band"`` starts from the stored final band, which a conver
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,12 +55,21 @@ def find_hop(store, hop: str) -> tuple[str, dict]:
     return matches[0], docs[matches[0]]
 
 
+def preset_changed(stored: dict) -> bool:
+    """Whether the preset a document names (its ``provenance["calculator"]``) now has other settings."""
+    from seiscreen.calculators import get_preset
+
+    # Compared as stored (JSON): a tuple in a preset is a list in its documents.
+    stored, today = (json.loads(json.dumps(calculator_identity(p), default=str)) for p in (
+        stored, get_preset(stored["preset"]).provenance()))
+    return stored != today
+
+
 def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
               workdir: str | Path | None = None) -> HopRerun:
     """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare."""
     from pydantic import ValidationError
 
-    from seiscreen.calculators import get_preset
     from seiscreen.jobs import HopNebMaker
     from seiscreen.neb import NebProtocol, run_neb
     from seiscreen.results import _as_store, band_images
@@ -81,8 +91,7 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
                              f"{', '.join(NebProtocol.model_fields)}") from None
     maker = HopNebMaker(calculator_preset=key["calculator"], neb_protocol=protocol)
     notes = []
-    stored_calculator = calculator_identity(provenance["calculator"])
-    if calculator_identity(get_preset(key["calculator"]).provenance()) != stored_calculator:
+    if preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
     if doc.get("intermediate"):
         notes.append(f"stored through {len(doc['intermediate'].get('states', []))} relaxed valley(s); a rerun "
