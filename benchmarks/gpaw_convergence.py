@@ -31,6 +31,7 @@ SCANS = {
     "kpts": [({"kpts": (1, 1, 1)}, {}), ({"kpts": {"density": 1.5, "gamma": True}}, {}),
              ({"kpts": {"density": 2.5, "gamma": True}}, {}), ({"kpts": {"density": 3.5, "gamma": True}}, {})],
     "basis": [({"basis": "szp(dzp)"}, {})],
+    "cutoff": [({"pw_cutoff": 500}, {}), ({"pw_cutoff": 600}, {})],  # plane-wave presets
     "spin": [({"spinpol": False}, {}), ({"spinpol": True}, {})],
     "setups": [({"setups": {}}, {})],  # GPAW's default 7-electron Na setup
     "thickness": [({}, {"min_thickness": 4.0}), ({}, {"min_thickness": 6.0})],  # 3 and 4 planes
