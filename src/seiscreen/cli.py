@@ -306,8 +306,10 @@ def rerun_hop_command(
     table.add_row("rerun", rerun.status, _fmt(rerun.barrier), str(rerun.force_calls))
     console.print(table)
     difference = "-" if rerun.difference is None else f"{rerun.difference:+.4f} eV"
-    console.print(f"difference {difference}; end energies recomputed within {rerun.end_energy_drift:.4f} eV of "
-                  "the stored ones" + (f"; rerun: {rerun.reason}" if rerun.reason else ""), highlight=False)
+    ends = ("no stored end energies" if rerun.end_energy_drift is None else
+            f"end energies recomputed within {rerun.end_energy_drift:.4f} eV of the stored ones")
+    console.print(f"difference {difference}; {ends}" + (f"; rerun: {rerun.reason}" if rerun.reason else ""),
+                  highlight=False)
     for note in rerun.notes:
         console.print(f"note: {note}", highlight=False)
 

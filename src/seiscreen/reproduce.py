@@ -32,7 +32,7 @@ class HopRerun:
     barrier: float | None
     reason: str
     force_calls: int
-    end_energy_drift: float  # largest |recomputed - stored| energy of the two ends: the calculator itself
+    end_energy_drift: float | None  # largest |recomputed - stored| energy of the two ends: the calculator itself
     notes: list[str]  # what differs from the stored computation (calculator settings, a band through valleys)
 
     @property
@@ -96,7 +96,8 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     if doc.get("intermediate"):
         notes.append(f"stored through {len(doc['intermediate'].get('states', []))} relaxed valley(s); a rerun "
                      "between its ends may find them again as interior minima")
-    stored_energies = [image.get_potential_energy() for image in (images[0], images[-1])]
+    # None where the document kept no image energies (band_images then attaches none).
+    stored_energies = [image.get_potential_energy() if image.calc else None for image in (images[0], images[-1])]
     initial, final = images[0].copy(), images[-1].copy()
     if maker.preset.slab_pbc is not None:
         for image in (initial, final):
@@ -110,10 +111,10 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
         for image in (initial, final):
             image.calc = maker.image_calculator(image, Path(folder) / "ends")
-        drift = max(abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
-                                                                               strict=True))
+        drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
+                                                                             strict=True) if e is not None]
         result = run_neb(initial, final, maker.band_calculators(Path(folder)), protocol, initial_band=band)
     return HopRerun(label=label, job_uuid=job_uuid, start=start, neb_changes=dict(neb or {}),
                     stored_status=doc["status"], stored_barrier=doc["forward_barrier"], status=result.status,
                     barrier=result.forward_barrier, reason=result.reason, force_calls=result.force_calls + 2,
-                    end_energy_drift=float(drift), notes=notes)
+                    end_energy_drift=max(drifts) if drifts else None, notes=notes)
