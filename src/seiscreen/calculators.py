@@ -180,9 +180,12 @@ class ScfRetryCalculator(Calculator):
             params.pop("symmetry", None)  # pristine, isotropically strained crystals keep their point group
             if bulk_kpts is not None:
                 params["kpts"] = bulk_kpts
-        txt = str(self.workdir / f"gpaw-{kind}.txt" if kind == "bulk" else self.workdir / "gpaw.txt") \
-            if self.workdir is not None else None
+        txt = str(self._output(kind, ".txt")) if self.workdir is not None else None
         return GPAW(**gpaw_keywords(params, txt))
+
+    def _output(self, kind: str, suffix: str) -> Path:
+        """A file of the job folder: gpaw.txt / gpaw.gpw for the slab, gpaw-bulk.txt / gpaw-bulk.gpw for bulk."""
+        return self.workdir / (f"gpaw{suffix}" if kind == "slab" else f"gpaw-{kind}{suffix}")
 
     @staticmethod
     def _kind(atoms: Atoms) -> str:
@@ -206,7 +209,7 @@ class ScfRetryCalculator(Calculator):
         now = time.monotonic()
         if kind in self._restart_written and now - self._restart_written[kind] < self.restart_seconds:
             return
-        path = self.workdir / ("gpaw.gpw" if kind == "slab" else f"gpaw-{kind}.gpw")
+        path = self._output(kind, ".gpw")
         partial = path.with_name(path.stem + ".partial.gpw")
         self._gpaw.write(str(partial))  # without wavefunctions: LCAO and PW states rebuild from the density
         os.replace(partial, path)

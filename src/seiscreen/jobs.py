@@ -812,6 +812,8 @@ class SurfaceSummaryMaker(CalculatorMaker):
 
 # eV: a valley relaxed to within this of a rejected state's energy is that state (NaBi(111): 1-2 meV apart).
 SAME_REJECTED_STATE = 0.005
+# eV: a relaxed valley this far below the lowest minimum is a lower state the minima search missed.
+BELOW_LOWEST = 1e-3
 
 
 def rejected_state_at(minima: MinimaDoc, energy: float) -> MinimumDoc | None:
@@ -819,8 +821,8 @@ def rejected_state_at(minima: MinimaDoc, energy: float) -> MinimumDoc | None:
     return next((m for m in minima.rejected if abs(m.energy - energy) < SAME_REJECTED_STATE), None)
 
 
-def deeper_valleys(minima: MinimaDoc, hops: list[HopDoc], tolerance: float = 1e-3) -> list[HopDoc]:
-    """Hops through valleys (``HopDoc.intermediate``) whose band passes a relaxed valley more than ``tolerance`` eV
+def deeper_valleys(minima: MinimaDoc, hops: list[HopDoc]) -> list[HopDoc]:
+    """Hops through valleys (``HopDoc.intermediate``) whose band passes a relaxed valley more than BELOW_LOWEST eV
     below the lowest minimum and not already judged (a rejected state at its energy), each as a copy whose
     ``interior_minimum_image`` is its deepest such valley: where a refinement starts (RefineMinimaMaker). The
     valleys are the joints of the hop's bands, every n_images + 1 images."""
@@ -833,7 +835,7 @@ def deeper_valleys(minima: MinimaDoc, hops: list[HopDoc], tolerance: float = 1e-
         step = hop.provenance.neb_protocol["n_images"] + 1
         joints = range(step, len(hop.band) - 1, step)
         energies = {k: hop.start_energy + hop.image_energies[k] for k in joints}
-        below = [k for k in joints if energies[k] < lowest - tolerance and rejected_state_at(minima, energies[k])
+        below = [k for k in joints if energies[k] < lowest - BELOW_LOWEST and rejected_state_at(minima, energies[k])
                  is None]
         if below:
             out.append(hop.model_copy(update={"interior_minimum_image": min(below, key=energies.get)}))
@@ -904,7 +906,8 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     # A valley relaxed (hops through valleys) below the lowest minimum: the search missed the surface's lowest
     # state, from which its barrier would have to be measured.
     deeper = [(h.hop_id, h.start_energy + state["energy"]) for h in hops if h.intermediate
-              for state in h.intermediate.get("states", []) if h.start_energy + state["energy"] < lowest.energy - 1e-3]
+              for state in h.intermediate.get("states", [])
+              if h.start_energy + state["energy"] < lowest.energy - BELOW_LOWEST]
     if deeper:
         hop_id, energy = min(deeper, key=lambda d: d[1])
         status = "incomplete"
