@@ -78,6 +78,40 @@ def test_a_shipped_hop_reruns_to_its_stored_barrier(emt_store, tmp_path):
     assert bad.exit_code == 2 and "nimages: Extra inputs are not permitted" in bad.output
 
 
+def test_a_saved_rerun_puts_the_protocol_sensitivity_into_its_surface_uncertainty(emt_store, tmp_path):
+    """`rerun-hop --save` stores how far finer NEB settings move a surface's limiting hop; the surface's barrier
+    uncertainty (which the review verdicts use) then includes that change. A results file is never written."""
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(emt_store, store)
+    before = load_results(store)
+    (surface,) = before.surfaces.itertuples()
+    assert pd.isna(surface.barrier_uncertainty) and before.reruns.empty  # EMT has no measured residual
+    limiting = before.hops[before.hops["hop_id"] == surface.limiting_hop].iloc[0]
+    finer = ["rerun-hop", limiting["job_uuid"], "--neb", "n_images=7", "--neb", "fmax=0.02", "--save"]
+    shipped = tmp_path / "results.json.gz"
+    assert CliRunner().invoke(app, ["export", str(shipped), "--store", str(store)]).exit_code == 0
+    refused = CliRunner().invoke(app, [*finer, "--store", str(shipped)])
+    assert refused.exit_code == 2 and "a results file is read-only" in refused.output, refused.output
+    saved = CliRunner().invoke(app, [*finer, "--store", str(store)])
+    assert saved.exit_code == 0 and "saved beside the hop" in saved.output, saved.output
+    same = CliRunner().invoke(app, ["rerun-hop", limiting["job_uuid"], "--store", str(store), "--save"])
+    assert same.exit_code == 0, same.output
+    after = load_results(store)
+    changed, unchanged = after.reruns.itertuples()  # oldest first
+    assert changed.hop_job_uuid == limiting["job_uuid"] and changed.neb_changes == "n_images=7, fmax=0.02"
+    assert changed.status == "accepted" and changed.stored_barrier == pytest.approx(limiting["forward_barrier"])
+    assert unchanged.neb_changes == "same protocol" and abs(unchanged.difference) < 1e-4
+    (surface_after,) = after.surfaces.itertuples()
+    # Only the changed protocol counts (the same protocol measures the calculator, not the band's settings).
+    assert abs(changed.difference) > 0 and surface_after.protocol_sensitivity == pytest.approx(abs(changed.difference))
+    assert surface_after.barrier_uncertainty == pytest.approx(surface_after.protocol_sensitivity)
+    assert surface_after.barrier == surface.barrier and pd.isna(surface_after.settings_uncertainty)
+    listed = CliRunner().invoke(app, ["results", "--store", str(store), "--reruns", "--format", "csv"])
+    assert listed.exit_code == 0 and listed.output.count(limiting["job_uuid"]) == 2
+
+
 def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"hello": 1}')

@@ -194,20 +194,25 @@ def results(
     store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     hops: Annotated[bool, typer.Option(help="one row per hop instead of per surface")] = False,
+    reruns: Annotated[bool, typer.Option(help="one row per saved hop rerun (`seiscreen rerun-hop --save`)")] = False,
 ) -> None:
-    """Print the ranking (or the hops) stored in a store, from any new process."""
+    """Print the ranking (or the hops, or the saved reruns) stored in a store, from any new process."""
     from seiscreen.results import load_results
 
     if format not in ("table", "csv", "json"):
         raise SeiscreenError(f"unknown format {format!r}: use table, csv or json")
+    if hops and reruns:
+        raise SeiscreenError("--hops and --reruns are two tables: pass one of them")
     loaded = load_results(store)
-    frame = loaded.hops if hops else loaded.surfaces
+    frame = loaded.hops if hops else loaded.reruns if reruns else loaded.surfaces
     if format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
     elif format == "json":
         sys.stdout.write(frame.to_json(orient="records", indent=1) + "\n")
     elif hops:
         _print_hops(frame)
+    elif reruns:
+        _print_reruns(frame)
     else:
         _print_ranking(frame, title="seiscreen results")
 
@@ -285,9 +290,11 @@ def rerun_hop_command(
                                                       "stored final band)")] = "cold",
     neb: Annotated[list[str] | None, typer.Option(help="change an NEB setting of the stored protocol, KEY=VALUE "
                                                        "(repeatable): n_images=9, fmax=0.02, ...")] = None,
+    save: Annotated[bool, typer.Option(help="store the rerun beside the hop (a store folder, not a results "
+                                            "file): its change widens the surface's barrier uncertainty")] = False,
 ) -> None:
     """Recompute one stored hop's NEB from its stored ends, protocol and calculator; compare with the stored
-    barrier. Nothing is written to the store."""
+    barrier. Nothing is written to the store unless --save."""
     from seiscreen.reproduce import rerun_hop
 
     changes = {}
@@ -297,9 +304,9 @@ def rerun_hop_command(
             raise SeiscreenError(f"--neb {item!r} is not KEY=VALUE: write e.g. --neb n_images=9")
         changes[name.strip()] = value.strip()
     with console.status("rerunning the band"):
-        rerun = rerun_hop(store, hop, start=start, neb=changes)
+        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save)
     changed = "".join(f", {k}={v}" for k, v in changes.items())
-    table = Table(title=f"{rerun.label}  (job {rerun.job_uuid}, from {rerun.start}{changed})")
+    table = Table(title=f"{rerun.label}  (job {rerun.hop_job_uuid}, from {rerun.start}{changed})")
     for column in ("", "status", "barrier eV", "force calls"):
         table.add_column(column)
     table.add_row("stored", rerun.stored_status, _fmt(rerun.stored_barrier), "")
@@ -312,6 +319,9 @@ def rerun_hop_command(
                   highlight=False)
     for note in rerun.notes:
         console.print(f"note: {note}", highlight=False)
+    if save:
+        console.print("saved beside the hop: `seiscreen results --reruns` lists it, and the surface's barrier "
+                      "uncertainty includes the change when this is its limiting hop", highlight=False)
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -358,6 +368,18 @@ def _print_hops(frame) -> None:
                       _fmt(row.length, 2), str(row.multiplicity),
                       f"{_fmt(row.forward_barrier)} / {_fmt(row.reverse_barrier)}",
                       row.status + (f": {row.reason}" if row.reason else ""), str(row.force_calls))
+    console.print(table)
+
+
+def _print_reruns(frame) -> None:
+    table = Table(title="hop reruns")
+    for column in ("surface", "hop (job)", "rerun", "stored eV", "rerun eV", "change eV", "status", "force calls"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(f"{row.material}{row.facet} {row.termination}", f"{row.hop_id} ({row.hop_job_uuid[:8]})",
+                      f"{row.start}, {row.neb_changes}", _fmt(row.stored_barrier), _fmt(row.barrier),
+                      _fmt(row.difference), row.status + (f": {row.reason}" if row.reason else ""),
+                      str(row.force_calls))
     console.print(table)
 
 

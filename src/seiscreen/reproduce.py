@@ -1,45 +1,26 @@
 """Rerun one stored hop and compare: its NEB recomputed from its stored ends, under its stored protocol and
 calculator, beside the stored barrier.
 
-For whoever checks a campaign's numbers, from a store or a shipped results file: nothing is written to the store
-(GPAW's image folders go to a temporary folder). ``start="cold"`` interpolates a new band between the ends, as the
-campaign did; ``start="band"`` starts from the stored final band, which a converged band should leave at once.
-``neb`` overrides NEB settings (``{"n_images": 9, "fmax": 0.02}``): how much the barrier moves with the protocol.
+For whoever checks a campaign's numbers, from a store or a shipped results file. ``start="cold"`` interpolates a
+new band between the ends, as the campaign did; ``start="band"`` starts from the stored final band, which a
+converged band should leave at once. ``neb`` overrides NEB settings (``{"n_images": 9, "fmax": 0.02}``): how much
+the barrier moves with the protocol. By default nothing is written (GPAW's image folders go to a temporary
+folder); ``save=True`` runs the rerun as a job of the store (:class:`HopRerunMaker`), whose
+:class:`~seiscreen.schemas.HopRerunDoc` then widens the surface's uncertainty in ``load_results``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobflow import Maker, job
+
 from seiscreen.errors import SeiscreenError
-from seiscreen.schemas import calculator_identity
-
-
-@dataclass
-class HopRerun:
-    """A stored hop and its recomputation (energies in eV, relative to each band's own start)."""
-
-    label: str  # material(facet) termination hop_id
-    job_uuid: str
-    start: str  # "cold" or "band"
-    neb_changes: dict  # NEB settings changed from the stored protocol
-    stored_status: str
-    stored_barrier: float | None
-    status: str
-    barrier: float | None
-    reason: str
-    force_calls: int
-    end_energy_drift: float | None  # largest |recomputed - stored| energy of the two ends: the calculator itself
-    notes: list[str]  # what differs from the stored computation (calculator settings, a band through valleys)
-
-    @property
-    def difference(self) -> float | None:
-        if self.barrier is None or self.stored_barrier is None:
-            return None
-        return self.barrier - self.stored_barrier
+from seiscreen.schemas import HopRerunDoc, Provenance, atoms_from_dict, atoms_to_dict, calculator_identity
 
 
 def find_hop(store, hop: str) -> tuple[str, dict]:
@@ -66,55 +47,122 @@ def preset_changed(stored: dict) -> bool:
 
 
 def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
-              workdir: str | Path | None = None) -> HopRerun:
-    """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare."""
-    from pydantic import ValidationError
+              workdir: str | Path | None = None, save: bool = False) -> HopRerunDoc:
+    """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare.
 
-    from seiscreen.jobs import HopNebMaker
-    from seiscreen.neb import NebProtocol, run_neb
+    ``save``: run it as a job of ``store`` (a store folder or MongoDB URI, not a results file), so the rerun is
+    stored beside the hop and judged with it."""
     from seiscreen.results import _as_store, band_images
 
     if start not in ("cold", "band"):
         raise SeiscreenError(f"unknown start {start!r}: use cold (a new band) or band (the stored one)")
+    from seiscreen.store import EXPORT_SUFFIXES, resolve_location
+
+    root = resolve_location(store) if store is None or isinstance(store, (str, os.PathLike)) else None
+    if save and (root is None or root.endswith(EXPORT_SUFFIXES)):
+        raise SeiscreenError("--save writes into a store, and a results file is read-only: pass the store folder "
+                             "(or MongoDB URI) the file was exported from with --store")
     store = _as_store(store)
     job_uuid, doc = find_hop(store, hop)
-    key, provenance = doc["key"], doc["provenance"]
-    label = f"{key['material']}({''.join(str(i) for i in key['miller'])}) {key['termination_id']} {doc['hop_id']}"
     images = band_images(store, job_uuid)
     if len(images) < 2:
-        raise SeiscreenError(f"hop {label} has no stored band ({doc['status']}: {doc['reason']}): nothing to rerun")
+        raise SeiscreenError(f"hop {_label(doc)} has no stored band ({doc['status']}: {doc['reason']}): nothing "
+                             "to rerun")
+    protocol = _protocol(doc, neb)  # a bad setting fails here, before any job or force call
+    if start == "band" and len(images) != protocol.n_images + 2:
+        raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
+                             f"{protocol.n_images}: rerun it with --from cold")
+    inputs = {"hop": {k: v for k, v in doc.items() if k not in ("band", "trajectory")}, "hop_job_uuid": job_uuid,
+              "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {})}
+    if not save:
+        with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
+            return recompute_hop(**inputs, folder=Path(folder))
+    from jobflow import run_locally
+
+    runs = Path(root) / "runs" if "://" not in root else Path("seiscreen-runs")
+    runs.mkdir(parents=True, exist_ok=True)
+    rerun = HopRerunMaker().make(**inputs)
+    responses = run_locally(rerun, store=store, create_folders=True, root_dir=runs, log=False)
+    if rerun.uuid not in responses:  # the job raised: jobflow wrote no document
+        raise SeiscreenError(f"the rerun of {_label(doc)} failed and nothing was saved: run it without --save "
+                             "to see why")
+    return responses[rerun.uuid][1].output
+
+
+@dataclass
+class HopRerunMaker(Maker):
+    """One stored hop recomputed as a job, so that a saved rerun is a document of the store like any other."""
+
+    name: str = "hop rerun"
+
+    @job
+    def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
+             neb: dict | None = None) -> HopRerunDoc:
+        return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd())
+
+
+def _label(doc: dict) -> str:
+    key = doc["key"]
+    return f"{key['material']}({''.join(str(i) for i in key['miller'])}) {key['termination_id']} {doc['hop_id']}"
+
+
+def _protocol(doc: dict, neb: dict | None):
+    """The stored hop's NEB protocol with ``neb``'s changes, or a one-line error naming the bad setting."""
+    from pydantic import ValidationError
+
+    from seiscreen.neb import NebProtocol
+
     try:
-        protocol = NebProtocol(**{**provenance["neb_protocol"], **(neb or {})})
+        return NebProtocol(**{**doc["provenance"]["neb_protocol"], **(neb or {})})
     except ValidationError as exc:  # pydantic names the setting and what it accepts
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SeiscreenError(f"bad NEB setting for the rerun ({problems}): the settings are "
                              f"{', '.join(NebProtocol.model_fields)}") from None
+
+
+def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
+                  folder: Path) -> HopRerunDoc:
+    """The NEB of the stored hop document ``hop`` recomputed between the ends of its stored band ``images``
+    (ASE JSON), GPAW's files under ``folder``."""
+    from seiscreen.jobs import HopNebMaker
+    from seiscreen.neb import run_neb
+    from seiscreen.schemas import SurfaceKey
+
+    key, provenance = hop["key"], hop["provenance"]
+    protocol = _protocol(hop, neb)
     maker = HopNebMaker(calculator_preset=key["calculator"], neb_protocol=protocol)
     notes = []
     if preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
-    if doc.get("intermediate"):
-        notes.append(f"stored through {len(doc['intermediate'].get('states', []))} relaxed valley(s); a rerun "
+    if hop.get("intermediate"):
+        notes.append(f"stored through {len(hop['intermediate'].get('states', []))} relaxed valley(s); a rerun "
                      "between its ends may find them again as interior minima")
-    # None where the document kept no image energies (band_images then attaches none).
-    stored_energies = [image.get_potential_energy() if image.calc else None for image in (images[0], images[-1])]
-    initial, final = images[0].copy(), images[-1].copy()
+    band = [atoms_from_dict(image) for image in images]
+    energies = hop.get("image_energies") or []
+    # None where the document kept no image energies.
+    stored_energies = ([hop["start_energy"] + energies[0], hop["start_energy"] + energies[-1]]
+                       if len(energies) == len(band) else [None, None])
+    initial, final = band[0], band[-1]
     if maker.preset.slab_pbc is not None:
         for image in (initial, final):
             image.pbc = maker.preset.slab_pbc
-    band = None
-    if start == "band":
-        if len(images) != protocol.n_images + 2:
-            raise SeiscreenError(f"the stored band of {label} has {len(images) - 2} images, its protocol "
-                                 f"{protocol.n_images}: rerun it with --from cold")
-        band = [image.positions.copy() for image in images[1:-1]]
-    with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
-        for image in (initial, final):
-            image.calc = maker.image_calculator(image, Path(folder) / "ends")
-        drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
-                                                                             strict=True) if e is not None]
-        result = run_neb(initial, final, maker.band_calculators(Path(folder)), protocol, initial_band=band)
-    return HopRerun(label=label, job_uuid=job_uuid, start=start, neb_changes=dict(neb or {}),
-                    stored_status=doc["status"], stored_barrier=doc["forward_barrier"], status=result.status,
-                    barrier=result.forward_barrier, reason=result.reason, force_calls=result.force_calls + 2,
-                    end_energy_drift=max(drifts) if drifts else None, notes=notes)
+    initial_band = [image.positions.copy() for image in band[1:-1]] if start == "band" else None
+    for image in (initial, final):
+        image.calc = maker.image_calculator(image, folder / "ends")
+    drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
+                                                                         strict=True) if e is not None]
+    result = run_neb(initial, final, maker.band_calculators(folder), protocol, initial_band=initial_band)
+    return HopRerunDoc(
+        key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
+        start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}},
+        stored_status=hop["status"], stored_barrier=hop["forward_barrier"], status=result.status,
+        barrier=result.forward_barrier, reason=result.reason, force_calls=result.force_calls + 2,
+        end_energy_drift=max(drifts) if drifts else None, notes=notes,
+        provenance=Provenance(**{**provenance, "calculator": maker.preset.provenance(),
+                                 "neb_protocol": protocol.model_dump()} | _fresh()))
+
+
+def _fresh() -> dict:
+    """Versions, date and machine of now (a rerun's provenance keeps only the stored slab and minima settings)."""
+    fresh = Provenance(calculator={}, slab_settings={}, minima_settings={})
+    return {"versions": fresh.versions, "created_at": fresh.created_at, "machine": fresh.machine}

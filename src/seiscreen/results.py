@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,6 +35,7 @@ class Results:
     hops: pd.DataFrame  # one row per symmetry-unique hop: barriers, gates, protocol
     minima: pd.DataFrame  # one row per minimum (accepted and rejected)
     fidelity: pd.DataFrame  # fidelity funnel: one row per candidate and pair of fidelities
+    reruns: pd.DataFrame  # one row per saved hop rerun (`seiscreen rerun-hop --save`): stored and rerun barrier
 
     @property
     def ranking(self) -> pd.DataFrame:
@@ -70,6 +72,7 @@ def load_results(store=None) -> Results:
     """Surfaces, hops and minima of a store (a JobStore, a folder, a MongoDB URI, or the default store)."""
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
         store = open_store(store, create=False)
+    reruns = _reruns(store)
     surfaces = []
     # A rerun of the same surface, protocol and slab settings replaces the earlier document, even where a newer
     # seiscreen names its inputs differently (another content hash); a changed slab (thickness, vacuum) is a
@@ -91,7 +94,7 @@ def load_results(store=None) -> Results:
             "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
             "slab_atoms": len(atoms_from_dict(o["slab"]["structure"])) if o.get("slab") else None,
             "content_hash": o.get("content_hash"),
-            "barrier_uncertainty": _uncertainty(o["key"]["calculator"]),
+            **_uncertainties(_uncertainty(o["key"]["calculator"]), _protocol_sensitivity(o, reruns)),
             **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
         })
     surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
@@ -137,14 +140,55 @@ def load_results(store=None) -> Results:
         for row in o["rows"]:
             fidelity.append({"lower": o["lower"], "higher": o["higher"], **row, "spearman": o["spearman"],
                              "kendall": o["kendall"], "top_k_recall": o["top_k_recall"]})
-    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima), pd.DataFrame(fidelity))
+    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima), pd.DataFrame(fidelity), reruns)
 
 
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
                     "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty",
-                    "barrier_lower", "barrier_upper"]
+                    "settings_uncertainty", "protocol_sensitivity", "barrier_lower", "barrier_upper"]
+
+
+_RERUN_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "refinement", "hop_id",
+                  "hop_job_uuid", "start", "neb_changes", "stored_status", "stored_barrier", "status", "barrier",
+                  "difference", "reason", "force_calls", "end_energy_drift", "protocol_id", "created_at", "job_uuid"]
+
+
+def _reruns(store) -> pd.DataFrame:
+    """Saved hop reruns, newest last (``seiscreen rerun-hop --save``; schemas.HopRerunDoc)."""
+    rows = []
+    for doc in sorted(_outputs(store, "hop_rerun"), key=lambda d: d.get("completed_at") or ""):
+        o = doc["output"]
+        barrier, stored = o["barrier"], o["stored_barrier"]
+        rows.append({**_key_columns(o["key"]), **{k: o[k] for k in (
+            "refinement", "hop_id", "hop_job_uuid", "start", "stored_status", "stored_barrier", "status", "barrier",
+            "reason", "force_calls", "end_energy_drift")},
+            "neb_changes": ", ".join(f"{k}={v}" for k, v in o["neb_changes"].items()) or "same protocol",
+            "difference": barrier - stored if barrier is not None and stored is not None else None,
+            "protocol_id": protocol_id(o["provenance"]), "created_at": o["provenance"]["created_at"],
+            "job_uuid": doc["uuid"]})
+    return pd.DataFrame(rows, columns=_RERUN_COLUMNS)
+
+
+def _protocol_sensitivity(surface: dict, reruns: pd.DataFrame) -> float | None:
+    """How far the NEB protocol moves this surface's barrier: the largest |change| of its limiting hop's barrier
+    among its saved cold reruns under changed NEB settings that gave a barrier (None: not measured)."""
+    limiting = surface["limiting_hop_1d"] if surface["channel_only"] else surface["limiting_hop_2d"]
+    uuids = {h["job_uuid"] for h in surface["hops"] if h["hop_id"] == limiting and h.get("job_uuid")}
+    if reruns.empty or not uuids:
+        return None
+    measured = reruns[reruns["hop_job_uuid"].isin(uuids) & (reruns["start"] == "cold")
+                      & (reruns["neb_changes"] != "same protocol") & reruns["status"].isin(("accepted", "barrierless"))
+                      & reruns["difference"].notna()]
+    return float(measured["difference"].abs().max()) if not measured.empty else None
+
+
+def _uncertainties(settings: float | None, protocol: float | None) -> dict:
+    """A barrier's uncertainty: the preset's measured settings residual and the NEB protocol's measured
+    sensitivity, independent, in quadrature (None where neither was measured)."""
+    combined = None if settings is None and protocol is None else math.hypot(settings or 0.0, protocol or 0.0)
+    return {"barrier_uncertainty": combined, "settings_uncertainty": settings, "protocol_sensitivity": protocol}
 
 
 def _uncertainty(preset_name: str) -> float | None:

@@ -203,6 +203,42 @@ class HopDoc(BaseModel):
     trajectory: list[list[dict]] = Field(default_factory=list)  # every n-th band: data store
 
 
+class HopRerunDoc(BaseModel):
+    """A stored hop's NEB recomputed from its stored ends (``seiscreen rerun-hop``), beside its stored barrier.
+
+    Saved (``--save``), it is how far the barrier moves with the NEB protocol: ``load_results`` carries the
+    largest such change of a surface's limiting hop as that surface's ``protocol_sensitivity``.
+    """
+
+    doc_type: Literal["hop_rerun"] = "hop_rerun"
+    key: SurfaceKey
+    refinement: int = 0
+    hop_id: str
+    hop_job_uuid: str  # the stored hop's NEB job
+    start: Literal["cold", "band"]  # a new band between the stored ends, or the stored final band
+    neb_changes: dict[str, Any]  # settings changed from the stored protocol ({} = the same protocol)
+    stored_status: str
+    stored_barrier: float | None
+    status: str
+    barrier: float | None
+    reason: str = ""
+    force_calls: int  # the band's and the two recomputed ends'
+    end_energy_drift: float | None  # largest |recomputed - stored| energy of the two ends: the calculator itself
+    notes: list[str] = []  # what differs from the stored computation (calculator settings, valleys)
+    provenance: Provenance  # the rerun's: today's preset, the protocol as rerun
+
+    @property
+    def label(self) -> str:
+        return f"{self.key.label} {self.hop_id}"
+
+    @property
+    def difference(self) -> float | None:
+        """Rerun minus stored barrier (eV)."""
+        if self.barrier is None or self.stored_barrier is None:
+            return None
+        return self.barrier - self.stored_barrier
+
+
 class HopSummary(BaseModel):
     hop_id: str
     start_minimum: int

@@ -48,7 +48,7 @@ class _Lookup:
     label: str  # "NaF(100) 100-s0.250"
     detail: str  # "0.152 eV" or why there is none
     protocols: tuple[str, ...] = ()
-    uncertainty: float | None = None  # eV, the preset's measured convergence residual
+    uncertainty: float | None = None  # eV: the preset's settings residual and the NEB protocol's sensitivity
     lower: float | None = None  # the barrier's range when an incomplete termination bounds it (else = barrier)
     upper: float | None = None  # None with a lower bound: no upper bound
 

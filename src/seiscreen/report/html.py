@@ -317,6 +317,7 @@ def _sources_section(literature: Literature) -> str:
 
 
 def _plus_minus(row) -> str:
-    """" ± u" with the preset's measured convergence residual, when there is one and a barrier."""
+    """" ± u" with the barrier's measured uncertainty (settings residual and NEB protocol sensitivity), when
+    there is one and a barrier."""
     u = getattr(row, "barrier_uncertainty", None)
     return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""
