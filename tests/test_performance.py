@@ -5,13 +5,16 @@ Speed itself is measured by benchmarks/ (neb_force_calls.py, batched_ml.py), nev
 
 import numpy as np
 import pytest
-from ase.build import add_adsorbate, fcc100
+from ase.build import add_adsorbate, fcc100, fcc111
 from ase.calculators.emt import EMT
 from ase.constraints import FixAtoms
 from ase.mep import NEB
 from ase.optimize import BFGS
 
-from seiscreen.neb import NebProtocol, run_neb, with_fixed_results
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, with_fixed_results
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +103,65 @@ def test_a_band_that_went_round_the_cell_is_stopped_not_relaxed(au_on_al_ends):
     result = run_neb(initial, final, lambda k, image: EMT(), NebProtocol(), initial_band=round_the_cell)
     assert result.status == "failed" and "round the cell" in result.reason
     assert result.steps_plain == result.steps_climb == 0 and result.force_calls == 5  # only the judging
+
+
+def _slab_symmetry(slab) -> SurfaceSymmetry:
+    return SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
+
+
+@pytest.fixture(scope="module")
+def au_on_al_mirror(au_on_al_ends):
+    """The hollow-to-hollow hop is its own mirror image: the mirror through the bridge swaps its ends."""
+    slab = fcc100("Al", size=(3, 3, 4), a=4.05, vacuum=10.0)
+    slab.set_constraint(FixAtoms(mask=slab.get_tags() > 2))
+    mirror = find_band_mirror(*au_on_al_ends, _slab_symmetry(slab))
+    assert mirror is not None and mirror.residual < 0.01
+    return mirror
+
+
+def test_a_symmetric_hop_computes_half_its_band_for_the_same_barrier(au_on_al_ends, au_on_al_mirror):
+    """The band's second half is served as the first half's mirror copy; once converged, every image is computed
+    and the band converged again unmirrored: the barrier of the band computed in full, for fewer force calls."""
+    full_calls, half_calls = [], []
+    full = run_neb(*au_on_al_ends, lambda k, image: _counted_emt(full_calls, k), NebProtocol())
+    half = run_neb(*au_on_al_ends, lambda k, image: _counted_emt(half_calls, k), NebProtocol(),
+                   mirror=au_on_al_mirror)
+    assert half.mirrored and not full.mirrored and half.status == full.status == "accepted"
+    assert half.forward_barrier == pytest.approx(full.forward_barrier, abs=0.002)
+    assert sum(half_calls) == half.force_calls < 0.8 * full.force_calls
+    # The mirrored images (4 and 5) were made only for the final check, and computed there once each.
+    assert len(half_calls) == 5 and half_calls[3:] == [1, 1]
+    band = NEB(half.images, climb=True, method="improvedtangent")
+    assert np.sqrt((band.get_forces() ** 2).sum(axis=1)).max() <= 0.05 + 1e-9
+    assert half.energies[-1] == half.energies[0]  # the end is the start's exact copy
+    off = run_neb(*au_on_al_ends, lambda k, image: EMT(), NebProtocol(mirror=False), mirror=au_on_al_mirror)
+    assert not off.mirrored and off.force_calls == full.force_calls
+
+
+def test_a_band_that_leaves_its_mirror_symmetry_is_computed_in_full_from_there(au_on_al_ends, au_on_al_mirror):
+    # Four images have no middle one: the two highest are a mirror pair, the climbing image is one of them, and
+    # the band stops being symmetric once it climbs. Its mirrored images are then computed like the others.
+    calls = []
+    result = run_neb(*au_on_al_ends, lambda k, image: _counted_emt(calls, k), NebProtocol(n_images=4),
+                     mirror=au_on_al_mirror)
+    full = run_neb(*au_on_al_ends, lambda k, image: EMT(), NebProtocol(n_images=4))
+    assert result.mirrored and result.status == "accepted"
+    assert result.forward_barrier == pytest.approx(full.forward_barrier, abs=0.005)
+    assert len(calls) == 4 and min(calls[2:]) > 1  # the mirrored pair computed for several steps
+
+
+def test_an_asymmetric_hop_has_no_mirror():
+    """fcc to hcp on (111): no operation of the slab swaps the two sites (one has an atom below, one not)."""
+    slab = fcc111("Al", size=(3, 3, 4), a=4.05, vacuum=10.0)
+    slab.set_constraint(FixAtoms(mask=slab.get_tags() > 2))
+    ends = []
+    for site in ("fcc", "hcp"):
+        end = slab.copy()
+        add_adsorbate(end, "Au", 1.7, site)
+        end.calc = EMT()
+        BFGS(end, logfile=None).run(fmax=0.02)
+        ends.append(end)
+    assert find_band_mirror(*ends, _slab_symmetry(slab)) is None
 
 
 def _counted_emt(per_image: list, k: int) -> EMT:

@@ -28,8 +28,8 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, follows_hop, join_bands, run_neb,
-                          slip_reason, unwrap_final)
+from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
+                          run_neb, slip_reason, unwrap_final)
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprint)
@@ -149,8 +149,7 @@ def slab_doc(termination: Termination, adsorbate: str, calculator: str) -> SlabD
 
 
 def symmetry_of(slab: SlabDoc) -> SurfaceSymmetry:
-    return SurfaceSymmetry(np.array(slab.symmetry["rotations"], dtype=int), np.array(slab.symmetry["translations"]),
-                           np.array(slab.symmetry["lattice"]))
+    return SurfaceSymmetry.from_dict(slab.symmetry)
 
 
 @dataclass
@@ -406,9 +405,10 @@ class HopNebMaker(CalculatorMaker):
         if warm and resume is None:
             band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
                     else self._warm_band(minima, warm, start, end, initial, final))
+        mirror = find_band_mirror(initial, final, symmetry_of(minima.slab)) if resume is None else None
         result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band,
                          resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every,
-                         checkpoint_seconds=CHECKPOINT_SECONDS)
+                         checkpoint_seconds=CHECKPOINT_SECONDS, mirror=mirror)
         # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
         # optimiser's Hessian of the whole band for an exact resume).
         for path in checkpoint_files:
@@ -485,7 +485,7 @@ class HopNebMaker(CalculatorMaker):
             saddle_energy=result.saddle_energy, start_energy=e0, image_energies=[e - e0 for e in result.energies],
             path=result.path, exchange=result.exchange, interior_minimum_image=result.interior_minimum_image,
             force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
-            band=[atoms_to_dict(im) for im in result.images],
+            mirrored=result.mirrored, band=[atoms_to_dict(im) for im in result.images],
             trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]], **extra)
 
     def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import STALL_STEPS
-from seiscreen.surfaces.symmetry import minimum_image
+from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 log = logging.getLogger("seiscreen.neb")
 
@@ -63,6 +63,10 @@ class NebProtocol(BaseModel):
     max_steps_plain: int = Field(200, ge=0)
     max_steps_climb: int = Field(300, ge=1)
     endpoint_fmax: float = Field(0.02, gt=0, description="eV/Å for the two end minima")
+    # How the band is computed, not what it converges to (a mirrored band ends with every image computed and the
+    # climbing stage converged again, unmirrored): recorded per hop (HopDoc.mirrored), not in the protocol's
+    # identity, so that stored hops keep their ids.
+    mirror: bool = Field(True, exclude=True, description="on a symmetric hop, serve half the images by symmetry")
     # Gates
     interior_minimum_tolerance: float = Field(0.01, ge=0, description="eV deep on both sides: a missed minimum")
     runaway_energy: float = Field(3.0, gt=0, description="eV above the lower end: the band ran away")
@@ -94,6 +98,7 @@ class NebResult:
     exchange: bool
     path: dict = field(default_factory=dict)  # reaction coordinate, spline (for plots)
     history: list[list[Atoms]] = field(default_factory=list, repr=False)  # every n-th band
+    mirrored: bool = False  # half the band was served by the hop's symmetry (BandMirror) until the last check
 
 
 # Optimiser attributes that make up its state, per optimiser (BFGS: the Hessian is saved separately).
@@ -194,6 +199,115 @@ def _restore_optimizer(optimizer, name: str, state: dict) -> None:
         optimizer.Nsteps = int(state["Nsteps"])
 
 
+MIRROR_TOLERANCE = 0.15  # Å: how far the relaxed end may lie from the start's symmetry copy (relaxed apart)
+MIRROR_DRIFT = 1e-3  # Å: an image farther than this from its partner's copy is computed, not mirrored
+
+
+@dataclass(frozen=True)
+class BandMirror:
+    """An isometry of the slab that takes the hop's start onto its end and the end back onto the start.
+
+    On such a symmetric hop image k of a symmetric band is the copy of image n+1-k: its energy is the same and
+    its forces are the partner's, rotated, with no force call. x -> x @ rotation + translation, then atom i of
+    the copy is atom ``order[i]`` of the partner, moved by the lattice translation ``shifts[i]`` (the band is
+    unwrapped). Found by :func:`find_band_mirror`.
+    """
+
+    rotation: np.ndarray  # (3, 3) Cartesian, acting on row vectors
+    translation: np.ndarray  # (3,)
+    order: np.ndarray  # (n_atoms,)
+    shifts: np.ndarray  # (n_atoms, 3)
+    residual: float  # Å, largest distance between the mapped atoms and the ones they were matched to
+
+    def positions(self, positions: np.ndarray) -> np.ndarray:
+        out = np.empty_like(positions)
+        out[self.order] = positions @ self.rotation + self.translation + self.shifts
+        return out
+
+    def forces(self, forces: np.ndarray) -> np.ndarray:
+        out = np.empty_like(forces)
+        out[self.order] = forces @ self.rotation
+        return out
+
+
+def _mirror_between(a: Atoms, b: Atoms, rotation: np.ndarray, translation: np.ndarray,
+                    tol: float) -> BandMirror | None:
+    """The mirror taking ``a`` onto ``b`` by one isometry (atoms matched by species, nearest periodic image, one to
+    one, fixed atoms onto fixed atoms), or None when some atom lands farther than ``tol`` Å from its match."""
+    mapped = a.positions @ rotation + translation
+    difference = minimum_image(b.positions[None, :, :] - mapped[:, None, :], a.cell.array)
+    distance = np.linalg.norm(difference, axis=-1)
+    distance[a.numbers[:, None] != b.numbers[None, :]] = np.inf
+    order = distance.argmin(axis=1)
+    rows = np.arange(len(a))
+    if len(set(order)) != len(a) or distance[rows, order].max() > tol:
+        return None
+    fixed = {int(i) for c in a.constraints for i in getattr(c, "index", [])}
+    if {int(order[i]) for i in fixed} != fixed:
+        return None
+    shifts = b.positions[order] - mapped - difference[rows, order]  # lattice translations
+    return BandMirror(rotation, translation, order, shifts, float(distance[rows, order].max()))
+
+
+def find_band_mirror(initial: Atoms, final: Atoms, symmetry: SurfaceSymmetry,
+                     tol: float = MIRROR_TOLERANCE) -> BandMirror | None:
+    """An operation of the slab's ``symmetry`` that swaps the hop's ends (each within ``tol`` Å), or None.
+
+    Only an operation that is its own inverse on this hop qualifies: the same map, lattice translations included,
+    must take the start onto the end and the end back onto the start, so that it reverses the band onto itself (a
+    translation by a cell vector takes a start onto its periodic copy, and that copy further on, not back)."""
+    for rotation, translation in symmetry.cartesian_operations(initial.cell.array):
+        forward = _mirror_between(initial, final, rotation, translation, tol)
+        if forward is not None and np.abs(forward.positions(final.positions) - initial.positions).max() < tol:
+            return forward
+    return None
+
+
+def _mirrored_end(initial: Atoms, final: Atoms, mirror: BandMirror) -> Atoms:
+    """The end as the exact copy of the start (energy and forces too): the band is then symmetric from its ends."""
+    end = final.copy()
+    end.positions = mirror.positions(initial.positions)
+    end.calc = SinglePointCalculator(end, energy=initial.get_potential_energy(),
+                                     forces=mirror.forces(initial.get_forces(apply_constraint=False)))
+    return end
+
+
+def _symmetrised(images: list[Atoms], mirror: BandMirror) -> bool:
+    """Make the band's second half the copy of its first and the middle image its own copy; False (nothing
+    changed) when the middle image has no copy of itself within MIRROR_TOLERANCE."""
+    last = len(images) - 1
+    middle = images[last // 2] if last % 2 == 0 else None
+    centre = None
+    if middle is not None:
+        centre = _mirror_between(middle, middle, mirror.rotation, mirror.translation, MIRROR_TOLERANCE)
+        if centre is None:
+            return False
+    for k in range(1, (last + 1) // 2):
+        images[last - k].positions = mirror.positions(images[k].positions)
+    if middle is not None:
+        middle.positions = (middle.positions + centre.positions(middle.positions)) / 2
+    return True
+
+
+class _MirroredImage(Calculator):
+    """An image's results served as the mirror copy of its partner's (no force call), while the band stays
+    symmetric: ``serves`` tells, and ``real`` makes the image's own calculator when it does not."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, partner: Atoms, mirror: BandMirror, real: Callable[[], Calculator]):
+        super().__init__()
+        self.partner, self.mirror, self.real = partner, mirror, real
+
+    def serves(self, atoms: Atoms) -> bool:
+        return bool(np.abs(atoms.positions - self.mirror.positions(self.partner.positions)).max() < MIRROR_DRIFT)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        self.results = {"energy": self.partner.get_potential_energy(),
+                        "forces": self.mirror.forces(self.partner.get_forces(apply_constraint=False))}
+
+
 def with_fixed_results(atoms: Atoms) -> Atoms:
     """The end image with its energy and forces frozen: NEB never recomputes it."""
     fixed = atoms.copy()
@@ -240,7 +354,7 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
             history_every: int = 10, on_step: Callable[[str, int, float], None] | None = None,
             initial_band: list[np.ndarray] | None = None, resume: NebCheckpoint | None = None,
             checkpoint: Callable[[NebCheckpoint], None] | None = None, checkpoint_every: int = 1,
-            checkpoint_seconds: float = 0.0) -> NebResult:
+            checkpoint_seconds: float = 0.0, mirror: BandMirror | None = None) -> NebResult:
     """Two-stage climbing-image NEB from relaxed, unwrapped end images; gates applied to the result.
 
     ``make_calculator(k, image)`` gives the calculator of intermediate image k. Each image gets its own: ASE's
@@ -250,8 +364,17 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     ``checkpoint(state)`` is called at the start of each stage and every ``checkpoint_every`` optimiser steps, but
     at most once per ``checkpoint_seconds`` after a stage's start; ``resume`` continues from such a state (its
     positions replace the interpolation and ``initial_band``).
+
+    ``mirror`` (a symmetric hop, :func:`find_band_mirror`; used when ``protocol.mirror``): the end becomes the
+    start's exact copy, the band is made symmetric, and the images of its second half are served as copies of
+    the first half's, with no force call, for as long as the band stays symmetric. Once converged, every image
+    is computed and the climbing stage is run again unmirrored: the result is an ordinary converged band.
     """
     check_distinct_ends(initial, final, protocol)
+    if not protocol.mirror or resume is not None:  # a resumed band continues as it was computed
+        mirror = None
+    if mirror is not None:
+        final = _mirrored_end(initial, final, mirror)
     ends = [with_fixed_results(initial), with_fixed_results(final)]
     if resume is not None:
         if resume.positions.shape != (protocol.n_images + 2, len(initial), 3):
@@ -267,8 +390,16 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     else:
         images = interpolate_band(ends[0], ends[1], protocol)
         images[0], images[-1] = ends
+    if mirror is not None and not _symmetrised(images, mirror):
+        log.info("NEB: the middle image is not symmetric under the hop's mirror: computed in full")
+        mirror = None
     waiting: dict[int, Calculator] = {}  # resumed images: their real calculator takes over once they move
+    last = len(images) - 1
     for k, image in enumerate(images[1:-1]):
+        if mirror is not None and k + 1 > last - (k + 1):  # second half: the first half's copy
+            image.calc = _MirroredImage(images[last - k - 1], mirror,
+                                        lambda k=k, image=image: make_calculator(k, image))
+            continue
         image.calc = make_calculator(k, image)
         if resume is not None:  # the checkpoint's results serve the first evaluation: no force call spent on it
             waiting[k + 1] = image.calc
@@ -344,11 +475,21 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
         resume_climb = resume
     band.climb = True
     converged, steps_climb = stage("climb", protocol.fmax, protocol.max_steps_climb, start=resume_climb)
+    if converged and any(isinstance(im.calc, _MirroredImage) for im in images):
+        # Every image computed, and the band converged again without the mirror.
+        for k, image in enumerate(images[1:-1], start=1):
+            if isinstance(image.calc, _MirroredImage):
+                image.calc = image.calc.real()
+                counter["seen"][k] = None
+        converged, more = stage("climb", protocol.fmax, max(1, protocol.max_steps_climb - steps_climb))
+        steps_climb += more
     history.append([im.copy() for im in images])
     if counter["last"].shape[0] <= 1:  # stopped before its first evaluation: the gates need energies (counted)
         band.get_forces()
     n_calls = counter["calls"]
-    return judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
+    result = judge_band(images, protocol, converged, steps_plain, steps_climb, n_calls, history)
+    result.mirrored = mirror is not None
+    return result
 
 
 def _band_fmax(counter: dict) -> float:
@@ -371,13 +512,22 @@ def _count_evaluations(band: NEB, waiting: dict[int, Calculator] | None = None, 
     images that hold checkpointed results (a resumed band) and the calculators that take over when they move;
     ``calls`` were spent before."""
     waiting = dict(waiting or {})
-    counter: dict = {"calls": calls, "last": np.zeros((1, 3))}
     seen = [im.positions.copy() if k in waiting else None for k, im in enumerate(band.images)]
+    counter: dict = {"calls": calls, "last": np.zeros((1, 3)), "seen": seen}
     original = band.get_forces
 
     def counted(*args, **kwargs):
         for k, image in enumerate(band.images[1:-1], start=1):
-            if seen[k] is None or not np.array_equal(seen[k], image.positions):
+            moved = seen[k] is None or not np.array_equal(seen[k], image.positions)
+            # A mirrored image that moved is its partner's copy at no cost while it is one. (Checked only when it
+            # moved: DyNEB asks for forces while it moves the images one by one, so a partner may be a step ahead.)
+            if moved and isinstance(image.calc, _MirroredImage):
+                if image.calc.serves(image):
+                    seen[k] = image.positions.copy()
+                    continue
+                log.info("NEB: image %d left the band's mirror symmetry: computed from now on", k)
+                image.calc = image.calc.real()
+            if moved:
                 if k in waiting:
                     image.calc = waiting.pop(k)
                 counter["calls"] += 1

@@ -73,7 +73,8 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
         raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
                              f"{protocol.n_images}: rerun it with --from cold")
     inputs = {"hop": {k: v for k, v in doc.items() if k not in ("band", "trajectory")}, "hop_job_uuid": job_uuid,
-              "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {})}
+              "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {}),
+              "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None}
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))
@@ -97,8 +98,15 @@ class HopRerunMaker(Maker):
 
     @job
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
-             neb: dict | None = None) -> HopRerunDoc:
-        return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd())
+             neb: dict | None = None, symmetry: dict | None = None) -> HopRerunDoc:
+        return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry)
+
+
+def _slab_symmetry(store, key: dict) -> dict | None:
+    """The in-plane symmetry of the hop's slab (``SlabDoc.symmetry``), from its minima document."""
+    criteria = {"output.doc_type": "minima", **{f"output.key.{name}": value for name, value in key.items()}}
+    found = store.query_one(criteria, properties=["output.slab.symmetry"])
+    return found["output"]["slab"]["symmetry"] if found else None
 
 
 def _label(doc: dict) -> str:
@@ -121,12 +129,14 @@ def _protocol(doc: dict, neb: dict | None):
 
 
 def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
-                  folder: Path) -> HopRerunDoc:
+                  folder: Path, symmetry: dict | None = None) -> HopRerunDoc:
     """The NEB of the stored hop document ``hop`` recomputed between the ends of its stored band ``images``
-    (ASE JSON), GPAW's files under ``folder``."""
+    (ASE JSON), GPAW's files under ``folder``; a hop stored with a mirrored band (``HopDoc.mirrored``) is mirrored
+    again by the slab's ``symmetry`` (``SlabDoc.symmetry``)."""
     from seiscreen.jobs import HopNebMaker
-    from seiscreen.neb import run_neb
+    from seiscreen.neb import find_band_mirror, run_neb
     from seiscreen.schemas import SurfaceKey
+    from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
     key, provenance = hop["key"], hop["provenance"]
     protocol = _protocol(hop, neb)
@@ -151,7 +161,13 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         image.calc = maker.image_calculator(image, folder / "ends")
     drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
                                                                          strict=True) if e is not None]
-    result = run_neb(initial, final, maker.band_calculators(folder), protocol, initial_band=initial_band)
+    mirror = None
+    if hop.get("mirrored"):
+        mirror = find_band_mirror(initial, final, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
+        if mirror is None:
+            notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
+    result = run_neb(initial, final, maker.band_calculators(folder), protocol, initial_band=initial_band,
+                     mirror=mirror)
     return HopRerunDoc(
         key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
         start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}},

@@ -187,6 +187,9 @@ class HopDoc(BaseModel):
     interior_minimum_image: int | None
     endpoints: dict[str, Any]  # how far each relaxed end moved from its minimum (slid?)
     warm_start: bool = False  # band started from another fidelity's band instead of IDPP
+    # A symmetric hop: half the band served as the other half's mirror copy, then every image computed and the
+    # band converged again (neb.BandMirror); the end is then the start's exact copy.
+    mirrored: bool = False
     job_uuid: str | None = None  # the NEB job that made it (its band is in the data store under this job)
     force_calls: int  # every band force call of this hop, the ones before a resume included
     steps_plain: int

@@ -48,6 +48,12 @@ class SurfaceSymmetry:
         return cls(np.array(rotations), np.array(translations), np.array(lattice))
 
     @classmethod
+    def from_dict(cls, data: dict) -> SurfaceSymmetry:
+        """From the lists a slab document stores (``SlabDoc.symmetry``)."""
+        return cls(np.array(data["rotations"], dtype=int), np.array(data["translations"], float),
+                   np.array(data["lattice"], float))
+
+    @classmethod
     def trivial(cls, lattice: np.ndarray) -> SurfaceSymmetry:
         """Identity only: for tests and for surfaces whose symmetry should not be used."""
         return cls(np.eye(2, dtype=int)[None], np.zeros((1, 2)), np.asarray(lattice, float)[:2, :2])
@@ -121,6 +127,19 @@ class SurfaceSymmetry:
         if distances[best] > tol:
             raise ValueError(f"no surface symmetry operation maps {a} onto {b} (closest {distances[best]:.2f} Å)")
         return best
+
+    def cartesian_operations(self, cell: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every operation as an isometry of Cartesian row vectors, x -> x @ rotation + translation, in the slab's
+        3x3 ``cell`` (rows). Operations that are not isometries there (a c axis tilted off the normal) are left out."""
+        cell = np.asarray(cell, float)
+        out = []
+        for rotation_2d, translation_2d in zip(self.rotations, self.translations, strict=True):
+            rotation = np.eye(3)
+            rotation[:2, :2] = rotation_2d
+            cartesian = np.linalg.inv(cell) @ rotation.T @ cell  # fractional rows f -> f @ R.T, in Cartesian rows
+            if np.allclose(cartesian @ cartesian.T, np.eye(3), atol=1e-6):
+                out.append((cartesian, np.append(translation_2d, 0.0) @ cell))
+        return out
 
     def transform_positions(self, positions: np.ndarray, cell: np.ndarray, op: int,
                             reference: np.ndarray, tol: float = 0.5) -> np.ndarray:
