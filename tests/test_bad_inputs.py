@@ -142,6 +142,8 @@ CASES = [
      ["conflicting settings: calculator 'emt' but fidelities start with 'ml'", "drop 'calculator' or list it first"]),
     ("top_k without fidelities", lambda t: _campaign(t, CAMPAIGN + "top_k: 2\n"),
      ["top_k without fidelities", "list at least two presets"]),
+    ("cold_bands without fidelities", lambda t: _campaign(t, CAMPAIGN + "cold_bands: true\n"),
+     ["cold_bands without fidelities", "list at least two presets"]),
     ("negative neb fmax", lambda t: _campaign(t, CAMPAIGN + "neb:\n  fmax: -0.05\n"),
      ["neb.fmax", "greater than 0"]),
     ("campaign file missing", lambda t: ["run", str(t / "nope.yaml"), "--store", str(t / "store")],

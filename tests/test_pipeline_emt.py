@@ -207,6 +207,37 @@ def test_a_band_relaxed_by_the_lower_fidelity_between_this_levels_ends_seeds_the
     assert warm.force_calls < cold.force_calls
 
 
+def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):
+    # A funnel with cold_bands: every warm-started hop is also computed from IDPP, and the hop's barrier is the
+    # lower of the two saddles (GPAW's NaBr(100) band seeded by CHGNet converged 0.11 eV above the IDPP one).
+    from seiscreen.jobs import lower_saddle
+    from seiscreen.schemas import HopDoc, MinimaDoc
+
+    stored = next(HopDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "hop", "output.status": "accepted"}, properties=["output"], load=True))
+    higher = stored.model_copy(update={"saddle_energy": stored.saddle_energy + 0.1, "job_uuid": "seeded",
+                                       "forward_barrier": stored.forward_barrier + 0.1, "warm_start": True})
+    best = lower_saddle.original([higher, stored])
+    assert best.job_uuid == stored.job_uuid and [a["job_uuid"] for a in best.alternatives] == ["seeded"]
+    assert best.alternatives[0]["forward_barrier"] == pytest.approx(stored.forward_barrier + 0.1)
+    failed = stored.model_copy(update={"status": "failed", "saddle_energy": None, "job_uuid": "failed"})
+    assert lower_saddle.original([higher, failed]).job_uuid == "seeded"  # a failed band is no saddle
+    assert lower_saddle.original([failed]).job_uuid == "failed"
+    # Through the hops maker: the seeded band (stand-in: EMT relaxes it) and the cold one (already stored, reused).
+    (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "minima"}, properties=["output"], load=True)]
+    settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                    neb_protocol=NebProtocol())
+    hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=SurfaceSummaryMaker(**settings),
+                     seed_band_preset="emt", cold_bands=True, **settings)
+    responses = run_locally(hops.make(minima), store=emt_store, log=False, ensure_success=True)
+    surface = next(r[1].output for r in responses.values() if getattr(r[1].output, "doc_type", "") == "surface")
+    (hop,) = [r[1].output for r in responses.values() if getattr(r[1].output, "alternatives", None)]
+    assert surface.status == "ranked" and len(hop.alternatives) == 1
+    assert {hop.warm_start, hop.alternatives[0]["warm_start"]} == {True, False}
+    assert surface.force_calls == minima.force_calls + hop.force_calls + hop.alternatives[0]["force_calls"]
+
+
 def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):
     # Gates read only the band, so an older document is judged again without a force call; one whose band
     # went round the cell (as the cold GPAW NaF(100) band did) is not reused as its hop's barrier.

@@ -35,6 +35,7 @@ class SurfaceFlowMaker(Maker):
                             max_refinements=hops.summary_maker.max_refinements if hops.summary_maker else None,
                             slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
                             **({"seed_band_preset": hops.seed_band_preset} if hops.seed_band_preset else {}),
+                            **({"cold_bands": True} if hops.cold_bands else {}),
                             **hops.identity(neb=True))
 
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None,
@@ -201,6 +202,7 @@ def funnel(campaign: Campaign, surfaces: list, level: int):
     for doc in chosen:
         surface, _ = _makers(campaign, calculator, SlabSettings(**doc.provenance.slab_settings), doc.key.adsorbate)
         surface.hops_maker.seed_band_preset = campaign.fidelities[level - 1]  # for hops it has no band of
+        surface.hops_maker.cold_bands = campaign.cold_bands
         slab = doc.slab.model_copy(update={"key": doc.key.model_copy(update={"calculator": calculator})})
         seeds = [{"name": m["site"], "position": m["position"]} for m in doc.minima]
         warm = [{"start": h.start, "end": h.end, "band": OutputReference(h.job_uuid, (("a", "band"),))}

@@ -598,6 +598,8 @@ class HopsMaker(CalculatorMaker):
     # In a funnel: the lower fidelity, which relaxes a band between this level's ends for every hop it has no band
     # of (the levels' minima differ: on NaF(100) CHGNet's are the hollow, GPAW's on top of F).
     seed_band_preset: str | None = None
+    # Every warm-started hop also from a cold IDPP start; the lower saddle is the hop's (lower_saddle).
+    cold_bands: bool = False
 
     @job(config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, reuse: list[HopDoc] | None = None, warm: list[dict] | None = None,
@@ -632,19 +634,43 @@ class HopsMaker(CalculatorMaker):
                 w["start"], w["end"], spec["start"], spec["end"], tol=0.3)), None)
             if same is None and self.seed_band_preset:
                 same = {"start": spec["start"], "end": spec["end"], "relax_with": self.seed_band_preset}
-            stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, same), load=True)
-            if stored is not None:  # finished by an earlier run of the campaign
-                progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
-                outputs.append(with_later_gates(HopDoc.model_validate({**stored, "trajectory": []})))
-                continue
-            neb = self.neb_maker.make(minima, spec, warm=same)
-            neb.name = f"neb {minima.key.label} {spec['hop_id']}"
-            jobs.append(neb)
-            outputs.append(neb.output)
+            starts = [same, None] if same is not None and self.cold_bands else [same]
+            bands = [self._band(minima, spec, start, store, jobs) for start in starts]
+            if len(bands) == 1:
+                outputs.append(bands[0])
+            else:
+                lower = lower_saddle(bands)
+                lower.name = f"lower saddle {minima.key.label} {spec['hop_id']}"
+                jobs.append(lower)
+                outputs.append(lower.output)
         progress.emit("hops_planned", surface=minima.key.label, n=len(jobs))
         summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
+
+
+    def _band(self, minima: MinimaDoc, spec: dict, warm: dict | None, store, jobs: list):
+        """The hop's band from ``warm`` (None: IDPP): stored by an earlier run, or a new NEB job added to ``jobs``."""
+        stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, warm), load=True)
+        if stored is not None:  # finished by an earlier run of the campaign
+            progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
+            return with_later_gates(HopDoc.model_validate({**stored, "trajectory": []}))
+        neb = self.neb_maker.make(minima, spec, warm=warm)
+        neb.name = f"neb {minima.key.label} {spec['hop_id']}" + ("" if warm else " (cold)" if self.cold_bands else "")
+        jobs.append(neb)
+        return neb.output
+
+
+@job(data=["band", "trajectory"])
+def lower_saddle(bands: list[HopDoc]) -> HopDoc:
+    """Of one hop's bands started differently (warm and cold), the usable one with the lower saddle, the others
+    listed in its ``alternatives``: two converged bands of a hop can end on different saddles, and the hop's
+    barrier is the lower one. With no usable band, the first (the warm one) with why."""
+    usable = [b for b in bands if b.status in USABLE and b.saddle_energy is not None]
+    best = min(usable, key=lambda b: b.saddle_energy) if usable else bands[0]
+    others = [{"job_uuid": b.job_uuid, "warm_start": b.warm_start, "status": b.status, "reason": b.reason,
+               "forward_barrier": b.forward_barrier, "force_calls": b.force_calls} for b in bands if b is not best]
+    return best.model_copy(update={"alternatives": others})
 
 
 def with_later_gates(doc: HopDoc) -> HopDoc:
@@ -870,7 +896,8 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
                            "adsorption_energy": m.adsorption_energy, "started_from": m.started_from,
                            "position": m.position, "frac_xy": m.frac_xy} for m in minima.minima],
                   slab=minima.slab,
-                  force_calls=minima.force_calls + sum(h.force_calls for h in hops), provenance=provenance)
+                  force_calls=minima.force_calls + sum(h.force_calls + sum(a["force_calls"] for a in h.alternatives)
+                                                       for h in hops), provenance=provenance)
     empty = dict(barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False, limiting_hop_1d=None,
                  limiting_hop_2d=None, path_hops_1d=[], path_hops_2d=[], directions_1d=[], directions_2d=[])
     if minima.error:

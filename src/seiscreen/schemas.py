@@ -190,6 +190,9 @@ class HopDoc(BaseModel):
     # A symmetric hop: half the band served as the other half's mirror copy, then every image computed and the
     # band converged again (neb.BandMirror); the end is then the start's exact copy.
     mirrored: bool = False
+    # Other bands of this hop, started differently, whose saddle was higher or that failed (jobs.lower_saddle):
+    # job_uuid, warm_start, status, reason, forward_barrier, force_calls.
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)
     job_uuid: str | None = None  # the NEB job that made it (its band is in the data store under this job)
     force_calls: int  # every band force call of this hop, the ones before a resume included
     steps_plain: int
