@@ -159,3 +159,21 @@ def test_the_shipped_gpaw_naf100_level_reads_back_with_its_protocol_and_uncertai
     assert hop.protocol_id == dft.protocol_id
     (comparison,) = results.fidelity.itertuples()
     assert not comparison.same_lowest_site and not comparison.same_hops and comparison.warm_started_hops == 1
+
+
+def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
+    """results/gpaw-halides.json.gz (issues 4 and 9): GPAW's NaBr(100) hop computed twice, from the CHGNet band
+    and from IDPP (cold_bands); the two converged on different saddles, and the hop's barrier is the lower one."""
+    from seiscreen.results import hop_documents
+
+    shipped = REPO / "results" / "gpaw-halides.json.gz"
+    surfaces = load_results(shipped).surfaces
+    gpaw = surfaces[(surfaces["calculator"] == "gpaw-lcao-gamma") & (surfaces["status"] == "ranked")]
+    nabr = gpaw.set_index("material").loc["NaBr"]
+    (hop,) = [d for d in hop_documents(shipped).values()
+              if d["key"]["material"] == "NaBr" and d["key"]["calculator"] == "gpaw-lcao-gamma" and d.get("alternatives")]
+    (seeded,) = hop["alternatives"]
+    assert not hop["warm_start"] and seeded["warm_start"] and seeded["status"] == hop["status"] == "accepted"
+    assert hop["forward_barrier"] == pytest.approx(nabr.barrier, abs=1e-4)
+    assert nabr.barrier < seeded["forward_barrier"] - 0.1
+    assert nabr.barrier_uncertainty == pytest.approx(0.083)
