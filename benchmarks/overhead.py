@@ -112,7 +112,7 @@ def child_bare(campaign_file: Path) -> None:
 
     from seiscreen.catalog import load_bulk
     from seiscreen.minima import MinimaSettings, relax, scan_surface
-    from seiscreen.neb import NebProtocol, run_neb, unwrap_final
+    from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, unwrap_final
     from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
     from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
@@ -141,7 +141,9 @@ def child_bare(campaign_file: Path) -> None:
                         end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
                         end_actual = end_actual + np.rint((hop.end - hop.start) - (end_actual - start_actual))
                         shift = np.append((end_actual - start_actual) @ initial.cell.array[:2, :2], 0.0)
-                        result = run_neb(initial, unwrap_final(initial, final, shift), lambda k, im: EMT(), protocol)
+                        final = unwrap_final(initial, final, shift)
+                        mirror = find_band_mirror(initial, final, scan.symmetry)  # as HopNebMaker does
+                        result = run_neb(initial, final, lambda k, im: EMT(), protocol, mirror=mirror)
                         print(term.label if hasattr(term, "label") else facet, hop.hop_id, result.status,
                               result.forward_barrier)
     finally:

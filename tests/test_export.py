@@ -171,7 +171,8 @@ def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     gpaw = surfaces[(surfaces["calculator"] == "gpaw-lcao-gamma") & (surfaces["status"] == "ranked")]
     nabr = gpaw.set_index("material").loc["NaBr"]
     (hop,) = [d for d in hop_documents(shipped).values()
-              if d["key"]["material"] == "NaBr" and d["key"]["calculator"] == "gpaw-lcao-gamma" and d.get("alternatives")]
+              if d["key"]["material"] == "NaBr" and d["key"]["calculator"] == "gpaw-lcao-gamma"
+              and d.get("alternatives")]
     (seeded,) = hop["alternatives"]
     assert not hop["warm_start"] and seeded["warm_start"] and seeded["status"] == hop["status"] == "accepted"
     assert hop["forward_barrier"] == pytest.approx(nabr.barrier, abs=1e-4)

@@ -255,8 +255,15 @@ def find_band_mirror(initial: Atoms, final: Atoms, symmetry: SurfaceSymmetry,
 
     Only an operation that is its own inverse on this hop qualifies: the same map, lattice translations included,
     must take the start onto the end and the end back onto the start, so that it reverses the band onto itself (a
-    translation by a cell vector takes a start onto its periodic copy, and that copy further on, not back)."""
+    translation by a cell vector takes a start onto its periodic copy, and that copy further on, not back).
+
+    And only a reflection (a mirror line across the hop): a symmetric band keeps its symmetry, and a two-fold axis
+    at the hop's middle would pin the middle image there, so a path that bows sideways round the midpoint (as
+    GPAW's lowest NaBr(100) path does) could never be reached. A reflection leaves the middle image free along the
+    mirror line."""
     for rotation, translation in symmetry.cartesian_operations(initial.cell.array):
+        if np.linalg.det(rotation) > 0:
+            continue
         forward = _mirror_between(initial, final, rotation, translation, tol)
         if forward is not None and np.abs(forward.positions(final.positions) - initial.positions).max() < tol:
             return forward
