@@ -110,6 +110,13 @@ def test_a_saved_rerun_puts_the_protocol_sensitivity_into_its_surface_uncertaint
     assert surface_after.barrier == surface.barrier and pd.isna(surface_after.settings_uncertainty)
     listed = CliRunner().invoke(app, ["results", "--store", str(store), "--reruns", "--format", "csv"])
     assert listed.exit_code == 0 and listed.output.count(limiting["job_uuid"]) == 2
+    # The campaign-wide version (docs/report.md) finds the same limiting hop and does not rerun it twice.
+    import subprocess
+    import sys
+
+    script = subprocess.run([sys.executable, str(REPO / "scripts" / "rerun_limiting_hops.py"), str(store),
+                             "--neb", "n_images=7", "--neb", "fmax=0.02"], capture_output=True, text=True)
+    assert script.returncode == 0 and f"({limiting['job_uuid'][:8]}): already rerun" in script.stdout, script.stderr
 
 
 def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):
