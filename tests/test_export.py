@@ -190,3 +190,10 @@ def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     assert hop["forward_barrier"] == pytest.approx(nabr.barrier, abs=1e-4)
     assert nabr.barrier < seeded["forward_barrier"] - 0.1
     assert nabr.barrier_uncertainty == pytest.approx(0.083)
+    # NaCl(100) at the same level (session 8): on top of Cl, its hop to the hollow; NaBr lowest, within the ±.
+    nacl = gpaw.set_index("material").loc["NaCl"]
+    assert nacl.lowest_site == "top-Cl" and nacl.barrier == pytest.approx(0.063, abs=0.001)
+    from seiscreen.report import compare_orderings
+
+    claims = compare_orderings(gpaw).claims.set_index("ordering")
+    assert claims.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "undecidable"
