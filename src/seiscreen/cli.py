@@ -340,6 +340,8 @@ def campaign_surfaces(surfaces, protocols: list[str]):
 
 def _print_ranking(frame, title: str) -> None:
     """One table per protocol: barriers from different protocols are never ranked against each other."""
+    from seiscreen.results import plus_minus
+
     if frame.empty:
         console.print("no surfaces in this store yet")
         return
@@ -350,12 +352,8 @@ def _print_ranking(frame, title: str) -> None:
             table.add_column(column)
         for row in group.sort_values(["rank", "material"], na_position="last").itertuples():
             flag = " 1D only" if row.channel_only else ""
-            # The measured uncertainty (settings residual, NEB protocol sensitivity) where there is one.
-            spread = row.barrier_uncertainty
-            plus_minus = f" ± {spread:.3f}" if spread == spread and spread is not None and row.barrier == row.barrier \
-                else ""
             table.add_row(_fmt(row.rank if row.status == "ranked" else None, 0),
-                          f"{row.material}{row.facet} {row.termination}", _fmt(row.barrier) + plus_minus + flag,
+                          f"{row.material}{row.facet} {row.termination}", _fmt(row.barrier) + plus_minus(row) + flag,
                           f"{_fmt(row.barrier_2d)} / {_fmt(row.barrier_1d)}", _fmt(row.lowest_hop_barrier),
                           _fmt(row.adsorption_energy), row.lowest_site or "-",
                           row.status + (f": {row.reason}" if row.reason else ""))

@@ -56,7 +56,7 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
 
     if start not in ("cold", "band"):
         raise SeiscreenError(f"unknown start {start!r}: use cold (a new band) or band (the stored one)")
-    from seiscreen.store import EXPORT_SUFFIXES, resolve_location
+    from seiscreen.store import EXPORT_SUFFIXES, resolve_location, runs_folder
 
     root = resolve_location(store) if store is None or isinstance(store, (str, os.PathLike)) else None
     if save and (root is None or root.endswith(EXPORT_SUFFIXES)):
@@ -80,10 +80,8 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
             return recompute_hop(**inputs, folder=Path(folder))
     from jobflow import run_locally
 
-    runs = Path(root) / "runs" if "://" not in root else Path("seiscreen-runs")
-    runs.mkdir(parents=True, exist_ok=True)
     rerun = HopRerunMaker().make(**inputs)
-    responses = run_locally(rerun, store=store, create_folders=True, root_dir=runs, log=False)
+    responses = run_locally(rerun, store=store, create_folders=True, root_dir=runs_folder(root), log=False)
     if rerun.uuid not in responses:  # the job raised: jobflow wrote no document
         raise SeiscreenError(f"the rerun of {_label(doc)} failed and nothing was saved: run it without --save "
                              "to see why")
@@ -174,11 +172,6 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         stored_status=hop["status"], stored_barrier=hop["forward_barrier"], status=result.status,
         barrier=result.forward_barrier, reason=result.reason, force_calls=result.force_calls + 2,
         end_energy_drift=max(drifts) if drifts else None, notes=notes,
-        provenance=Provenance(**{**provenance, "calculator": maker.preset.provenance(),
-                                 "neb_protocol": protocol.model_dump()} | _fresh()))
-
-
-def _fresh() -> dict:
-    """Versions, date and machine of now (a rerun's provenance keeps only the stored slab and minima settings)."""
-    fresh = Provenance(calculator={}, slab_settings={}, minima_settings={})
-    return {"versions": fresh.versions, "created_at": fresh.created_at, "machine": fresh.machine}
+        # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
+        provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
+                              minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump()))

@@ -191,6 +191,13 @@ def _uncertainties(settings: float | None, protocol: float | None) -> dict:
     return {"barrier_uncertainty": combined, "settings_uncertainty": settings, "protocol_sensitivity": protocol}
 
 
+def plus_minus(row) -> str:
+    """" ± u" with a surface row's measured uncertainty (settings residual and NEB protocol sensitivity), when
+    there is one and a barrier: the CLI tables and the HTML report."""
+    u = getattr(row, "barrier_uncertainty", None)
+    return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""
+
+
 def _uncertainty(preset_name: str) -> float | None:
     """The preset's measured convergence residual (eV), None when not measured or the preset is unknown here."""
     from seiscreen.calculators import PRESETS

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from seiscreen.results import Results, load_results, protocol_id
-from seiscreen.store import open_store, resolve_location
+from seiscreen.store import open_store, resolve_location, runs_folder
 
 
 @dataclass
@@ -76,9 +76,7 @@ def _render(state: _State) -> Group:
 def run_campaign(flow, campaign, location: str | None, console: Console) -> tuple[Results, str]:
     """Run ``flow`` into the store at ``location`` (job folders under ``<store>/runs``) and load its results."""
     store = open_store(location)  # created here, once, before any job writes
-    root = resolve_location(location)
-    runs = Path(root) / "runs" if "://" not in root else Path("seiscreen-runs")
-    runs.mkdir(parents=True, exist_ok=True)
+    runs = runs_folder(resolve_location(location))
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     state = _State()
     log_file = logging.FileHandler(Path(runs) / "last-run.log")

@@ -57,6 +57,13 @@ def resolve_location(location: str | os.PathLike | None = None) -> str:
     return str(Path(location).expanduser().absolute())
 
 
+def runs_folder(location: str) -> Path:
+    """Where jobs of the store at ``location`` (as resolve_location gives it) get their folders, created."""
+    runs = Path(location) / "runs" if "://" not in location else Path("seiscreen-runs")
+    runs.mkdir(parents=True, exist_ok=True)
+    return runs
+
+
 def open_store(location: str | os.PathLike | None = None, create: bool = True) -> JobStore:
     """A connected JobStore at ``location``: a folder for the embedded store, a ``mongodb://`` URI, or a results
     file written by :func:`export_store` (``.json`` / ``.json.gz``, read into memory: shipped results)."""

@@ -18,7 +18,7 @@ from seiscreen.report import plots
 from seiscreen.report.compare import Comparison, compare_orderings, verdict_counts
 from seiscreen.report.literature import Literature, load_literature
 from seiscreen.errors import SeiscreenError
-from seiscreen.results import _as_store, band_images, hop_documents, load_results, surface_documents
+from seiscreen.results import _as_store, band_images, hop_documents, load_results, plus_minus, surface_documents
 
 USABLE = plots.USABLE
 
@@ -155,7 +155,7 @@ def _ranking_section(surfaces: pd.DataFrame, docs: list[dict], figures: Path, ro
         for r in group.sort_values(["rank", "material"], na_position="last").itertuples():
             rows.append({"rank": _num(r.rank, 0) if r.status == "ranked" else "-",
                          "surface": f"{r.material}{r.facet} {r.termination}", "adsorbate": r.adsorbate,
-                         "percolation barrier (eV)": (_num(r.barrier) + _plus_minus(r)
+                         "percolation barrier (eV)": (_num(r.barrier) + plus_minus(r)
                                                       + (" (1D)" if r.channel_only else "")),
                          "2D / 1D (eV)": f"{_num(r.barrier_2d)} / {_num(r.barrier_1d)}",
                          "lowest hop (eV)": _num(r.lowest_hop_barrier),
@@ -315,9 +315,3 @@ def _sources_section(literature: Literature) -> str:
             + _table(rows, ["source", "method (as the review describes it)", "solvent", "citation"])
             + (f"<p>Context, not evaluated:</p><ul>{context}</ul>" if context else ""))
 
-
-def _plus_minus(row) -> str:
-    """" ± u" with the barrier's measured uncertainty (settings residual and NEB protocol sensitivity), when
-    there is one and a barrier."""
-    u = getattr(row, "barrier_uncertainty", None)
-    return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""
