@@ -65,3 +65,24 @@ def stiff_bfgs():
         return Stiff, resets
 
     return make
+
+
+@pytest.fixture(scope="session")
+def au_on_al_ends():
+    """A Au adatom on a 3x3x4 Al(100) slab (top two layers free): hollow and the neighbouring hollow."""
+    import numpy as np
+    from ase.build import add_adsorbate, fcc100
+    from ase.calculators.emt import EMT
+    from ase.constraints import FixAtoms
+    from ase.optimize import BFGS
+
+    ends = []
+    for shift in (0.0, 4.05 / np.sqrt(2)):
+        slab = fcc100("Al", size=(3, 3, 4), a=4.05, vacuum=10.0)
+        slab.set_constraint(FixAtoms(mask=slab.get_tags() > 2))
+        add_adsorbate(slab, "Au", 1.7, "hollow")
+        slab.positions[-1, 0] += shift
+        slab.calc = EMT()
+        BFGS(slab, logfile=None).run(fmax=0.02)
+        ends.append(slab)
+    return ends

@@ -80,7 +80,10 @@ def test_submit_finishes_an_emt_campaign_on_slurm_jobs_even_when_they_are_killed
     store = tmp_path / "store"
     command = [SEISCREEN, "submit", str(campaign), "--scheduler", "slurm", "--jobs", "2", "--cpus-per-task", "1",
                "--memory", "1GB", "--time", "00:15:00", "--store", str(store)]
-    client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=slurm["env"])
+    # Each NEB force call a little slower (the workers inherit it): on a loaded machine the status and squeue
+    # polls below otherwise saw the campaign finish before they caught a surface running (CI, 2026-11-27).
+    env = {**slurm["env"], "SEISCREEN_TEST_FORCE_DELAY": "0.05"}
+    client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seen_running, seen_jobs, killed = False, set(), set()
     deadline = time.monotonic() + 600
     while client.poll() is None and time.monotonic() < deadline:

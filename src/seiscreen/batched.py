@@ -30,7 +30,41 @@ from seiscreen.calculators import CalculatorPreset
 from seiscreen.errors import SeiscreenError
 
 
-class BandBatch:
+class SharedBand:
+    """The images of one band, evaluated together: the first image asked evaluates every image whose positions
+    changed since its calculator last computed it (``evaluate``, which subclasses define), the rest are then
+    served from their cache. :class:`BandBatch` batches them through one model call;
+    :class:`seiscreen.parallel.ProcessBand` sends them to processes of their own at the same time."""
+
+    def __init__(self) -> None:
+        self._images: list[tuple[weakref.ref, BatchedImageCalculator]] = []
+
+    def image_calculator(self, k: int, image: Atoms) -> BatchedImageCalculator:
+        """The calculator of intermediate image ``k`` (the ``make_calculator`` of run_neb)."""
+        calc = BatchedImageCalculator(self)
+        self._images.append((weakref.ref(image), calc))
+        return calc
+
+    def evaluate(self, pairs: list[tuple[Atoms, BatchedImageCalculator]]) -> list[tuple[float, np.ndarray]]:
+        """(energy in eV, forces in eV/Å) of each (structure, its image's calculator)."""
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Evaluate every registered image whose positions changed since its calculator last computed it."""
+        stale: list[tuple[Atoms, BatchedImageCalculator]] = []
+        for ref, calc in self._images:
+            image = ref()
+            if image is None or image.calc is not calc:
+                continue  # the image was dropped or handed another calculator
+            if calc.atoms is None or calc.check_state(image):
+                stale.append((image, calc))
+        if not stale:
+            return
+        for (image, calc), (energy, forces) in zip(stale, self.evaluate(stale), strict=True):
+            calc.store(image, energy, forces)
+
+
+class BandBatch(SharedBand):
     """A CHGNet model shared by the images of one band; evaluates the stale images together.
 
     ``task="ef"``: energy and forces only, which is all a NEB uses (the per-image calculator also computes stress
@@ -38,9 +72,9 @@ class BandBatch:
     """
 
     def __init__(self, model, task: str = "ef") -> None:
+        super().__init__()
         self.model = model
         self.task = task
-        self._images: list[tuple[weakref.ref, BatchedImageCalculator]] = []
         self.model_calls = 0  # forward passes (one per batch)
         self.evaluations = 0  # structures evaluated (one per image per batch)
 
@@ -56,11 +90,8 @@ class BandBatch:
         params = dict(preset.parameters)
         return cls(_chgnet_model(params.pop("model", "0.3.0")), task=task)
 
-    def image_calculator(self, k: int, image: Atoms) -> BatchedImageCalculator:
-        """The calculator of intermediate image ``k`` (the ``make_calculator`` of run_neb)."""
-        calc = BatchedImageCalculator(self)
-        self._images.append((weakref.ref(image), calc))
-        return calc
+    def evaluate(self, pairs) -> list[tuple[float, np.ndarray]]:
+        return self.predict([atoms for atoms, _ in pairs])
 
     def predict(self, structures: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
         """(energy in eV, forces in eV/Å) of each structure, from one forward pass of the model."""
@@ -79,30 +110,17 @@ class BandBatch:
             out.append((float(np.ravel(p["e"])[0]) * factor, np.asarray(p["f"], dtype=float)))
         return out
 
-    def refresh(self) -> None:
-        """Evaluate every registered image whose positions changed since its calculator last computed it."""
-        stale: list[tuple[Atoms, BatchedImageCalculator]] = []
-        for ref, calc in self._images:
-            image = ref()
-            if image is None or image.calc is not calc:
-                continue  # the image was dropped or handed another calculator
-            if calc.atoms is None or calc.check_state(image):
-                stale.append((image, calc))
-        if not stale:
-            return
-        results = self.predict([image for image, _ in stale])
-        for (image, calc), (energy, forces) in zip(stale, results, strict=True):
-            calc.store(image, energy, forces)
-
 
 class BatchedImageCalculator(Calculator):
-    """One image's view of a :class:`BandBatch`: asking it for forces evaluates the whole stale band at once."""
+    """One image's view of a :class:`SharedBand`: asking it for forces evaluates the whole stale band at once.
+    ``own``: the image's own calculator, where the band has one per image (:class:`ProcessBand`)."""
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
-    def __init__(self, batch: BandBatch) -> None:
+    def __init__(self, batch: SharedBand) -> None:
         super().__init__()
         self.batch = batch
+        self.own: Calculator | None = None
 
     def store(self, atoms: Atoms, energy: float, forces: np.ndarray) -> None:
         self.atoms = atoms.copy()
@@ -115,5 +133,5 @@ class BatchedImageCalculator(Calculator):
         self.batch.refresh()
         if atoms is not None and (self.atoms is None or self.check_state(atoms)):
             # An image this batch does not know (or a copy of one): evaluated on its own.
-            [(energy, forces)] = self.batch.predict([atoms])
+            [(energy, forces)] = self.batch.evaluate([(atoms, self)])
             self.store(atoms, energy, forces)

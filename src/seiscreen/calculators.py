@@ -60,8 +60,21 @@ class CalculatorPreset(BaseModel):
         return (True, True, False) if self.code == "gpaw" else None
 
     def make(self, atoms: Atoms | None = None, directory: str | os.PathLike | None = None) -> Calculator:
-        """An ASE calculator; ``atoms`` (when given) is prepared in place (GPAW: periodicity, magnetic moments)."""
+        """An ASE calculator; ``atoms`` (when given) is prepared in place (:meth:`prepare`)."""
+        if atoms is not None:
+            self.prepare(atoms)
         return _BUILDERS[self.code](self, atoms, Path(directory) if directory else None)
+
+    def prepare(self, atoms: Atoms) -> None:
+        """What this code needs of a slab, set in place: GPAW's periodicity (none along z) and, with spin, the
+        adatom's initial moment (the adatom is always the last atom)."""
+        if self.code != "gpaw":
+            return
+        atoms.pbc = self.slab_pbc
+        if self.adatom_magmom and self.parameters.get("spinpol"):
+            moments = [0.0] * len(atoms)
+            moments[-1] = self.adatom_magmom
+            atoms.set_initial_magnetic_moments(moments)
 
 
 def _emt(preset: CalculatorPreset, atoms, directory) -> Calculator:
@@ -108,12 +121,6 @@ def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:
 def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
     _require("gpaw", preset)
     params = dict(preset.parameters)
-    if atoms is not None:
-        atoms.pbc = preset.slab_pbc
-        if preset.adatom_magmom and params.get("spinpol"):
-            moments = [0.0] * len(atoms)
-            moments[-1] = preset.adatom_magmom  # the adatom is always the last atom
-            atoms.set_initial_magnetic_moments(moments)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
     return ScfRetryCalculator(params, directory, adatom_magmom=preset.adatom_magmom)
@@ -212,7 +219,8 @@ class ScfRetryCalculator(Calculator):
         path = self._output(kind, ".gpw")
         partial = path.with_name(path.stem + ".partial.gpw")
         self._gpaw.write(str(partial))  # without wavefunctions: LCAO and PW states rebuild from the density
-        os.replace(partial, path)
+        if self._gpaw.world.rank == 0:  # under MPI (seiscreen.parallel) only rank 0 writes GPAW's files
+            os.replace(partial, path)
         self._restart_written[kind] = now
 
     def _stress(self):

@@ -76,7 +76,8 @@ def rank_surfaces(surfaces: list) -> dict:
 def _makers(campaign: Campaign, calculator: str, slab: SlabSettings,
             adsorbate: str | None = None) -> tuple[SurfaceFlowMaker, dict]:
     settings = dict(calculator_preset=calculator, slab_settings=slab,
-                    minima_settings=campaign.minima_settings_for(adsorbate), neb_protocol=campaign.neb)
+                    minima_settings=campaign.minima_settings_for(adsorbate), neb_protocol=campaign.neb,
+                    parallel=campaign.parallel)
     summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, **settings)
     hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
                      max_hop_length=campaign.max_hop_length, **settings)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
+from seiscreen.parallel import ParallelSettings, ProcessBand, SubprocessCalculator
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
                           run_neb, slip_reason, unwrap_final)
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
@@ -89,6 +91,8 @@ class CalculatorMaker(Maker):
     slab_settings: SlabSettings = field(default_factory=SlabSettings)
     minima_settings: MinimaSettings = field(default_factory=MinimaSettings)
     neb_protocol: NebProtocol = field(default_factory=NebProtocol)
+    # Where the calculations run (MPI ranks, images at once): not in identity(), it changes no number.
+    parallel: ParallelSettings = field(default_factory=ParallelSettings)
 
     @property
     def preset(self) -> CalculatorPreset:
@@ -97,14 +101,24 @@ class CalculatorMaker(Maker):
     @property
     def calculator(self) -> Calculator:
         """The one property a subclass overrides to swap the engine."""
+        if self._mpi:
+            return SubprocessCalculator(self.preset, Path.cwd(), self.parallel)
         return self.preset.make(directory=Path.cwd())  # GPAW's text output lands in the job's own folder
+
+    @property
+    def _mpi(self) -> bool:
+        """GPAW's calculations run as MPI jobs of their own (``parallel.ranks``; other codes have no MPI)."""
+        return self.parallel.ranks > 1 and self.preset.code == "gpaw"
 
     def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
         """A calculator for one structure: ``calculator`` itself, except that GPAW also prepares ``atoms``
         (periodicity, magnetic moments) and writes into ``directory``."""
-        if self.preset.code == "gpaw":
-            return self.preset.make(atoms, directory)
-        return self.calculator
+        if self.preset.code != "gpaw":
+            return self.calculator
+        if self._mpi:
+            self.preset.prepare(atoms)
+            return SubprocessCalculator(self.preset, directory or Path.cwd(), self.parallel)
+        return self.preset.make(atoms, directory)
 
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
@@ -117,7 +131,8 @@ class CalculatorMaker(Maker):
     def provenance(self, with_neb: bool = False) -> Provenance:
         return Provenance(calculator=self.preset.provenance(), slab_settings=self.slab_settings.model_dump(),
                           minima_settings=self.minima_settings.model_dump(),
-                          neb_protocol=self.neb_protocol.model_dump() if with_neb else None)
+                          neb_protocol=self.neb_protocol.model_dump() if with_neb else None,
+                          parallel=self.parallel.model_dump() if self.parallel.in_subprocess else None)
 
 
 # --------------------------------------------------------------------------------------------- slabs
@@ -303,15 +318,30 @@ class HopNebMaker(CalculatorMaker):
         return content_hash("hop", minima=minima_id, hop=ends, slide_tolerance=self.slide_tolerance,
                             warm=warm_identity(warm), **through, **self.identity(neb=True))
 
-    def band_calculators(self, run_dir: Path) -> Callable[[int, Atoms], Calculator]:
+    @contextlib.contextmanager
+    def band_calculators(self, run_dir: Path) -> Iterator[Callable[[int, Atoms], Calculator]]:
         """``make_calculator`` of run_neb: image k's calculator. CHGNet images share one BandBatch, so a band step
-        is one batched forward pass (benchmarks/batched_ml.py); GPAW images each keep a folder (and wavefunctions)."""
+        is one batched forward pass (benchmarks/batched_ml.py); GPAW images each keep a folder (and wavefunctions).
+        With ``parallel.images_at_once`` > 1 the other codes' images are computed that many at a time, each in a
+        process of its own, stopped when the band is done."""
+        def own(k: int, image: Atoms) -> Calculator:
+            directory = run_dir / f"image{k:02d}"
+            self.preset.prepare(image)
+            return SubprocessCalculator(self.preset, directory, self.parallel)
+
         if self.preset.code == "chgnet":
             from seiscreen.batched import BandBatch
 
             batch = BandBatch.for_preset(self.preset)
-            return lambda k, image: _slowed(batch.image_calculator(k, image))
-        return lambda k, image: _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
+            yield lambda k, image: _slowed(batch.image_calculator(k, image))
+        elif self.parallel.images_at_once > 1:
+            band = ProcessBand(own, self.parallel.images_at_once)
+            try:
+                yield lambda k, image: _slowed(band.image_calculator(k, image))
+            finally:
+                band.close()
+        else:
+            yield lambda k, image: _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
 
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None) -> HopDoc:
@@ -395,8 +425,6 @@ class HopNebMaker(CalculatorMaker):
             for path in checkpoint_files:
                 state.save(path)
 
-        make_calculator = self.band_calculators(run_dir)
-
         def on_step(stage: str, step: int, fmax: float) -> None:
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
                           fmax=round(fmax, 4))
@@ -406,9 +434,11 @@ class HopNebMaker(CalculatorMaker):
             band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
                     else self._warm_band(minima, warm, start, end, initial, final))
         mirror = find_band_mirror(initial, final, symmetry_of(minima.slab)) if resume is None else None
-        result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step, initial_band=band,
-                         resume=resume, checkpoint=save_checkpoint, checkpoint_every=self.checkpoint_every,
-                         checkpoint_seconds=CHECKPOINT_SECONDS, mirror=mirror)
+        with self.band_calculators(run_dir) as make_calculator:
+            result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step,
+                             initial_band=band, resume=resume, checkpoint=save_checkpoint,
+                             checkpoint_every=self.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
+                             mirror=mirror)
         # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
         # optimiser's Hessian of the whole band for an exact resume).
         for path in checkpoint_files:
@@ -455,7 +485,8 @@ class HopNebMaker(CalculatorMaker):
                                       ("start" if same[0] == 0 else "end") + " side: no intermediate state there")
             bands = []
             for a, b in ((first, valley), (valley, last)):
-                band = run_neb(a, b, self.band_calculators(Path.cwd()), protocol)
+                with self.band_calculators(Path.cwd()) as make_calculator:
+                    band = run_neb(a, b, make_calculator, protocol)
                 calls[0] += band.force_calls
                 if band.status == "interior_minimum" and len(states) < MAX_INTERMEDIATES:
                     bands += pieces(a, band.images[band.interior_minimum_image].copy(), b)

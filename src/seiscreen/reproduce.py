@@ -164,8 +164,8 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         mirror = find_band_mirror(initial, final, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
         if mirror is None:
             notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
-    result = run_neb(initial, final, maker.band_calculators(folder), protocol, initial_band=initial_band,
-                     mirror=mirror)
+    with maker.band_calculators(folder) as make_calculator:
+        result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror)
     return HopRerunDoc(
         key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
         start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}},

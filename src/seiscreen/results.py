@@ -19,7 +19,7 @@ from seiscreen.store import open_store
 
 # Not part of the ranking identity: versions, date and machine; and the slab settings, which are per material
 # (a Tasker-2 slab needs more planes than a rocksalt one) and stored with every number all the same.
-_NOT_PROTOCOL = {"versions", "created_at", "machine", "slab_settings"}
+_NOT_PROTOCOL = {"versions", "created_at", "machine", "slab_settings", "parallel"}  # parallel: where, not what
 
 
 def protocol_id(provenance: dict) -> str:

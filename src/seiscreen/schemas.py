@@ -89,6 +89,7 @@ class Provenance(BaseModel):
     slab_settings: dict[str, Any]
     minima_settings: dict[str, Any]
     neb_protocol: dict[str, Any] | None = None
+    parallel: dict[str, Any] | None = None  # MPI ranks and images at once, where calculations left the job's process
     versions: dict[str, str | None] = Field(default_factory=package_versions)
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     machine: str = Field(default_factory=lambda: f"{platform.node()} {platform.machine()} {platform.system()}")

@@ -1,0 +1,227 @@
+"""Calculations in processes of their own: MPI-parallel GPAW and image-parallel NEB bands.
+
+The workflow process (jobflow, the store, the optimisers) stays serial. Only the calculator runs elsewhere, as
+a client of ASE's socket calculator: positions go in, energy and forces come back (the i-PI protocol). The client
+is started in the job's folder as ``{launcher} python -m seiscreen.parallel SPEC`` and builds the preset exactly
+as an in-process job would (:meth:`CalculatorPreset.make`: SCF retries, text output, restart files). It keeps its
+calculator between calls, so an NEB image reuses its wavefunctions as it does in-process.
+
+* ``ranks > 1``: every GPAW calculation runs under ``launcher`` with that many MPI ranks (``mpiexec -n {ranks}``;
+  ``srun -n {ranks}`` inside a SLURM allocation). GPAW must be built with MPI (docs/calculators.md).
+* ``images_at_once > 1``: the images of a band are computed at the same time, each in its own process (and with
+  ``ranks`` ranks each): image-parallel NEB. It needs no MPI, so it also spreads one band over a workstation's
+  cores.
+
+    settings = ParallelSettings(images_at_once=2)
+    band = ProcessBand(lambda k, image: SubprocessCalculator(preset, folder / f"image{k:02d}", settings), 2)
+    run_neb(initial, final, band.image_calculator, protocol)
+
+Campaign files set these with ``parallel: {ranks: 4, images_at_once: 2}``. They change where numbers are computed,
+not the numbers: they are stored in the provenance, not in the protocol or the content hashes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import shlex
+import subprocess
+import sys
+import uuid
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from pydantic import BaseModel, ConfigDict, Field
+
+from seiscreen.batched import SharedBand
+from seiscreen.calculators import CalculatorPreset
+from seiscreen.errors import SeiscreenError
+
+
+class ParallelSettings(BaseModel):
+    """Where a job's calculations run. ``ranks``: MPI ranks of each GPAW calculation; ``launcher``: the command
+    that starts them (``{ranks}`` filled in); ``images_at_once``: images of a band computed at the same time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ranks: int = Field(1, ge=1)
+    launcher: str = "mpiexec -n {ranks}"
+    images_at_once: int = Field(1, ge=1)
+
+    @property
+    def in_subprocess(self) -> bool:
+        """Calculations leave the job's process (otherwise everything runs in it, as without these settings)."""
+        return self.ranks > 1 or self.images_at_once > 1
+
+    def command(self, spec: Path) -> list[str]:
+        python = [sys.executable, "-m", "seiscreen.parallel", str(spec)]
+        if self.ranks == 1:
+            return python
+        return [*shlex.split(self.launcher.format(ranks=self.ranks)), *python]
+
+
+_live: weakref.WeakSet = weakref.WeakSet()  # clients still running: stopped at exit if nobody closed them
+
+
+class _Client:
+    """One calculator process (or MPI job) serving one structure: fixed atoms, pbc and preset."""
+
+    def __init__(self, preset: CalculatorPreset, atoms: Atoms, directory: Path, settings: ParallelSettings):
+        from ase.calculators.socketio import SocketServer
+
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"seiscreen-{uuid.uuid4().hex[:16]}"  # a killed run leaves its socket file: never reuse a name
+        self.spec = directory / f".{name}.pkl"
+        self.error = self.spec.with_suffix(".error")
+        self.log = directory / "calculator-process.log"
+        self.key = _structure_key(atoms)
+        self.spec.write_bytes(pickle.dumps({"preset": preset.model_dump(), "atoms": atoms.copy(),
+                                            "directory": str(directory), "unixsocket": name,
+                                            "error": str(self.error)}))
+        self.server = SocketServer(unixsocket=name)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread per rank, as every job here
+        if settings.ranks > 1:  # what `gpaw python` sets: GPAW's own MPI, without it GPAW refuses the launcher
+            env.setdefault("GPAW_MPI_BACKEND", "cgpaw")
+        self.command = " ".join(settings.command(self.spec))
+        try:
+            with open(self.log, "ab") as log:
+                self.server.proc = subprocess.Popen(settings.command(self.spec), cwd=directory, env=env,
+                                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            self.server.close()
+            raise SeiscreenError(f"cannot start the calculator process ({self.command}): {exc.strerror}: check "
+                                 "parallel.launcher") from None
+        _live.add(self)
+
+    def calculate(self, atoms: Atoms) -> dict:
+        from ase.calculators.socketio import SocketClosed
+
+        try:
+            results = self.server.calculate(atoms)
+        except (OSError, SocketClosed, AssertionError):  # the process died: an SCF failure, a crash, a kill
+            self.close()  # waits for it: its socket closes before it has written why
+            message = self.error.read_text().strip() if self.error.exists() else "no message"
+            raise SeiscreenError(f"the calculator process ({self.command}) failed: {message} "
+                                 f"(its output: {self.log})") from None
+        return {"energy": results["energy"], "free_energy": results["energy"], "forces": results["forces"]}
+
+    def close(self) -> None:
+        server, self.server = getattr(self, "server", None), None
+        if server is None:
+            return
+        proc = server.proc
+        server.proc = None  # closing the socket ends the client; ASE's close would wait on it without a limit
+        server.close()
+        if proc is not None:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.spec.unlink(missing_ok=True)
+        _live.discard(self)
+
+
+@atexit.register
+def _stop_clients() -> None:
+    for client in list(_live):
+        client.close()
+
+
+def _structure_key(atoms: Atoms) -> tuple:
+    return tuple(atoms.numbers), tuple(bool(p) for p in atoms.pbc)
+
+
+class SubprocessCalculator(Calculator):
+    """A preset's calculator run in a process of its own (with ``settings.ranks`` MPI ranks).
+
+    A new structure (other atoms or periodicity, as a minima search's bulk, clean slab and adatom slab) gets a
+    new process; moved atoms reuse the running one. An SCF failure or crash there becomes a SeiscreenError here
+    (the NEB job then marks its hop failed), with the process's output file named.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, preset: CalculatorPreset, directory: str | os.PathLike, settings: ParallelSettings):
+        super().__init__()
+        self.preset, self.workdir, self.settings = preset, Path(directory), settings
+        self._client: _Client | None = None
+        self.processes_started = 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        if self._client is None or self._client.key != _structure_key(self.atoms):
+            self.close()
+            self._client = _Client(self.preset, self.atoms, self.workdir, self.settings)
+            self.processes_started += 1
+        self.results = self._client.calculate(self.atoms)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __del__(self):
+        self.close()
+
+
+class ProcessBand(SharedBand):
+    """The images of one band, each with its own calculator process, computed ``at_once`` at a time.
+
+    ASE's NEB asks its images one after another; the first image asked here sends every stale image to its own
+    process and waits for all of them (threads only wait on sockets: the work is in the processes).
+    """
+
+    def __init__(self, make_calculator: Callable[[int, Atoms], Calculator], at_once: int):
+        super().__init__()
+        self.make_calculator, self.at_once = make_calculator, at_once
+
+    def image_calculator(self, k: int, image: Atoms):
+        calc = super().image_calculator(k, image)
+        calc.own = self.make_calculator(k, image)
+        return calc
+
+    def close(self) -> None:
+        """Stop every image's process."""
+        for _, calc in self._images:
+            if calc.own is not None:
+                calc.own.close()
+
+    def evaluate(self, pairs) -> list[tuple[float, np.ndarray]]:
+        def one(pair):
+            atoms, calc = pair
+            return float(calc.own.get_potential_energy(atoms)), np.array(calc.own.get_forces(atoms))
+
+        if len(pairs) == 1 or self.at_once == 1:
+            return [one(pair) for pair in pairs]
+        with ThreadPoolExecutor(max_workers=min(self.at_once, len(pairs))) as pool:
+            return list(pool.map(one, pairs))
+
+
+def _client_main(spec_path: str) -> None:
+    """The process side: build the preset's calculator on the structure and serve it until the socket closes."""
+    from ase.calculators.socketio import SocketClient
+
+    spec = pickle.loads(Path(spec_path).read_bytes())
+    try:
+        preset = CalculatorPreset(**spec["preset"])
+        if preset.code == "gpaw":  # GPAW's communicator: only rank 0 talks to the socket, the others follow
+            from gpaw.mpi import world
+        else:
+            from ase.parallel import world
+        atoms = spec["atoms"]
+        atoms.calc = preset.make(atoms, Path(spec["directory"]))
+        SocketClient(unixsocket=spec["unixsocket"], comm=world).run(atoms, use_stress=False)
+    except Exception as exc:
+        Path(spec["error"]).write_text(f"{type(exc).__name__}: {exc}\n")
+        raise
+
+
+if __name__ == "__main__":
+    _client_main(sys.argv[1])
