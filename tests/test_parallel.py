@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from seiscreen.campaign import Campaign, load_campaign
 from seiscreen.cli import app
+from seiscreen.errors import SeiscreenError
 from seiscreen.execution import worker
 from seiscreen.execution.local import run_with_workers
 from seiscreen.execution.remote import TEMPLATE, project_config, validate_project
@@ -169,6 +170,17 @@ def test_one_setting_switches_the_batch_system(tmp_path, scheduler, expected):
         script = cluster.job_script()
     for line in expected + ["export OMP_NUM_THREADS=1", "--nthreads 1", "--nworkers 2", sys.executable]:
         assert line in script, (line, script)
+
+
+def test_a_worker_whose_calculations_use_several_cores_gets_them(tmp_path):
+    # parallel: {ranks: 2, images_at_once: 2} in the campaign: each worker's calculations use 4 cores.
+    settings = BatchSettings(cpus_per_task=8, cores_per_worker=4)
+    with make_cluster(settings, tmp_path) as cluster:
+        script = cluster.job_script()
+    assert "#SBATCH --cpus-per-task=8" in script and "--nworkers 2" in script
+    assert script.rstrip().endswith("--nthreads 1")  # one surface at a time per worker
+    with pytest.raises(SeiscreenError, match="--cpus-per-task 6 does not hold whole workers: .* a multiple of 4"):
+        BatchSettings(cpus_per_task=6, cores_per_worker=4).check(need_commands=False)
 
 
 def test_unknown_scheduler_and_missing_commands_are_one_line(tmp_path, monkeypatch):

@@ -29,7 +29,9 @@ class BatchSettings:
     scheduler: str = "slurm"
     partition: str | None = None  # SLURM partition / PBS, LSF, SGE queue
     time: str = "01:00:00"  # walltime of each worker job
-    cpus_per_task: int = 1  # cores per job = worker processes per job (one thread each)
+    cpus_per_task: int = 1  # cores per job = worker processes per job x cores_per_worker
+    # Cores each worker's calculations use: the campaign's parallel ranks x images_at_once (seiscreen.parallel).
+    cores_per_worker: int = 1
     memory: str = "2GB"  # per job
     account: str | None = None  # SLURM/PBS account, LSF/SGE project
     jobs: int = 2  # at most this many worker jobs at once
@@ -42,6 +44,10 @@ class BatchSettings:
             raise SeiscreenError(f"unknown scheduler {self.scheduler!r}: use one of {', '.join(CLUSTER_CLASSES)}")
         if self.cpus_per_task < 1 or self.jobs < 1:
             raise SeiscreenError("--cpus-per-task and --jobs must be at least 1")
+        if self.cpus_per_task % self.cores_per_worker:
+            raise SeiscreenError(f"--cpus-per-task {self.cpus_per_task} does not hold whole workers: the campaign's "
+                                 f"parallel settings use {self.cores_per_worker} cores per worker (ranks x "
+                                 f"images_at_once): ask for a multiple of {self.cores_per_worker}")
         import shutil
 
         if need_commands and shutil.which(SUBMIT_COMMANDS[self.scheduler]) is None:
@@ -55,7 +61,8 @@ def make_cluster(settings: BatchSettings, log_directory: Path):
 
     settings.check(need_commands=False)
     cls = getattr(dask_jobqueue, CLUSTER_CLASSES[settings.scheduler])
-    kwargs = dict(cores=settings.cpus_per_task, processes=settings.cpus_per_task, memory=settings.memory,
+    kwargs = dict(cores=settings.cpus_per_task, processes=settings.cpus_per_task // settings.cores_per_worker,
+                  memory=settings.memory,
                   walltime=settings.time, queue=settings.partition, job_name="seiscreen",
                   python=shlex.quote(settings.python), log_directory=str(log_directory),
                   job_extra_directives=list(settings.job_extra), interface=settings.interface,
@@ -65,6 +72,8 @@ def make_cluster(settings: BatchSettings, log_directory: Path):
                   scheduler_options={"dashboard_address": ":0"})  # any free port: no clash
     if settings.account:
         kwargs["account" if settings.scheduler in ("slurm", "pbs") else "project"] = settings.account
+    if settings.cores_per_worker > 1:  # the other cores are the calculations' (MPI ranks, image processes), not
+        kwargs["worker_extra_args"] = ["--nthreads", "1"]  # Dask threads: click keeps the last --nthreads given
     return cls(**kwargs)
 
 
