@@ -144,7 +144,7 @@ def test_gpaw_on_two_mpi_ranks_gives_the_serial_forces(tmp_path, monkeypatch):
     import _gpaw
     from test_gpaw import _tiny_naf_with_adatom
 
-    from seiscreen.jobs import CalculatorMaker
+    from seiscreen.jobs import HopNebMaker
 
     if not hasattr(_gpaw, "Communicator") or shutil.which("mpiexec") is None:
         pytest.skip("GPAW without MPI here: scripts/setup.sh builds it with MPI where it can install OpenMPI")
@@ -152,13 +152,15 @@ def test_gpaw_on_two_mpi_ranks_gives_the_serial_forces(tmp_path, monkeypatch):
     monkeypatch.setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     serial = _tiny_naf_with_adatom()
     serial.calc = get_preset("gpaw-test").make(serial, tmp_path / "serial")
-    maker = CalculatorMaker(calculator_preset="gpaw-test",
-                            parallel=ParallelSettings(ranks=2, launcher="mpiexec --oversubscribe -n {ranks}"))
+    maker = HopNebMaker(calculator_preset="gpaw-test",
+                        parallel=ParallelSettings(ranks=2, launcher="mpiexec --oversubscribe -n {ranks}"))
     mpi = _tiny_naf_with_adatom()
-    mpi.calc = maker.image_calculator(mpi, tmp_path / "mpi")
-    assert isinstance(mpi.calc, SubprocessCalculator)
-    assert mpi.get_potential_energy() == pytest.approx(serial.get_potential_energy(), abs=1e-5)
-    assert np.abs(mpi.get_forces() - serial.get_forces()).max() < 1e-4
-    mpi.calc.close()
-    assert "cores:  2" in (tmp_path / "mpi" / "gpaw.txt").read_text()  # GPAW itself ran on both ranks
-    assert (tmp_path / "mpi" / "gpaw.gpw").exists()  # its restart file, written once (by rank 0)
+    with maker.band_calculators(tmp_path) as make_calculator:  # as an NEB image: image_calculator inside
+        mpi.calc = make_calculator(0, mpi)
+        assert isinstance(mpi.calc, SubprocessCalculator)
+        assert mpi.get_potential_energy() == pytest.approx(serial.get_potential_energy(), abs=1e-5)
+        assert np.abs(mpi.get_forces() - serial.get_forces()).max() < 1e-4
+        assert list(parallel._live)
+    assert not list(parallel._live)  # the band's MPI job was stopped with the band
+    assert "cores:  2" in (tmp_path / "image00" / "gpaw.txt").read_text()  # GPAW itself ran on both ranks
+    assert (tmp_path / "image00" / "gpaw.gpw").exists()  # its restart file, written once (by rank 0)

@@ -323,7 +323,7 @@ class HopNebMaker(CalculatorMaker):
         """``make_calculator`` of run_neb: image k's calculator. CHGNet images share one BandBatch, so a band step
         is one batched forward pass (benchmarks/batched_ml.py); GPAW images each keep a folder (and wavefunctions).
         With ``parallel.images_at_once`` > 1 the other codes' images are computed that many at a time, each in a
-        process of its own, stopped when the band is done."""
+        process of its own; those processes (and MPI-launched ones) are stopped when the band is done."""
         def own(k: int, image: Atoms) -> Calculator:
             directory = run_dir / f"image{k:02d}"
             self.preset.prepare(image)
@@ -341,7 +341,18 @@ class HopNebMaker(CalculatorMaker):
             finally:
                 band.close()
         else:
-            yield lambda k, image: _slowed(self.image_calculator(image, run_dir / f"image{k:02d}"))
+            made: list[Calculator] = []
+
+            def image_calculator(k: int, image: Atoms) -> Calculator:
+                made.append(self.image_calculator(image, run_dir / f"image{k:02d}"))
+                return _slowed(made[-1])
+
+            try:
+                yield image_calculator
+            finally:  # MPI-launched images (parallel.ranks) would otherwise hold their cores until collected
+                for calc in made:
+                    if isinstance(calc, SubprocessCalculator):
+                        calc.close()
 
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None) -> HopDoc:
