@@ -69,7 +69,7 @@ def test_the_launcher_starts_each_mpi_calculation_with_its_ranks(tmp_path):
         "srun", "-n", "8", "--cpu-bind=cores", *python]
 
 
-def test_a_campaign_with_images_at_once_gives_the_serial_barrier_and_keeps_its_protocol(tmp_path, monkeypatch):
+def test_a_campaign_or_a_rerun_with_images_at_once_gives_the_serial_barrier_under_its_protocol(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = yaml.safe_load(open(__file__.replace("tests/test_processes.py", "workflows/emt-demo.yaml")))
     runner = CliRunner()
@@ -86,6 +86,15 @@ def test_a_campaign_with_images_at_once_gives_the_serial_barrier_and_keeps_its_p
     hops = load_results(tmp_path / "images").hops
     assert (tmp_path / "images" / "runs").exists() and len(hops) >= 1
     assert list((tmp_path / "images" / "runs").rglob("calculator-process.log"))
+    # A stored hop rerun with its images in processes gives its stored barrier (`seiscreen rerun-hop`).
+    hop = hops.iloc[0]
+    rerun = runner.invoke(app, ["rerun-hop", hop["job_uuid"], "--store", "images", "--images-at-once", "2"])
+    assert rerun.exit_code == 0 and "difference +0.000" in rerun.output, rerun.output
+    assert not list(parallel._live)
+    bad = runner.invoke(app, ["rerun-hop", hop["job_uuid"], "--store", "images", "--ranks", "2"])
+    assert bad.exit_code == 2 and "MPI ranks apply to GPAW presets only" in bad.output, bad.output
+    zero = runner.invoke(app, ["rerun-hop", hop["job_uuid"], "--store", "images", "--images-at-once", "0"])
+    assert zero.exit_code == 2 and "bad parallel setting for the rerun (images_at_once" in zero.output, zero.output
 
 
 @pytest.mark.parametrize("parallel, calculator, message", [
@@ -164,3 +173,4 @@ def test_gpaw_on_two_mpi_ranks_gives_the_serial_forces(tmp_path, monkeypatch):
     assert not list(parallel._live)  # the band's MPI job was stopped with the band
     assert "cores:  2" in (tmp_path / "image00" / "gpaw.txt").read_text()  # GPAW itself ran on both ranks
     assert (tmp_path / "image00" / "gpaw.gpw").exists()  # its restart file, written once (by rank 0)
+

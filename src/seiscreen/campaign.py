@@ -104,7 +104,7 @@ class Campaign(BaseModel):
         if self.fidelities and len(set(map(_preset_name, self.fidelities))) < len(self.fidelities):
             raise SeiscreenError(f"conflicting settings: fidelities {self.fidelities} list one preset twice: list "
                                  "each preset once, cheapest first")
-        self._check_parallel()
+        self.parallel.check([get_preset(name).code for name in (self.fidelities or [self.calculator])])
         seen: set = set()
         for spec in self.materials:
             for facet in spec.facets:
@@ -121,28 +121,6 @@ class Campaign(BaseModel):
                                      f"puts its periodic images closer than {MIN_IMAGE_DISTANCE} Å: set "
                                      f"slab.min_lateral_size to at least {MIN_IMAGE_DISTANCE} (9 Å is the default)")
         return self
-
-    def _check_parallel(self) -> None:
-        """MPI ranks need GPAW, a launcher that exists and a GPAW built with MPI: refused now, not at a job."""
-        if self.parallel.ranks == 1:
-            return
-        import importlib.util
-        import shutil
-
-        presets = [get_preset(name) for name in (self.fidelities or [self.calculator])]
-        if not any(p.code == "gpaw" for p in presets):
-            raise SeiscreenError(f"parallel.ranks {self.parallel.ranks}: MPI ranks apply to GPAW presets only and "
-                                 "this campaign has none: drop parallel.ranks (images_at_once spreads a band)")
-        launcher = self.parallel.launcher.split()[0]
-        if shutil.which(launcher) is None:
-            raise SeiscreenError(f"parallel.launcher: {launcher!r} not found: install MPI (scripts/setup.sh does "
-                                 "on Debian) or name your launcher, e.g. 'srun -n {ranks}'")
-        if importlib.util.find_spec("_gpaw") is not None:
-            import _gpaw
-
-            if not hasattr(_gpaw, "Communicator"):
-                raise SeiscreenError("parallel.ranks: this GPAW is built without MPI (gpaw info: MPI enabled no): "
-                                     "rerun scripts/setup.sh where mpicc exists, or drop parallel.ranks")
 
     def slab_for(self, spec: MaterialSpec) -> SlabSettings:
         """The campaign's slab settings with the material's overrides applied."""

@@ -292,6 +292,10 @@ def rerun_hop_command(
                                                        "(repeatable): n_images=9, fmax=0.02, ...")] = None,
     save: Annotated[bool, typer.Option(help="store the rerun beside the hop (a store folder, not a results "
                                             "file): its change widens the surface's barrier uncertainty")] = False,
+    images_at_once: Annotated[int, typer.Option(help="images of the band computed at the same time, each in its "
+                                                     "own process (GPAW, EMT)")] = 1,
+    ranks: Annotated[int, typer.Option(help="MPI ranks of each GPAW calculation")] = 1,
+    launcher: Annotated[str, typer.Option(help="the command that starts the ranks")] = "mpiexec -n {ranks}",
 ) -> None:
     """Recompute one stored hop's NEB from its stored ends, protocol and calculator; compare with the stored
     barrier. Nothing is written to the store unless --save."""
@@ -304,7 +308,8 @@ def rerun_hop_command(
             raise SeiscreenError(f"--neb {item!r} is not KEY=VALUE: write e.g. --neb n_images=9")
         changes[name.strip()] = value.strip()
     with console.status("rerunning the band"):
-        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save)
+        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save,
+                          parallel={"images_at_once": images_at_once, "ranks": ranks, "launcher": launcher})
     changed = "".join(f", {k}={v}" for k, v in changes.items())
     table = Table(title=f"{rerun.label}  (job {rerun.hop_job_uuid}, from {rerun.start}{changed})")
     for column in ("", "status", "barrier eV", "force calls"):

@@ -59,6 +59,28 @@ class ParallelSettings(BaseModel):
         """Calculations leave the job's process (otherwise everything runs in it, as without these settings)."""
         return self.ranks > 1 or self.images_at_once > 1
 
+    def check(self, codes: list[str]) -> None:
+        """MPI ranks need GPAW among ``codes`` (the presets' codes), a launcher that exists and a GPAW built with
+        MPI: refused now, in one line, not at the first calculation."""
+        if self.ranks == 1:
+            return
+        import importlib.util
+        import shutil
+
+        if "gpaw" not in codes:
+            raise SeiscreenError(f"parallel.ranks {self.ranks}: MPI ranks apply to GPAW presets only and there "
+                                 "is none here: drop the ranks (images_at_once spreads a band)")
+        launcher = self.launcher.split()[0]
+        if shutil.which(launcher) is None:
+            raise SeiscreenError(f"parallel.launcher: {launcher!r} not found: install MPI (scripts/setup.sh does "
+                                 "on Debian) or name your launcher, e.g. 'srun -n {ranks}'")
+        if importlib.util.find_spec("_gpaw") is not None:
+            import _gpaw
+
+            if not hasattr(_gpaw, "Communicator"):
+                raise SeiscreenError("parallel.ranks: this GPAW is built without MPI (gpaw info: MPI enabled no): "
+                                     "rerun scripts/setup.sh where mpicc exists, or drop the ranks")
+
     def command(self, spec: Path) -> list[str]:
         python = [sys.executable, "-m", "seiscreen.parallel", str(spec)]
         if self.ranks == 1:

@@ -47,11 +47,12 @@ def preset_changed(stored: dict) -> bool:
 
 
 def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
-              workdir: str | Path | None = None, save: bool = False) -> HopRerunDoc:
+              workdir: str | Path | None = None, save: bool = False, parallel: dict | None = None) -> HopRerunDoc:
     """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare.
 
     ``save``: run it as a job of ``store`` (a store folder or MongoDB URI, not a results file), so the rerun is
-    stored beside the hop and judged with it."""
+    stored beside the hop and judged with it. ``parallel``: :class:`~seiscreen.parallel.ParallelSettings` fields
+    (MPI ranks, images at once) for the band's calculations."""
     from seiscreen.results import _as_store, band_images
 
     if start not in ("cold", "band"):
@@ -69,12 +70,16 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
         raise SeiscreenError(f"hop {_label(doc)} has no stored band ({doc['status']}: {doc['reason']}): nothing "
                              "to rerun")
     protocol = _protocol(doc, neb)  # a bad setting fails here, before any job or force call
+    from seiscreen.calculators import get_preset
+
+    _parallel(parallel).check([get_preset(doc["key"]["calculator"]).code])
     if start == "band" and len(images) != protocol.n_images + 2:
         raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
                              f"{protocol.n_images}: rerun it with --from cold")
     inputs = {"hop": {k: v for k, v in doc.items() if k not in ("band", "trajectory")}, "hop_job_uuid": job_uuid,
               "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {}),
-              "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None}
+              "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None,
+              "parallel": dict(parallel or {})}
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))
@@ -96,8 +101,9 @@ class HopRerunMaker(Maker):
 
     @job
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
-             neb: dict | None = None, symmetry: dict | None = None) -> HopRerunDoc:
-        return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry)
+             neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None) -> HopRerunDoc:
+        return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
+                             parallel=parallel)
 
 
 def _slab_symmetry(store, key: dict) -> dict | None:
@@ -126,8 +132,21 @@ def _protocol(doc: dict, neb: dict | None):
                              f"{', '.join(NebProtocol.model_fields)}") from None
 
 
+def _parallel(fields: dict | None):
+    """ParallelSettings from ``fields``, or a one-line error naming the bad one."""
+    from pydantic import ValidationError
+
+    from seiscreen.parallel import ParallelSettings
+
+    try:
+        return ParallelSettings(**(fields or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SeiscreenError(f"bad parallel setting for the rerun ({problems})") from None
+
+
 def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
-                  folder: Path, symmetry: dict | None = None) -> HopRerunDoc:
+                  folder: Path, symmetry: dict | None = None, parallel: dict | None = None) -> HopRerunDoc:
     """The NEB of the stored hop document ``hop`` recomputed between the ends of its stored band ``images``
     (ASE JSON), GPAW's files under ``folder``; a hop stored with a mirrored band (``HopDoc.mirrored``) is mirrored
     again by the slab's ``symmetry`` (``SlabDoc.symmetry``)."""
@@ -138,7 +157,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
 
     key, provenance = hop["key"], hop["provenance"]
     protocol = _protocol(hop, neb)
-    maker = HopNebMaker(calculator_preset=key["calculator"], neb_protocol=protocol)
+    maker = HopNebMaker(calculator_preset=key["calculator"], neb_protocol=protocol, parallel=_parallel(parallel))
     notes = []
     if preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
@@ -174,4 +193,5 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         end_energy_drift=max(drifts) if drifts else None, notes=notes,
         # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
         provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
-                              minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump()))
+                              minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
+                              parallel=maker.parallel.model_dump() if maker.parallel.in_subprocess else None))
