@@ -38,6 +38,7 @@ class SharedBand:
 
     def __init__(self) -> None:
         self._images: list[tuple[weakref.ref, BatchedImageCalculator]] = []
+        self.batch_sizes: list[int] = []  # images evaluated together, per evaluation
 
     def image_calculator(self, k: int, image: Atoms) -> BatchedImageCalculator:
         """The calculator of intermediate image ``k`` (the ``make_calculator`` of run_neb)."""
@@ -60,6 +61,7 @@ class SharedBand:
                 stale.append((image, calc))
         if not stale:
             return
+        self.batch_sizes.append(len(stale))
         for (image, calc), (energy, forces) in zip(stale, self.evaluate(stale), strict=True):
             calc.store(image, energy, forces)
 
