@@ -10,10 +10,10 @@ finished one instead. Jobs that plan others run with ``expose_store`` for that.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +29,9 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
-from seiscreen.parallel import ParallelSettings, ProcessBand, SubprocessCalculator
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
                           run_neb, slip_reason, unwrap_final)
+from seiscreen.parallel import ParallelSettings, ProcessBand, SubprocessCalculator
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprint)
@@ -116,9 +116,14 @@ class CalculatorMaker(Maker):
         if self.preset.code != "gpaw":
             return self.calculator
         if self._mpi:
-            self.preset.prepare(atoms)
-            return SubprocessCalculator(self.preset, directory or Path.cwd(), self.parallel)
+            return self.process_calculator(atoms, directory or Path.cwd())
         return self.preset.make(atoms, directory)
+
+    def process_calculator(self, atoms: Atoms, directory: Path) -> SubprocessCalculator:
+        """The preset in a process of its own (``parallel``), ``atoms`` prepared in place as ``preset.make``
+        prepares them."""
+        self.preset.prepare(atoms)
+        return SubprocessCalculator(self.preset, directory, self.parallel)
 
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
@@ -132,7 +137,7 @@ class CalculatorMaker(Maker):
         return Provenance(calculator=self.preset.provenance(), slab_settings=self.slab_settings.model_dump(),
                           minima_settings=self.minima_settings.model_dump(),
                           neb_protocol=self.neb_protocol.model_dump() if with_neb else None,
-                          parallel=self.parallel.model_dump() if self.parallel.in_subprocess else None)
+                          parallel=self.parallel.provenance())
 
 
 # --------------------------------------------------------------------------------------------- slabs
@@ -324,35 +329,28 @@ class HopNebMaker(CalculatorMaker):
         is one batched forward pass (benchmarks/batched_ml.py); GPAW images each keep a folder (and wavefunctions).
         With ``parallel.images_at_once`` > 1 the other codes' images are computed that many at a time, each in a
         process of its own; those processes (and MPI-launched ones) are stopped when the band is done."""
-        def own(k: int, image: Atoms) -> Calculator:
-            directory = run_dir / f"image{k:02d}"
-            self.preset.prepare(image)
-            return SubprocessCalculator(self.preset, directory, self.parallel)
-
         if self.preset.code == "chgnet":
             from seiscreen.batched import BandBatch
 
             batch = BandBatch.for_preset(self.preset)
             yield lambda k, image: _slowed(batch.image_calculator(k, image))
-        elif self.parallel.images_at_once > 1:
-            band = ProcessBand(own, self.parallel.images_at_once)
-            try:
-                yield lambda k, image: _slowed(band.image_calculator(k, image))
-            finally:
-                band.close()
-        else:
-            made: list[Calculator] = []
+            return
+        at_once = self.parallel.images_at_once > 1
+        made: list[Calculator] = []
 
-            def image_calculator(k: int, image: Atoms) -> Calculator:
-                made.append(self.image_calculator(image, run_dir / f"image{k:02d}"))
-                return _slowed(made[-1])
+        def own(k: int, image: Atoms) -> Calculator:
+            directory = run_dir / f"image{k:02d}"
+            made.append(self.process_calculator(image, directory) if at_once
+                        else self.image_calculator(image, directory))
+            return made[-1]
 
-            try:
-                yield image_calculator
-            finally:  # MPI-launched images (parallel.ranks) would otherwise hold their cores until collected
-                for calc in made:
-                    if isinstance(calc, SubprocessCalculator):
-                        calc.close()
+        band = ProcessBand(own, self.parallel.images_at_once) if at_once else None
+        try:
+            yield lambda k, image: _slowed(band.image_calculator(k, image) if band else own(k, image))
+        finally:  # processes would otherwise hold their cores (MPI ranks: several) until collected
+            for calc in made:
+                if isinstance(calc, SubprocessCalculator):
+                    calc.close()
 
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None) -> HopDoc:

@@ -59,6 +59,15 @@ class ParallelSettings(BaseModel):
         """Calculations leave the job's process (otherwise everything runs in it, as without these settings)."""
         return self.ranks > 1 or self.images_at_once > 1
 
+    @property
+    def cores(self) -> int:
+        """Cores one job's calculations use at once."""
+        return self.ranks * self.images_at_once
+
+    def provenance(self) -> dict | None:
+        """As stored with a number (``Provenance.parallel``): None when everything ran in the job's process."""
+        return self.model_dump() if self.in_subprocess else None
+
     def check(self, codes: list[str]) -> None:
         """MPI ranks need GPAW among ``codes`` (the presets' codes), a launcher that exists and a GPAW built with
         MPI: refused now, in one line, not at the first calculation."""
@@ -110,11 +119,12 @@ class _Client:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread per rank, as every job here
         if settings.ranks > 1:  # what `gpaw python` sets: GPAW's own MPI, without it GPAW refuses the launcher
             env.setdefault("GPAW_MPI_BACKEND", "cgpaw")
-        self.command = " ".join(settings.command(self.spec))
+        command = settings.command(self.spec)
+        self.command = " ".join(command)
         try:
             with open(self.log, "ab") as log:
-                self.server.proc = subprocess.Popen(settings.command(self.spec), cwd=directory, env=env,
-                                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                self.server.proc = subprocess.Popen(command, cwd=directory, env=env, stdout=log,
+                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as exc:
             self.server.close()
             raise SeiscreenError(f"cannot start the calculator process ({self.command}): {exc.strerror}: check "

@@ -118,31 +118,30 @@ def _label(doc: dict) -> str:
     return f"{key['material']}({''.join(str(i) for i in key['miller'])}) {key['termination_id']} {doc['hop_id']}"
 
 
-def _protocol(doc: dict, neb: dict | None):
-    """The stored hop's NEB protocol with ``neb``'s changes, or a one-line error naming the bad setting."""
+def _validated(model, fields: dict, what: str, hint: str = ""):
+    """``model(**fields)``, or a one-line error naming each bad setting as pydantic does, and what it accepts."""
     from pydantic import ValidationError
 
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SeiscreenError(f"bad {what} setting for the rerun ({problems}){hint}") from None
+
+
+def _protocol(doc: dict, neb: dict | None):
+    """The stored hop's NEB protocol with ``neb``'s changes, or a one-line error naming the bad setting."""
     from seiscreen.neb import NebProtocol
 
-    try:
-        return NebProtocol(**{**doc["provenance"]["neb_protocol"], **(neb or {})})
-    except ValidationError as exc:  # pydantic names the setting and what it accepts
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SeiscreenError(f"bad NEB setting for the rerun ({problems}): the settings are "
-                             f"{', '.join(NebProtocol.model_fields)}") from None
+    return _validated(NebProtocol, {**doc["provenance"]["neb_protocol"], **(neb or {})}, "NEB",
+                      f": the settings are {', '.join(NebProtocol.model_fields)}")
 
 
 def _parallel(fields: dict | None):
     """ParallelSettings from ``fields``, or a one-line error naming the bad one."""
-    from pydantic import ValidationError
-
     from seiscreen.parallel import ParallelSettings
 
-    try:
-        return ParallelSettings(**(fields or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SeiscreenError(f"bad parallel setting for the rerun ({problems})") from None
+    return _validated(ParallelSettings, fields or {}, "parallel")
 
 
 def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
@@ -194,4 +193,4 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
         provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
                               minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
-                              parallel=maker.parallel.model_dump() if maker.parallel.in_subprocess else None))
+                              parallel=maker.parallel.provenance()))

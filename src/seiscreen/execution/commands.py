@@ -52,7 +52,7 @@ def register(app: typer.Typer, clean_errors, console: Console, print_ranking, ca
         batch = BatchSettings(scheduler=scheduler, partition=partition, time=time, cpus_per_task=cpus_per_task,
                               memory=memory, account=account, jobs=jobs, job_extra=list(job_extra or []),
                               interface=interface,
-                              cores_per_worker=campaign.parallel.ranks * campaign.parallel.images_at_once)
+                              cores_per_worker=campaign.parallel.cores)
         if engine == "jobflow-remote":
             from seiscreen.execution.remote import submit_with_jobflow_remote
 
