@@ -45,7 +45,7 @@ def test_an_image_parallel_band_gives_the_in_process_band(au_on_al_ends, tmp_pat
     assert result.force_calls == serial.force_calls  # counted per image, as in-process
     assert [calc.processes_started for calc in made] == [1] * protocol.n_images  # one process per image, kept
     # The moved images of a step are computed together (seiscreen.neb.BandDyNEB; ASE's DyNEB computed them one
-    # by one: 1.1 images per evaluation on this hop).
+    # by one: 1.1 images per evaluation, benchmarks/band_evaluation.py --emt).
     assert np.mean(band.batch_sizes) > 3
     assert not list(parallel._live)  # closing the band stopped them
     assert all((tmp_path / f"image{k:02d}" / "calculator-process.log").exists() for k in range(protocol.n_images))

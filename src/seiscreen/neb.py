@@ -363,8 +363,9 @@ class BandDyNEB(DyNEB):
     ASE's ``set_positions`` re-reads the band's forces after each image it moves, to decide whether the next one
     still moves; that computes each moved image there and then, one at a time. Images evaluated together (a
     batched CHGNet band, images in processes of their own: :mod:`seiscreen.batched`) then came one per batch
-    (1.1 images per evaluation on EMT Au/Al(100)). Here the decision uses the forces the optimiser just used (the
-    ones it took the step from), and the moved images are computed together at the next ``get_forces``.
+    (1.1 images per evaluation, ``benchmarks/band_evaluation.py``). Here the decision uses the forces the
+    optimiser just used (the ones it took the step from), and the moved images are computed together at the next
+    ``get_forces``.
     """
 
     def set_positions(self, positions):
