@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -67,7 +68,7 @@ def test_a_shipped_hop_reruns_to_its_stored_barrier(emt_store, tmp_path):
     assert warm.barrier == pytest.approx(hop["forward_barrier"], abs=1e-3)
     assert warm.force_calls < cold.force_calls / 3
     shown = CliRunner().invoke(app, ["rerun-hop", hop["job_uuid"], "--store", str(out)])
-    assert shown.exit_code == 0 and "difference +0.000" in shown.output, shown.output
+    assert shown.exit_code == 0 and re.search(r"difference [+-]0\.000\d eV", shown.output), shown.output
     unknown = CliRunner().invoke(app, ["rerun-hop", "0123abcd", "--store", str(out)])
     assert unknown.exit_code == 2 and "no hop with job uuid '0123abcd'" in unknown.output
     # How far the barrier moves with the NEB protocol: more images, tighter forces.

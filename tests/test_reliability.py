@@ -286,3 +286,20 @@ def test_a_crashed_neb_resumes_from_its_checkpoint_on_the_rerun(tmp_path, monkey
     assert hop["output"]["resumed"] is not None and hop["output"]["resumed"]["force_calls"] > 0
     assert hop["output"]["forward_barrier"] == pytest.approx(0.370, abs=0.01)
     assert list(load_results(store).ranking["barrier"].round(2)) == [0.37]
+
+
+def test_bands_are_inserted_once_and_read_back_alike_from_this_process_and_from_a_new_one(tmp_path):
+    """The embedded data collection (store.BlobStore) inserts each blob and answers lookups of what this process
+    wrote without reading the collection: what it answers is what a new process reads from the file."""
+    store = open_store(tmp_path / "st")
+    band = [[0.1 * k, 1e-17, -2.5] for k in range(5)]
+    store.update({"uuid": "job-1", "index": 1, "output": {"doc_type": "hop", "band": band, "trajectory": [band]}},
+                 save={"data": ["band", "trajectory"]})
+    ref = store.query_one({"uuid": "job-1"})["output"]["band"]
+    data = store.additional_stores["data"]
+    kept = list(data.query({"blob_uuid": {"$in": [ref["blob_uuid"]]}}, properties=["blob_uuid", "data"]))
+    kept[0]["data"][0][0] = 99.0  # a caller changing what it got changes nothing kept
+    fresh = open_store(tmp_path / "st", create=False)
+    read = store.get_output("job-1", load=True), fresh.get_output("job-1", load=True)
+    assert read[0] == read[1] and read[0]["band"] == band
+    assert data.count() == 2 and fresh.additional_stores["data"].count() == 2  # inserted once each

@@ -17,6 +17,7 @@ from seiscreen.report import compare_orderings, load_literature
 from seiscreen.report import plots
 from seiscreen.report.html import write_report
 from seiscreen.results import band_images, hop_documents, surface_documents
+from seiscreen.schemas import HopDoc, atoms_from_dict
 from seiscreen.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -271,6 +272,15 @@ def test_band_images_carry_energies_for_ase_gui(emt_store):
     band = band_images(emt_store, uuid)
     energies = [image.get_potential_energy() - band[0].get_potential_energy() for image in band]
     assert energies == pytest.approx(hop["image_energies"])
+    assert len(band_images(emt_store, uuid, trajectory=True)) >= 2
+
+
+def test_a_hop_passed_to_another_job_brings_its_band_and_leaves_its_history_in_the_store(emt_store):
+    uuid = next(iter(hop_documents(emt_store)))
+    passed = HopDoc.model_validate(open_store(emt_store, create=False).get_output(uuid, load=True))  # as jobflow
+    assert [atoms_from_dict(d).positions.tolist() for d in passed.band] == [
+        image.positions.tolist() for image in band_images(emt_store, uuid)]
+    assert passed.trajectory == []
     assert len(band_images(emt_store, uuid, trajectory=True)) >= 2
 
 

@@ -694,7 +694,7 @@ class HopsMaker(CalculatorMaker):
         stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, warm), load=True)
         if stored is not None:  # finished by an earlier run of the campaign
             progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
-            return with_later_gates(HopDoc.model_validate({**stored, "trajectory": []}))
+            return with_later_gates(HopDoc.model_validate(stored))
         neb = self.neb_maker.make(minima, spec, warm=warm)
         neb.name = f"neb {minima.key.label} {spec['hop_id']}" + ("" if warm else " (cold)" if self.cold_bands else "")
         jobs.append(neb)
@@ -863,7 +863,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
                                            "multiplicity"})
             stored = find_done(store, "hop", neb_maker.content_hash(minima, spec, via=hop), load=True)
             if stored is not None:  # finished by an earlier run of the campaign
-                resolved.append(with_later_gates(HopDoc.model_validate({**stored, "trajectory": []})))
+                resolved.append(with_later_gates(HopDoc.model_validate(stored)))
                 continue
             neb = neb_maker.make(minima, spec, via=hop)
             neb.name = f"neb {minima.key.label} {hop.hop_id} (through its valley)"

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from ase import Atoms
 from ase.io.jsonio import decode, encode
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 VERSIONED_PACKAGES = ("seiscreen", "ase", "pymatgen", "jobflow", "maggma", "numpy", "spglib")
 
@@ -208,6 +208,13 @@ class HopDoc(BaseModel):
     intermediate: dict[str, Any] | None = None
     band: list[dict] = Field(default_factory=list)  # final images: routed to the data store
     trajectory: list[list[dict]] = Field(default_factory=list)  # every n-th band: data store
+
+    @field_validator("trajectory", mode="before")
+    @classmethod
+    def _history_left_in_store(cls, value):
+        """A hop passed between jobs comes without its band's history (store.REFERENCE_LOAD): the data store's
+        reference to it reads as no history; the history stays under the job that made the band."""
+        return [] if isinstance(value, dict) and "blob_uuid" in value else value
 
 
 class HopRerunDoc(BaseModel):

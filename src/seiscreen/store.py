@@ -13,21 +13,36 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import OrderedDict
 from pathlib import Path
 
+import bson
 from jobflow import JobStore
+from jobflow.core.reference import OnMissing
+from maggma.stores import MontyStore
+from monty.json import jsanitize
 
 from seiscreen.errors import SeiscreenError
 
 CHECKPOINTS = "checkpoints"  # folder of the store where NEB bands are checkpointed, one file per hop hash
 
 
+# What a job gets back of another job's big data. jobflow resolves every reference with load=True, but later jobs
+# read only final bands (refinement, valleys, warm starts), never a band's history (HopDoc.trajectory: every 10th
+# band), which is three quarters of the data and was most of the CPU time of resolving a hop (docs/performance.md).
+REFERENCE_LOAD = {"data": ["band"]}
+
+
 class OrderedJobStore(JobStore):
-    """A JobStore that writes a job's blobs (bands, trajectories) first and its document last.
+    """A JobStore that writes a job's blobs (bands, trajectories) first and its document last, and resolves
+    references without band histories (:data:`REFERENCE_LOAD`; ``results.band_images`` reads them).
 
     jobflow writes the document first; a kill between the two writes would leave a visible document whose band
     is missing. Here the document is held back until the blobs are in.
     """
+
+    def get_output(self, uuid, which="last", load=False, cache=None, on_missing=OnMissing.ERROR):
+        return super().get_output(uuid, which, REFERENCE_LOAD if load is True else load, cache, on_missing)
 
     def update(self, docs, key=None, save=None):
         real, held = self.docs_store, []
@@ -43,6 +58,47 @@ class OrderedJobStore(JobStore):
             self.docs_store = real
         for documents, doc_key in held:
             real.update(documents, key=doc_key)
+
+class BlobStore(MontyStore):
+    """The embedded store's ``data`` collection: bands and trajectories.
+
+    montydb has no indexes: every lookup and every upsert reads and decodes the whole collection, 0.6 s per
+    operation on the 550 blobs of the review campaign's store, several times per NEB job. But jobflow writes each
+    blob once, under a fresh ``blob_uuid``, and never changes it; so a blob is inserted, not upserted (2 ms), and
+    the last :attr:`kept` blobs this process wrote answer jobflow's lookups by ``blob_uuid`` (a later job reading
+    the band of a hop that this run computed) without reading the collection. Nothing kept can go stale.
+    """
+
+    kept = 256
+
+    def update(self, docs, key=None):
+        docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
+        if not docs or any("blob_uuid" not in d for d in docs):
+            return super().update(docs, key=key)
+        self._collection.insert_many(docs)  # one transaction
+        for d in docs:
+            self._written[d["blob_uuid"]] = bson.encode({k: v for k, v in d.items() if k != "_id"})
+            while len(self._written) > self.kept:
+                self._written.popitem(last=False)
+        return None
+
+    def query(self, criteria=None, properties=None, sort=None, hint=None, skip=0, limit=0, **kwargs):
+        asked = (criteria or {}).get("blob_uuid", {})
+        uuids = asked.get("$in") if isinstance(asked, dict) and len(criteria) == 1 else None
+        if uuids is not None and not (sort or skip or limit) and all(u in self._written for u in uuids):
+            fields = properties if isinstance(properties, (list, dict)) else None
+            for u in dict.fromkeys(uuids):
+                doc = bson.decode(self._written[u])  # a new copy each time: callers may change what they get
+                yield {k: v for k, v in doc.items() if fields is None or k in fields}
+            return
+        yield from super().query(criteria, properties, sort, hint, skip, limit, **kwargs)
+
+    @property
+    def _written(self) -> OrderedDict:
+        if "_kept_blobs" not in self.__dict__:
+            self._kept_blobs = OrderedDict()
+        return self._kept_blobs
+
 
 DEFAULT_STORE = "seiscreen-store"  # a folder in the working directory
 ENV_VAR = "SEISCREEN_STORE"
@@ -78,8 +134,6 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True) -
         store = OrderedJobStore(docs, additional_stores={"data": data})
         store.connect()
         return store
-    from maggma.stores import MontyStore
-
     # Absolute: jobs run inside their own folders, where a relative path would open another database.
     path = Path(location).expanduser().absolute()
     if not path.exists():
@@ -96,8 +150,8 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True) -
         raise SeiscreenError(f"store folder {path} is not writable: choose another with --store or SEISCREEN_STORE")
     _check_not_corrupt(path)
     docs = MontyStore("jobs", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite", key="uuid")
-    data = MontyStore("jobs_data", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite",
-                      key="job_uuid")
+    data = BlobStore("jobs_data", database_path=str(path), database_name=DATABASE_NAME, storage="sqlite",
+                     key="job_uuid")
     store = OrderedJobStore(docs, additional_stores={"data": data})
     try:
         store.connect()
@@ -144,7 +198,7 @@ def find_done(store: JobStore | None, doc_type: str, content_hash: str, load: bo
     """The newest finished output of ``doc_type`` ("surface", "minima", "hop") with this content hash, or None.
 
     A document whose big data is missing from the data store (written by an older, unordered store and then
-    killed) does not count as finished. ``load``: fetch the big data (bands) too.
+    killed) does not count as finished. ``load``: fetch the final bands too (not their histories).
     """
     found = find_done_job(store, doc_type, content_hash, load)
     return found["output"] if found else None
@@ -167,7 +221,7 @@ def find_done_job(store: JobStore | None, doc_type: str, content_hash: str, load
             continue  # half-written: its band never reached the data store
         if load and blobs:
             doc = store.query_one({"uuid": doc["uuid"], "index": doc["index"]},
-                                  properties=["uuid", "index", "output"], load=True)
+                                  properties=["uuid", "index", "output"], load=REFERENCE_LOAD)
         return doc
     return None
 
