@@ -303,3 +303,6 @@ def test_bands_are_inserted_once_and_read_back_alike_from_this_process_and_from_
     read = store.get_output("job-1", load=True), fresh.get_output("job-1", load=True)
     assert read[0] == read[1] and read[0]["band"] == band
     assert data.count() == 2 and fresh.additional_stores["data"].count() == 2  # inserted once each
+    data.kept_bytes = 0  # nothing kept after the next write: the same answer, read from the collection
+    store.update({"uuid": "job-2", "index": 1, "output": {"band": band}}, save={"data": ["band"]})
+    assert not data._kept and store.get_output("job-1", load=True) == read[1]

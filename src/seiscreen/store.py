@@ -65,11 +65,11 @@ class BlobStore(MontyStore):
     montydb has no indexes: every lookup and every upsert reads and decodes the whole collection, 0.6 s per
     operation on the 550 blobs of the review campaign's store, several times per NEB job. But jobflow writes each
     blob once, under a fresh ``blob_uuid``, and never changes it; so a blob is inserted, not upserted (2 ms), and
-    the last :attr:`kept` blobs this process wrote answer jobflow's lookups by ``blob_uuid`` (a later job reading
-    the band of a hop that this run computed) without reading the collection. Nothing kept can go stale.
+    the latest :attr:`kept_bytes` of blobs this process wrote answer jobflow's lookups by ``blob_uuid`` (a later job
+    reading the band of a hop this run computed) without reading the collection. Nothing kept can go stale.
     """
 
-    kept = 256
+    kept_bytes = 64 * 2**20
 
     def update(self, docs, key=None):
         docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
@@ -77,25 +77,24 @@ class BlobStore(MontyStore):
             return super().update(docs, key=key)
         self._collection.insert_many(docs)  # one transaction
         for d in docs:
-            self._written[d["blob_uuid"]] = bson.encode({k: v for k, v in d.items() if k != "_id"})
-            while len(self._written) > self.kept:
-                self._written.popitem(last=False)
+            self._kept[d["blob_uuid"]] = bson.encode({k: v for k, v in d.items() if k != "_id"})
+        while sum(map(len, self._kept.values())) > self.kept_bytes:
+            self._kept.popitem(last=False)
         return None
 
     def query(self, criteria=None, properties=None, sort=None, hint=None, skip=0, limit=0, **kwargs):
-        asked = (criteria or {}).get("blob_uuid", {})
-        uuids = asked.get("$in") if isinstance(asked, dict) and len(criteria) == 1 else None
-        if uuids is not None and not (sort or skip or limit) and all(u in self._written for u in uuids):
-            fields = properties if isinstance(properties, (list, dict)) else None
+        asked = (criteria or {}).get("blob_uuid")
+        uuids = asked["$in"] if isinstance(asked, dict) and set(asked) == {"$in"} and len(criteria) == 1 else None
+        if uuids is not None and not (sort or skip or limit) and all(u in self._kept for u in uuids):
             for u in dict.fromkeys(uuids):
-                doc = bson.decode(self._written[u])  # a new copy each time: callers may change what they get
-                yield {k: v for k, v in doc.items() if fields is None or k in fields}
+                doc = bson.decode(self._kept[u])  # a new copy for each caller: callers change what they get
+                yield {k: v for k, v in doc.items() if not properties or k in properties}
             return
         yield from super().query(criteria, properties, sort, hint, skip, limit, **kwargs)
 
     @property
-    def _written(self) -> OrderedDict:
-        if "_kept_blobs" not in self.__dict__:
+    def _kept(self) -> OrderedDict:
+        if "_kept_blobs" not in self.__dict__:  # not an __init__ argument: maggma rebuilds stores from those
             self._kept_blobs = OrderedDict()
         return self._kept_blobs
 
