@@ -2,9 +2,11 @@
 processes of their own, and with each image on two MPI ranks, side by side in one run (seiscreen.parallel).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/image_parallel.py [--preset gpaw-test] [--images 4] [--steps 4]
+        [--lateral 6.5]
 
-The band: a Na adatom from the top of one F to the top of the next on a 2x2 NaF(100) slab, two planes (17 atoms;
-the slab of tests/test_gpaw.py), ends relaxed once with the preset, images interpolated with IDPP. Each variant
+The band: a Na adatom from the top of one F to the top of the next on a NaF(100) slab of two planes, at least
+``--lateral`` Å wide (6.5: 2x2 primitive, 17 atoms, the slab of tests/test_gpaw.py; 9: 2x2 conventional, 33 atoms),
+ends relaxed once with the preset (fmax 0.05 eV/Å), images interpolated with IDPP. Each variant
 computes the same ``--steps`` band steps: every image moved (the same small displacements for all variants) and
 evaluated through ``HopNebMaker.band_calculators``, as an NEB step does. A fixed sequence of steps makes the work
 identical, where a whole NEB would stop after a number of steps that the forces' noise decides. Printed: wall time
@@ -36,10 +38,10 @@ from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 from seiscreen.surfaces.symmetry import minimum_image
 
 
-def hop_ends(preset_name: str, folder: Path):
+def hop_ends(preset_name: str, folder: Path, lateral: float = 6.5):
     """The adatom above a top-plane F and above its nearest top-plane F neighbour, both relaxed."""
     (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0),
-                                SlabSettings(min_thickness=2.0, min_lateral_size=6.5, vacuum=8.0))
+                                SlabSettings(min_thickness=2.0, min_lateral_size=lateral, vacuum=8.0))
     slab = term.to_atoms()
     (top_f,) = [s for s in candidate_sites(slab) if s.name == "top-F"]
     fluorines = [a.position for a in slab if a.symbol == "F" and a.position[2] > slab.positions[:, 2].max() - 0.5]
@@ -80,10 +82,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4, help="intermediate images of the band")
     parser.add_argument("--steps", type=int, default=4, help="band steps timed")
     parser.add_argument("--mpi-launcher", default="mpiexec --oversubscribe -n {ranks}")
+    parser.add_argument("--lateral", type=float, default=6.5, help="least slab width, Å")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="seiscreen-image-parallel-"))
     start = time.perf_counter()
-    initial, final = hop_ends(args.preset, folder)
+    initial, final = hop_ends(args.preset, folder, args.lateral)
     print(f"ends relaxed in {time.perf_counter() - start:.0f} s ({args.preset}, {len(initial)} atoms)", flush=True)
     protocol = NebProtocol(n_images=args.images)
     images = interpolate_band(initial, final, protocol)
