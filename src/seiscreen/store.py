@@ -59,6 +59,7 @@ class OrderedJobStore(JobStore):
         for documents, doc_key in held:
             real.update(documents, key=doc_key)
 
+
 class BlobStore(MontyStore):
     """The embedded store's ``data`` collection: bands and trajectories.
 
@@ -83,6 +84,7 @@ class BlobStore(MontyStore):
         return None
 
     def query(self, criteria=None, properties=None, sort=None, hint=None, skip=0, limit=0, **kwargs):
+        # jobflow asks for blobs as {"blob_uuid": {"$in": [...]}}: answered from what is kept when all are kept.
         asked = (criteria or {}).get("blob_uuid")
         uuids = asked["$in"] if isinstance(asked, dict) and set(asked) == {"$in"} and len(criteria) == 1 else None
         if uuids is not None and not (sort or skip or limit) and all(u in self._kept for u in uuids):
