@@ -236,6 +236,13 @@ def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):
     assert surface.status == "ranked" and len(hop.alternatives) == 1
     assert {hop.warm_start, hop.alternatives[0]["warm_start"]} == {True, False}
     assert surface.force_calls == minima.force_calls + hop.force_calls + hop.alternatives[0]["force_calls"]
+    # The kept copy got the band without its history; its history is read from the job that made the band.
+    from seiscreen.results import band_images
+
+    copy = emt_store.query_one({"name": {"$regex": "^lower saddle"}}, properties=["uuid"], sort={"completed_at": -1})
+    history = band_images(emt_store, copy["uuid"], trajectory=True)
+    assert len(history) >= 2 and [len(b) for b in history] == [len(b) for b in band_images(
+        emt_store, hop.job_uuid, trajectory=True)]
 
 
 def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):

@@ -246,6 +246,9 @@ def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
     if doc is None:
         raise SeiscreenError(f"no hop with job uuid {job_uuid!r} in this store: see `seiscreen results --hops "
                              "--format csv` (column job_uuid)")
+    maker = doc["output"].get("job_uuid")
+    if trajectory and maker and maker != job_uuid:  # a copy (jobs.lower_saddle) was passed the band without it
+        return band_images(store, maker, trajectory=True)  # the history stays under the job that made the band
     field = "trajectory" if trajectory else "band"
     ref = doc["output"].get(field)
     if isinstance(ref, dict) and "blob_uuid" in ref:  # routed to the data store by @job(data=[...])
