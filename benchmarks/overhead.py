@@ -117,6 +117,7 @@ def child_bare(campaign_file: Path) -> None:
     from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, unwrap_final
     from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
     from seiscreen.surfaces.slabs import SlabSettings, make_terminations
+    from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
     spec = yaml.safe_load(campaign_file.read_text())
     slab_settings = SlabSettings(**spec["slab"])
@@ -128,13 +129,16 @@ def child_bare(campaign_file: Path) -> None:
                 for term in make_terminations(load_bulk(material["material"]), facet, slab_settings):
                     scan = scan_surface(term.to_atoms(), EMT(), settings)
                     minima = scan.accepted
-                    network = build_hop_network([m.frac_xy for m in minima], scan.symmetry, 6.0)
+                    # The hops' symmetry as the pipeline's slab document holds it (jobs.slab_doc): the same group
+                    # as scan.symmetry, its operations maybe in another order, so other representative hops.
+                    symmetry = SurfaceSymmetry.from_structure(term.slab)
+                    network = build_hop_network([m.frac_xy for m in minima], symmetry, 6.0)
                     for hop in network.hops:
                         ends = []
                         for index, node in ((hop.start_minimum, hop.start), (hop.end_minimum, hop.end)):
                             atoms = minima[index].atoms.copy()
-                            op = scan.symmetry.operation_mapping(minima[index].frac_xy, node % 1.0, tol=SAME_BASIN)
-                            atoms.positions = scan.symmetry.transform_positions(
+                            op = symmetry.operation_mapping(minima[index].frac_xy, node % 1.0, tol=SAME_BASIN)
+                            atoms.positions = symmetry.transform_positions(
                                 atoms.positions, atoms.cell.array, op, scan.clean.positions)
                             relax(atoms, EMT(), protocol.endpoint_fmax, settings.max_steps)
                             ends.append(atoms)
@@ -144,7 +148,7 @@ def child_bare(campaign_file: Path) -> None:
                         end_actual = end_actual + np.rint((hop.end - hop.start) - (end_actual - start_actual))
                         shift = np.append((end_actual - start_actual) @ initial.cell.array[:2, :2], 0.0)
                         final = unwrap_final(initial, final, shift)
-                        mirror = find_band_mirror(initial, final, scan.symmetry)  # as HopNebMaker does
+                        mirror = find_band_mirror(initial, final, symmetry)  # as HopNebMaker does
                         result = run_neb(initial, final, lambda k, im: EMT(), protocol, mirror=mirror)
                         print(term.label if hasattr(term, "label") else facet, hop.hop_id, result.status,
                               result.forward_barrier)

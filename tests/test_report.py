@@ -284,6 +284,21 @@ def test_a_hop_passed_to_another_job_brings_its_band_and_leaves_its_history_in_t
     assert len(band_images(emt_store, uuid, trajectory=True)) >= 2
 
 
+def test_a_kept_copy_whose_band_maker_is_not_in_the_store_shows_its_own_history(emt_store):
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    uuid = next(iter(hop_documents(emt_store)))
+    output = open_store(emt_store, create=False).get_output(uuid, load=True)
+    history = [[image for image in output["band"]]]
+    store = JobStore(MemoryStore())
+    store.connect()
+    store.docs_store.update({"uuid": "copy", "index": 1, "output": {**output, "job_uuid": "made-elsewhere",
+                                                                    "trajectory": history}}, key="uuid")
+    (band,) = band_images(store, "copy", trajectory=True)
+    assert [a.positions.tolist() for a in band] == [a.positions.tolist() for a in band_images(emt_store, uuid)]
+
+
 def test_report_and_export_commands(emt_store, tmp_path):
     result = runner.invoke(app, ["report", "--store", str(emt_store), "--out", str(tmp_path / "r")],
                            env={"COLUMNS": "200"})

@@ -248,7 +248,9 @@ def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
                              "--format csv` (column job_uuid)")
     maker = doc["output"].get("job_uuid")
     if trajectory and maker and maker != job_uuid:  # a copy (jobs.lower_saddle) was passed the band without it
-        return band_images(store, maker, trajectory=True)  # the history stays under the job that made the band
+        # the history stays under the job that made the band; a store without that job keeps what the copy has
+        if store.query_one({"uuid": maker, "output.doc_type": "hop"}, properties=["uuid"]) is not None:
+            return band_images(store, maker, trajectory=True)
     field = "trajectory" if trajectory else "band"
     ref = doc["output"].get(field)
     if isinstance(ref, dict) and "blob_uuid" in ref:  # routed to the data store by @job(data=[...])

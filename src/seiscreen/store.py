@@ -73,9 +73,10 @@ class BlobStore(MontyStore):
     kept_bytes = 64 * 2**20
 
     def update(self, docs, key=None):
-        docs = [jsanitize(d, allow_bson=True) for d in (docs if isinstance(docs, list) else [docs])]
-        if not docs or any("blob_uuid" not in d for d in docs):
-            return super().update(docs, key=key)
+        items = docs if isinstance(docs, list) else [docs]
+        if not items or any("blob_uuid" not in d for d in items):
+            return super().update(docs, key=key)  # sanitises them itself
+        docs = [jsanitize(d, allow_bson=True) for d in items]
         self._collection.insert_many(docs)  # one transaction
         for d in docs:
             self._kept[d["blob_uuid"]] = bson.encode({k: v for k, v in d.items() if k != "_id"})
