@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from seiscreen.cli import app
 from seiscreen.results import band_images, load_results
+from seiscreen.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,3 +199,55 @@ def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
 
     claims = compare_orderings(gpaw).claims.set_index("ordering")
     assert claims.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "undecidable"
+
+
+def test_a_hop_rerun_with_another_preset_relaxes_its_ends_first_and_stays_out_of_the_uncertainty(
+        emt_store, tmp_path, monkeypatch):
+    """`rerun-hop --preset`: a screening barrier checked at another level (stand-in: EMT with ASAP's cutoff, a
+    slightly different potential). The stored ends are relaxed with it, then the band; saved, it is listed but not
+    counted in the surface's uncertainty, which measures the NEB protocol at the hop's own level."""
+    import shutil
+
+    from seiscreen.calculators import PRESETS, CalculatorPreset
+
+    monkeypatch.setitem(PRESETS, "emt-asap", CalculatorPreset(name="emt-asap", code="emt", description="stand-in",
+                                                              parameters={"asap_cutoff": True}))
+    store = tmp_path / "store"
+    shutil.copytree(emt_store, store)
+    before = load_results(store)
+    (surface,) = before.surfaces.itertuples()
+    limiting = before.hops[before.hops["hop_id"] == surface.limiting_hop].iloc[0]
+    shown = CliRunner().invoke(app, ["rerun-hop", limiting["job_uuid"], "--store", str(store), "--from", "band",
+                                     "--preset", "emt-asap", "--neb", "fmax=0.03", "--save"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "rerun (emt-asap)" in shown.output and "stored (emt)" in shown.output
+    assert "no stored end energies" in shown.output and "another preset" in shown.output
+    (rerun,) = load_results(store).reruns.itertuples()
+    assert (rerun.preset, rerun.calculator, rerun.status) == ("emt-asap", "emt", "accepted")
+    assert abs(rerun.difference) < 0.01  # the same hop, a nearly equal potential (0.369 eV both, measured)
+    saved = open_store(store, create=False).query_one({"output.doc_type": "hop_rerun"}, properties=["output"])
+    assert saved["output"]["provenance"]["calculator"]["parameters"] == {"asap_cutoff": True}
+    (after,) = load_results(store).surfaces.itertuples()
+    assert pd.isna(after.protocol_sensitivity) and pd.isna(after.barrier_uncertainty)
+    unknown = CliRunner().invoke(app, ["rerun-hop", limiting["job_uuid"], "--store", str(store), "--preset", "dft"])
+    assert unknown.exit_code == 2 and "unknown calculator preset 'dft'" in unknown.output
+
+
+def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun():
+    """An end placed just off the top site of Al(100) (a maximum of EMT) slides to the hollow: named, no band."""
+    from ase.build import add_adsorbate, fcc100
+    from ase.calculators.emt import EMT
+
+    from seiscreen.reproduce import _relax_ends
+
+    ends = []
+    for offset in (0.0, 0.15):
+        slab = fcc100("Al", (2, 2, 3), vacuum=6.0)
+        add_adsorbate(slab, "Au", 2.4, "hollow")
+        slab.positions[-1, :2] = slab.positions[-4, :2] + (offset, 0.1)  # top of an Al atom, just off it
+        slab.calc = EMT()
+        ends.append(slab)
+    ends[0].positions[-1, :2] += 1.43  # the start: in the hollow next to that top site
+    calls, reason = _relax_ends(*ends, fmax=0.05, max_steps=200, slide_tolerance=0.3, preset="emt")
+    assert calls > 2 and reason.startswith("the end slid") and "not a minimum of 'emt'" in reason
+    assert "the start" not in reason

@@ -296,6 +296,9 @@ def rerun_hop_command(
                                                      "own process (GPAW, EMT)")] = 1,
     ranks: Annotated[int, typer.Option(help="MPI ranks of each GPAW calculation")] = 1,
     launcher: Annotated[str, typer.Option(help="the command that starts the ranks")] = "mpiexec -n {ranks}",
+    preset: Annotated[str | None, typer.Option(help="recompute with another calculator preset (e.g. a "
+                                                    "gpaw-lcao-gamma hop with gpaw-lcao): the ends are relaxed "
+                                                    "with it first")] = None,
 ) -> None:
     """Recompute one stored hop's NEB from its stored ends, protocol and calculator; compare with the stored
     barrier. Nothing is written to the store unless --save."""
@@ -308,14 +311,15 @@ def rerun_hop_command(
             raise SeiscreenError(f"--neb {item!r} is not KEY=VALUE: write e.g. --neb n_images=9")
         changes[name.strip()] = value.strip()
     with console.status("rerunning the band"):
-        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save,
+        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save, preset=preset,
                           parallel={"images_at_once": images_at_once, "ranks": ranks, "launcher": launcher})
-    changed = "".join(f", {k}={v}" for k, v in changes.items())
+    changed = "".join(f", {k}={v}" for k, v in changes.items()) + (f", with {rerun.preset}" if rerun.preset else "")
     table = Table(title=f"{rerun.label}  (job {rerun.hop_job_uuid}, from {rerun.start}{changed})")
     for column in ("", "status", "barrier eV", "force calls"):
         table.add_column(column)
-    table.add_row("stored", rerun.stored_status, _fmt(rerun.stored_barrier), "")
-    table.add_row("rerun", rerun.status, _fmt(rerun.barrier), str(rerun.force_calls))
+    table.add_row(f"stored ({rerun.key.calculator})", rerun.stored_status, _fmt(rerun.stored_barrier), "")
+    table.add_row(f"rerun ({rerun.preset or rerun.key.calculator})", rerun.status, _fmt(rerun.barrier),
+                  str(rerun.force_calls))
     console.print(table)
     difference = "-" if rerun.difference is None else f"{rerun.difference:+.4f} eV"
     ends = ("no stored end energies" if rerun.end_energy_drift is None else
@@ -324,7 +328,10 @@ def rerun_hop_command(
                   highlight=False)
     for note in rerun.notes:
         console.print(f"note: {note}", highlight=False)
-    if save:
+    if save and rerun.preset:
+        console.print("saved beside the hop: `seiscreen results --reruns` lists it (another preset: not part of "
+                      "the surface's barrier uncertainty)", highlight=False)
+    elif save:
         console.print("saved beside the hop: `seiscreen results --reruns` lists it, and the surface's barrier "
                       "uncertainty includes the change when this is its limiting hop", highlight=False)
 
@@ -384,7 +391,8 @@ def _print_reruns(frame) -> None:
         table.add_column(column)
     for row in frame.itertuples():
         table.add_row(f"{row.material}{row.facet} {row.termination}", f"{row.hop_id} ({row.hop_job_uuid[:8]})",
-                      f"{row.start}, {row.neb_changes}", _fmt(row.stored_barrier), _fmt(row.barrier),
+                      f"{row.start}, {row.neb_changes}" + (f", {row.preset}" if row.preset != row.calculator else ""),
+                      _fmt(row.stored_barrier), _fmt(row.barrier),
                       _fmt(row.difference), row.status + (f": {row.reason}" if row.reason else ""),
                       str(row.force_calls))
     console.print(table)

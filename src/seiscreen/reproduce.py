@@ -4,7 +4,10 @@ calculator, beside the stored barrier.
 For whoever checks a campaign's numbers, from a store or a shipped results file. ``start="cold"`` interpolates a
 new band between the ends, as the campaign did; ``start="band"`` starts from the stored final band, which a
 converged band should leave at once. ``neb`` overrides NEB settings (``{"n_images": 9, "fmax": 0.02}``): how much
-the barrier moves with the protocol. By default nothing is written (GPAW's image folders go to a temporary
+the barrier moves with the protocol. ``preset`` recomputes the hop with another calculator preset (a screening
+barrier checked at a higher level, e.g. ``gpaw-lcao-gamma`` -> ``gpaw-lcao``): the stored ends are relaxed with it
+first, and an end that slides off its minimum fails the rerun, since that level's minima are elsewhere (a campaign
+at that level finds them). By default nothing is written (GPAW's image folders go to a temporary
 folder); ``save=True`` runs the rerun as a job of the store (:class:`HopRerunMaker`), whose
 :class:`~seiscreen.schemas.HopRerunDoc` then widens the surface's uncertainty in ``load_results``.
 """
@@ -17,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from jobflow import Maker, job
 
 from seiscreen.errors import SeiscreenError
@@ -47,12 +51,14 @@ def preset_changed(stored: dict) -> bool:
 
 
 def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
-              workdir: str | Path | None = None, save: bool = False, parallel: dict | None = None) -> HopRerunDoc:
+              workdir: str | Path | None = None, save: bool = False, parallel: dict | None = None,
+              preset: str | None = None) -> HopRerunDoc:
     """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare.
 
     ``save``: run it as a job of ``store`` (a store folder or MongoDB URI, not a results file), so the rerun is
     stored beside the hop and judged with it. ``parallel``: :class:`~seiscreen.parallel.ParallelSettings` fields
-    (MPI ranks, images at once) for the band's calculations."""
+    (MPI ranks, images at once) for the band's calculations. ``preset``: recompute with this calculator preset
+    instead of the hop's own."""
     from seiscreen.results import _as_store, band_images
 
     if start not in ("cold", "band"):
@@ -72,14 +78,15 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     protocol = _protocol(doc, neb)  # a bad setting fails here, before any job or force call
     from seiscreen.calculators import get_preset
 
-    _parallel(parallel).check([get_preset(doc["key"]["calculator"]).code])
+    level = get_preset(preset).name if preset else doc["key"]["calculator"]  # an unknown name fails here
+    _parallel(parallel).check([get_preset(level).code])
     if start == "band" and len(images) != protocol.n_images + 2:
         raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
                              f"{protocol.n_images}: rerun it with --from cold")
     inputs = {"hop": {k: v for k, v in doc.items() if k not in ("band", "trajectory")}, "hop_job_uuid": job_uuid,
               "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {}),
               "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None,
-              "parallel": dict(parallel or {})}
+              "parallel": dict(parallel or {}), "preset": None if level == doc["key"]["calculator"] else level}
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))
@@ -101,9 +108,10 @@ class HopRerunMaker(Maker):
 
     @job
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
-             neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None) -> HopRerunDoc:
+             neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None,
+             preset: str | None = None) -> HopRerunDoc:
         return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
-                             parallel=parallel)
+                             parallel=parallel, preset=preset)
 
 
 def _slab_symmetry(store, key: dict) -> dict | None:
@@ -145,20 +153,27 @@ def _parallel(fields: dict | None):
 
 
 def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
-                  folder: Path, symmetry: dict | None = None, parallel: dict | None = None) -> HopRerunDoc:
+                  folder: Path, symmetry: dict | None = None, parallel: dict | None = None,
+                  preset: str | None = None) -> HopRerunDoc:
     """The NEB of the stored hop document ``hop`` recomputed between the ends of its stored band ``images``
     (ASE JSON), GPAW's files under ``folder``; a hop stored with a mirrored band (``HopDoc.mirrored``) is mirrored
-    again by the slab's ``symmetry`` (``SlabDoc.symmetry``)."""
+    again by the slab's ``symmetry`` (``SlabDoc.symmetry``). With ``preset`` (another level than the hop's),
+    the ends are relaxed with it before the band."""
     from seiscreen.jobs import HopNebMaker
+    from seiscreen.minima import MinimaSettings
     from seiscreen.neb import find_band_mirror, run_neb
     from seiscreen.schemas import SurfaceKey
     from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
     key, provenance = hop["key"], hop["provenance"]
     protocol = _protocol(hop, neb)
-    maker = HopNebMaker(calculator_preset=key["calculator"], neb_protocol=protocol, parallel=_parallel(parallel))
+    maker = HopNebMaker(calculator_preset=preset or key["calculator"], neb_protocol=protocol,
+                        parallel=_parallel(parallel))
     notes = []
-    if preset_changed(provenance["calculator"]):
+    if preset:
+        notes.append(f"recomputed with {preset!r}, stored with {key['calculator']!r}: the ends were relaxed with "
+                     f"{preset!r} first")
+    elif preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
     if hop.get("intermediate"):
         notes.append(f"stored through {len(hop['intermediate'].get('states', []))} relaxed valley(s); a rerun "
@@ -175,8 +190,25 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     initial_band = [image.positions.copy() for image in band[1:-1]] if start == "band" else None
     for image in (initial, final):
         image.calc = maker.image_calculator(image, folder / "ends")
+    end_calls, failure = 2, ""
+    if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
+        end_calls, failure = _relax_ends(initial, final, protocol.endpoint_fmax,
+                                         MinimaSettings(**provenance["minima_settings"]).max_steps,
+                                         maker.slide_tolerance, preset)
+        stored_energies = [None, None]  # another calculator's energies: nothing to compare with
     drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
                                                                          strict=True) if e is not None]
+    summary = dict(
+        key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
+        start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}}, preset=preset,
+        stored_status=hop["status"], stored_barrier=hop["forward_barrier"],
+        end_energy_drift=max(drifts) if drifts else None, notes=notes,
+        # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
+        provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
+                              minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
+                              parallel=maker.parallel.provenance()))
+    if failure:
+        return HopRerunDoc(**summary, status="failed", barrier=None, reason=failure, force_calls=end_calls)
     mirror = None
     if hop.get("mirrored"):
         mirror = find_band_mirror(initial, final, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
@@ -184,13 +216,24 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
             notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
     with maker.band_calculators(folder) as make_calculator:
         result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror)
-    return HopRerunDoc(
-        key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
-        start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}},
-        stored_status=hop["status"], stored_barrier=hop["forward_barrier"], status=result.status,
-        barrier=result.forward_barrier, reason=result.reason, force_calls=result.force_calls + 2,
-        end_energy_drift=max(drifts) if drifts else None, notes=notes,
-        # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
-        provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
-                              minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
-                              parallel=maker.parallel.provenance()))
+    return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
+                       force_calls=result.force_calls + end_calls)
+
+
+def _relax_ends(initial, final, fmax: float, max_steps: int, slide_tolerance: float, preset: str) -> tuple[int, str]:
+    """Both ends relaxed in place with their calculators: (force calls, why the rerun fails or "")."""
+    from seiscreen.minima import relax
+    from seiscreen.surfaces.symmetry import minimum_image
+
+    calls, problems = 0, []
+    for name, image in (("start", initial), ("end", final)):
+        before = image.positions[-1].copy()
+        converged, n = relax(image, image.calc, fmax, max_steps)
+        calls += n
+        slide = float(np.linalg.norm(minimum_image(image.positions[-1] - before, image.cell.array)[:2]))
+        if not converged:
+            problems.append(f"the {name} did not relax to {fmax} eV/Å in {max_steps} steps")
+        elif slide > slide_tolerance:
+            problems.append(f"the {name} slid {slide:.2f} Å off the stored minimum: not a minimum of {preset!r} "
+                            f"(a campaign with {preset!r} finds its own minima)")
+    return calls, "; ".join(problems)

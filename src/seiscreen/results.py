@@ -151,8 +151,9 @@ _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "ca
 
 
 _RERUN_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "refinement", "hop_id",
-                  "hop_job_uuid", "start", "neb_changes", "stored_status", "stored_barrier", "status", "barrier",
-                  "difference", "reason", "force_calls", "end_energy_drift", "protocol_id", "created_at", "job_uuid"]
+                  "hop_job_uuid", "start", "preset", "neb_changes", "stored_status", "stored_barrier", "status",
+                  "barrier", "difference", "reason", "force_calls", "end_energy_drift", "protocol_id", "created_at",
+                  "job_uuid"]
 
 
 def _reruns(store) -> pd.DataFrame:
@@ -164,6 +165,7 @@ def _reruns(store) -> pd.DataFrame:
         rows.append({**_key_columns(o["key"]), **{k: o[k] for k in (
             "refinement", "hop_id", "hop_job_uuid", "start", "stored_status", "stored_barrier", "status", "barrier",
             "reason", "force_calls", "end_energy_drift")},
+            "preset": o.get("preset") or o["key"]["calculator"],
             "neb_changes": ", ".join(f"{k}={v}" for k, v in o["neb_changes"].items()) or "same protocol",
             "difference": barrier - stored if barrier is not None and stored is not None else None,
             "protocol_id": protocol_id(o["provenance"]), "created_at": o["provenance"]["created_at"],
@@ -173,12 +175,14 @@ def _reruns(store) -> pd.DataFrame:
 
 def _protocol_sensitivity(surface: dict, reruns: pd.DataFrame) -> float | None:
     """How far the NEB protocol moves this surface's barrier: the largest |change| of its limiting hop's barrier
-    among its saved cold reruns under changed NEB settings that gave a barrier (None: not measured)."""
+    among its saved cold reruns under changed NEB settings, with its own preset, that gave a barrier (None: not
+    measured)."""
     limiting = surface["limiting_hop_1d"] if surface["channel_only"] else surface["limiting_hop_2d"]
     uuids = {h["job_uuid"] for h in surface["hops"] if h["hop_id"] == limiting and h.get("job_uuid")}
     if reruns.empty or not uuids:
         return None
     measured = reruns[reruns["hop_job_uuid"].isin(uuids) & (reruns["start"] == "cold")
+                      & (reruns["preset"] == reruns["calculator"])
                       & (reruns["neb_changes"] != "same protocol") & reruns["status"].isin(("accepted", "barrierless"))
                       & reruns["difference"].notna()]
     return float(measured["difference"].abs().max()) if not measured.empty else None

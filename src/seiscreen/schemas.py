@@ -221,7 +221,8 @@ class HopRerunDoc(BaseModel):
     """A stored hop's NEB recomputed from its stored ends (``seiscreen rerun-hop``), beside its stored barrier.
 
     Saved (``--save``), it is how far the barrier moves with the NEB protocol: ``load_results`` carries the
-    largest such change of a surface's limiting hop as that surface's ``protocol_sensitivity``.
+    largest such change of a surface's limiting hop as that surface's ``protocol_sensitivity``. A rerun with
+    another preset (``preset``) is the same hop at another level: listed, never part of that uncertainty.
     """
 
     doc_type: Literal["hop_rerun"] = "hop_rerun"
@@ -231,6 +232,7 @@ class HopRerunDoc(BaseModel):
     hop_job_uuid: str  # the stored hop's NEB job
     start: Literal["cold", "band"]  # a new band between the stored ends, or the stored final band
     neb_changes: dict[str, Any]  # settings changed from the stored protocol ({} = the same protocol)
+    preset: str | None = None  # the calculator preset it was recomputed with, where not the hop's (key.calculator)
     stored_status: str
     stored_barrier: float | None
     status: str
