@@ -188,8 +188,8 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         for image in (initial, final):
             image.pbc = maker.preset.slab_pbc
     initial_band = [image.positions.copy() for image in band[1:-1]] if start == "band" else None
-    for image in (initial, final):
-        image.calc = maker.image_calculator(image, folder / "ends")
+    for name, image in (("start", initial), ("end", final)):  # a folder each: GPAW's text output and restart file
+        image.calc = maker.image_calculator(image, folder / name)
     end_calls, failure = 2, ""
     if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
         end_calls, failure = _relax_ends(initial, final, protocol.endpoint_fmax,
