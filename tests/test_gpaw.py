@@ -126,3 +126,39 @@ def bulk_na():
     from pymatgen.io.ase import AseAtomsAdaptor
 
     return AseAtomsAdaptor.get_atoms(load_bulk("Na").structure.copy().remove_oxidation_states())
+
+
+def test_an_scf_whose_density_error_stalls_is_ended_before_its_iteration_budget(tmp_path):
+    """A density criterion no SCF reaches (1e-16, below round-off): the rung ends once its error stops falling
+    (ScfStall), not after its 200 iterations, and the next rung (a reachable criterion here) converges."""
+    from seiscreen.calculators import ScfRetryCalculator
+
+    params = {**get_preset("gpaw-test").parameters, "maxiter": 200,
+              "convergence": {"energy": 1e-3, "density": 1e-16}}
+    atoms = _tiny_naf_with_adatom()
+    atoms.calc = ScfRetryCalculator(params, tmp_path, stall_window=5, retries=(
+        {"maxiter": 200, "convergence": {"energy": 1e-3, "density": 1e-4}},))
+    assert np.isfinite(atoms.get_potential_energy())
+    (failed,) = atoms.calc.history
+    # Ended by the hook (running out of iterations ends with no message), 5 iterations after its lowest error.
+    assert failed.startswith("rung 0: SCF not converged (density error stalled at 10^-1") and atoms.calc.rung == 1
+
+
+def test_the_stall_hook_ends_only_an_scf_that_stopped_improving():
+    from types import SimpleNamespace
+
+    from gpaw import KohnShamConvergenceError
+
+    from seiscreen.calculators import ScfStall
+
+    stall = ScfStall(window=10, decades=0.1)
+    def step(niter, error):  # what GPAW's SCF loop hands its hook, per electron
+        stall(SimpleNamespace(niter=niter, dens=SimpleNamespace(error=error * 8), wfs=SimpleNamespace(nvalence=8)))
+
+    for niter, error in enumerate(10.0 ** -np.linspace(1, 8, 120), start=1):  # converging, slowly: never ended
+        step(niter, error)
+    hovering = [1e-2, 1e-3] + [10.0 ** -(3.6 + 0.35 * (k % 2)) for k in range(30)]  # 10^-3.6 .. 10^-3.95
+    with pytest.raises(KohnShamConvergenceError, match="stalled at 10\\^-3.95"):
+        for niter, error in enumerate(hovering, start=1):  # a new SCF: niter starts again at 1
+            step(niter, error)
+    assert niter == 14  # 10 iterations without a new lowest error after the first 10^-3.95
