@@ -153,7 +153,10 @@ def test_the_stall_hook_ends_only_an_scf_that_stopped_improving():
 
     stall = ScfStall(window=10, decades=0.1)
     def step(niter, error):  # what GPAW's SCF loop hands its hook, per electron
-        stall(SimpleNamespace(niter=niter, dens=SimpleNamespace(error=error * 8), wfs=SimpleNamespace(nvalence=8)))
+        from gpaw.mpi import serial_comm
+
+        stall(SimpleNamespace(niter=niter, dens=SimpleNamespace(error=error * 8),
+                              wfs=SimpleNamespace(nvalence=8, world=serial_comm)))
 
     for niter, error in enumerate(10.0 ** -np.linspace(1, 8, 120), start=1):  # converging, slowly: never ended
         step(niter, error)

@@ -163,10 +163,13 @@ class ScfStall:
 
     def __call__(self, ctx) -> None:
         from gpaw import KohnShamConvergenceError
+        from gpaw.mpi import broadcast_float
 
         if ctx.niter <= len(self.errors):  # a new SCF (the next call, or a retry)
             self.errors.clear()
-        error = ctx.dens.error / ctx.wfs.nvalence  # per electron, as GPAW's criterion and text output have it
+        # Per electron, as GPAW's criterion and text output have it; rank 0's, so that under MPI all ranks stop
+        # together (as GPAW's own criterion does).
+        error = broadcast_float(ctx.dens.error, ctx.wfs.world) / ctx.wfs.nvalence
         self.errors.append(np.log10(error) if error and np.isfinite(error) else np.inf)  # 0: not mixed yet
         if len(self.errors) > self.window and (
                 min(self.errors[-self.window:]) > min(self.errors[:-self.window]) - self.decades):
