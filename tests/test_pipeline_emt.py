@@ -20,6 +20,7 @@ from seiscreen.jobs import HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMa
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.results import load_results
+from seiscreen.schemas import atoms_from_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
@@ -205,6 +206,24 @@ def test_a_band_relaxed_by_the_lower_fidelity_between_this_levels_ends_seeds_the
     assert warm.warm_start and not cold.warm_start and warm.status == cold.status == "accepted"
     assert warm.forward_barrier == pytest.approx(cold.forward_barrier, abs=0.01)
     assert warm.force_calls < cold.force_calls
+
+
+def test_a_lower_fidelity_band_with_an_interior_minimum_seeds_nothing(emt_store, monkeypatch):
+    # Its images fall into the lower fidelity's own minimum between the ends, out of order: an IDPP start instead.
+    from types import SimpleNamespace
+
+    from seiscreen import jobs
+    from seiscreen.schemas import MinimaDoc
+
+    (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "minima"}, properties=["output"], load=True)]
+    initial = atoms_from_dict(minima.minima[0].structure)
+    maker = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                        neb_protocol=NebProtocol())
+    for status, seeded in (("interior_minimum", False), ("failed", False), ("accepted", True), ("barrierless", True)):
+        band = SimpleNamespace(status=status, force_calls=9, images=[initial.copy() for _ in range(7)])
+        monkeypatch.setattr(jobs, "run_neb", lambda *args, band=band, **kwargs: band)
+        assert (maker._relaxed_band("emt", initial, initial.copy()) is not None) == seeded, status
 
 
 def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):

@@ -530,7 +530,13 @@ class HopNebMaker(CalculatorMaker):
 
     def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:
         """A band the lower fidelity ``preset_name`` relaxes between this level's own end points (their positions,
-        its energies), as the start of this level's band; None when that band fails its gates."""
+        its energies), as the start of this level's band; None (an IDPP start) unless that band passes its gates.
+
+        A band with an interior minimum is no start: the lower fidelity has a minimum between these ends, and its
+        images fall into it out of order. On the 9.27 Å NaF(100) cell CHGNet's band between GPAW's top-F ends
+        went to the hollow 0.24-0.34 eV below them, its adatom's progress along the hop 1.04, 1.36, 0.94, 0.53,
+        0.84; the GPAW band started from it tangled (climbing image 1 Å into the surface, 171 calls, fmax still
+        2 eV/Å) where the IDPP band converged in 34 calls (docs/calculators.md)."""
         low = get_preset(preset_name)
         ends = []
         for end in (initial, final):
@@ -540,7 +546,7 @@ class HopNebMaker(CalculatorMaker):
         result = run_neb(*ends, lambda k, image: low.make(), self.neb_protocol)
         log.info("band relaxed with %s between the %s ends: %s, %d force calls", preset_name,
                  self.calculator_preset, result.status, result.force_calls)
-        return [image.positions.copy() for image in result.images[1:-1]] if result.status != "failed" else None
+        return [image.positions.copy() for image in result.images[1:-1]] if result.status in USABLE else None
 
     def _warm_band(self, minima: MinimaDoc, warm: dict, start, end, initial: Atoms, final: Atoms):
         """The other fidelity's band moved by the symmetry operation that maps its hop onto this one."""
