@@ -160,7 +160,8 @@ def _no_common_hop(hops: list[dict], low: str, high: str) -> None:
     if not any(h["key"]["calculator"] == high for h in hops):
         print(f"no hop of {high} in this store yet: nothing to compare")
     else:
-        print(f"no hop of {high} was warm-started from {low}: the two levels' hops differ")
+        print(f"no hop of {high} was warm-started from {low}: the two levels' hops differ, and any band {low} "
+              f"relaxed between {high}'s ends failed its gates (those hops start from IDPP)")
     for calculator in (low, high):
         for h in hops:
             if h["key"]["calculator"] == calculator:
