@@ -146,6 +146,10 @@ def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
     print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
     for cold, warm in pairs:
         # A ratio only between two bands of the hop: a failed band's calls bought no barrier.
+        if not warm["warm_start"]:  # the lower fidelity's band failed its gates: the "warm" hop started from IDPP
+            print(f"{cold['hop_id']:28} {cold['force_calls']:10d}  no warm start: the lower fidelity's band between "
+                  "these ends failed its gates (the hop started from IDPP)")
+            continue
         usable = all(doc["status"] in USABLE for doc in (cold, warm))
         ratio = warm["force_calls"] / cold["force_calls"] if usable and cold["force_calls"] else float("nan")
         print(f"{cold['hop_id']:28} {cold['force_calls']:10d} {warm['force_calls']:10d} {ratio:9.2f} "

@@ -167,7 +167,7 @@ def test_the_shipped_gpaw_naf100_level_reads_back_with_its_protocol_and_uncertai
     """results/gpaw-naf100.json.gz (issues 4 and 9): the funnel's DFT level on NaF(100), its own minima and band."""
     results = load_results(REPO / "results" / "gpaw-naf100.json.gz")
     (dft,) = results.surfaces[results.surfaces["calculator"] == "gpaw-lcao-gamma"].itertuples()
-    assert dft.status == "ranked" and dft.lowest_site == "top-F" and dft.barrier_uncertainty == 0.083
+    assert dft.status == "ranked" and dft.lowest_site == "top-F" and dft.barrier_uncertainty == 0.106
     (hop,) = results.hops[(results.hops["calculator"] == "gpaw-lcao-gamma") & results.hops["warm_start"]].itertuples()
     assert hop.status == "accepted" and abs(hop.forward_barrier - dft.barrier) < 1e-6
     assert hop.protocol_id == dft.protocol_id
@@ -191,7 +191,7 @@ def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     assert not hop["warm_start"] and seeded["warm_start"] and seeded["status"] == hop["status"] == "accepted"
     assert hop["forward_barrier"] == pytest.approx(nabr.barrier, abs=1e-4)
     assert nabr.barrier < seeded["forward_barrier"] - 0.1
-    assert nabr.barrier_uncertainty == pytest.approx(0.083)
+    assert nabr.barrier_uncertainty == pytest.approx(0.106)
     # NaCl(100) at the same level (session 8): on top of Cl, its hop to the hollow; NaBr lowest, within the ±.
     nacl = gpaw.set_index("material").loc["NaCl"]
     assert nacl.lowest_site == "top-Cl" and nacl.barrier == pytest.approx(0.063, abs=0.001)
