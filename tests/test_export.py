@@ -175,6 +175,26 @@ def test_the_shipped_gpaw_naf100_level_reads_back_with_its_protocol_and_uncertai
     assert not comparison.same_lowest_site and not comparison.same_hops and comparison.warm_started_hops == 1
 
 
+def test_the_shipped_wide_cell_gpaw_naf100_barrier_is_the_cell_residual_the_preset_carries():
+    """results/gpaw-naf100-wide.json.gz (issues 4 and 9): the same top-F hop in a 9.27 Å cell. Its change from the
+    6.55 Å cell's barrier is the lateral residual in gpaw-lcao-gamma's ± (docs/calculators.md)."""
+    from seiscreen.calculators import get_preset
+
+    def gpaw_surface(name):
+        surfaces = load_results(REPO / "results" / name).surfaces
+        (surface,) = surfaces[surfaces["calculator"] == "gpaw-lcao-gamma"].itertuples()
+        return surface
+
+    small, wide = gpaw_surface("gpaw-naf100.json.gz"), gpaw_surface("gpaw-naf100-wide.json.gz")
+    assert wide.status == "ranked" and wide.lowest_site == small.lowest_site == "top-F"
+    assert wide.slab_atoms == 2 * small.slab_atoms
+    residual = wide.barrier - small.barrier
+    assert residual == pytest.approx(0.048, abs=0.001)
+    # gpaw-lcao's residuals, plus spin-paired, with this measured change in place of Γ-only and lateral size.
+    assert get_preset("gpaw-lcao-gamma").barrier_uncertainty == pytest.approx(
+        get_preset("gpaw-lcao").barrier_uncertainty - 0.001 + 0.006 + residual, abs=0.001)
+
+
 def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     """results/gpaw-halides.json.gz (issues 4 and 9): GPAW's NaBr(100) hop computed twice, from the CHGNet band
     and from IDPP (cold_bands); the two converged on different saddles, and the hop's barrier is the lower one."""
