@@ -295,14 +295,12 @@ class ScfRetryCalculator(Calculator):
             except KohnShamConvergenceError as exc:
                 self.history.append(f"rung {self.rung}: SCF not converged" + (f" ({exc})" if str(exc) else ""))
                 self._engines.clear()
-                if self.rung == len(self.retries) and not self.retries:
-                    raise SeiscreenError("GPAW SCF did not converge and no retries are set: check the structure "
-                                         "(overlapping atoms?) or the preset") from None
                 if self.rung == len(self.retries):
-                    raise SeiscreenError(
-                        f"GPAW SCF did not converge after {len(self.retries)} retries (gentler mixer, smearing up "
-                        f"to {self.retries[-1].get('smearing')} eV, up to {self.retries[-1]['maxiter']} "
-                        "iterations): check the structure (overlapping atoms?) or the preset") from None
+                    tried = (f"after {len(self.retries)} retries (gentler mixer, smearing up to "
+                             f"{self.retries[-1].get('smearing')} eV, up to {self.retries[-1]['maxiter']} iterations)"
+                             if self.retries else "and no retries are set")
+                    raise SeiscreenError(f"GPAW SCF did not converge {tried}: check the structure (overlapping "
+                                         "atoms?) or the preset") from None
                 self.rung += 1
 
 

@@ -78,15 +78,16 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     protocol = _protocol(doc, neb)  # a bad setting fails here, before any job or force call
     from seiscreen.calculators import get_preset
 
-    level = get_preset(preset).name if preset else doc["key"]["calculator"]  # an unknown name fails here
-    _parallel(parallel).check([get_preset(level).code])
+    level = get_preset(preset or doc["key"]["calculator"])  # an unknown name fails here
+    _parallel(parallel).check([level.code])
     if start == "band" and len(images) != protocol.n_images + 2:
         raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
                              f"{protocol.n_images}: rerun it with --from cold")
     inputs = {"hop": {k: v for k, v in doc.items() if k not in ("band", "trajectory")}, "hop_job_uuid": job_uuid,
               "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {}),
               "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None,
-              "parallel": dict(parallel or {}), "preset": None if level == doc["key"]["calculator"] else level}
+              "parallel": dict(parallel or {}),
+              "preset": None if level.name == doc["key"]["calculator"] else level.name}
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))

@@ -253,8 +253,9 @@ def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
     maker = doc["output"].get("job_uuid")
     if trajectory and maker and maker != job_uuid:  # a copy (jobs.lower_saddle) was passed the band without it
         # the history stays under the job that made the band; a store without that job keeps what the copy has
-        if store.query_one({"uuid": maker, "output.doc_type": "hop"}, properties=["uuid"]) is not None:
-            return band_images(store, maker, trajectory=True)
+        made = store.query_one({"uuid": maker, "output.doc_type": "hop"}, properties=["output"])
+        if made is not None:
+            doc, job_uuid = made, maker
     field = "trajectory" if trajectory else "band"
     ref = doc["output"].get(field)
     if isinstance(ref, dict) and "blob_uuid" in ref:  # routed to the data store by @job(data=[...])
