@@ -534,9 +534,9 @@ class HopNebMaker(CalculatorMaker):
 
         A band with an interior minimum is no start: the lower fidelity has a minimum between these ends, and its
         images fall into it out of order. On the 9.27 Å NaF(100) cell CHGNet's band between GPAW's top-F ends
-        went to the hollow 0.24-0.34 eV below them, its adatom's progress along the hop 1.04, 1.36, 0.94, 0.53,
-        0.84; the GPAW band started from it tangled (climbing image 1 Å into the surface, 171 calls, fmax still
-        2 eV/Å) where the IDPP band converged in 34 calls (docs/calculators.md)."""
+        went to the hollow 0.18-0.34 eV below them, its adatom's progress along the hop 1.04, 1.36, 0.94, 0.53,
+        0.84; the GPAW band started from it tangled (an image 1 Å below the adsorption height, 171 calls, fmax
+        1.8 eV/Å at the last) where the IDPP band converged in 34 calls (docs/calculators.md)."""
         low = get_preset(preset_name)
         ends = []
         for end in (initial, final):
