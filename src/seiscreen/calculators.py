@@ -152,7 +152,7 @@ class ScfStall:
     starts now rather than after the preset's ``maxiter`` iterations.
 
     Stalled means no new lowest density error, by ``decades``, in the last ``window`` iterations. Seen under
-    ``gpaw-lcao`` on spin-polarised NaF(100) band images: one reached 10^-3.99 within 15 iterations, then wandered
+    ``gpaw-lcao`` on spin-polarised NaF(100) band images: one reached 10^-3.90 by iteration 15, then wandered
     between 10^-2.9 and 10^-4.0 (the adatom's moment between -0.03 and 0.73 μB) until it met the 10^-4 criterion
     at iteration 160, 23 minutes; another never went below 10^-3.6 in 186 iterations (31 minutes). Replayed on
     their logged errors, this hook ends them at iterations 55 and 57. A converging SCF sets a new lowest error
