@@ -271,3 +271,44 @@ def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun():
     calls, reason = _relax_ends(*ends, fmax=0.05, max_steps=200, slide_tolerance=0.3, preset="emt")
     assert calls > 2 and reason.startswith("the end slid") and "not a minimum of 'emt'" in reason
     assert "the start" not in reason
+
+
+def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, tmp_path, monkeypatch):
+    """A saved rerun at another level is hours of DFT: killed (here the 6th checkpoint write raises), the next
+    `rerun-hop --save` takes its relaxed ends and its band from the store's checkpoints, and leaves none behind."""
+    import shutil
+
+    from seiscreen.calculators import PRESETS, CalculatorPreset
+    from seiscreen.errors import SeiscreenError
+    from seiscreen.neb import NebCheckpoint
+    from seiscreen.reproduce import rerun_hop
+
+    monkeypatch.setitem(PRESETS, "emt-asap", CalculatorPreset(name="emt-asap", code="emt", description="stand-in",
+                                                              parameters={"asap_cutoff": True}))
+    store = tmp_path / "store"
+    shutil.copytree(emt_store, store)
+    hops = load_results(store).hops
+    uuid = hops[hops["status"] == "accepted"]["job_uuid"].iloc[0]
+    real_save, saves = NebCheckpoint.save, []
+
+    def dying_save(self, path):
+        saves.append(f"{self.stage} step {self.step}")
+        if len(saves) > 5:
+            raise RuntimeError("node lost (test)")
+        real_save(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NebCheckpoint, "save", dying_save)
+        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+        with pytest.raises(SeiscreenError, match="failed and nothing was saved"):
+            rerun_hop(store, uuid, preset="emt-asap", save=True)
+    left = sorted(p.name for p in (store / "checkpoints").iterdir())  # the ends and the band
+    assert saves[0] == "ends step 0" and len(left) == 2 and left[0].endswith("-ends.npz"), left
+    assert load_results(store).reruns.empty
+    resumed = rerun_hop(store, uuid, preset="emt-asap", save=True)
+    # From the last checkpoint written: the ends' relaxation and the band's first steps are not spent again.
+    assert resumed.status == "accepted" and f"resumed from its checkpoint ({saves[4]})" in resumed.notes
+    fresh = rerun_hop(store, uuid, preset="emt-asap")  # the same rerun in one go, not saved
+    assert resumed.barrier == pytest.approx(fresh.barrier, abs=1e-3)
+    assert not list((store / "checkpoints").iterdir())
+    assert len(load_results(store).reruns) == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -272,16 +273,17 @@ class MinimaMaker(CalculatorMaker):
         progress.emit("minima_started", surface=slab.key.label)
         identity = self.content_hash(slab, seeds)
         extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
+        saved = checkpoint_folder(current_store()) / f"minima-{identity}"
         try:
             scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
-                                _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra,
-                                checkpoint=checkpoint_folder(current_store()) / f"minima-{identity}")
+                                _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra, checkpoint=saved)
         except Exception as exc:  # noqa: BLE001 - stored as a failed surface with why; the campaign goes on
             log.exception("minima of %s failed", slab.key.label)
             return MinimaDoc(key=slab.key, slab=slab, clean_energy=None, clean_structure=slab.structure,
                              adsorbate_reference=None, minima=[], rejected=[], force_calls=0,
                              provenance=self.provenance(), content_hash=identity,
                              error=f"minima search failed: {type(exc).__name__}: {exc}")
+        shutil.rmtree(saved, ignore_errors=True)  # finished: its document replaces the checkpoint
         accepted = [minimum_doc(m) for m in scan.accepted]
         rejected = [minimum_doc(m) for m in scan.minima if not m.accepted]
         progress.emit("minima_done", surface=slab.key.label, n=len(accepted))

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jobflow import Maker, job
+from jobflow import JobConfig, Maker, job
 
 from seiscreen.errors import SeiscreenError
-from seiscreen.schemas import HopRerunDoc, Provenance, atoms_from_dict, atoms_to_dict, calculator_identity
+from seiscreen.schemas import (HopRerunDoc, Provenance, atoms_from_dict, atoms_to_dict, calculator_identity,
+                               content_hash)
 
 
 def find_hop(store, hop: str) -> tuple[str, dict]:
@@ -107,12 +108,19 @@ class HopRerunMaker(Maker):
 
     name: str = "hop rerun"
 
-    @job
+    @job(config=JobConfig(expose_store=True))  # the store names the checkpoint folder: a killed rerun resumes
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
              neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None,
              preset: str | None = None) -> HopRerunDoc:
+        from seiscreen.jobs import current_store
+        from seiscreen.store import checkpoint_folder
+
+        # Everything that changes the rerun's numbers; not where it runs (parallel).
+        identity = content_hash("hop_rerun", hop_job_uuid=hop_job_uuid, images=images, start=start,
+                                neb=neb or {}, preset=preset, symmetry=symmetry)
         return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
-                             parallel=parallel, preset=preset)
+                             parallel=parallel, preset=preset,
+                             checkpoint=checkpoint_folder(current_store()) / f"rerun-{identity}")
 
 
 def _slab_symmetry(store, key: dict) -> dict | None:
@@ -155,14 +163,18 @@ def _parallel(fields: dict | None):
 
 def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
                   folder: Path, symmetry: dict | None = None, parallel: dict | None = None,
-                  preset: str | None = None) -> HopRerunDoc:
+                  preset: str | None = None, checkpoint: Path | None = None) -> HopRerunDoc:
     """The NEB of the stored hop document ``hop`` recomputed between the ends of its stored band ``images``
     (ASE JSON), GPAW's files under ``folder``; a hop stored with a mirrored band (``HopDoc.mirrored``) is mirrored
     again by the slab's ``symmetry`` (``SlabDoc.symmetry``). With ``preset`` (another level than the hop's),
-    the ends are relaxed with it before the band."""
-    from seiscreen.jobs import HopNebMaker
+    the ends are relaxed with it before the band.
+
+    ``checkpoint`` (a path without suffix): the relaxed ends are saved to ``<checkpoint>-ends.npz`` and the band
+    to ``<checkpoint>.npz`` as it runs, and a rerun killed on the way resumes from them (both are deleted once
+    it is done)."""
+    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker
     from seiscreen.minima import MinimaSettings
-    from seiscreen.neb import find_band_mirror, run_neb
+    from seiscreen.neb import NebCheckpoint, find_band_mirror, run_neb
     from seiscreen.schemas import SurfaceKey
     from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
@@ -189,13 +201,30 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         for image in (initial, final):
             image.pbc = maker.preset.slab_pbc
     initial_band = [image.positions.copy() for image in band[1:-1]] if start == "band" else None
-    for name, image in (("start", initial), ("end", final)):  # a folder each: GPAW's text output and restart file
-        image.calc = maker.image_calculator(image, folder / name)
-    end_calls, failure = 2, ""
-    if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
-        end_calls, failure = _relax_ends(initial, final, protocol.endpoint_fmax,
-                                         MinimaSettings(**provenance["minima_settings"]).max_steps,
-                                         maker.slide_tolerance, preset)
+    ends_file, band_file = ((checkpoint.with_name(f"{checkpoint.name}-ends.npz"), checkpoint.with_suffix(".npz"))
+                            if checkpoint is not None else (None, None))
+    saved_ends = NebCheckpoint.load(ends_file) if ends_file is not None and ends_file.exists() else None
+    resume = NebCheckpoint.load(band_file) if saved_ends is not None and band_file.exists() else None
+    if saved_ends is not None:  # a killed rerun: its ends (hours of DFT with another preset) come back
+        # The band's copy when there is one: a mirrored band's end is the start's exact image.
+        initial, final = (resume or saved_ends).end_images(initial)
+        end_calls, failure = saved_ends.force_calls, saved_ends.meta["failure"]
+        notes.append(f"resumed from its checkpoint ({f'{resume.stage} step {resume.step}' if resume else 'ends'})")
+    else:
+        for name, image in (("start", initial), ("end", final)):  # a folder each: GPAW's output and restart file
+            image.calc = maker.image_calculator(image, folder / name)
+        end_calls, failure = 2, ""
+        if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
+            end_calls, failure = _relax_ends(initial, final, protocol.endpoint_fmax,
+                                             MinimaSettings(**provenance["minima_settings"]).max_steps,
+                                             maker.slide_tolerance, preset)
+        if ends_file is not None:
+            NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=end_calls, optimizer="",
+                          positions=np.array([initial.positions, final.positions]),
+                          energies=np.array([initial.get_potential_energy(), final.get_potential_energy()]),
+                          forces=np.array([image.get_forces(apply_constraint=False) for image in (initial, final)]),
+                          meta={"failure": failure}).save(ends_file)
+    if preset:
         stored_energies = [None, None]  # another calculator's energies: nothing to compare with
     drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
                                                                          strict=True) if e is not None]
@@ -209,16 +238,26 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
                               minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
                               parallel=maker.parallel.provenance()))
     if failure:
+        _remove(ends_file, band_file)
         return HopRerunDoc(**summary, status="failed", barrier=None, reason=failure, force_calls=end_calls)
     mirror = None
-    if hop.get("mirrored"):
+    if hop.get("mirrored") and resume is None:  # a resumed band continues as it was computed
         mirror = find_band_mirror(initial, final, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
         if mirror is None:
             notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
     with maker.band_calculators(folder) as make_calculator:
-        result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror)
+        result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror,
+                         resume=resume, checkpoint=band_file and (lambda state: state.save(band_file)),
+                         checkpoint_seconds=CHECKPOINT_SECONDS)
+    _remove(ends_file, band_file)
     return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
                        force_calls=result.force_calls + end_calls)
+
+
+def _remove(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None:
+            path.unlink(missing_ok=True)
 
 
 def _relax_ends(initial, final, fmax: float, max_steps: int, slide_tolerance: float, preset: str) -> tuple[int, str]:
