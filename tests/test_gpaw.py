@@ -70,6 +70,11 @@ def test_scf_failure_is_retried_with_gentler_settings(tmp_path):
     atoms.calc = ScfRetryCalculator(params, tmp_path)
     energy = atoms.get_potential_energy()
     assert atoms.calc.history == ["rung 0: SCF not converged"] and atoms.calc.rung == 1
+    # The rung the energy came from, for the job that reads its images' folders (jobs.same_smearing_gate).
+    from seiscreen.calculators import SCF_RETRIES, scf_record
+
+    assert scf_record(tmp_path) == {"rung": 1, "smearing": SCF_RETRIES[0].get("smearing", params["smearing"]),
+                                    "history": ["rung 0: SCF not converged"]}
     reference = _tiny_naf_with_adatom()
     reference.calc = get_preset("gpaw-test").make(reference, tmp_path / "ref")
     assert energy == pytest.approx(reference.get_potential_energy(), abs=2e-3)

@@ -151,6 +151,21 @@ def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):
     assert surface.barrier_lower == pytest.approx(0.0, abs=1e-6) and pd.isna(surface.barrier_upper)
 
 
+def test_a_band_whose_images_were_computed_at_different_smearing_is_never_ranked(tmp_path, monkeypatch):
+    """GPAW's SCF retries raise the smearing (calculators.SCF_RETRIES). Stand-in: EMT bands whose folders
+    read as GPAW's SCF records, image 1 at the third rung's 0.2 eV, the rest at the preset's 0.05 eV."""
+    monkeypatch.setattr("seiscreen.jobs.scf_record", lambda folder: {
+        "rung": 3 if folder.name == "image01" else 0, "smearing": 0.2 if folder.name == "image01" else 0.05})
+    results = _surface_run(tmp_path)
+    (hop,) = results.hops.itertuples()
+    assert hop.status == "failed" and not hop.gate_same_scf_smearing
+    assert hop.reason.startswith("the band mixes SCF smearings (0.05, 0.2 eV; the larger at band image(s) 2,")
+    assert results.ranking.empty
+    store = open_store(tmp_path / "store", create=False)
+    (doc,) = store.query({"output.doc_type": "hop"}, properties=["output.scf_smearing"])
+    assert doc["output"]["scf_smearing"] == [0.05, 0.05, 0.2, 0.05, 0.05, 0.05, 0.05]
+
+
 def _cli(*args, cwd):
     return subprocess.run([sys.executable, "-m", "seiscreen.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import time
 from functools import cache
@@ -262,6 +263,24 @@ class ScfRetryCalculator(Calculator):
             os.replace(partial, path)
         self._restart_written[kind] = now
 
+    @property
+    def smearing(self) -> float | None:
+        """The smearing (eV) of the current rung: retries raise it, and energies at different smearing are not
+        comparable (a band's images, its ends)."""
+        return {**self.params, **(self.retries[self.rung - 1] if self.rung else {})}.get("smearing")
+
+    def _record_rung(self) -> None:
+        """``scf.json`` in the job folder: the rung and smearing of the last converged SCF, read back by the job
+        whose images ran in processes of their own (:func:`scf_record`)."""
+        if self.workdir is None or self._gpaw.world.rank != 0:
+            return
+        path = self.workdir / SCF_RECORD
+        record = {"rung": self.rung, "smearing": self.smearing, "history": self.history}
+        if not path.exists() or json.loads(path.read_text()) != record:
+            partial = path.with_suffix(".partial")
+            partial.write_text(json.dumps(record))
+            os.replace(partial, path)
+
     def _stress(self):
         """Plane waves only: GPAW's LCAO and finite-difference modes have none (callers then fit an EOS)."""
         from ase.calculators.calculator import PropertyNotImplementedError
@@ -293,6 +312,7 @@ class ScfRetryCalculator(Calculator):
                 if "stress" in properties:
                     self.results["stress"] = self._stress()
                 self._write_restart(kind)
+                self._record_rung()
                 return
             except KohnShamConvergenceError as exc:
                 self.history.append(f"rung {self.rung}: SCF not converged" + (f" ({exc})" if str(exc) else ""))
@@ -304,6 +324,17 @@ class ScfRetryCalculator(Calculator):
                     raise SeiscreenError(f"GPAW SCF did not converge {tried}: check the structure (overlapping "
                                          "atoms?) or the preset") from None
                 self.rung += 1
+
+
+SCF_RECORD = "scf.json"
+
+
+def scf_record(directory: Path) -> dict | None:
+    """The SCF rung and smearing the last GPAW calculation in the folder ``directory`` ended on
+    ({"rung", "smearing", "history"}), as :class:`ScfRetryCalculator` wrote them, in this process or another;
+    None where no GPAW calculation finished there."""
+    path = directory / SCF_RECORD
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _require(package: str, preset: CalculatorPreset) -> None:

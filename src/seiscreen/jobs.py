@@ -26,7 +26,7 @@ from jobflow import Flow, JobConfig, Maker, OutputReference, Response, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
-from seiscreen.calculators import CalculatorPreset, get_preset
+from seiscreen.calculators import CalculatorPreset, get_preset, scf_record
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
@@ -68,6 +68,37 @@ def current_store():
 # takes 3-24 ms to write with its fsync (benchmarks/checkpoint_cost.py): nothing next to a DFT or ML step (every
 # step is saved), but more than an EMT step. At most one per second, so a kill loses under a second of work.
 CHECKPOINT_SECONDS = 1.0
+
+
+def image_folder(run_dir: Path, k: int) -> Path:
+    """The folder of intermediate image ``k`` of a band run in ``run_dir`` (GPAW's output, restart, SCF record)."""
+    return run_dir / f"image{k:02d}"
+
+
+def ends_smearing(run_dir: Path) -> list[float | None]:
+    """The SCF smearing the band's two relaxed ends ended on (folders ``start`` and ``end``); None: not GPAW."""
+    return [(scf_record(run_dir / name) or {}).get("smearing") for name in ("start", "end")]
+
+
+def same_smearing_gate(result, run_dir: Path, ends: list[float | None] | None) -> list[float | None] | None:
+    """Gate ``same_scf_smearing`` on a finished band (``result``, changed in place): the SCF retries of GPAW
+    raise the smearing (calculators.SCF_RETRIES), and a band whose ends and images were computed at different
+    smearing compares energies of different functionals, so it is failed. Returns the smearing per band image
+    (start, images, end; None where unknown: not GPAW, or an image resumed from a checkpoint that never moved),
+    or None when no image is GPAW's."""
+    images = [(scf_record(image_folder(run_dir, k)) or {}).get("smearing") for k in range(len(result.images) - 2)]
+    smearing = [(ends or [None, None])[0], *images, (ends or [None, None])[1]]
+    used = sorted({value for value in smearing if value is not None})
+    if not used:
+        return None
+    result.gates["same_scf_smearing"] = len(used) == 1
+    if len(used) > 1 and result.status != "failed":
+        raised = [k for k, value in enumerate(smearing) if value is not None and value > used[0]]
+        result.status, result.reason = "failed", (
+            f"the band mixes SCF smearings ({', '.join(f'{v:g}' for v in used)} eV; the larger at band image(s) "
+            f"{', '.join(map(str, raised))}, after SCF retries): its energies are not comparable; rerun the hop "
+            "(seiscreen rerun-hop) or use a preset whose SCF converges at one smearing")
+    return smearing
 
 
 def _slowed(calc: Calculator) -> Calculator:
@@ -341,7 +372,7 @@ class HopNebMaker(CalculatorMaker):
         made: list[Calculator] = []
 
         def own(k: int, image: Atoms) -> Calculator:
-            directory = run_dir / f"image{k:02d}"
+            directory = image_folder(run_dir, k)
             made.append(self.process_calculator(image, directory) if at_once
                         else self.image_calculator(image, directory))
             return made[-1]
@@ -379,8 +410,9 @@ class HopNebMaker(CalculatorMaker):
         local = Path.cwd() / "neb-checkpoint.npz" if Path.cwd().name.startswith("job_") else None
         return checkpoint_folder(current_store()) / f"neb-{identity}.npz", local
 
-    def _endpoint(self, minima: MinimaDoc, minimum: int, node: np.ndarray) -> tuple[Atoms, float]:
-        """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), then re-relaxed.
+    def _endpoint(self, minima: MinimaDoc, minimum: int, node: np.ndarray, directory: Path) -> tuple[Atoms, float]:
+        """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), then re-relaxed (GPAW's
+        files in ``directory``).
 
         Returns the structure and how far the adatom slid from the copied minimum while re-relaxing.
         """
@@ -391,13 +423,15 @@ class HopNebMaker(CalculatorMaker):
         op = symmetry.operation_mapping(np.array(source.frac_xy), node % 1.0, tol=SAME_BASIN)
         atoms.positions = symmetry.transform_positions(atoms.positions, atoms.cell.array, op, reference.positions)
         copied = atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
-        relax(atoms, self.image_calculator(atoms), self.neb_protocol.endpoint_fmax, self.minima_settings.max_steps)
+        relax(atoms, self.image_calculator(atoms, directory), self.neb_protocol.endpoint_fmax,
+              self.minima_settings.max_steps)
         slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], copied))
         return atoms, slide
 
     def _run(self, minima: MinimaDoc, hop: dict, label: str, warm: dict | None = None,
              identity: str = "") -> HopDoc:
         start, end = np.array(hop["start"]), np.array(hop["end"])
+        run_dir = Path.cwd()
         saved, local = self.checkpoint_paths(identity)
         resume = NebCheckpoint.load(saved) if identity and saved.exists() else None
         template = atoms_from_dict(minima.minima[hop["start_minimum"]].structure)
@@ -411,8 +445,8 @@ class HopNebMaker(CalculatorMaker):
             initial, final = resume.end_images(template)
             endpoints = resume.meta["endpoints"]
         else:
-            initial, slide_i = self._endpoint(minima, hop["start_minimum"], start)
-            final, slide_f = self._endpoint(minima, hop["end_minimum"], end)
+            initial, slide_i = self._endpoint(minima, hop["start_minimum"], start, run_dir / "start")
+            final, slide_f = self._endpoint(minima, hop["end_minimum"], end, run_dir / "end")
             lattice = initial.cell.array[:2, :2]
             # The hop's vector, corrected for where each end's copy of its minimum actually sits.
             start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
@@ -420,14 +454,14 @@ class HopNebMaker(CalculatorMaker):
             end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
             endpoints = {"start_slide": slide_i, "end_slide": slide_f,
                          "start_energy": float(initial.get_potential_energy()),
-                         "end_energy": float(final.get_potential_energy())}
+                         "end_energy": float(final.get_potential_energy()),
+                         "scf_smearing": ends_smearing(run_dir)}
             if max(slide_i, slide_f) > self.slide_tolerance:
                 return self._failed(minima, hop, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
                                                  "minimum on re-relaxation: not a minimum of this calculator",
                                     endpoints)
             shift = np.append((end_actual - start_actual) @ lattice, 0.0)
             final = unwrap_final(initial, final, shift)
-        run_dir = Path.cwd()
 
         checkpoint_files = [path for path in (saved if identity else None, local) if path is not None]
 
@@ -450,12 +484,14 @@ class HopNebMaker(CalculatorMaker):
                              initial_band=band, resume=resume, checkpoint=save_checkpoint,
                              checkpoint_every=self.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
                              mirror=mirror)
+        scf_smearing = same_smearing_gate(result, run_dir, endpoints.get("scf_smearing"))
         # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
         # optimiser's Hessian of the whole band for an exact resume).
         for path in checkpoint_files:
             path.unlink(missing_ok=True)
         return self._result_doc(
             minima, hop, result, endpoints=endpoints, warm_start=band is not None or bool(resume and warm),
+            scf_smearing=scf_smearing,
             resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None)
 
     def _run_via(self, minima: MinimaDoc, hop: dict, via: HopDoc) -> HopDoc:

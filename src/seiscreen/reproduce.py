@@ -172,7 +172,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     ``checkpoint`` (a path without suffix): the relaxed ends are saved to ``<checkpoint>-ends.npz`` and the band
     to ``<checkpoint>.npz`` as it runs, and a rerun killed on the way resumes from them (both are deleted once
     it is done)."""
-    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker
+    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, ends_smearing, same_smearing_gate
     from seiscreen.minima import MinimaSettings
     from seiscreen.neb import NebCheckpoint, find_band_mirror, run_neb
     from seiscreen.schemas import SurfaceKey
@@ -209,6 +209,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         # The band's copy when there is one: a mirrored band's end is the start's exact image.
         initial, final = (resume or saved_ends).end_images(initial)
         end_calls, failure = saved_ends.force_calls, saved_ends.meta["failure"]
+        smearing = saved_ends.meta.get("scf_smearing")
         notes.append(f"resumed from its checkpoint ({f'{resume.stage} step {resume.step}' if resume else 'ends'})")
     else:
         for name, image in (("start", initial), ("end", final)):  # a folder each: GPAW's output and restart file
@@ -218,12 +219,13 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
             end_calls, failure = _relax_ends(initial, final, protocol.endpoint_fmax,
                                              MinimaSettings(**provenance["minima_settings"]).max_steps,
                                              maker.slide_tolerance, preset)
+        smearing = ends_smearing(folder)
         if ends_file is not None:
             NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=end_calls, optimizer="",
                           positions=np.array([initial.positions, final.positions]),
                           energies=np.array([initial.get_potential_energy(), final.get_potential_energy()]),
                           forces=np.array([image.get_forces(apply_constraint=False) for image in (initial, final)]),
-                          meta={"failure": failure}).save(ends_file)
+                          meta={"failure": failure, "scf_smearing": smearing}).save(ends_file)
     if preset:
         stored_energies = [None, None]  # another calculator's energies: nothing to compare with
     drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
@@ -249,6 +251,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror,
                          resume=resume, checkpoint=band_file and (lambda state: state.save(band_file)),
                          checkpoint_seconds=CHECKPOINT_SECONDS)
+    same_smearing_gate(result, folder, smearing)
     _remove(ends_file, band_file)
     return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
                        force_calls=result.force_calls + end_calls)

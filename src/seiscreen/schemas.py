@@ -191,6 +191,9 @@ class HopDoc(BaseModel):
     # A symmetric hop: half the band served as the other half's mirror copy, then every image computed and the
     # band converged again (neb.BandMirror); the end is then the start's exact copy.
     mirrored: bool = False
+    # GPAW: the SCF smearing (eV) each band image's energy was computed at, start to end (None: unknown); SCF
+    # retries raise it, and a band that mixes smearings fails the gate same_scf_smearing (jobs.same_smearing_gate).
+    scf_smearing: list[float | None] | None = None
     # Other bands of this hop, started differently, whose saddle was higher or that failed (jobs.lower_saddle):
     # job_uuid, warm_start, status, reason, forward_barrier, force_calls.
     alternatives: list[dict[str, Any]] = Field(default_factory=list)
