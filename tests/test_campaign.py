@@ -69,3 +69,19 @@ def test_a_material_may_carry_its_own_adatom(tmp_path):
     planned = plan_surfaces(load_campaign(write(tmp_path, text)))
     assert {(p.material, p.slab.key.adsorbate) for p in planned} == {("Al", "Au"), ("Cu", "Cu")}
     assert len({p.content_hash for p in planned}) == len(planned)
+
+
+def test_the_funnel_recomputes_every_screened_surface_unless_a_top_k_is_set():
+    """A surface the screening level could not rank (a band that failed its gates) is no verdict on it: without
+    top_k the next level gets it too, after the ranked ones; with top_k only the best ranked go on."""
+    from types import SimpleNamespace
+
+    from seiscreen.flows import funnel_candidates
+
+    def surface(name, status, barrier=None, slab="slab"):
+        return SimpleNamespace(name=name, status=status, ranking_barrier=barrier, slab=slab)
+
+    docs = [surface("NaBr", "ranked", 0.19), surface("Na2Se", "incomplete", 0.125), surface("NaF", "ranked", 0.15),
+            surface("NaI", "no_path"), surface("Na3P", "failed", slab=None)]
+    assert [d.name for d in funnel_candidates(docs, None)] == ["NaF", "NaBr", "Na2Se", "NaI"]
+    assert [d.name for d in funnel_candidates(docs, 1)] == ["NaF"]

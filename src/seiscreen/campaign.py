@@ -64,9 +64,9 @@ class Campaign(BaseModel):
     slab: SlabSettings = Field(default_factory=SlabSettings)
     minima: dict = Field(default_factory=dict)  # MinimaSettings fields except the adsorbate
     neb: NebProtocol = Field(default_factory=NebProtocol)
-    # Fidelity funnel: screen with the first preset, recompute the top_k (None: every ranked surface) with the
-    # next. The later fidelity finds its own minima (the earlier ones only add starting points) and starts its
-    # bands from the earlier bands where the hop is the same.
+    # Fidelity funnel: screen with the first preset, recompute the top_k ranked surfaces (None: every surface,
+    # the unranked ones too: flows.funnel_candidates) with the next. The later fidelity finds its own minima (the
+    # earlier ones only add starting points) and starts its bands from the earlier bands where the hop is the same.
     fidelities: list[str] | None = Field(None, min_length=2)
     top_k: int | None = Field(None, ge=1)
     # Also compute every warm-started hop of a later fidelity from a cold IDPP start and keep the lower saddle: a

@@ -193,11 +193,21 @@ def _flatten(groups: list) -> list[SurfaceDoc]:
             for s in (group if isinstance(group, list) else [group]) if s is not None]
 
 
+def funnel_candidates(docs: list[SurfaceDoc], top_k: int | None) -> list[SurfaceDoc]:
+    """The surfaces of a lower fidelity that the next one recomputes: its ``top_k`` ranked surfaces by barrier,
+    or, without ``top_k``, every surface it screened, ranked first. A surface the lower level could not rank (a
+    band that failed its gates, no percolating path) is no verdict on it: the higher level finds its own minima
+    and bands, so it gets it too (unless its slab was never cut)."""
+    ranked = sorted((d for d in docs if d.status == "ranked"), key=lambda d: d.ranking_barrier)
+    if top_k:
+        return ranked[:top_k]
+    return ranked + [d for d in docs if d.status != "ranked" and d.slab is not None]
+
+
 @job
 def funnel(campaign: Campaign, surfaces: list, level: int):
     """Recompute the best surfaces of fidelity ``level - 1`` with fidelity ``level``, then compare the two."""
-    lower = sorted((d for d in _flatten(surfaces) if d.status == "ranked"), key=lambda d: d.ranking_barrier)
-    chosen = lower[: campaign.top_k] if campaign.top_k else lower
+    chosen = funnel_candidates(_flatten(surfaces), campaign.top_k)
     calculator = campaign.fidelities[level]
     flows, outputs = [], []
     for doc in chosen:
@@ -236,7 +246,8 @@ def compare_fidelities(lower: list, higher: list, lower_name: str, higher_name: 
     for low in lower:
         high = higher_by_surface.get((low.key.material, low.key.miller, low.key.termination_id))
         rows.append({
-            "surface": low.key.label, "lower_barrier": low.ranking_barrier,
+            "surface": low.key.label, "lower_barrier": low.ranking_barrier if low.status == "ranked" else None,
+            "lower_status": low.status,
             "higher_barrier": high.ranking_barrier if high and high.status == "ranked" else None,
             "higher_status": high.status if high else "failed",
             "lower_sites": [m["site"] for m in low.minima],
@@ -245,7 +256,7 @@ def compare_fidelities(lower: list, higher: list, lower_name: str, higher_name: 
             "same_hops": bool(high) and _same_hops(low, high),
             "warm_started_hops": sum(h.warm_start for h in high.hops) if high else 0,
         })
-    both = [r for r in rows if r["higher_barrier"] is not None]
+    both = [r for r in rows if r["lower_barrier"] is not None and r["higher_barrier"] is not None]
     stats: dict = {"n_compared": len(both), "spearman": None, "kendall": None, "top_k_recall": {}}
     if len(both) >= 2:
         lo = [r["lower_barrier"] for r in both]
