@@ -253,11 +253,15 @@ def test_a_hop_rerun_with_another_preset_relaxes_its_ends_first_and_stays_out_of
     assert unknown.exit_code == 2 and "unknown calculator preset 'dft'" in unknown.output
 
 
-def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun():
-    """An end placed just off the top site of Al(100) (a maximum of EMT) slides to the hollow: named, no band."""
+@pytest.mark.parametrize("at_once", [1, 2], ids=["in-process", "two-processes"])
+def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun(tmp_path, at_once):
+    """An end placed just off the top site of Al(100) (a maximum of EMT) slides to the hollow: named, no band.
+    With images two at a time the two ends relax at the same time, each in a process of its own, to the same
+    place and left with their results."""
     from ase.build import add_adsorbate, fcc100
-    from ase.calculators.emt import EMT
 
+    from seiscreen.jobs import HopNebMaker
+    from seiscreen.parallel import ParallelSettings
     from seiscreen.reproduce import _relax_ends
 
     ends = []
@@ -265,12 +269,14 @@ def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun():
         slab = fcc100("Al", (2, 2, 3), vacuum=6.0)
         add_adsorbate(slab, "Au", 2.4, "hollow")
         slab.positions[-1, :2] = slab.positions[-4, :2] + (offset, 0.1)  # top of an Al atom, just off it
-        slab.calc = EMT()
         ends.append(slab)
     ends[0].positions[-1, :2] += 1.43  # the start: in the hollow next to that top site
-    calls, reason = _relax_ends(*ends, fmax=0.05, max_steps=200, slide_tolerance=0.3, preset="emt")
+    maker = HopNebMaker(calculator_preset="emt", parallel=ParallelSettings(images_at_once=at_once))
+    calls, reason = _relax_ends(maker, *ends, tmp_path, max_steps=200)
     assert calls > 2 and reason.startswith("the end slid") and "not a minimum of 'emt'" in reason
     assert "the start" not in reason
+    assert type(ends[0].calc).__name__ == ("EMT" if at_once == 1 else "SinglePointCalculator")
+    assert ends[1].positions[-1, 2] > 0 and ends[0].get_potential_energy() < ends[1].get_potential_energy()
 
 
 def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, tmp_path, monkeypatch):

@@ -16,12 +16,14 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from ase.calculators.singlepoint import SinglePointCalculator
 from jobflow import Flow, JobConfig, Maker, OutputReference, Response, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -68,6 +70,11 @@ def current_store():
 # takes 3-24 ms to write with its fsync (benchmarks/checkpoint_cost.py): nothing next to a DFT or ML step (every
 # step is saved), but more than an EMT step. At most one per second, so a kill loses under a second of work.
 CHECKPOINT_SECONDS = 1.0
+
+
+def adatom_frac_xy(atoms: Atoms) -> np.ndarray:
+    """The adatom's (the last atom's) fractional in-plane position."""
+    return atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
 
 
 def image_folder(run_dir: Path, k: int) -> Path:
@@ -368,7 +375,7 @@ class HopNebMaker(CalculatorMaker):
             batch = BandBatch.for_preset(self.preset)
             yield lambda k, image: _slowed(batch.image_calculator(k, image))
             return
-        at_once = self.parallel.images_at_once > 1
+        at_once = self._images_in_processes
         made: list[Calculator] = []
 
         def own(k: int, image: Atoms) -> Calculator:
@@ -410,23 +417,43 @@ class HopNebMaker(CalculatorMaker):
         local = Path.cwd() / "neb-checkpoint.npz" if Path.cwd().name.startswith("job_") else None
         return checkpoint_folder(current_store()) / f"neb-{identity}.npz", local
 
-    def _endpoint(self, minima: MinimaDoc, minimum: int, node: np.ndarray, directory: Path) -> tuple[Atoms, float]:
-        """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), then re-relaxed (GPAW's
-        files in ``directory``).
-
-        Returns the structure and how far the adatom slid from the copied minimum while re-relaxing.
-        """
+    def _placed_end(self, minima: MinimaDoc, minimum: int, node: np.ndarray) -> tuple[Atoms, np.ndarray]:
+        """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), and where its adatom landed
+        (fractional xy, to measure how far it slides when re-relaxed)."""
         source = minima.minima[minimum]
         atoms = atoms_from_dict(source.structure)
         symmetry = symmetry_of(minima.slab)
         reference = atoms_from_dict(minima.clean_structure)
         op = symmetry.operation_mapping(np.array(source.frac_xy), node % 1.0, tol=SAME_BASIN)
         atoms.positions = symmetry.transform_positions(atoms.positions, atoms.cell.array, op, reference.positions)
-        copied = atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
-        relax(atoms, self.image_calculator(atoms, directory), self.neb_protocol.endpoint_fmax,
-              self.minima_settings.max_steps)
-        slide = float(symmetry.lateral_distance(atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2], copied))
-        return atoms, slide
+        return atoms, adatom_frac_xy(atoms)
+
+    def relax_ends(self, ends: list[tuple[Atoms, Path]], max_steps: int | None = None) -> list[tuple[bool, int]]:
+        """Each end relaxed in place to the protocol's ``endpoint_fmax`` with its calculator writing into its
+        folder: (converged, force calls) each. When the band's images run in processes of their own
+        (``parallel.images_at_once`` > 1), so do the two ends, at the same time (a GPAW end is tens of minutes);
+        the ends then keep their results and no process stays."""
+        fmax, steps = self.neb_protocol.endpoint_fmax, max_steps or self.minima_settings.max_steps
+        if not self._images_in_processes:
+            return [relax(atoms, self.image_calculator(atoms, directory), fmax, steps) for atoms, directory in ends]
+
+        def relaxed(atoms: Atoms, directory: Path) -> tuple[bool, int]:
+            calc = self.process_calculator(atoms, directory)
+            try:
+                outcome = relax(atoms, calc, fmax, steps)
+                atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
+                                                   forces=atoms.get_forces(apply_constraint=False))
+                return outcome
+            finally:
+                calc.close()
+
+        with ThreadPoolExecutor(len(ends)) as pool:  # the work is in the processes: threads only wait on them
+            return list(pool.map(lambda end: relaxed(*end), ends))
+
+    @property
+    def _images_in_processes(self) -> bool:
+        """Whether band images (and ends) run in processes of their own: CHGNet's share one batched model."""
+        return self.parallel.images_at_once > 1 and self.preset.code != "chgnet"
 
     def _run(self, minima: MinimaDoc, hop: dict, label: str, warm: dict | None = None,
              identity: str = "") -> HopDoc:
@@ -445,12 +472,16 @@ class HopNebMaker(CalculatorMaker):
             initial, final = resume.end_images(template)
             endpoints = resume.meta["endpoints"]
         else:
-            initial, slide_i = self._endpoint(minima, hop["start_minimum"], start, run_dir / "start")
-            final, slide_f = self._endpoint(minima, hop["end_minimum"], end, run_dir / "end")
+            (initial, copied_i), (final, copied_f) = (self._placed_end(minima, hop[f"{name}_minimum"], node)
+                                                      for name, node in (("start", start), ("end", end)))
+            self.relax_ends([(initial, run_dir / "start"), (final, run_dir / "end")])
+            symmetry = symmetry_of(minima.slab)
+            slide_i, slide_f = (float(symmetry.lateral_distance(adatom_frac_xy(atoms), copied))
+                                for atoms, copied in ((initial, copied_i), (final, copied_f)))
             lattice = initial.cell.array[:2, :2]
             # The hop's vector, corrected for where each end's copy of its minimum actually sits.
-            start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
-            end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
+            start_actual = adatom_frac_xy(initial)
+            end_actual = adatom_frac_xy(final)
             end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
             endpoints = {"start_slide": slide_i, "end_slide": slide_f,
                          "start_energy": float(initial.get_potential_energy()),

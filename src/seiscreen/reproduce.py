@@ -212,13 +212,13 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         smearing = saved_ends.meta.get("scf_smearing")
         notes.append(f"resumed from its checkpoint ({f'{resume.stage} step {resume.step}' if resume else 'ends'})")
     else:
-        for name, image in (("start", initial), ("end", final)):  # a folder each: GPAW's output and restart file
-            image.calc = maker.image_calculator(image, folder / name)
         end_calls, failure = 2, ""
         if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
-            end_calls, failure = _relax_ends(initial, final, protocol.endpoint_fmax,
-                                             MinimaSettings(**provenance["minima_settings"]).max_steps,
-                                             maker.slide_tolerance, preset)
+            end_calls, failure = _relax_ends(maker, initial, final, folder,
+                                             MinimaSettings(**provenance["minima_settings"]).max_steps)
+        else:  # a folder each: GPAW's output and restart file
+            for name, image in (("start", initial), ("end", final)):
+                image.calc = maker.image_calculator(image, folder / name)
         smearing = ends_smearing(folder)
         if ends_file is not None:
             NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=end_calls, optimizer="",
@@ -263,20 +263,19 @@ def _remove(*paths: Path | None) -> None:
             path.unlink(missing_ok=True)
 
 
-def _relax_ends(initial, final, fmax: float, max_steps: int, slide_tolerance: float, preset: str) -> tuple[int, str]:
-    """Both ends relaxed in place with their calculators: (force calls, why the rerun fails or "")."""
-    from seiscreen.minima import relax
+def _relax_ends(maker, initial, final, folder: Path, max_steps: int) -> tuple[int, str]:
+    """Both ends relaxed in place with ``maker``'s preset (its ``relax_ends``: at the same time where the band's
+    images run in processes of their own), GPAW's files in ``folder``: (force calls, why the rerun fails or "")."""
     from seiscreen.surfaces.symmetry import minimum_image
 
-    calls, problems = 0, []
-    for name, image in (("start", initial), ("end", final)):
-        before = image.positions[-1].copy()
-        converged, n = relax(image, image.calc, fmax, max_steps)
-        calls += n
-        slide = float(np.linalg.norm(minimum_image(image.positions[-1] - before, image.cell.array)[:2]))
+    before = [image.positions[-1].copy() for image in (initial, final)]
+    outcomes = maker.relax_ends([(initial, folder / "start"), (final, folder / "end")], max_steps)
+    fmax, preset, problems = maker.neb_protocol.endpoint_fmax, maker.calculator_preset, []
+    for name, image, start, (converged, _) in zip(("start", "end"), (initial, final), before, outcomes, strict=True):
+        slide = float(np.linalg.norm(minimum_image(image.positions[-1] - start, image.cell.array)[:2]))
         if not converged:
             problems.append(f"the {name} did not relax to {fmax} eV/Å in {max_steps} steps")
-        elif slide > slide_tolerance:
+        elif slide > maker.slide_tolerance:
             problems.append(f"the {name} slid {slide:.2f} Å off the stored minimum: not a minimum of {preset!r} "
                             f"(a campaign with {preset!r} finds its own minima)")
-    return calls, "; ".join(problems)
+    return sum(calls for _, calls in outcomes), "; ".join(problems)
