@@ -75,9 +75,28 @@ def test_scf_failure_is_retried_with_gentler_settings(tmp_path):
 
     assert scf_record(tmp_path) == {"rung": 1, "smearing": SCF_RETRIES[0].get("smearing", params["smearing"]),
                                     "history": ["rung 0: SCF not converged"]}
+    # Each rung's text output whole: the failed one kept aside, the next one's not written over by it.
+    assert "SCF iterations" in (tmp_path / "gpaw-rung0.txt").read_text()
+    text = (tmp_path / "gpaw.txt").read_text()
+    assert "\0" not in text and text.count("SCF iterations") == 1 and "Converged in" in text
     reference = _tiny_naf_with_adatom()
     reference.calc = get_preset("gpaw-test").make(reference, tmp_path / "ref")
     assert energy == pytest.approx(reference.get_potential_energy(), abs=2e-3)
+
+
+def test_the_retry_rungs_keep_the_smearing_until_the_third():
+    """The first two rungs change the mixer and the density criterion, which leave energies comparable; a rung's
+    convergence criteria update the preset's."""
+    from seiscreen.calculators import SCF_RETRIES, ScfRetryCalculator
+
+    calc = ScfRetryCalculator(get_preset("gpaw-lcao").parameters)
+    seen = []
+    for rung in range(len(SCF_RETRIES) + 1):
+        calc.rung = rung
+        seen.append((calc.smearing, calc.rung_parameters["convergence"]))
+    assert seen == [(0.05, {"energy": 5e-4, "density": 1e-4}), (0.05, {"energy": 5e-4, "density": 1e-4}),
+                    (0.05, {"energy": 5e-4, "density": 5e-4}), (0.1, {"energy": 5e-4, "density": 1e-4}),
+                    (0.2, {"energy": 5e-4, "density": 1e-4})]
 
 
 def test_scf_that_never_converges_fails_with_a_clear_message(tmp_path):

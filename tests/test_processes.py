@@ -64,6 +64,21 @@ def test_a_failed_calculator_process_is_a_clear_error_naming_its_output(tmp_path
     assert not list(parallel._live)
 
 
+def test_a_calculator_process_ends_when_the_workflow_process_is_killed():
+    """A workflow killed mid-band (no atexit) leaves its calculator processes computing until their SCF is done:
+    they watch the workflow's pid and end with it. Stand-in: a process busy for a minute watching a short-lived
+    one."""
+    import subprocess
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    watcher = subprocess.Popen([sys.executable, "-c", "import time; from seiscreen.parallel import _exit_with; "
+                                f"_exit_with({parent.pid}, every=0.2); time.sleep(60)"])
+    parent.wait()
+    start = time.monotonic()
+    assert watcher.wait(timeout=30) == 1 and time.monotonic() - start < 30
+
+
 def test_the_launcher_starts_each_mpi_calculation_with_its_ranks(tmp_path):
     spec = tmp_path / "spec.pkl"
     python = [sys.executable, "-m", "seiscreen.parallel", str(spec)]

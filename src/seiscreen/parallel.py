@@ -114,7 +114,7 @@ class _Client:
         self.key = _structure_key(atoms)
         self.spec.write_bytes(pickle.dumps({"preset": preset.model_dump(), "atoms": atoms.copy(),
                                             "directory": str(directory), "unixsocket": name,
-                                            "error": str(self.error)}))
+                                            "error": str(self.error), "parent": os.getpid()}))
         self.server = SocketServer(unixsocket=name)
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread per rank, as every job here
         if settings.ranks > 1:  # what `gpaw python` sets: GPAW's own MPI, without it GPAW refuses the launcher
@@ -241,6 +241,7 @@ def _client_main(spec_path: str) -> None:
     from ase.calculators.socketio import SocketClient
 
     spec = pickle.loads(Path(spec_path).read_bytes())
+    _exit_with(spec["parent"])
     try:
         preset = CalculatorPreset(**spec["preset"])
         if preset.code == "gpaw":  # GPAW's communicator: only rank 0 talks to the socket, the others follow
@@ -253,6 +254,27 @@ def _client_main(spec_path: str) -> None:
     except Exception as exc:
         Path(spec["error"]).write_text(f"{type(exc).__name__}: {exc}\n")
         raise
+
+
+def _exit_with(parent: int, every: float = 5.0) -> None:
+    """End this process when the workflow process ``parent`` is gone. Killed (SIGTERM, SIGKILL: no atexit), it
+    cannot close its clients, and a calculator mid-SCF only notices the closed socket when its calculation is done
+    (a GPAW band image: minutes), holding its core till then. Checked by pid, not as our parent: under MPI our
+    parent is the launcher, which outlives the workflow."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # alive, another user's: cannot be ours, but it exists
+                pass
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 if __name__ == "__main__":
