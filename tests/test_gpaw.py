@@ -99,6 +99,20 @@ def test_the_retry_rungs_keep_the_smearing_until_the_third():
                     (0.2, {"energy": 5e-4, "density": 1e-4})]
 
 
+def test_an_scf_that_stalled_within_the_looser_criterion_goes_straight_to_that_rung():
+    """Hovering just above the criterion (1.02e-4 per electron against 1e-4), no mixer helps: the next rung is the
+    looser density criterion at the same smearing. Stalled far from it, or failed otherwise, the next rung."""
+    from seiscreen.calculators import ScfRetryCalculator
+
+    def next_rung(stalled_at):
+        calc = ScfRetryCalculator(get_preset("gpaw-lcao").parameters)
+        calc._next_rung("slab", writer=False, stalled_at=stalled_at)
+        return calc.rung, calc.smearing
+
+    assert next_rung(1.02e-4) == (2, 0.05)
+    assert next_rung(3e-3) == (1, 0.05) and next_rung(None) == (1, 0.05)
+
+
 def test_scf_that_never_converges_fails_with_a_clear_message(tmp_path):
     from seiscreen.calculators import ScfRetryCalculator
     from seiscreen.errors import SeiscreenError
