@@ -38,6 +38,7 @@ from ase.optimize import BFGS
 
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from seiscreen.minima import adatom_frac_xy
 from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, unwrap_final, with_fixed_results
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
@@ -146,8 +147,8 @@ def ml_hops(material: str, preset: str = "ml") -> list[tuple[str, Atoms, Atoms, 
         initial, _ = maker._endpoint(minima, hop["start_minimum"], start)
         final, _ = maker._endpoint(minima, hop["end_minimum"], end)
         # As HopNebMaker._run: the hop's vector, corrected for where each relaxed end sits.
-        start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
-        end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
+        start_actual = adatom_frac_xy(initial)
+        end_actual = adatom_frac_xy(final)
         end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
         shift = np.append((end_actual - start_actual) @ initial.cell.array[:2, :2], 0.0)
         hops.append((f"CHGNet Na/{material}(100) {hop['hop_id']}", initial, unwrap_final(initial, final, shift),

@@ -113,7 +113,7 @@ def child_bare(campaign_file: Path) -> None:
     from ase.calculators.emt import EMT
 
     from seiscreen.catalog import load_bulk
-    from seiscreen.minima import MinimaSettings, relax, scan_surface
+    from seiscreen.minima import MinimaSettings, adatom_frac_xy, relax, scan_surface
     from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, unwrap_final
     from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
     from seiscreen.surfaces.slabs import SlabSettings, make_terminations
@@ -143,8 +143,8 @@ def child_bare(campaign_file: Path) -> None:
                             relax(atoms, EMT(), protocol.endpoint_fmax, settings.max_steps)
                             ends.append(atoms)
                         initial, final = ends
-                        start_actual = initial.cell.scaled_positions(initial.positions[-1:])[0, :2]
-                        end_actual = final.cell.scaled_positions(final.positions[-1:])[0, :2]
+                        start_actual = adatom_frac_xy(initial)
+                        end_actual = adatom_frac_xy(final)
                         end_actual = end_actual + np.rint((hop.end - hop.start) - (end_actual - start_actual))
                         shift = np.append((end_actual - start_actual) @ initial.cell.array[:2, :2], 0.0)
                         final = unwrap_final(initial, final, shift)

@@ -218,6 +218,7 @@ class ScfRetryCalculator(Calculator):
         self._restart_written: dict[str, float] = {}  # kind -> time.monotonic() of its last restart file
         self.rung = 0  # 0: the preset as written
         self.history: list[str] = []
+        self._recorded: dict | None = None  # the last scf.json written
         self._engines: dict[str, object] = {}
         self._gpaw = None
 
@@ -294,12 +295,13 @@ class ScfRetryCalculator(Calculator):
         whose images ran in processes of their own (:func:`scf_record`)."""
         if self.workdir is None or self._gpaw.world.rank != 0:
             return
-        path = self.workdir / SCF_RECORD
-        record = {"rung": self.rung, "smearing": self.smearing, "history": self.history}
-        if not path.exists() or json.loads(path.read_text()) != record:
+        record = {"rung": self.rung, "smearing": self.smearing, "history": list(self.history)}
+        if record != self._recorded:  # written when the rung changes, not every call
+            path = self.workdir / SCF_RECORD
             partial = path.with_suffix(".partial")
             partial.write_text(json.dumps(record))
             os.replace(partial, path)
+            self._recorded = record
 
     def _stress(self):
         """Plane waves only: GPAW's LCAO and finite-difference modes have none (callers then fit an EOS)."""

@@ -31,7 +31,8 @@ from seiscreen import progress
 from seiscreen.calculators import CalculatorPreset, get_preset, scf_record
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
-from seiscreen.minima import MinimaSettings, Minimum, merge_equivalent, relax, relax_and_verify, scan_surface
+from seiscreen.minima import (MinimaSettings, Minimum, adatom_frac_xy, merge_equivalent, relax, relax_and_verify,
+                              scan_surface)
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
                           run_neb, slip_reason, unwrap_final)
 from seiscreen.parallel import ParallelSettings, ProcessBand, SubprocessCalculator
@@ -72,11 +73,6 @@ def current_store():
 CHECKPOINT_SECONDS = 1.0
 
 
-def adatom_frac_xy(atoms: Atoms) -> np.ndarray:
-    """The adatom's (the last atom's) fractional in-plane position."""
-    return atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
-
-
 def image_folder(run_dir: Path, k: int) -> Path:
     """The folder of intermediate image ``k`` of a band run in ``run_dir`` (GPAW's output, restart, SCF record)."""
     return run_dir / f"image{k:02d}"
@@ -94,7 +90,8 @@ def same_smearing_gate(result, run_dir: Path, ends: list[float | None] | None) -
     (start, images, end; None where unknown: not GPAW, or an image resumed from a checkpoint that never moved),
     or None when no image is GPAW's."""
     images = [(scf_record(image_folder(run_dir, k)) or {}).get("smearing") for k in range(len(result.images) - 2)]
-    smearing = [(ends or [None, None])[0], *images, (ends or [None, None])[1]]
+    start, end = ends or (None, None)
+    smearing = [start, *images, end]
     used = sorted({value for value in smearing if value is not None})
     if not used:
         return None
@@ -475,13 +472,12 @@ class HopNebMaker(CalculatorMaker):
             (initial, copied_i), (final, copied_f) = (self._placed_end(minima, hop[f"{name}_minimum"], node)
                                                       for name, node in (("start", start), ("end", end)))
             self.relax_ends([(initial, run_dir / "start"), (final, run_dir / "end")])
+            start_actual, end_actual = adatom_frac_xy(initial), adatom_frac_xy(final)
             symmetry = symmetry_of(minima.slab)
-            slide_i, slide_f = (float(symmetry.lateral_distance(adatom_frac_xy(atoms), copied))
-                                for atoms, copied in ((initial, copied_i), (final, copied_f)))
+            slide_i, slide_f = (float(symmetry.lateral_distance(actual, copied))
+                                for actual, copied in ((start_actual, copied_i), (end_actual, copied_f)))
             lattice = initial.cell.array[:2, :2]
             # The hop's vector, corrected for where each end's copy of its minimum actually sits.
-            start_actual = adatom_frac_xy(initial)
-            end_actual = adatom_frac_xy(final)
             end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
             endpoints = {"start_slide": slide_i, "end_slide": slide_f,
                          "start_energy": float(initial.get_potential_energy()),

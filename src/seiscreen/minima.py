@@ -53,6 +53,11 @@ class MinimaSettings(BaseModel):
                                  self.max_vertical_fraction)
 
 
+def adatom_frac_xy(atoms: Atoms) -> np.ndarray:
+    """The adatom's (the last atom's) fractional in-plane position, unwrapped."""
+    return atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
+
+
 @dataclass
 class Minimum:
     """One relaxed adatom configuration (a representative of its symmetry class once deduplicated)."""
@@ -74,7 +79,7 @@ class Minimum:
 
     @property
     def frac_xy(self) -> np.ndarray:
-        return (self.atoms.cell.scaled_positions(self.atoms.positions[-1:])[0, :2]) % 1.0
+        return adatom_frac_xy(self.atoms) % 1.0
 
     @property
     def accepted(self) -> bool:
@@ -210,7 +215,7 @@ def _basin_holding(atoms: Atoms, known: Sequence[Minimum], symmetry: SurfaceSymm
     verification of its own."""
     if symmetry is None:
         return None
-    here = atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2] % 1.0
+    here = adatom_frac_xy(atoms) % 1.0
     energy = atoms.get_potential_energy()
     return next((m for m in known if m.accepted and m.energy <= energy + 1e-3
                  and abs(m.position[2] - atoms.positions[-1, 2]) < 0.3
