@@ -95,7 +95,8 @@ def test_the_retry_rungs_keep_the_smearing_until_the_third():
         calc.rung = rung
         seen.append((calc.smearing, calc.rung_parameters["convergence"]))
     assert seen == [(0.05, {"energy": 5e-4, "density": 1e-4}), (0.05, {"energy": 5e-4, "density": 1e-4}),
-                    (0.05, {"energy": 5e-4, "density": 5e-4}), (0.1, {"energy": 5e-4, "density": 1e-4}),
+                    (0.05, {"energy": 5e-4, "density": 5e-4, "forces": 0.01}),
+                    (0.1, {"energy": 5e-4, "density": 1e-4}),
                     (0.2, {"energy": 5e-4, "density": 1e-4})]
 
 
