@@ -317,4 +317,11 @@ def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, 
     fresh = rerun_hop(store, uuid, preset="emt-asap")  # the same rerun in one go, not saved
     assert resumed.barrier == pytest.approx(fresh.barrier, abs=1e-3)
     assert not list((store / "checkpoints").iterdir())
-    assert len(load_results(store).reruns) == 1
+    reruns = load_results(store).reruns
+    assert len(reruns) == 1
+    # The saved rerun keeps its band, as a hop does: the evidence behind its barrier.
+    band = band_images(store, reruns["job_uuid"].iloc[0])
+    profile = [image.get_potential_energy() - band[0].get_potential_energy() for image in band]
+    assert len(band) == len(resumed.image_energies) > 2 and resumed.gates and all(resumed.gates.values())
+    assert profile == pytest.approx(resumed.image_energies, abs=1e-9)
+    assert max(profile) == pytest.approx(resumed.barrier, abs=0.02)  # the spline's maximum, near the top image

@@ -108,7 +108,8 @@ class HopRerunMaker(Maker):
 
     name: str = "hop rerun"
 
-    @job(config=JobConfig(expose_store=True))  # the store names the checkpoint folder: a killed rerun resumes
+    # The store names the checkpoint folder (a killed rerun resumes); the band goes to the data store.
+    @job(data=["band"], config=JobConfig(expose_store=True))
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
              neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None,
              preset: str | None = None) -> HopRerunDoc:
@@ -251,10 +252,14 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror,
                          resume=resume, checkpoint=band_file and (lambda state: state.save(band_file)),
                          checkpoint_seconds=CHECKPOINT_SECONDS)
-    same_smearing_gate(result, folder, smearing)
+    scf_smearing = same_smearing_gate(result, folder, smearing)
     _remove(ends_file, band_file)
+    e0 = result.energies[0]
     return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
-                       force_calls=result.force_calls + end_calls)
+                       force_calls=result.force_calls + end_calls, start_energy=e0,
+                       image_energies=[e - e0 for e in result.energies],
+                       gates=result.gates, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
+                       scf_smearing=scf_smearing, band=[atoms_to_dict(image) for image in result.images])
 
 
 def _remove(*paths: Path | None) -> None:

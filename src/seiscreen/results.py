@@ -241,15 +241,15 @@ def hop_documents(store=None) -> dict[str, dict]:
 def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
     """The final NEB band of one hop as ASE Atoms with their energies (with ``trajectory=True``: every stored
     band, a list of lists, without energies), read from the store's ``data`` collection. ``job_uuid``: the hop's
-    NEB job (see ``hop_documents``)."""
+    NEB job (see ``hop_documents``), or a saved rerun's job (``load_results(store).reruns``; no trajectory)."""
     from seiscreen.errors import SeiscreenError
     from seiscreen.schemas import atoms_from_dict
 
     store = _as_store(store)
-    doc = store.query_one({"uuid": job_uuid, "output.doc_type": "hop"}, properties=["output"])
+    doc = store.query_one({"uuid": job_uuid, "output.doc_type": {"$in": ["hop", "hop_rerun"]}}, properties=["output"])
     if doc is None:
-        raise SeiscreenError(f"no hop with job uuid {job_uuid!r} in this store: see `seiscreen results --hops "
-                             "--format csv` (column job_uuid)")
+        raise SeiscreenError(f"no hop or saved rerun with job uuid {job_uuid!r} in this store: see `seiscreen results "
+                             "--hops --format csv` or `--reruns --format csv` (column job_uuid)")
     maker = doc["output"].get("job_uuid")
     if trajectory and maker and maker != job_uuid:  # a copy (jobs.lower_saddle) was passed the band without it
         # the history stays under the job that made the band; a store without that job keeps what the copy has
@@ -271,5 +271,5 @@ def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
         from ase.calculators.singlepoint import SinglePointCalculator
 
         for image, energy in zip(images, energies, strict=True):
-            image.calc = SinglePointCalculator(image, energy=doc["output"]["start_energy"] + energy)
+            image.calc = SinglePointCalculator(image, energy=(doc["output"].get("start_energy") or 0.0) + energy)
     return images

@@ -245,6 +245,15 @@ class HopRerunDoc(BaseModel):
     end_energy_drift: float | None  # largest |recomputed - stored| energy of the two ends: the calculator itself
     notes: list[str] = []  # what differs from the stored computation (calculator settings, valleys)
     provenance: Provenance  # the rerun's: today's preset, the protocol as rerun
+    # The rerun's band, as a hop keeps its own (empty where the rerun failed before a band): the evidence behind
+    # ``barrier`` (a rerun at another level is that level's only barrier of the hop).
+    start_energy: float | None = None  # eV, absolute
+    image_energies: list[float] = []  # relative to the start image
+    gates: dict[str, bool] = {}
+    steps_plain: int = 0
+    steps_climb: int = 0
+    scf_smearing: list[float | None] | None = None  # GPAW: per band image, start to end (HopDoc.scf_smearing)
+    band: list[dict] = Field(default_factory=list)  # final images: routed to the data store
 
     @property
     def label(self) -> str:
