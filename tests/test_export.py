@@ -221,6 +221,26 @@ def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     assert claims.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "undecidable"
 
 
+def test_the_shipped_gpaw_lcao_naf100_barrier_keeps_its_converged_band_gates_and_settings():
+    """results/gpaw-halides.json.gz (issue 4): the gpaw-lcao-gamma NaF(100) hop recomputed at gpaw-lcao (k-points,
+    spin-polarised) by `rerun-hop 9c0e2ca8 --preset gpaw-lcao --save`, ends relaxed at that level first."""
+    shipped = REPO / "results" / "gpaw-halides.json.gz"
+    reruns = load_results(shipped).reruns
+    runs = reruns[(reruns["preset"] == "gpaw-lcao") & (reruns["material"] == "NaF")]
+    # Run twice (the first before reruns kept their band): the same barrier to 1e-6 eV, from the same start.
+    assert set(runs["status"]) == {"accepted"} and runs["barrier"].max() - runs["barrier"].min() < 1e-6
+    rerun = runs.iloc[-1]  # the newest
+    assert rerun.hop_job_uuid.startswith("9c0e2ca8")
+    doc = open_store(shipped).query_one({"uuid": rerun.job_uuid})["output"]
+    assert doc["gates"]["converged"] and all(doc["gates"].values())
+    assert set(doc["scf_smearing"]) == {0.05}  # every image, ends included, at the preset's smearing
+    settings = doc["provenance"]["calculator"]["parameters"]
+    assert settings["spinpol"] and settings["kpts"] == {"density": 2.5, "gamma": True}
+    band = band_images(shipped, rerun.job_uuid)
+    profile = [image.get_potential_energy() - band[0].get_potential_energy() for image in band]
+    assert len(band) == 7 and max(profile) <= rerun.barrier < max(profile) + 0.02
+
+
 def test_a_hop_rerun_with_another_preset_relaxes_its_ends_first_and_stays_out_of_the_uncertainty(
         emt_store, tmp_path, monkeypatch):
     """`rerun-hop --preset`: a screening barrier checked at another level (stand-in: EMT with ASAP's cutoff, a
@@ -325,3 +345,9 @@ def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, 
     assert len(band) == len(resumed.image_energies) > 2 and resumed.gates and all(resumed.gates.values())
     assert profile == pytest.approx(resumed.image_energies, abs=1e-9)
     assert max(profile) == pytest.approx(resumed.barrier, abs=0.02)  # the spline's maximum, near the top image
+    from seiscreen.report import write_report
+
+    report = write_report(store, tmp_path / "report", bands=False)  # listed in the report, table and CSV
+    page = report.index.read_text()
+    assert "<h2>Hop reruns</h2>" in page and f"<td>{resumed.barrier:.3f}</td>" in page
+    assert pd.read_csv(tmp_path / "report" / "tables" / "hop-reruns.csv")["barrier"].tolist() == [resumed.barrier]

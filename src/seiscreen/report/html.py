@@ -94,6 +94,8 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
     comparison.claims.to_csv(tables / "review-orderings.csv", index=False)
     comparison.pairs.to_csv(tables / "review-ordering-pairs.csv", index=False)
     comparison.values.to_csv(tables / "review-numbers.csv", index=False)
+    if not results.reruns.empty:
+        results.reruns.to_csv(tables / "hop-reruns.csv", index=False)
 
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>seiscreen report</title>"
              f"<style>{CSS}</style></head><body>"]
@@ -119,6 +121,15 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
         fid = results.fidelity
         parts.append("<h2>Fidelity funnel</h2><p class='note'>The same surfaces with two presets.</p>"
                      + fid.to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0, na_rep="-"))
+    if not results.reruns.empty:  # `rerun-hop --save`: a hop under changed NEB settings or at another level
+        columns = ["material", "facet", "termination", "hop_id", "calculator", "preset", "start", "neb_changes",
+                   "stored_barrier", "barrier", "difference", "status", "force_calls", "created_at"]
+        parts.append("<h2>Hop reruns</h2><p class='note'>Stored hops recomputed (<code>seiscreen rerun-hop "
+                     "--save</code>): with changed NEB settings (the change widens the surface's uncertainty), or "
+                     "with another preset, the ends relaxed at that level first (that level's barrier of the hop, "
+                     "never ranked with the stored level's).</p>"
+                     + results.reruns[columns].to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0,
+                                                       na_rep="-"))
     parts.append(_sources_section(literature))
     parts.append("<h2>Files</h2><p>Tables: " + ", ".join(
         f"<a href='tables/{p.name}'>{p.name}</a>" for p in sorted(tables.glob("*.csv"))) + ". "
