@@ -8,7 +8,8 @@ NaF(100) hop 9c0e2ca8 (2026-11-27 19:21, read back from its ``gpaw.txt``). The b
 points on that geometry: (a) spin-paired (the state the band's image is in), (b) the preset from scratch (the
 moment free, started from 1 μB on the adatom) and (c) the total moment held at 1 μB (Fermi-Dirac with
 ``fixmagmom``). If (b) or (c) were lower than (a), the band's saddle would sit on a trapped spin state and its
-barrier would be too high. Prints the energies, moments, and each against (a).
+barrier would be too high. Prints the energies, moments, and each against (a). Measured 2026-11-27, 1 thread:
+(a) -59.602184 eV, 0.000 μB; (b) -59.590690 eV, 0.651 μB, +0.0115 eV; (c) -59.569608 eV, +0.0326 eV.
 """
 
 from __future__ import annotations
