@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.io import read
+from ase.units import Ha
 
 from seiscreen.calculators import get_preset, gpaw_keywords
 
@@ -44,7 +45,7 @@ def fixed_moment_energy(atoms, parameters: dict, folder: Path) -> tuple[float, f
         # GPAW 26.7 fails writing the two work functions of a dipole-corrected slab with two Fermi levels (a fixed
         # moment), after the energy is computed: the energy and moment are kept in its results.
         pass
-    return calc.dft.results["energy"] * 27.211386245988, float(calc.dft.results["magmom"])
+    return calc.dft.results["energy"] * Ha, float(calc.dft.results["magmom"])
 
 
 def main() -> None:
@@ -75,6 +76,7 @@ def _free(preset, folder: Path) -> tuple[float, float]:
     atoms = read(IMAGE)
     atoms.calc = preset.make(atoms, folder)
     return atoms.get_potential_energy(), float(atoms.calc.get_magnetic_moment())
+
 
 if __name__ == "__main__":
     main()

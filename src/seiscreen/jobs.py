@@ -105,6 +105,15 @@ def same_smearing_gate(result, run_dir: Path, ends: list[float | None] | None) -
     return smearing
 
 
+def band_fields(result) -> dict:
+    """What a hop document and a saved rerun both keep of a finished band (``NebResult``): its start energy, the
+    energies relative to it, the gates, the steps and the final images (routed to the data store)."""
+    e0 = result.energies[0]
+    return dict(start_energy=e0, image_energies=[e - e0 for e in result.energies], gates=result.gates,
+                steps_plain=result.steps_plain, steps_climb=result.steps_climb,
+                band=[atoms_to_dict(image) for image in result.images])
+
+
 def _slowed(calc: Calculator) -> Calculator:
     delay = float(os.environ.get(FORCE_DELAY_VAR) or 0)
     if delay > 0 and hasattr(calc, "calculate"):
@@ -582,15 +591,13 @@ class HopNebMaker(CalculatorMaker):
                                 warm_start=via.warm_start)
 
     def _result_doc(self, minima: MinimaDoc, hop: dict, result, **extra) -> HopDoc:
-        e0 = result.energies[0]
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return self._hop_doc(
-            minima, hop, status=result.status, reason=result.reason, gates=result.gates,
+            minima, hop, status=result.status, reason=result.reason, **band_fields(result),
             forward_barrier=result.forward_barrier, reverse_barrier=result.reverse_barrier,
-            saddle_energy=result.saddle_energy, start_energy=e0, image_energies=[e - e0 for e in result.energies],
-            path=result.path, exchange=result.exchange, interior_minimum_image=result.interior_minimum_image,
-            force_calls=result.force_calls, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
-            mirrored=result.mirrored, band=[atoms_to_dict(im) for im in result.images],
+            saddle_energy=result.saddle_energy, path=result.path, exchange=result.exchange,
+            interior_minimum_image=result.interior_minimum_image, force_calls=result.force_calls,
+            mirrored=result.mirrored,
             trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]], **extra)
 
     def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:

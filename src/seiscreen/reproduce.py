@@ -173,7 +173,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     ``checkpoint`` (a path without suffix): the relaxed ends are saved to ``<checkpoint>-ends.npz`` and the band
     to ``<checkpoint>.npz`` as it runs, and a rerun killed on the way resumes from them (both are deleted once
     it is done)."""
-    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, ends_smearing, same_smearing_gate
+    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, ends_smearing, same_smearing_gate
     from seiscreen.minima import MinimaSettings
     from seiscreen.neb import NebCheckpoint, find_band_mirror, run_neb
     from seiscreen.schemas import SurfaceKey
@@ -254,12 +254,8 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
                          checkpoint_seconds=CHECKPOINT_SECONDS)
     scf_smearing = same_smearing_gate(result, folder, smearing)
     _remove(ends_file, band_file)
-    e0 = result.energies[0]
     return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
-                       force_calls=result.force_calls + end_calls, start_energy=e0,
-                       image_energies=[e - e0 for e in result.energies],
-                       gates=result.gates, steps_plain=result.steps_plain, steps_climb=result.steps_climb,
-                       scf_smearing=scf_smearing, band=[atoms_to_dict(image) for image in result.images])
+                       force_calls=result.force_calls + end_calls, scf_smearing=scf_smearing, **band_fields(result))
 
 
 def _remove(*paths: Path | None) -> None:

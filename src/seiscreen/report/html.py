@@ -118,18 +118,15 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
     parts.append("<h2>Adsorption energy vs barrier</h2>" + _img(scatter, out, "adsorption energy vs barrier"))
     parts.append(_surfaces_section(docs, hop_docs, band_files, figures, out))
     if not results.fidelity.empty:
-        fid = results.fidelity
-        parts.append("<h2>Fidelity funnel</h2><p class='note'>The same surfaces with two presets.</p>"
-                     + fid.to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0, na_rep="-"))
+        parts.append(_frame_section("Fidelity funnel", "The same surfaces with two presets.", results.fidelity))
     if not results.reruns.empty:  # `rerun-hop --save`: a hop under changed NEB settings or at another level
         columns = ["material", "facet", "termination", "hop_id", "calculator", "preset", "start", "neb_changes",
                    "stored_barrier", "barrier", "difference", "status", "force_calls", "created_at"]
-        parts.append("<h2>Hop reruns</h2><p class='note'>Stored hops recomputed (<code>seiscreen rerun-hop "
-                     "--save</code>): with changed NEB settings (the change widens the surface's uncertainty), or "
-                     "with another preset, the ends relaxed at that level first (that level's barrier of the hop, "
-                     "never ranked with the stored level's).</p>"
-                     + results.reruns[columns].to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0,
-                                                       na_rep="-"))
+        parts.append(_frame_section(
+            "Hop reruns", "Stored hops recomputed (<code>seiscreen rerun-hop --save</code>): with changed NEB "
+            "settings (the change widens the surface's uncertainty), or with another preset, the ends relaxed at "
+            "that level first (that level's barrier of the hop, never ranked with the stored level's).",
+            results.reruns[columns]))
     parts.append(_sources_section(literature))
     parts.append("<h2>Files</h2><p>Tables: " + ", ".join(
         f"<a href='tables/{p.name}'>{p.name}</a>" for p in sorted(tables.glob("*.csv"))) + ". "
@@ -138,6 +135,12 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
     index = out / "index.html"
     index.write_text("\n".join(parts), encoding="utf-8")
     return Report(index, sorted(figures.glob("*.png")), comparison)
+
+
+def _frame_section(title: str, note_html: str, frame: pd.DataFrame) -> str:
+    """A section holding one pandas table, numbers to 3 decimals."""
+    return (f"<h2>{title}</h2><p class='note'>{note_html}</p>"
+            + frame.to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0, na_rep="-"))
 
 
 def _store_name(store) -> str:
