@@ -161,6 +161,11 @@ def test_the_shipped_review_results_read_back_and_judge_the_review():
     alloys = current.loc[["moorthy2023-NaIn-lowest-alloy"]]
     assert set(alloys["verdict"]) == {"undecidable"} and alloys["detail"].str.contains("vs NaBi: reproduced").all()
     assert alloys["detail"].str.contains("vs NaZn13: reproduced").all()  # (111) too since NaZn13(111) finished
+    # Cao's "higher affinity for Na+" of both phases over Na metal, on adsorption energies (Na metal with the Na
+    # adatom of workflows/metals.yaml shares the coatings' protocol).
+    for phase, e_ads in (("Na2Se", "-1.276 eV"), ("Na15Sn4", "-0.586 eV (lowest of 6 surfaces)")):
+        row = current.loc[f"cao2024-{phase}-binds-Na-more-than-Na-metal"]
+        assert row["verdict"] == "reproduced" and f"E_ads {e_ads} < Na(100) 100-s0.250 E_ads 0.152" in row["detail"]
 
 
 def test_the_shipped_gpaw_naf100_level_reads_back_with_its_protocol_and_uncertainty():

@@ -61,8 +61,12 @@ def test_literature_has_the_reviews_numbers_orderings_and_methods():
     kinds = {o.id: o.kind for o in lit.orderings}
     assert kinds["cao2024-Na2Se-below-NaF"] == "number"
     for ordering in ("choudhury2017-NaBr-lowest-halide", "tian2019-NaI-below-NaF", "moorthy2023-NaIn-lowest-alloy",
-                     "fig3a-Mg-below-Na-Li-self"):
+                     "fig3a-Mg-below-Na-Li-self", "cao2024-Na2Se-binds-Na-more-than-Na-metal",
+                     "cao2024-Na15Sn4-binds-Na-more-than-Na-metal"):
         assert kinds[ordering] == "ordering-only"
+    quantities = {o.id: o.quantity for o in lit.orderings}
+    assert quantities["cao2024-Na15Sn4-binds-Na-more-than-Na-metal"] == "adsorption_energy"
+    assert quantities["cao2024-Na2Se-below-NaF"] == "barrier"
     assert "implicit" in lit.sources["choudhury2017"].method
     assert {s.ref for s in lit.sources.values()} >= {71, 72, 74, 76, 77}
     catalog = (REPO / "structures" / "catalog.yaml").read_text()
@@ -203,6 +207,29 @@ def test_metal_self_diffusion_compares_campaigns_of_one_calculator():
     assert "Na(110) t0 0.150 eV" in row["detail"]  # each metal at its lowest ranked facet
 
 
+def test_an_adsorption_ordering_compares_the_most_strongly_bound_minimum_of_any_finished_search():
+    table = pd.DataFrame([
+        {"material": m, "facet": f, "termination": t, "adsorbate": "Na", "calculator": "ml", "status": status,
+         "barrier": barrier, "adsorption_energy": e_ads, "reason": "", "protocol_id": "p1"}
+        for m, f, t, status, barrier, e_ads in [
+            ("Na2Se", "(100)", "t0", "ranked", 0.25, -1.28),
+            ("Na15Sn4", "(100)", "t0", "ranked", 0.46, -0.17),
+            ("Na15Sn4", "(100)", "t1", "no_path", None, -0.59),  # no path for the NEB, but its minima count
+            ("Na", "(100)", "t0", "ranked", 0.13, 0.15),
+            ("Na", "(110)", "t0", "ranked", 0.05, -0.30)]])
+    comparison = compare_orderings(table)
+    row = claim(comparison, "cao2024-Na15Sn4-binds-Na-more-than-Na-metal", facet="any")
+    assert row["verdict"] == "reproduced" and row["quantity"] == "adsorption_energy"
+    assert "Na15Sn4(100) t1 E_ads -0.590 eV" in row["detail"] and "Na(110) t0 E_ads -0.300 eV" in row["detail"]
+    assert claim(comparison, "cao2024-Na2Se-below-NaF")["quantity"] == "barrier"  # barriers stay barriers
+    weak = table.assign(adsorption_energy=[-0.20, -0.17, -0.59, 0.15, -0.30])
+    row = claim(compare_orderings(weak), "cao2024-Na2Se-binds-Na-more-than-Na-metal", facet="any")
+    assert row["verdict"] == "violated" and "Na2Se(100) t0 E_ads -0.200 eV > Na(110)" in row["detail"]
+    no_minima = table.assign(adsorption_energy=[None, None, None, 0.15, -0.30])
+    row = claim(compare_orderings(no_minima), "cao2024-Na2Se-binds-Na-more-than-Na-metal", facet="any")
+    assert row["verdict"] == "undecidable" and "Na2Se with no accepted minimum" in row["detail"]
+
+
 def test_literature_numbers_beside_ours_and_an_empty_store():
     values = compare_orderings(surfaces(("NaF", 0.152))).values.set_index("id")
     assert values.loc["cao2024-NaF", "difference"] == pytest.approx(0.152 - 0.2671)
@@ -303,7 +330,7 @@ def test_report_and_export_commands(emt_store, tmp_path):
     result = runner.invoke(app, ["report", "--store", str(emt_store), "--out", str(tmp_path / "r")],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "index.html" in result.output and "6 undecidable" in result.output
+    assert "index.html" in result.output and "8 undecidable" in result.output  # every claim: no Na here
     result = runner.invoke(app, ["export-bands", "--store", str(emt_store), "--out", str(tmp_path / "b"),
                                  "--format", "traj"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output

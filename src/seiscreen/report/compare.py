@@ -10,6 +10,10 @@ preset). An ordering "A below B" is
 - ``undecidable`` when A or B has no result in this store, or is there but not ranked (a failed gate, an incomplete
   surface, no path, no minima): the detail says which and why.
 
+An ordering of adsorption energies (``Ordering.quantity``) compares each material's lowest adsorption energy (its
+most strongly bound verified minimum, on any termination whose minima search finished, ranked or not: the NEB
+gates say nothing about a minimum).
+
 An incomplete surface still bounds its barrier (``barrier_lower``, ``barrier_upper``: every failed hop as easy as
 it can be, and left out). A material then has a range, and an ordering is decided when the ranges do not overlap.
 
@@ -26,10 +30,10 @@ import pandas as pd
 
 from seiscreen.report.literature import Literature, Ordering, load_literature
 
-PAIR_COLUMNS = ["ordering", "statement", "kind", "source", "method", "calculator", "protocol_id", "facet",
-                "lower", "higher", "lower_barrier", "higher_barrier", "difference", "literature_lower",
+PAIR_COLUMNS = ["ordering", "statement", "kind", "quantity", "source", "method", "calculator", "protocol_id", "facet",
+                "lower", "higher", "lower_value", "higher_value", "difference", "literature_lower",
                 "literature_higher", "uncertainty", "verdict", "detail"]
-CLAIM_COLUMNS = ["ordering", "statement", "kind", "source", "method", "calculator", "protocol_id", "facet",
+CLAIM_COLUMNS = ["ordering", "statement", "kind", "quantity", "source", "method", "calculator", "protocol_id", "facet",
                  "verdict", "ours", "literature", "detail"]
 VALUE_COLUMNS = ["id", "material", "facet", "facet_stated", "literature_ev", "unit", "value", "source", "method",
                  "comparable", "calculator", "protocol_id", "ours", "surface", "difference", "detail"]
@@ -44,7 +48,7 @@ class Comparison:
 
 @dataclass
 class _Lookup:
-    barrier: float | None
+    value: float | None  # eV: the barrier, or the adsorption energy (Ordering.quantity)
     label: str  # "NaF(100) 100-s0.250"
     detail: str  # "0.152 eV" or why there is none
     protocols: tuple[str, ...] = ()
@@ -102,6 +106,32 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
         detail += f"; also {not_ranked}"
     return _Lookup(float(best["barrier"]), label, detail, tuple(sorted(set(ranked["protocol_id"]))), uncertainty,
                    float(best["barrier"]), float(best["barrier"]))
+
+
+def lookup_adsorption_energy(frame: pd.DataFrame, material: str, facet: str | None, adsorbate: str) -> _Lookup:
+    """The material's lowest adsorption energy in ``frame`` (one protocol or one calculator), or why there is
+    none. Carried without a ±: no preset has a measured residual for it."""
+    name = f"{material}{facet or ''}"
+    if frame.empty or "material" not in frame:
+        return _Lookup(None, name, "no surfaces in this store")
+    if "adsorption_energy" not in frame:
+        return _Lookup(None, name, "no adsorption energies in this store")
+    want_adsorbate = material if adsorbate == "self" else adsorbate
+    rows = frame[(frame["material"] == material) & (frame["adsorbate"] == want_adsorbate)]
+    if facet is not None:
+        rows = rows[rows["facet"] == facet]
+    found = rows[rows["adsorption_energy"].notna()]
+    if found.empty:
+        return _Lookup(None, name, f"{name} with no accepted minimum in this store" if not rows.empty
+                       else f"{name} with no result in this store")
+    best = found.loc[found["adsorption_energy"].idxmin()]
+    label = f"{best['material']}{best['facet']} {best['termination']}"
+    value = float(best["adsorption_energy"])
+    detail = f"{label} E_ads {value:.3f} eV" + (f" (lowest of {len(found)} surfaces)" if len(found) > 1 else "")
+    return _Lookup(value, label, detail, tuple(sorted(set(found["protocol_id"]))), None, value, value)
+
+
+_LOOKUP = {"barrier": lookup_barrier, "adsorption_energy": lookup_adsorption_energy}
 
 
 def _ranges_verdict(low: _Lookup, high: _Lookup, margin: float) -> str | None:
@@ -176,15 +206,17 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
     for ordering in literature.orderings:
         source = literature.sources[ordering.source]
         common = {"ordering": ordering.id, "statement": ordering.statement, "kind": ordering.kind,
-                  "source": literature.source_label(ordering.source), "method": source.method}
+                  "quantity": ordering.quantity, "source": literature.source_label(ordering.source),
+                  "method": source.method}
+        lookup = _LOOKUP[ordering.quantity]
         for calculator, protocol, rows in _groups_with(surfaces, ordering.adsorbate,
                                                        [ordering.lower, *ordering.higher]):
             for facet in ordering.facets:
-                low = lookup_barrier(rows, ordering.lower, facet, ordering.adsorbate)
+                low = lookup(rows, ordering.lower, facet, ordering.adsorbate)
                 group_pairs, missing = [], []
                 for higher in ordering.higher:
-                    high = lookup_barrier(rows, higher, facet, ordering.adsorbate)
-                    decided = low.barrier is not None and high.barrier is not None
+                    high = lookup(rows, higher, facet, ordering.adsorbate)
+                    decided = low.value is not None and high.value is not None
                     margin = _pair_uncertainty(low, high) if decided else None
                     by_ranges = None if decided else _ranges_verdict(low, high, _pair_uncertainty(low, high) or 0.0)
                     if by_ranges is not None:
@@ -192,23 +224,23 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                                                      f"{high.detail}"
                     elif not decided:
                         verdict = "undecidable"
-                        why = list(dict.fromkeys(x.detail for x in (low, high) if x.barrier is None))
+                        why = list(dict.fromkeys(x.detail for x in (low, high) if x.value is None))
                         missing.extend(why)
                         detail = "; ".join(why)
                     else:
-                        verdict = "reproduced" if low.barrier < high.barrier else "violated"
-                        sign = "<" if low.barrier < high.barrier else ("=" if low.barrier == high.barrier else ">")
+                        verdict = "reproduced" if low.value < high.value else "violated"
+                        sign = "<" if low.value < high.value else ("=" if low.value == high.value else ">")
                         detail = f"{low.detail} {sign} {high.detail}"
-                        if margin is not None and abs(high.barrier - low.barrier) <= margin:
+                        if margin is not None and abs(high.value - low.value) <= margin:
                             verdict = "undecidable"  # the order is inside what the settings can resolve
-                            detail += (f" (difference {abs(high.barrier - low.barrier):.3f} eV, within the "
+                            detail += (f" (difference {abs(high.value - low.value):.3f} eV, within the "
                                        f"±{margin:.3f} eV uncertainty)")
                             missing.append(f"vs {higher}: {detail}")
                     group_pairs.append({
                         **common, "calculator": calculator, "protocol_id": protocol, "facet": facet or "any",
-                        "lower": ordering.lower, "higher": higher, "lower_barrier": low.barrier,
-                        "higher_barrier": high.barrier,
-                        "difference": high.barrier - low.barrier if decided else None,
+                        "lower": ordering.lower, "higher": higher, "lower_value": low.value,
+                        "higher_value": high.value,
+                        "difference": high.value - low.value if decided else None,
                         "literature_lower": _literature_number(literature, ordering, ordering.lower),
                         "literature_higher": _literature_number(literature, ordering, higher),
                         "uncertainty": margin,
@@ -216,8 +248,8 @@ def compare_orderings(surfaces: pd.DataFrame, literature: Literature | None = No
                 pairs.extend(group_pairs)
                 verdicts = [p["verdict"] for p in group_pairs]
                 ours = ", ".join(dict.fromkeys(
-                    [f"{ordering.lower} {_fmt(low.barrier)}"]
-                    + [f"{p['higher']} {_fmt(p['higher_barrier'])}" for p in group_pairs]))
+                    [f"{ordering.lower} {_fmt(low.value)}"]
+                    + [f"{p['higher']} {_fmt(p['higher_value'])}" for p in group_pairs]))
                 lit = ", ".join(f"{m} {_fmt(v)}" for m, v in
                                 [(ordering.lower, group_pairs[0]["literature_lower"])]
                                 + [(p["higher"], p["literature_higher"]) for p in group_pairs] if v is not None)
@@ -240,9 +272,9 @@ def compare_values(surfaces: pd.DataFrame, literature: Literature | None = None)
                 "method": literature.sources[value.source].method, "comparable": value.comparable}
         for calculator, protocol, group in _groups_with(surfaces, value.adsorbate, [value.material]):
             found = lookup_barrier(group, value.material, value.facet, value.adsorbate)
-            rows.append({**base, "calculator": calculator, "protocol_id": protocol, "ours": found.barrier,
-                         "surface": found.label if found.barrier is not None else None,
-                         "difference": found.barrier - value.value_ev if found.barrier is not None else None,
+            rows.append({**base, "calculator": calculator, "protocol_id": protocol, "ours": found.value,
+                         "surface": found.label if found.value is not None else None,
+                         "difference": found.value - value.value_ev if found.value is not None else None,
                          "detail": found.detail if value.comparable else
                          f"{found.detail}; not a surface diffusion barrier of a Na adatom: not judged"})
     return pd.DataFrame(rows, columns=VALUE_COLUMNS)

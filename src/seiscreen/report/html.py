@@ -227,7 +227,9 @@ def _comparison_section(comparison, literature: Literature) -> str:
     parts = ["<h2>Comparison with the review (Zhu et al. 2024)</h2>",
              "<p class='note'>Each ordering the review reports, judged within one protocol of this store "
              "(metal self-diffusion: within one calculator preset). <b>reproduced</b>: our percolation barriers "
-             "are in the review's order; <b>violated</b>: they are not; <b>undecidable</b>: a material is "
+             "(for the orderings of how strongly Na binds: the adsorption energies of the lowest verified "
+             "minima, without a ±) are in the review's order; <b>violated</b>: they are not; "
+             "<b>undecidable</b>: a material is "
              "missing from this campaign or was not ranked (failed gate, incomplete surface), named in the "
              "detail. <i>number</i>: the review quotes both numbers; <i>ordering-only</i>: it does not. The "
              "literature methods differ from ours (see Sources): a reproduced ordering is agreement, not "

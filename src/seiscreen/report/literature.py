@@ -52,12 +52,15 @@ class LiteratureValue(_Strict):
 
 
 class Ordering(_Strict):
-    """``lower`` has a lower barrier than each of ``higher`` (one pair each), on each of ``facets``."""
+    """``lower`` has a lower ``quantity`` than each of ``higher`` (one pair each), on each of ``facets``:
+    the percolation barrier, or the adsorption energy of the lowest minimum (lower: the adatom binds more
+    strongly; the bulk-adsorbate reference cancels in a comparison under one calculator)."""
 
     id: str
     source: str
     kind: Literal["number", "ordering-only"]
     statement: str
+    quantity: Literal["barrier", "adsorption_energy"] = "barrier"
     lower: str
     higher: list[str] = Field(min_length=1)
     facets: list[str | None] = Field(default_factory=lambda: [None], min_length=1)
@@ -110,7 +113,7 @@ class Literature(_Strict):
 
     def orderings_frame(self) -> pd.DataFrame:
         """One row per review ordering: the statement, number or ordering-only, source and method."""
-        rows = [{"id": o.id, "statement": o.statement, "kind": o.kind, "lower": o.lower,
+        rows = [{"id": o.id, "statement": o.statement, "kind": o.kind, "quantity": o.quantity, "lower": o.lower,
                  "higher": ", ".join(o.higher), "facets": ", ".join(f or "any" for f in o.facets),
                  "facet_stated": o.facet_stated, "adsorbate": o.adsorbate, "source": self.source_label(o.source),
                  "method_short": self.sources[o.source].method_short, "method": self.sources[o.source].method,
