@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,40 @@ def test_status_reports_interrupted_work_of_a_client_that_died(tmp_path):
     assert states == {("Al", "(100)"): "running", ("Al", "(111)"): "failed", ("Cu", "(100)"): "pending"}
     result = CliRunner().invoke(app, ["status", "--store", str(tmp_path), "--format", "json"])
     assert result.exit_code == 0 and len(json.loads(result.output)) == 3
+
+
+def test_status_follows_a_plain_local_run_and_reports_it_interrupted_when_killed(tmp_path):
+    store = tmp_path / "store"
+    campaign = write_campaign(tmp_path, TWO_SURFACES)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.Popen([SEISCREEN, "run", str(campaign), "--store", str(store)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        running = []
+        for _ in range(600):  # the first surface's minima search starts within seconds
+            if (store / "seiscreen" / "execution_status.collection").exists():
+                running = [r for r in campaign_status(str(store)) if r["state"] == "running"]
+                if running:
+                    break
+            if run.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert running, "no surface was shown running while `seiscreen run` worked"
+        assert running[0]["campaign"] == "emt-two" and running[0]["detail"] == "minima search"
+    finally:
+        run.kill()
+        run.wait()
+    rows = campaign_status(str(store))
+    interrupted = [r for r in rows if r["state"] == "interrupted"]
+    assert interrupted and "rerun the same command" in interrupted[0]["reason"]
+
+    # The same command finishes it, and the status says so, surface by surface.
+    subprocess.run([SEISCREEN, "run", str(campaign), "--store", str(store)], env=env, check=True,
+                   capture_output=True)
+    rows = [r for r in campaign_status(str(store)) if r["termination"]]
+    assert {r["state"] for r in rows} == {"done"} and len(rows) >= 2
+    assert all(r["campaign"] == "emt-two" and (r["detail"].startswith("ranked") or r["detail"] == "reused from "
+               "the store") for r in rows), rows
 
 
 def test_status_of_a_missing_store_is_one_line(tmp_path):

@@ -242,7 +242,7 @@ class TerminationsMaker(CalculatorMaker):
         for doc in docs:
             done = find_done_job(store, "surface", self.surface_flow_maker.content_hash(doc))
             if done is not None:  # finished by an earlier run: referred to, not recomputed and not copied
-                progress.emit("surface_reused", surface=doc.key.label)
+                progress.emit("surface_reused", key=doc.key, surface=doc.key.label)
                 outputs.append(OutputReference(done["uuid"]))
                 continue
             flow = self.surface_flow_maker.make(doc)
@@ -314,7 +314,7 @@ class MinimaMaker(CalculatorMaker):
     @job(config=EXPOSE_STORE)  # the store names the checkpoint folder of a long (DFT) search
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
         """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
-        progress.emit("minima_started", surface=slab.key.label)
+        progress.emit("minima_started", key=slab.key, surface=slab.key.label)
         identity = self.content_hash(slab, seeds)
         extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
         saved = checkpoint_folder(current_store()) / f"minima-{identity}"
@@ -761,7 +761,7 @@ class HopsMaker(CalculatorMaker):
                 lower.name = f"lower saddle {minima.key.label} {spec['hop_id']}"
                 jobs.append(lower)
                 outputs.append(lower.output)
-        progress.emit("hops_planned", surface=minima.key.label, n=len(jobs))
+        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=len(jobs))
         summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
@@ -909,7 +909,8 @@ class SurfaceSummaryMaker(CalculatorMaker):
             return self._refined(minima, deeper, hops, hops_maker, surface_hash, deeper=True)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
-        progress.emit("surface_done", surface=minima.key.label, status=doc.status, barrier=doc.ranking_barrier)
+        progress.emit("surface_done", key=minima.key, surface=minima.key.label, status=doc.status,
+                      barrier=doc.ranking_barrier, **({"reason": doc.reason} if doc.status == "failed" else {}))
         return doc
 
     def _refined(self, minima: MinimaDoc, split: list[HopDoc], hops: list[HopDoc], hops_maker: HopsMaker,

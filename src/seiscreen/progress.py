@@ -11,6 +11,8 @@ import logging
 log = logging.getLogger("seiscreen.progress")
 
 
-def emit(event: str, **fields) -> None:
+def emit(event: str, key=None, **fields) -> None:
+    """``key``: the surface's :class:`~seiscreen.schemas.SurfaceKey`, for handlers that record where each surface
+    stands (``seiscreen status``); ``fields`` go into the message as well."""
     log.info("%s %s", event, " ".join(f"{k}={v}" for k, v in fields.items()),
-             extra={"seiscreen_event": event, "seiscreen_fields": fields})
+             extra={"seiscreen_event": event, "seiscreen_fields": fields, "seiscreen_key": key})

@@ -14,6 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from seiscreen.execution.status import StatusBook
 from seiscreen.results import Results, load_results, protocol_id
 from seiscreen.store import open_store, resolve_location, runs_folder
 
@@ -62,6 +63,37 @@ class _ProgressHandler(logging.Handler):
         self.refresh()
 
 
+class _StatusHandler(logging.Handler):
+    """Where each surface of a plain local run stands, for ``seiscreen status`` from another process: running
+    from its minima search on, then done or failed. The run document carries this process's PID, so a run that
+    is killed shows its unfinished surfaces as interrupted (seiscreen.execution.status)."""
+
+    def __init__(self, book):
+        super().__init__(logging.INFO)
+        self.book = book
+
+    def emit(self, record: logging.LogRecord) -> None:
+        key = getattr(record, "seiscreen_key", None)
+        event = getattr(record, "seiscreen_event", None)
+        if key is None:
+            self.book.heartbeat()
+            return
+        f = record.seiscreen_fields
+        where = (key.material, key.miller, key.termination_id)
+        unit = self.book.key(*where, calculator=key.calculator)
+        if event == "minima_started":
+            self.book.set(unit, "running", *where, calculator=key.calculator, detail="minima search")
+        elif event == "hops_planned":
+            self.book.update(unit, detail=f"{f['n']} NEB hop(s)")
+        elif event == "surface_reused":
+            self.book.set(unit, "done", *where, calculator=key.calculator, detail="reused from the store")
+        elif event == "surface_done":
+            barrier = f" {f['barrier']:.3f} eV" if f["barrier"] is not None else ""
+            self.book.set(unit, "failed" if f["status"] == "failed" else "done", *where, calculator=key.calculator,
+                          detail=f"{f['status']}{barrier}", reason=f.get("reason", ""))
+        self.book.heartbeat()
+
+
 def _render(state: _State) -> Group:
     table = Table.grid(padding=(0, 2))
     elapsed = time.monotonic() - state.started
@@ -81,12 +113,13 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
     state = _State()
     log_file = logging.FileHandler(Path(runs) / "last-run.log")
     log_file.setLevel(logging.INFO)
+    book = StatusBook(location, campaign.name, (campaign.fidelities or [campaign.calculator])[0], "local")
     loggers = [logging.getLogger(n) for n in ("jobflow", "seiscreen")]
     with Live(_render(state), console=console, refresh_per_second=4, transient=True) as live:
-        handler = _ProgressHandler(state, lambda: live.update(_render(state)))
+        handlers = [log_file, _ProgressHandler(state, lambda: live.update(_render(state))), _StatusHandler(book)]
         for lg in loggers:
-            lg.addHandler(log_file)
-            lg.addHandler(handler)
+            for handler in handlers:
+                lg.addHandler(handler)
             lg.setLevel(logging.INFO)
         # Everything imported so far (pymatgen, jobflow, the ML model) lives until the end: frozen, the cyclic
         # collector stops walking it at each full collection (docs/performance.md: 0.65 -> 0.48 CPU s of collection).
@@ -94,9 +127,10 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
         try:
             run_locally(flow, store=store, create_folders=True, root_dir=runs, log=False)
         finally:
+            book.finish()
             for lg in loggers:
-                lg.removeHandler(log_file)
-                lg.removeHandler(handler)
+                for handler in handlers:
+                    lg.removeHandler(handler)
     console.print(f"{state.surfaces_done} surfaces, {state.hops_done} NEB hops in "
                   f"{time.monotonic() - state.started:.0f} s; log: {runs / 'last-run.log'}")
     for name in state.failed:

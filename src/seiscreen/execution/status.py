@@ -2,9 +2,11 @@
 
 The client of a parallel run (the single writer) records one document per unit of work in a collection
 ``execution_status`` beside the results: one per (material, facet) while its terminations are cut, then one per
-(material, facet, termination). A run document holds the client's host, PID and heartbeat, so that a client
-that was killed shows its unfinished units as ``interrupted`` instead of ``running`` forever. Surfaces stored by
-a plain ``seiscreen run`` (no status documents) are shown as done from their surface documents.
+(material, facet, termination). A plain ``seiscreen run`` records its surfaces from its progress events
+(``runner._StatusHandler``): running from the minima search on, then done or failed. A run document holds the
+client's host, PID and heartbeat, so that a client that was killed shows its unfinished units as
+``interrupted`` instead of ``running`` forever. Surfaces that no status document covers (a store written before
+runs recorded their status) are shown as done from their surface documents.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def campaign_status(location: str | None = None, campaign: str | None = None) ->
     """One row per unit: material, facet, termination, state, reason, detail, updated_at, campaign, calculator.
 
     Units of a client that stopped without finishing are reported ``interrupted``; surfaces in the store that no
-    status document covers (a plain ``seiscreen run``) are reported ``done``.
+    status document covers (written before runs recorded their status) are reported ``done``.
     """
     from seiscreen.results import load_results
 
