@@ -127,3 +127,17 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
     doc = SurfaceSummaryMaker.make.original(maker, judged, [through, plain], graph, hops_maker=HopsMaker())
     assert doc.status == "incomplete" and "a state the minima gates rejected (surface_disturbed, a slab atom " \
         "moved 4.25 Å): the surface rearranges under this calculator" in doc.reason
+
+
+def test_a_surface_without_a_verified_minimum_says_what_became_of_every_start():
+    rejected = [minimum(-1, e).model_copy(update={"outcome": outcome, "verified": verified})
+                for e, outcome, verified in [(0.1, "desorbed", True), (0.2, "desorbed", False),
+                                             (0.3, "adsorbed", False)]]
+    minima = MinimaDoc.model_construct(
+        minima=[], rejected=rejected, error=None, force_calls=0, slab=None,
+        key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
+                                       calculator="emt"))
+    doc = summarise_surface(minima, [], {"nodes": [], "edges": []}, Provenance.model_construct())
+    assert doc.status == "no_minima" and doc.reason == (
+        "no verified adsorbed minimum: 3 start(s) rejected (2 desorbed, 1 adsorbed but not verified; "
+        "see rejected minima)")

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Proven
 from seiscreen.store import checkpoint_folder, find_done, find_done_job
 from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
-from seiscreen.surfaces.sites import CandidateSite
+from seiscreen.surfaces.sites import CandidateSite, Outcome
 from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
@@ -999,12 +1000,21 @@ def _valley_next_to_hop(hop: HopDoc, frac_xy, symmetry: SurfaceSymmetry) -> np.n
 
 
 def _minimum_from_doc(doc: MinimumDoc) -> Minimum:
-    from seiscreen.surfaces.sites import Outcome
-
     return Minimum(site=doc.site, started_from=list(doc.started_from), outcome=Outcome(doc.outcome),
                    verified=doc.verified, energy=doc.energy, atoms=atoms_from_dict(doc.structure),
                    details=dict(doc.details), force_calls=doc.force_calls, adsorption_energy=doc.adsorption_energy,
                    index=doc.index)
+
+
+def _no_minima_reason(rejected: list[MinimumDoc]) -> str:
+    """What became of every start: "no verified adsorbed minimum: 4 start(s) rejected (3 desorbed, 1 adsorbed
+    but not verified; see rejected minima)"."""
+    graph_nodes = (Outcome.ADSORBED, Outcome.INCORPORATED)  # what a verified minimum would have been
+    outcomes = Counter(f"{m.outcome} but not verified" if m.outcome in graph_nodes and not m.verified else m.outcome
+                       for m in rejected)
+    told = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.most_common())
+    return (f"no verified adsorbed minimum: {len(rejected)} start(s) rejected ({told}; see rejected minima)"
+            if rejected else "no verified adsorbed minimum")
 
 
 def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, provenance: Provenance) -> SurfaceDoc:
@@ -1023,7 +1033,7 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
         return SurfaceDoc(status="failed", reason=minima.error, lowest_site=None, adsorption_energy=None, **common,
                           **empty)
     if not minima.minima:
-        return SurfaceDoc(status="no_minima", reason="no verified adsorbed minimum (see rejected minima)",
+        return SurfaceDoc(status="no_minima", reason=_no_minima_reason(minima.rejected),
                           lowest_site=None, adsorption_energy=None, **common, **empty)
     lowest = minima.minima[0]
     # Barrierless hops (a band rising to its higher end) join their ends at that end's energy.
