@@ -174,6 +174,7 @@ def test_status_follows_a_plain_local_run_and_reports_it_interrupted_when_killed
     rows = campaign_status(str(store))
     interrupted = [r for r in rows if r["state"] == "interrupted"]
     assert interrupted and "rerun the same command" in interrupted[0]["reason"]
+    assert {r["state"] for r in rows} == {"interrupted"}  # nothing left pending or running by a dead process
 
     # The same command finishes it, and the status says so, surface by surface.
     subprocess.run([SEISCREEN, "run", str(campaign), "--store", str(store)], env=env, check=True,

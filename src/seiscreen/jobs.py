@@ -246,6 +246,7 @@ class TerminationsMaker(CalculatorMaker):
                 progress.emit("surface_reused", key=doc.key, surface=doc.key.label)
                 outputs.append(OutputReference(done["uuid"]))
                 continue
+            progress.emit("surface_pending", key=doc.key, surface=doc.key.label)
             flow = self.surface_flow_maker.make(doc)
             flows.append(flow)
             outputs.append(flow.output)

@@ -64,8 +64,8 @@ class _ProgressHandler(logging.Handler):
 
 
 class _StatusHandler(logging.Handler):
-    """Where each surface of a plain local run stands, for ``seiscreen status`` from another process: running
-    from its minima search on, then done or failed. The run document carries this process's PID, so a run that
+    """Where each surface of a plain local run stands, for ``seiscreen status`` from another process: pending
+    once its facet is cut, running from its minima search on, then done or failed. The run document carries this process's PID, so a run that
     is killed shows its unfinished surfaces as interrupted (seiscreen.execution.status)."""
 
     def __init__(self, book):
@@ -81,7 +81,9 @@ class _StatusHandler(logging.Handler):
         f = record.seiscreen_fields
         where = (key.material, key.miller, key.termination_id)
         unit = self.book.key(*where, calculator=key.calculator)
-        if event == "minima_started":
+        if event == "surface_pending":
+            self.book.set(unit, "pending", *where, calculator=key.calculator)
+        elif event == "minima_started":
             self.book.set(unit, "running", *where, calculator=key.calculator, detail="minima search")
         elif event == "hops_planned":
             self.book.update(unit, detail=f"{f['n']} NEB hop(s)")
