@@ -65,8 +65,9 @@ class _ProgressHandler(logging.Handler):
 
 class _StatusHandler(logging.Handler):
     """Where each surface of a plain local run stands, for ``seiscreen status`` from another process: pending
-    once its facet is cut, running from its minima search on, then done or failed. The run document carries this process's PID, so a run that
-    is killed shows its unfinished surfaces as interrupted (seiscreen.execution.status)."""
+    once its facet is cut, running from its minima search on, then done or failed. The run document carries
+    this process's PID, so a run that is killed shows its unfinished surfaces as interrupted
+    (seiscreen.execution.status)."""
 
     def __init__(self, book):
         super().__init__(logging.INFO)
