@@ -122,3 +122,18 @@ def test_a_killed_minima_search_resumes_at_the_step_it_was_in(au_on_al100, tmp_p
     assert 0 < Counting.calls < full / 2
     assert [(m.site, round(m.energy, 6)) for m in resumed.minima] == [(m.site, round(m.energy, 6))
                                                                        for m in first.minima]
+
+
+def test_a_seed_below_this_calculators_top_atom_starts_above_its_point(au_on_al100):
+    # Another calculator's minimum in a vacancy of the top plane can lie below this calculator's relaxed top
+    # atom; the seed starts at the touching height over its point instead of stopping the whole search.
+    from seiscreen.surfaces.sites import CandidateSite
+
+    term, scan = au_on_al100
+    hollow = next(s for s in scan.sites if s.name == "hollow4-Al4").position
+    inside = CandidateSite("seed-hollow", np.append(hollow[:2], scan.clean.positions[:, 2].max() - 1.0))
+    seeded = scan_surface(term.to_atoms(), get_preset("emt").make(), MinimaSettings(adsorbate="Au"), seeds=[inside])
+    seed = seeded.sites[-1]
+    assert seed.name == "seed-hollow" and seed.position[2] > seeded.clean.positions[:, 2].max()
+    (minimum,) = seeded.accepted
+    assert "seed-hollow" in minimum.started_from and minimum.site == "hollow4-Al4"

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, candidate_sites, classify_adatom,
-                                      placed)
+                                      placed, touching_height)
 from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
@@ -319,6 +319,16 @@ class SurfaceScan:
         return [m for m in self.minima if m.accepted]
 
 
+def _above_surface(seed: CandidateSite, clean: Atoms, adsorbate: str) -> CandidateSite:
+    """A seed below this calculator's top atom (another calculator's minimum in a vacancy of the top plane, where
+    this one's relaxed slab stands higher) starts at the touching height above its point instead: it relaxes
+    back down if this calculator holds the adatom there too."""
+    if seed.position[2] >= clean.positions[:, 2].max() - 0.1:
+        return seed
+    xy = seed.position[:2]
+    return CandidateSite(seed.name, np.append(xy, touching_height(clean, xy, adsorbate)))
+
+
 def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = MinimaSettings(),
                  adsorbate_bulk: Atoms | None = None, seeds: list[CandidateSite] = (),
                  checkpoint: Path | None = None) -> SurfaceScan:
@@ -333,7 +343,8 @@ def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = Minim
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
     clean, clean_energy, calls = saved.cached("clean", lambda: relax_clean_slab(slab, calc, settings))
     reference = saved.cached("reference", lambda: reference_energy(settings.adsorbate, calc, adsorbate_bulk))
-    sites = candidate_sites(slab, settings.adsorbate, relaxed=clean) + list(seeds)
+    sites = candidate_sites(slab, settings.adsorbate, relaxed=clean) + [
+        _above_surface(seed, clean, settings.adsorbate) for seed in seeds]
     minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference, saved)
     calls += sum(m.force_calls for m in minima)
     return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)
