@@ -22,8 +22,8 @@ from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, candidate_sites, classify_adatom,
-                                      placed, touching_height)
+from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, below_top_atom, candidate_sites,
+                                      classify_adatom, placed, touching_height)
 from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
@@ -323,7 +323,7 @@ def _above_surface(seed: CandidateSite, clean: Atoms, adsorbate: str) -> Candida
     """A seed below this calculator's top atom (another calculator's minimum in a vacancy of the top plane, where
     this one's relaxed slab stands higher) starts at the touching height above its point instead: it relaxes
     back down if this calculator holds the adatom there too."""
-    if seed.position[2] >= clean.positions[:, 2].max() - 0.1:
+    if not below_top_atom(clean, seed.position):  # placed() would refuse it
         return seed
     xy = seed.position[:2]
     return CandidateSite(seed.name, np.append(xy, touching_height(clean, xy, adsorbate)))

@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from seiscreen.execution.status import StatusBook
+from seiscreen.execution.status import StatusBook, surface_detail
 from seiscreen.results import Results, load_results, protocol_id
 from seiscreen.store import open_store, resolve_location, runs_folder
 
@@ -91,9 +91,8 @@ class _StatusHandler(logging.Handler):
         elif event == "surface_reused":
             self.book.set(unit, "done", *where, calculator=key.calculator, detail="reused from the store")
         elif event == "surface_done":
-            barrier = f" {f['barrier']:.3f} eV" if f["barrier"] is not None else ""
             self.book.set(unit, "failed" if f["status"] == "failed" else "done", *where, calculator=key.calculator,
-                          detail=f"{f['status']}{barrier}", reason=f.get("reason", ""))
+                          detail=surface_detail(f["status"], f["barrier"]), reason=f.get("reason", ""))
         self.book.heartbeat()
 
 

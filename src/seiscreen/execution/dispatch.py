@@ -26,7 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from seiscreen.execution import worker
-from seiscreen.execution.status import StatusBook
+from seiscreen.execution.status import StatusBook, surface_detail
 from seiscreen.store import find_done_job, open_store, resolve_location
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def _record_surface(result, book, key, material, miller, termination, calculator
     surface = result["surface"]
     if isinstance(surface, dict) and surface.get("doc_type") == "surface" and surface["status"] != "failed":
         barrier = surface.get("barrier_1d") if surface.get("channel_only") else surface.get("barrier_2d")
-        detail = surface["status"] + (f" {barrier:.3f} eV" if surface["status"] == "ranked" else "")
+        detail = surface_detail(surface["status"], barrier)
         book.set(key, "done", material, miller, termination, calculator=calculator, reason=surface.get("reason") or "",
                  detail=detail, worker=result["worker"], seconds=round(result["seconds"], 1))
         display.counts["done"] += 1

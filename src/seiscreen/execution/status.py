@@ -46,6 +46,11 @@ def open_status_store(location: str | None = None, create: bool = True):
     return store
 
 
+def surface_detail(status: str, barrier: float | None) -> str:
+    """What ``seiscreen status`` shows of a finished surface: "ranked 0.370 eV", or its status alone."""
+    return f"{status} {barrier:.3f} eV" if status == "ranked" and barrier is not None else status
+
+
 def facet_label(miller) -> str:
     return "(" + "".join(str(i) for i in miller) + ")"
 
@@ -138,7 +143,7 @@ def campaign_status(location: str | None = None, campaign: str | None = None) ->
     for s in surfaces.itertuples():
         if (s.material, s.facet, s.termination, s.calculator) in covered or campaign:
             continue
-        detail = f"{s.status} {s.barrier:.3f} eV" if s.status == "ranked" else s.status
+        detail = surface_detail(s.status, s.barrier)
         state = "failed" if s.status == "failed" else "done"
         rows.append({"campaign": "", "calculator": s.calculator, "material": s.material, "facet": s.facet,
                      "termination": s.termination, "state": state, "reason": s.reason or "", "detail": detail,

@@ -62,18 +62,28 @@ def _short(reason: str, limit: int = 90) -> str:
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
-def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorbate: str) -> _Lookup:
-    """The material's percolation barrier in ``frame`` (one protocol or one calculator), or why there is none."""
+def _material_rows(frame: pd.DataFrame, material: str, facet: str | None,
+                   adsorbate: str) -> tuple[str, pd.DataFrame | None, _Lookup | None]:
+    """("NaF(100)", the material's rows on ``facet`` with the ordering's adatom, None), or (name, None, the
+    lookup saying why there are none)."""
     want_adsorbate = material if adsorbate == "self" else adsorbate
     name = f"{material}{facet or ''}"
     if frame.empty or "material" not in frame:
-        return _Lookup(None, name, "no surfaces in this store")
+        return name, None, _Lookup(None, name, "no surfaces in this store")
     rows = frame[(frame["material"] == material) & (frame["adsorbate"] == want_adsorbate)]
     if facet is not None:
         rows = rows[rows["facet"] == facet]
     if rows.empty:
         what = f"{name} with a {want_adsorbate} adatom" if adsorbate == "self" else name
-        return _Lookup(None, name, f"{what} with no result in this store")
+        return name, None, _Lookup(None, name, f"{what} with no result in this store")
+    return name, rows, None
+
+
+def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorbate: str) -> _Lookup:
+    """The material's percolation barrier in ``frame`` (one protocol or one calculator), or why there is none."""
+    name, rows, missing = _material_rows(frame, material, facet, adsorbate)
+    if missing is not None:
+        return missing
     ranked = rows[(rows["status"] == "ranked") & rows["barrier"].notna()]
     unranked = rows[~rows.index.isin(ranked.index)]
     not_ranked = "; ".join(f"{r.material}{r.facet} {r.termination} not ranked ({r.status}"
@@ -111,19 +121,14 @@ def lookup_barrier(frame: pd.DataFrame, material: str, facet: str | None, adsorb
 def lookup_adsorption_energy(frame: pd.DataFrame, material: str, facet: str | None, adsorbate: str) -> _Lookup:
     """The material's lowest adsorption energy in ``frame`` (one protocol or one calculator), or why there is
     none. Carried without a ±: no preset has a measured residual for it."""
-    name = f"{material}{facet or ''}"
-    if frame.empty or "material" not in frame:
-        return _Lookup(None, name, "no surfaces in this store")
-    if "adsorption_energy" not in frame:
+    name, rows, missing = _material_rows(frame, material, facet, adsorbate)
+    if missing is not None:
+        return missing
+    if "adsorption_energy" not in rows:
         return _Lookup(None, name, "no adsorption energies in this store")
-    want_adsorbate = material if adsorbate == "self" else adsorbate
-    rows = frame[(frame["material"] == material) & (frame["adsorbate"] == want_adsorbate)]
-    if facet is not None:
-        rows = rows[rows["facet"] == facet]
     found = rows[rows["adsorption_energy"].notna()]
     if found.empty:
-        return _Lookup(None, name, f"{name} with no accepted minimum in this store" if not rows.empty
-                       else f"{name} with no result in this store")
+        return _Lookup(None, name, f"{name} with no accepted minimum in this store")
     best = found.loc[found["adsorption_energy"].idxmin()]
     label = f"{best['material']}{best['facet']} {best['termination']}"
     value = float(best["adsorption_energy"])

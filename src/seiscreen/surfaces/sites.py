@@ -178,9 +178,14 @@ def _lateral_distances(atoms: Atoms, xy: np.ndarray, indices: np.ndarray) -> np.
     return np.linalg.norm(minimum_image(d, atoms.cell.array)[:, :2], axis=1)
 
 
+def below_top_atom(atoms: Atoms, position: np.ndarray) -> bool:
+    """Whether ``position`` lies inside the slab: more than 0.1 Å below its highest atom."""
+    return position[2] < atoms.positions[:, 2].max() - 0.1
+
+
 def placed(atoms: Atoms, position: np.ndarray, adsorbate: str = "Na") -> Atoms:
     """A copy of the slab with the adatom appended at ``position`` (constraints kept)."""
-    if position[2] < atoms.positions[:, 2].max() - 0.1:
+    if below_top_atom(atoms, position):
         raise SeiscreenError(f"adatom placed at z={position[2]:.2f} Å is inside the slab (top atom at "
                              f"z={atoms.positions[:, 2].max():.2f} Å): place it above the surface")
     out = atoms.copy()
