@@ -184,6 +184,45 @@ def test_status_follows_a_plain_local_run_and_reports_it_interrupted_when_killed
     assert row["state"] == "done" and row["campaign"] == "emt-one" and row["detail"].startswith("ranked"), row
 
 
+def test_status_of_a_local_run_counts_neb_bands_and_names_the_refinement_round(tmp_path, caplog):
+    """What `seiscreen status` shows while a long local run works on one surface: bands done of bands to run
+    (warm and cold bands each count; hops reused from the store do not), and which refinement round it is in."""
+    import logging
+
+    from seiscreen import progress
+    from seiscreen.runner import _StatusHandler
+    from seiscreen.schemas import SurfaceKey
+
+    handler = _StatusHandler(StatusBook(str(tmp_path / "store"), "gpaw-na2se", "gpaw-lcao-gamma", "local"))
+    progress.log.addHandler(handler)
+    try:
+        key = SurfaceKey(material="Na2Se", miller=(1, 0, 0), termination_id="100-s0.125-t20", adsorbate="Na",
+                         calculator="gpaw-lcao-gamma")
+
+        def detail():
+            (row,) = [r for r in campaign_status(str(tmp_path / "store")) if r["termination"]]
+            return row["state"], row["detail"]
+
+        with caplog.at_level(logging.INFO, logger="seiscreen.progress"):
+            progress.emit("surface_pending", key=key, surface=key.label)
+            progress.emit("minima_started", key=key, surface=key.label)
+            assert detail() == ("running", "minima search")
+            progress.emit("hops_planned", key=key, surface=key.label, n=6, refinement=0)
+            progress.emit("hop_done", key=key, surface=key.label, hop="hop0-m0-m0", status="accepted", barrier=0.1)
+            assert detail() == ("running", "1/6 NEB band(s) done")
+            progress.emit("minima_refining", key=key, surface=key.label, valleys=2, refinement=1)
+            assert detail() == ("running", "refinement 1: relaxing 2 valley(s)")
+            progress.emit("hops_planned", key=key, surface=key.label, n=4, refinement=1)
+            for _ in range(3):
+                progress.emit("hop_done", key=key, surface=key.label, hop="hop2-m0-m1", status="accepted",
+                              barrier=0.07)
+            assert detail() == ("running", "3/4 NEB band(s) done (refinement 1)")
+            progress.emit("surface_done", key=key, surface=key.label, status="ranked", barrier=0.5674)
+            assert detail() == ("done", "ranked 0.567 eV")
+    finally:
+        progress.log.removeHandler(handler)
+
+
 def test_status_of_a_missing_store_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["status", "--store", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "no store" in result.output and not (tmp_path / "nothing").exists()

@@ -415,7 +415,7 @@ class HopNebMaker(CalculatorMaker):
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
             log.exception("hop %s failed", label)
             doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
-        progress.emit("hop_done", surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
+        progress.emit("hop_done", key=minima.key, surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
                       barrier=doc.forward_barrier)
         return doc.model_copy(update={"content_hash": identity})
 
@@ -740,7 +740,7 @@ class HopsMaker(CalculatorMaker):
             return Response(replace=Flow([failed], output=failed.output))
         symmetry = symmetry_of(minima.slab)
         store = current_store()
-        jobs, outputs = [], []
+        jobs, outputs, new_bands = [], [], 0
         for spec in specs:
             # A refinement that changed nothing would only repeat the bands with valleys: kept too, and the
             # summary then goes through their valleys (SurfaceSummaryMaker).
@@ -756,6 +756,7 @@ class HopsMaker(CalculatorMaker):
                 same = {"start": spec["start"], "end": spec["end"], "relax_with": self.seed_band_preset}
             starts = [same, None] if same is not None and self.cold_bands else [same]
             bands = [self._band(minima, spec, start, store, jobs) for start in starts]
+            new_bands += sum(not isinstance(band, HopDoc) for band in bands)  # the others came from the store
             if len(bands) == 1:
                 outputs.append(bands[0])
             else:
@@ -763,7 +764,8 @@ class HopsMaker(CalculatorMaker):
                 lower.name = f"lower saddle {minima.key.label} {spec['hop_id']}"
                 jobs.append(lower)
                 outputs.append(lower.output)
-        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=len(jobs))
+        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=new_bands,
+                      refinement=minima.refinement)
         summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
@@ -850,6 +852,8 @@ class RefineMinimaMaker(CalculatorMaker):
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
         rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
+        progress.emit("minima_refining", key=minima.key, surface=minima.key.label, valleys=len(split),
+                      refinement=minima.refinement + 1)
         new, splits = [], []
         for hop in split:
             # Start from the band's valley image itself: the slab around it is already relaxed.
@@ -950,6 +954,8 @@ class SurfaceSummaryMaker(CalculatorMaker):
             neb.name = f"neb {minima.key.label} {hop.hop_id} (through its valley)"
             jobs.append(neb)
             resolved.append(neb.output)
+        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=len(jobs),
+                      refinement=minima.refinement)
         # Hops through valleys have none left (a band that has one past MAX_INTERMEDIATES fails), so this summary
         # splits nothing; with hops_maker it can still refine from a valley deeper than every minimum.
         summary = self.make(minima, resolved, graph, hops_maker=hops_maker, surface_hash=surface_hash)

@@ -72,6 +72,11 @@ class _StatusHandler(logging.Handler):
     def __init__(self, book):
         super().__init__(logging.INFO)
         self.book = book
+        self.bands: dict[str, list[int]] = {}  # surface -> [bands done, bands planned, refinement round]
+
+    def _bands_detail(self, unit: str) -> str:
+        done, planned, refinement = self.bands[unit]
+        return f"{done}/{planned} NEB band(s) done" + (f" (refinement {refinement})" if refinement else "")
 
     def emit(self, record: logging.LogRecord) -> None:
         key = getattr(record, "seiscreen_key", None)
@@ -86,8 +91,14 @@ class _StatusHandler(logging.Handler):
             self.book.set(unit, "pending", *where, calculator=key.calculator)
         elif event == "minima_started":
             self.book.set(unit, "running", *where, calculator=key.calculator, detail="minima search")
+        elif event == "minima_refining":
+            self.book.update(unit, detail=f"refinement {f['refinement']}: relaxing {f['valleys']} valley(s)")
         elif event == "hops_planned":
-            self.book.update(unit, detail=f"{f['n']} NEB hop(s)")
+            self.bands[unit] = [0, f["n"], f["refinement"]]
+            self.book.update(unit, detail=self._bands_detail(unit))
+        elif event == "hop_done" and unit in self.bands:
+            self.bands[unit][0] += 1
+            self.book.update(unit, detail=self._bands_detail(unit))
         elif event == "surface_reused":
             self.book.set(unit, "done", *where, calculator=key.calculator, detail="reused from the store")
         elif event == "surface_done":
