@@ -121,6 +121,35 @@ def test_a_band_through_a_missed_minimum_is_split(tmp_path):
         assert np.linalg.norm((np.array(split["valley"]) - middle) * 5.73) < 0.3
 
 
+def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypatch):
+    # A refinement relaxes each valley (and verifies it): minutes each with DFT. Killed during the second valley,
+    # the rerun relaxes only that one, kicks it as an unbroken run would, and ends where an unbroken run ends.
+    from seiscreen import jobs
+
+    relax_and_verify, relaxed = jobs.relax_and_verify, []
+
+    def killed_at_the_second(*args, **kwargs):
+        relaxed.append(args[2])  # started_from: "valley-of-<hop>"
+        if len(relaxed) == 2:
+            raise KeyboardInterrupt  # what SIGINT does in the middle of a relaxation
+        return relax_and_verify(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "relax_and_verify", killed_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        _surface_run(tmp_path / "killed", symmetry_identity=True)
+    (folder,) = (tmp_path / "killed" / "store" / "checkpoints").glob("refine-*")
+    assert [p.name for p in folder.iterdir()] == ["valley-0.pkl"]
+
+    monkeypatch.setattr(jobs, "relax_and_verify", lambda *a, **k: relaxed.append(a[2]) or relax_and_verify(*a, **k))
+    resumed = _surface_run(tmp_path / "killed", symmetry_identity=True)
+    assert relaxed[2:] == [relaxed[1]]  # the second valley only, the first from its file
+    assert not folder.exists()  # finished: the refined minima document replaces the checkpoint
+    unbroken = _surface_run(tmp_path / "unbroken", symmetry_identity=True)
+    columns = ["site", "refinement", "energy", "height", "started_from"]
+    pd.testing.assert_frame_equal(resumed.minima[columns].round(6), unbroken.minima[columns].round(6))
+    assert resumed.surfaces["barrier"].iloc[0] == pytest.approx(unbroken.surfaces["barrier"].iloc[0], abs=1e-6)
+
+
 def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_path):
     # The same two bands with a valley, but no refinement allowed: each hop is computed as two bands through its
     # valley, relaxed (the neighbouring hollow), and the surface is ranked with the barrier of the refined network.

@@ -32,8 +32,8 @@ from seiscreen import progress
 from seiscreen.calculators import CalculatorPreset, get_preset, scf_record
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
-from seiscreen.minima import (MinimaSettings, Minimum, adatom_frac_xy, merge_equivalent, relax, relax_and_verify,
-                              scan_surface)
+from seiscreen.minima import (MinimaSettings, Minimum, ScanCheckpoint, adatom_frac_xy, merge_equivalent, relax,
+                              relax_and_verify, scan_surface)
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
                           run_neb, slip_reason, unwrap_final)
 from seiscreen.parallel import ParallelSettings, ProcessBand, SubprocessCalculator
@@ -845,23 +845,29 @@ class RefineMinimaMaker(CalculatorMaker):
                             split=sorted(h.content_hash or h.hop_id for h in split), **self.identity(),
                             **({"deeper": True} if deeper else {}))
 
-    @job
+    @job(config=EXPOSE_STORE)  # the store names the checkpoint folder of the valleys' relaxations (DFT: minutes)
     def make(self, minima: MinimaDoc, split: list[HopDoc], deeper: bool = False) -> MinimaDoc:
         """``deeper``: the valleys are below every minimum (``deeper_valleys``), the surface's one such round."""
         clean = atoms_from_dict(minima.clean_structure)
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
-        rng = np.random.default_rng(self.minima_settings.seed + minima.refinement + 1)
         progress.emit("minima_refining", key=minima.key, surface=minima.key.label, valleys=len(split),
                       refinement=minima.refinement + 1)
+        identity = self.content_hash(minima, split, deeper)
+        # One file per relaxed valley, as in a minima search: a killed refinement resumes at the valley it was in.
+        saved = checkpoint_folder(current_store()) / f"refine-{identity}"
+        checkpoint = ScanCheckpoint(saved)
         new, splits = [], []
-        for hop in split:
+        for k, hop in enumerate(split):
             # Start from the band's valley image itself: the slab around it is already relaxed.
             image = atoms_from_dict(hop.band[hop.interior_minimum_image])
+            # One random stream per valley, so a resumed refinement kicks the rest as an unbroken one would.
+            rng = np.random.default_rng([self.minima_settings.seed, minima.refinement + 1, k])
             try:
                 # No "verified by a known minimum one basin away" here: the band rose between the valley and
                 # its ends, so a valley within one basin of an end is just what needs its own verification.
-                found = relax_and_verify(image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng)
+                found = checkpoint.cached(f"valley-{k}", lambda image=image, hop=hop, rng=rng: relax_and_verify(
+                    image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng))
             except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
                 log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
                 continue
@@ -880,13 +886,14 @@ class RefineMinimaMaker(CalculatorMaker):
                 splits.append({"start": list(hop.start), "end": list(hop.end),
                                "valley": _valley_next_to_hop(hop, holder.frac_xy, symmetry).tolist()})
         progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
+        shutil.rmtree(saved, ignore_errors=True)  # finished: its document replaces the checkpoint
         return minima.model_copy(update={
             "same_network": same_network(minima, accepted, splits),
             "minima": accepted, "rejected": minima.rejected + [minimum_doc(f) for _, f in new if not f.accepted],
             "refinement": minima.refinement + 1, "provenance": self.provenance(),
             "split_hops": minima.split_hops + splits, "deeper_refined": minima.deeper_refined or deeper,
             "force_calls": minima.force_calls + sum(f.force_calls for _, f in new),
-            "content_hash": self.content_hash(minima, split, deeper)})
+            "content_hash": identity})
 
 
 @dataclass
