@@ -52,6 +52,30 @@ def test_an_image_parallel_band_gives_the_in_process_band(au_on_al_ends, tmp_pat
     assert all((tmp_path / f"image{k:02d}" / "calculator-process.log").exists() for k in range(protocol.n_images))
 
 
+def test_a_calculator_process_stopped_by_a_signal_is_no_result_of_its_inputs(tmp_path):
+    # Ctrl-C reaches the whole process group, image processes included. Their death says nothing about the
+    # inputs, so it is not a SeiscreenError (a hop stores those as its result and a rerun reuses them: a GPAW
+    # band of Na2Se(100) was lost that way); a hop that raises anything else is stored as an error and retried.
+    import signal
+
+    from ase.build import add_adsorbate, fcc100
+
+    from seiscreen.parallel import CalculatorProcessKilled
+    from seiscreen.store import _is_reusable
+
+    slab = fcc100("Al", size=(2, 2, 3), vacuum=6.0)
+    add_adsorbate(slab, "Au", 2.0, "hollow")
+    calc = SubprocessCalculator(get_preset("emt"), tmp_path / "calc", ParallelSettings(images_at_once=2))
+    slab.calc = calc
+    slab.get_potential_energy()
+    calc._client.server.proc.send_signal(signal.SIGINT)
+    slab.positions[-1, 0] += 0.1
+    with pytest.raises(CalculatorProcessKilled, match=r"stopped by signal 2: rerun to compute it") as raised:
+        slab.get_potential_energy()
+    assert not isinstance(raised.value, SeiscreenError) and not list(parallel._live)
+    assert not _is_reusable({"doc_type": "hop", "status": "failed", "error": True})
+
+
 def test_a_failed_calculator_process_is_a_clear_error_naming_its_output(tmp_path):
     from ase.build import add_adsorbate, fcc100
 

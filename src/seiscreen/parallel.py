@@ -134,11 +134,17 @@ class _Client:
     def calculate(self, atoms: Atoms) -> dict:
         from ase.calculators.socketio import SocketClosed
 
+        proc = self.server.proc
         try:
             results = self.server.calculate(atoms)
         except (OSError, SocketClosed, AssertionError):  # the process died: an SCF failure, a crash, a kill
             self.close()  # waits for it: its socket closes before it has written why
             message = self.error.read_text().strip() if self.error.exists() else "no message"
+            if proc is not None and proc.returncode is not None and proc.returncode < 0 and not self.error.exists():
+                # Stopped by a signal (Ctrl-C reaches the whole process group, or a kill): says nothing about
+                # these inputs, so not a SeiscreenError, which a hop stores as its result and a rerun reuses.
+                raise CalculatorProcessKilled(f"the calculator process ({self.command}) was stopped by signal "
+                                              f"{-proc.returncode}: rerun to compute it") from None
             raise SeiscreenError(f"the calculator process ({self.command}) failed: {message} "
                                  f"(its output: {self.log})") from None
         return {"energy": results["energy"], "free_energy": results["energy"], "forces": results["forces"]}
@@ -170,12 +176,17 @@ def _structure_key(atoms: Atoms) -> tuple:
     return tuple(atoms.numbers), tuple(bool(p) for p in atoms.pbc)
 
 
+class CalculatorProcessKilled(RuntimeError):
+    """A calculator process stopped by a signal: stored as an error (``error=True``), which a rerun retries."""
+
+
 class SubprocessCalculator(Calculator):
     """A preset's calculator run in a process of its own (with ``settings.ranks`` MPI ranks).
 
     A new structure (other atoms or periodicity, as a minima search's bulk, clean slab and adatom slab) gets a
     new process; moved atoms reuse the running one. An SCF failure or crash there becomes a SeiscreenError here
-    (the NEB job then marks its hop failed), with the process's output file named.
+    (the NEB job then marks its hop failed), with the process's output file named; a process stopped by a signal
+    (Ctrl-C, a kill) a CalculatorProcessKilled (the hop is then stored as an error, which a rerun computes again).
     """
 
     implemented_properties = ["energy", "free_energy", "forces"]
