@@ -150,6 +150,27 @@ def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypat
     assert resumed.surfaces["barrier"].iloc[0] == pytest.approx(unbroken.surfaces["barrier"].iloc[0], abs=1e-6)
 
 
+def test_a_refinement_whose_calculator_process_was_killed_stores_nothing(tmp_path, monkeypatch):
+    # One valley that fails is dropped and the others kept; but a calculator process stopped by a signal is the
+    # run being stopped, not a failed valley: the refinement stores no document, and the rerun relaxes every valley.
+    from seiscreen import jobs
+    from seiscreen.parallel import CalculatorProcessKilled
+
+    relax_and_verify = jobs.relax_and_verify
+
+    def killed(*args, **kwargs):
+        raise CalculatorProcessKilled("the calculator process (test) was stopped by signal 2: rerun to compute it")
+
+    monkeypatch.setattr(jobs, "relax_and_verify", killed)
+    _surface_run(tmp_path, symmetry_identity=True)  # jobflow logs the failed job and goes on
+    store = open_store(tmp_path / "store")
+    assert store.count({"output.doc_type": "minima", "output.refinement": 1}) == 0
+    monkeypatch.setattr(jobs, "relax_and_verify", relax_and_verify)
+    rerun = _surface_run(tmp_path, symmetry_identity=True)
+    (surface,) = rerun.surfaces.itertuples()
+    assert surface.n_minima == 3 and surface.status == "ranked"
+
+
 def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_path):
     # The same two bands with a valley, but no refinement allowed: each hop is computed as two bands through its
     # valley, relaxed (the neighbouring hollow), and the surface is ranked with the barrier of the refined network.

@@ -36,7 +36,7 @@ from seiscreen.minima import (MinimaSettings, Minimum, ScanCheckpoint, adatom_fr
                               relax_and_verify, scan_surface)
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
                           run_neb, slip_reason, unwrap_final)
-from seiscreen.parallel import ParallelSettings, ProcessBand, SubprocessCalculator
+from seiscreen.parallel import CalculatorProcessKilled, ParallelSettings, ProcessBand, SubprocessCalculator
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprint)
@@ -868,6 +868,8 @@ class RefineMinimaMaker(CalculatorMaker):
                 # its ends, so a valley within one basin of an end is just what needs its own verification.
                 found = checkpoint.cached(f"valley-{k}", lambda image=image, hop=hop, rng=rng: relax_and_verify(
                     image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng))
+            except CalculatorProcessKilled:  # the run is being stopped: no valley result, nothing stored
+                raise
             except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
                 log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
                 continue
