@@ -329,6 +329,43 @@ def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):
         emt_store, hop.job_uuid, trajectory=True)]
 
 
+def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_again(emt_store, tmp_path,
+                                                                                       monkeypatch):
+    # The warm band's seed failed (GPAW's Na2Se(100): CHGNet's band between GPAW's ends had a valley), so it started
+    # from IDPP: the cold band would repeat it step for step. It is stored as that band, and costs no force call.
+    from seiscreen import jobs
+    from seiscreen.schemas import HopDoc, MinimaDoc
+    from seiscreen.store import find_done
+
+    (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "minima"}, properties=["output"], load=True)]
+    settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                    neb_protocol=NebProtocol())
+    neb = HopNebMaker(**settings)
+    hops = HopsMaker(neb_maker=neb, summary_maker=SurfaceSummaryMaker(**settings), seed_band_preset="emt",
+                     cold_bands=True, **settings)
+    monkeypatch.setattr(HopNebMaker, "_relaxed_band", lambda self, *args: None)  # the seed fails its gates
+    store = open_store(tmp_path / "store")
+    responses = run_locally(hops.make(minima), store=store, log=False, ensure_success=True)
+    surface = next(r[1].output for r in responses.values() if getattr(r[1].output, "doc_type", "") == "surface")
+    (spec,) = jobs.hop_specs(minima, 6.0)[0]
+    seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
+    warm, cold = (HopDoc.model_validate(find_done(store, "hop", neb.content_hash(minima, spec, start), load=True))
+                  for start in (seed, None))
+    assert not warm.warm_start and warm.status == "accepted" and warm.force_calls > 0
+    assert cold.same_band_as == warm.job_uuid and cold.job_uuid != warm.job_uuid and cold.force_calls == 0
+    assert cold.forward_barrier == warm.forward_barrier and cold.image_energies == warm.image_energies
+    assert surface.status == "ranked" and surface.force_calls == minima.force_calls + warm.force_calls
+    # A warm band that did start from its seed is a band of its own: the cold one is computed.
+    assert jobs.unseeded_twin(None) is None
+    seeded = warm.model_copy(update={"warm_start": True, "content_hash": "seeded-twin"}).model_dump(mode="json")
+    store.update([{"uuid": "seeded-twin", "output": seeded, "index": 1}], key=["uuid", "index"])
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "current_store", lambda: store)
+        assert jobs.unseeded_twin("seeded-twin") is None
+        assert jobs.unseeded_twin(warm.content_hash).job_uuid == warm.job_uuid
+
+
 def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):
     # Gates read only the band, so an older document is judged again without a force call; one whose band
     # went round the cell (as the cold GPAW NaF(100) band did) is not reused as its hop's barrier.

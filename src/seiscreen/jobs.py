@@ -401,13 +401,25 @@ class HopNebMaker(CalculatorMaker):
                     calc.close()
 
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
-    def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None) -> HopDoc:
+    def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None,
+             seeded_twin: str | None = None) -> HopDoc:
         """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start.
         ``via``: this hop's band with a valley the refinements could not make a node of: the hop is then
-        computed as bands through that valley, relaxed (see ``_run_via``)."""
+        computed as bands through that valley, relaxed (see ``_run_via``). ``seeded_twin`` (a cold band): the
+        content hash of the same hop's warm-started band; stored with its seed failed, it is this band already."""
         label = f"{minima.key.label} {hop['hop_id']}"
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
         identity = self.content_hash(minima, hop, warm, via)
+        twin = unseeded_twin(seeded_twin) if warm is None and via is None else None
+        if twin is not None:
+            for path in self.checkpoint_paths(identity):  # a band begun by an earlier run is not needed
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            doc = twin.model_copy(update={"job_uuid": _current_job_uuid(), "same_band_as": twin.job_uuid,
+                                          "force_calls": 0, "alternatives": []})
+            progress.emit("hop_done", key=minima.key, surface=minima.key.label, hop=hop["hop_id"],
+                          status=doc.status, barrier=doc.forward_barrier)
+            return doc.model_copy(update={"content_hash": identity})
         try:
             doc = self._run_via(minima, hop, via) if via is not None else self._run(minima, hop, label, warm, identity)
         except SeiscreenError as exc:  # the same inputs would fail the same way: stored, and reused by a rerun
@@ -653,6 +665,19 @@ class HopNebMaker(CalculatorMaker):
                       job_uuid=_current_job_uuid(), provenance=self.provenance(with_neb=True), **results)
 
 
+def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
+    """The same hop's warm-started band (content hash ``seeded_hash``) when it is stored and started from IDPP:
+    its seed failed its gates (``_relaxed_band``) or did not fit its ends. A cold band would then repeat it step
+    for step: on GPAW's Na2Se(100), 3 of 4 hops of refinements 3 and 4 gave the same barrier to 1e-12 eV twice,
+    10-20 minutes of two cores each. A band resumed from a checkpoint or stopped by an error is not used."""
+    if seeded_hash is None:
+        return None
+    stored = find_done(current_store(), "hop", seeded_hash, load=True)
+    if stored is None or stored.get("warm_start") or stored.get("error") or stored.get("resumed"):
+        return None
+    return HopDoc.model_validate(stored)
+
+
 def _current_job_uuid() -> str | None:
     from jobflow import CURRENT_JOB
 
@@ -755,7 +780,8 @@ class HopsMaker(CalculatorMaker):
             if same is None and self.seed_band_preset:
                 same = {"start": spec["start"], "end": spec["end"], "relax_with": self.seed_band_preset}
             starts = [same, None] if same is not None and self.cold_bands else [same]
-            bands = [self._band(minima, spec, start, store, jobs) for start in starts]
+            bands = [self._band(minima, spec, start, store, jobs, twin=same if start is None else None)
+                     for start in starts]
             new_bands += sum(not isinstance(band, HopDoc) for band in bands)  # the others came from the store
             if len(bands) == 1:
                 outputs.append(bands[0])
@@ -771,13 +797,15 @@ class HopsMaker(CalculatorMaker):
         return Response(replace=Flow([*jobs, summary], output=summary.output))
 
 
-    def _band(self, minima: MinimaDoc, spec: dict, warm: dict | None, store, jobs: list):
-        """The hop's band from ``warm`` (None: IDPP): stored by an earlier run, or a new NEB job added to ``jobs``."""
+    def _band(self, minima: MinimaDoc, spec: dict, warm: dict | None, store, jobs: list, twin: dict | None = None):
+        """The hop's band from ``warm`` (None: IDPP): stored by an earlier run, or a new NEB job added to ``jobs``.
+        ``twin``: for a cold band, the warm start of the same hop's other band (which may turn out to be IDPP)."""
         stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, warm), load=True)
         if stored is not None:  # finished by an earlier run of the campaign
             progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
             return with_later_gates(HopDoc.model_validate(stored))
-        neb = self.neb_maker.make(minima, spec, warm=warm)
+        seeded = self.neb_maker.content_hash(minima, spec, twin) if twin is not None else None
+        neb = self.neb_maker.make(minima, spec, warm=warm, **({"seeded_twin": seeded} if seeded else {}))
         neb.name = f"neb {minima.key.label} {spec['hop_id']}" + ("" if warm else " (cold)" if self.cold_bands else "")
         jobs.append(neb)
         return neb.output

@@ -188,6 +188,9 @@ class HopDoc(BaseModel):
     interior_minimum_image: int | None
     endpoints: dict[str, Any]  # how far each relaxed end moved from its minimum (slid?)
     warm_start: bool = False  # band started from another fidelity's band instead of IDPP
+    # A cold band not computed: the job whose band it is, the same hop's warm-started band whose seed failed and
+    # which therefore started from IDPP too (the same band, every number equal; jobs.HopNebMaker.make).
+    same_band_as: str | None = None
     # A symmetric hop: half the band served as the other half's mirror copy, then every image computed and the
     # band converged again (neb.BandMirror); the end is then the start's exact copy.
     mirrored: bool = False
