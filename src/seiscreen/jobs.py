@@ -411,17 +411,17 @@ class HopNebMaker(CalculatorMaker):
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
         identity = self.content_hash(minima, hop, warm, via)
         twin = unseeded_twin(seeded_twin) if warm is None and via is None else None
-        if twin is not None:
-            for path in self.checkpoint_paths(identity):  # a band begun by an earlier run is not needed
-                if path is not None:
-                    path.unlink(missing_ok=True)
-            doc = twin.model_copy(update={"job_uuid": _current_job_uuid(), "same_band_as": twin.job_uuid,
-                                          "force_calls": 0, "alternatives": []})
-            progress.emit("hop_done", key=minima.key, surface=minima.key.label, hop=hop["hop_id"],
-                          status=doc.status, barrier=doc.forward_barrier)
-            return doc.model_copy(update={"content_hash": identity})
         try:
-            doc = self._run_via(minima, hop, via) if via is not None else self._run(minima, hop, label, warm, identity)
+            if twin is not None:
+                for path in self.checkpoint_paths(identity):  # a band begun by an earlier run is not needed
+                    if path is not None:
+                        path.unlink(missing_ok=True)
+                doc = twin.model_copy(update={"job_uuid": _current_job_uuid(), "same_band_as": twin.job_uuid,
+                                              "force_calls": 0, "alternatives": []})
+            elif via is not None:
+                doc = self._run_via(minima, hop, via)
+            else:
+                doc = self._run(minima, hop, label, warm, identity)
         except SeiscreenError as exc:  # the same inputs would fail the same way: stored, and reused by a rerun
             doc = self._failed(minima, hop, str(exc))
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
@@ -805,7 +805,7 @@ class HopsMaker(CalculatorMaker):
             progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
             return with_later_gates(HopDoc.model_validate(stored))
         seeded = self.neb_maker.content_hash(minima, spec, twin) if twin is not None else None
-        neb = self.neb_maker.make(minima, spec, warm=warm, **({"seeded_twin": seeded} if seeded else {}))
+        neb = self.neb_maker.make(minima, spec, warm=warm, seeded_twin=seeded)
         neb.name = f"neb {minima.key.label} {spec['hop_id']}" + ("" if warm else " (cold)" if self.cold_bands else "")
         jobs.append(neb)
         return neb.output
