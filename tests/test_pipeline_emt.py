@@ -364,6 +364,13 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
         patch.setattr(jobs, "current_store", lambda: store)
         assert jobs.unseeded_twin("seeded-twin") is None
         assert jobs.unseeded_twin(warm.content_hash).job_uuid == warm.job_uuid
+        # Resumed from a checkpoint it is still that band (a resumed NEB repeats the unbroken one's steps); a band
+        # stopped by an error is not.
+        for uuid, change, used in (("resumed", {"resumed": {"stage": "climb", "step": 3, "force_calls": 9}}, True),
+                                   ("stopped", {"error": True}, False)):
+            twin = warm.model_copy(update={"content_hash": uuid, "job_uuid": uuid, **change})
+            store.update([{"uuid": uuid, "output": twin.model_dump(mode="json"), "index": 1}], key=["uuid", "index"])
+            assert (jobs.unseeded_twin(uuid) is not None) is used, uuid
 
 
 def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):

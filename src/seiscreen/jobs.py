@@ -669,11 +669,12 @@ def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
     """The same hop's warm-started band (content hash ``seeded_hash``) when it is stored and started from IDPP:
     its seed failed its gates (``_relaxed_band``) or did not fit its ends. A cold band would then repeat it step
     for step: on GPAW's Na2Se(100) two hops computed both ways gave the same barrier to the last digit twice,
-    6 and 17 minutes of two cores per band. A band resumed from a checkpoint or stopped by an error is not used."""
+    6 and 17 minutes of two cores per band. A band resumed from a checkpoint counts: a resumed NEB takes exactly
+    the steps of an unbroken one (tests/test_reliability.py). A band stopped by an error is not used."""
     if seeded_hash is None:
         return None
     stored = find_done(current_store(), "hop", seeded_hash, load=True)
-    if stored is None or stored.get("warm_start") or stored.get("error") or stored.get("resumed"):
+    if stored is None or stored.get("warm_start") or stored.get("error"):
         return None
     return HopDoc.model_validate(stored)
 
