@@ -373,6 +373,46 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
             assert (jobs.unseeded_twin(uuid) is not None) is used, uuid
 
 
+@pytest.mark.parametrize("seed_fails", [True, False])
+def test_a_warm_band_resumed_from_its_checkpoint_still_says_whether_it_started_from_its_seed(
+        emt_store, tmp_path, monkeypatch, seed_fails):
+    # GPAW's Na2Se(100) hop5-m3-m4: the seed failed, the band started from IDPP, was stopped and resumed, and was
+    # then stored as seeded, so its cold twin was computed again. The checkpoint now carries the answer.
+    from seiscreen import jobs
+    from seiscreen.neb import NebCheckpoint
+    from seiscreen.schemas import HopDoc, MinimaDoc
+
+    (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "minima"}, properties=["output"], load=True)]
+    neb = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                      neb_protocol=NebProtocol())
+    (spec,) = jobs.hop_specs(minima, 6.0)[0]
+    seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
+    relaxed_band, noise = HopNebMaker._relaxed_band, np.random.default_rng(0)
+    # A seed that fails its gates, or one a little off its own saddle (so the band takes steps to be stopped in).
+    monkeypatch.setattr(HopNebMaker, "_relaxed_band", lambda self, *args: None if seed_fails else [
+        np.vstack([image[:-1], image[-1] + noise.normal(0, 0.1, 3)]) for image in relaxed_band(self, *args)])
+    store, real_save, saves = open_store(tmp_path / "store"), NebCheckpoint.save, []
+
+    def dying_save(self, path):
+        saves.append(self.step)
+        if len(saves) > 3:
+            raise RuntimeError("node lost (test)")
+        real_save(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NebCheckpoint, "save", dying_save)
+        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)
+        run_locally(neb.make(minima, spec, warm=seed), store=store, log=False)
+    again = run_locally(neb.make(minima, spec, warm=seed), store=store, log=False)
+    (band,) = [HopDoc.model_validate(r[1].output.model_dump()) for r in again.values()]
+    assert band.resumed is not None and band.status == "accepted" and not band.error, band.reason
+    assert band.warm_start is not seed_fails
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "current_store", lambda: store)
+        assert (jobs.unseeded_twin(band.content_hash) is not None) is seed_fails
+
+
 def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):
     # Gates read only the band, so an older document is judged again without a force call; one whose band
     # went round the cell (as the cold GPAW NaF(100) band did) is not reused as its hop's barrier.

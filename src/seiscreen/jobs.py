@@ -513,10 +513,18 @@ class HopNebMaker(CalculatorMaker):
             shift = np.append((end_actual - start_actual) @ lattice, 0.0)
             final = unwrap_final(initial, final, shift)
 
+        band = None
+        if warm and resume is None:
+            band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
+                    else self._warm_band(minima, warm, start, end, initial, final))
+        # Whether the band started from its seed: a seed that failed its gates leaves the warm band on IDPP, and a
+        # resumed band must say so too (its cold twin is then the same band, unseeded_twin). Checkpoints from before
+        # this was recorded count as seeded, as they did.
+        seeded = band is not None if resume is None else bool(resume.meta.get("seeded", warm))
         checkpoint_files = [path for path in (saved if identity else None, local) if path is not None]
 
         def save_checkpoint(state: NebCheckpoint) -> None:
-            state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints}
+            state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints, "seeded": seeded}
             for path in checkpoint_files:
                 state.save(path)
 
@@ -524,10 +532,6 @@ class HopNebMaker(CalculatorMaker):
             progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
                           fmax=round(fmax, 4))
 
-        band = None
-        if warm and resume is None:
-            band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
-                    else self._warm_band(minima, warm, start, end, initial, final))
         mirror = find_band_mirror(initial, final, symmetry_of(minima.slab)) if resume is None else None
         with self.band_calculators(run_dir) as make_calculator:
             result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step,
@@ -540,7 +544,7 @@ class HopNebMaker(CalculatorMaker):
         for path in checkpoint_files:
             path.unlink(missing_ok=True)
         return self._result_doc(
-            minima, hop, result, endpoints=endpoints, warm_start=band is not None or bool(resume and warm),
+            minima, hop, result, endpoints=endpoints, warm_start=seeded,
             scf_smearing=scf_smearing,
             resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None)
 
@@ -669,8 +673,10 @@ def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
     """The same hop's warm-started band (content hash ``seeded_hash``) when it is stored and started from IDPP:
     its seed failed its gates (``_relaxed_band``) or did not fit its ends. A cold band would then repeat it step
     for step: on GPAW's Na2Se(100) two hops computed both ways gave the same barrier to the last digit twice,
-    6 and 17 minutes of two cores per band. A band resumed from a checkpoint counts: a resumed NEB takes exactly
-    the steps of an unbroken one (tests/test_reliability.py). A band stopped by an error is not used."""
+    6 and 17 minutes of two cores per band. A band resumed from a checkpoint counts: it is the same IDPP start
+    (with EMT a resumed NEB repeats the unbroken one's steps exactly, tests/test_reliability.py; with GPAW the
+    images' SCF restarts from scratch, and two such hops of Na2Se(100) came out 0.002-0.003 eV apart). A band
+    stopped by an error is not used."""
     if seeded_hash is None:
         return None
     stored = find_done(current_store(), "hop", seeded_hash, load=True)
