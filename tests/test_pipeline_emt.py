@@ -189,6 +189,41 @@ def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_
         assert abs(state["energy"]) < 0.01 and state["adatom_from_start"] == pytest.approx(5.73 / 2, abs=0.1)
 
 
+@pytest.mark.slow  # about 30 s: three runs of the surface
+def test_a_hop_through_its_valley_stopped_in_its_second_band_resumes_there(tmp_path, monkeypatch):
+    # With GPAW each band through a valley takes 10-30 minutes (Na2Se(100)): a stopped run replays the finished
+    # steps (the ends, the relaxed valley, the first band) and resumes the band it was in, to an unbroken run's hop.
+    from seiscreen.neb import NebCheckpoint
+    from seiscreen.parallel import CalculatorProcessKilled
+
+    unbroken = _surface_run(tmp_path / "unbroken", symmetry_identity=True, max_refinements=0)
+    real_save = NebCheckpoint.save
+
+    def stopped_in_second_band(self, path):
+        if Path(path).name == "03-band.npz" and self.step >= 2:
+            raise CalculatorProcessKilled("the calculator process (test) was stopped by signal 9: rerun to compute it")
+        real_save(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NebCheckpoint, "save", stopped_in_second_band)
+        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+        _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
+    folders = list((tmp_path / "store" / "checkpoints").glob("via-*"))  # both hops (along a and b) stopped
+    assert len(folders) == 2 and all({"00-ends.pkl", "01-valley.pkl", "02-band.pkl", "03-band.npz"} <= {
+        p.name for p in folder.iterdir()} for folder in folders)
+    rerun = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
+    store = open_store(tmp_path / "store")
+    resumed = [d["output"] for d in store.query({"output.doc_type": "hop", "output.resumed": {"$ne": None}},
+                                                properties=["output"])]
+    assert len(resumed) == 2 and all(d["status"] == "accepted" and d["resumed"]["replayed"] == 3 for d in resumed)
+    assert all(d["resumed"]["step"] == 1 and d["resumed"]["force_calls"] > 0 for d in resumed), resumed  # saved last
+    assert not list((tmp_path / "store" / "checkpoints").glob("via-*"))  # finished: the documents replace them
+    columns = ["hop_id", "status", "forward_barrier", "intermediates"]
+    pd.testing.assert_frame_equal(rerun.hops[columns].reset_index(drop=True),
+                                  unbroken.hops[columns].reset_index(drop=True), atol=1e-6)
+    assert rerun.surfaces["barrier"].iloc[0] == pytest.approx(unbroken.surfaces["barrier"].iloc[0], abs=1e-6)
+
+
 def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):
     results = _surface_run(tmp_path, protocol=NebProtocol(max_steps_plain=0, max_steps_climb=1))
     (hop,) = results.hops.itertuples()

@@ -11,6 +11,7 @@ finished one instead. Jobs that plan others run with ``expose_store`` for that.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from seiscreen.errors import SeiscreenError
 from seiscreen.minima import (MinimaSettings, Minimum, ScanCheckpoint, adatom_frac_xy, merge_equivalent, relax,
                               relax_and_verify, scan_surface)
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
-                          run_neb, slip_reason, unwrap_final)
+                          run_neb, slip_reason, unwrap_final, with_fixed_results)
 from seiscreen.parallel import CalculatorProcessKilled, ParallelSettings, ProcessBand, SubprocessCalculator
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
@@ -419,7 +420,7 @@ class HopNebMaker(CalculatorMaker):
                 doc = twin.model_copy(update={"job_uuid": _current_job_uuid(), "same_band_as": twin.job_uuid,
                                               "force_calls": 0, "alternatives": []})
             elif via is not None:
-                doc = self._run_via(minima, hop, via)
+                doc = self._run_via(minima, hop, via, identity)
             else:
                 doc = self._run(minima, hop, label, warm, identity)
         except SeiscreenError as exc:  # the same inputs would fail the same way: stored, and reused by a rerun
@@ -548,32 +549,64 @@ class HopNebMaker(CalculatorMaker):
             scf_smearing=scf_smearing,
             resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None)
 
-    def _run_via(self, minima: MinimaDoc, hop: dict, via: HopDoc) -> HopDoc:
+    def _run_via(self, minima: MinimaDoc, hop: dict, via: HopDoc, identity: str = "") -> HopDoc:
         """The hop as bands through the valley of its earlier band ``via``, relaxed: start -> valley -> end, and
         a band that again has a valley split there too (up to MAX_INTERMEDIATES valleys).
 
         For valleys the hop network cannot hold as nodes, once the refinements are used up: on Na2Se(100) one
         relaxes 0.27 Å from the hop's start, 0.06 eV above it: the same adatom site, another state of the slab.
-        The ends are the earlier band's (already relaxed, unwrapped). A killed run starts these bands again.
+        The ends are the earlier band's (already relaxed, unwrapped). Each finished step (the ends' energies, a
+        relaxed valley, a band) is kept in ``via-<identity>/`` of the store's checkpoints, and the band in
+        progress as a NEB checkpoint there: a killed run replays the finished steps and resumes that band (with
+        GPAW each band takes 10-30 minutes of two cores).
         """
-        images = [atoms_from_dict(d) for d in via.band]
-        if self.preset.slab_pbc is not None:
-            for image in images:
-                image.pbc = self.preset.slab_pbc
-        initial, final = images[0], images[-1]
-        for end in (initial, final):
-            end.calc = self.image_calculator(end)
-            end.get_potential_energy()
+        folder = checkpoint_folder(current_store()) / f"via-{identity}" if identity else None
+        steps, resumed, count = ScanCheckpoint(folder), {"replayed": 0}, itertools.count()
+
+        def step(kind: str, compute):
+            """``compute(name)`` once: a rerun reads the finished step back instead. Named in the order taken."""
+            name = f"{next(count):02d}-{kind}"
+            if folder is not None and (folder / f"{name}.pkl").exists():
+                resumed["replayed"] += 1
+            return steps.cached(name, lambda: compute(name))
+
+        def evaluated_ends(_) -> tuple[Atoms, Atoms]:
+            images = [atoms_from_dict(via.band[k]) for k in (0, -1)]
+            for end in images:
+                if self.preset.slab_pbc is not None:
+                    end.pbc = self.preset.slab_pbc
+                end.calc = self.image_calculator(end)
+            return tuple(with_fixed_results(end) for end in images)
+
+        initial, final = step("ends", evaluated_ends)
         e0 = initial.get_potential_energy()
         # The slab may rearrange under an adatom that hardly moves (0.27 Å above): no minimum hop length here.
         protocol = self.neb_protocol.model_copy(update={"min_hop_length": 0.0})
         states: list[dict] = []
         calls = [2]  # the two ends evaluated again
 
+        def relaxed_valley(valley: Atoms, _) -> tuple[bool, int, Atoms]:
+            done, relax_calls = relax(valley, self.image_calculator(valley), protocol.endpoint_fmax,
+                                      self.minima_settings.max_steps)
+            return done, relax_calls, with_fixed_results(valley)
+
+        def band(a: Atoms, b: Atoms, name: str):
+            saved = folder / f"{name}.npz" if folder is not None else None  # the band while it runs
+            resume = NebCheckpoint.load(saved) if saved is not None and saved.exists() else None
+            if resume is not None:
+                resumed.update(stage=resume.stage, step=resume.step, force_calls=resume.force_calls)
+            with self.band_calculators(Path.cwd()) as make_calculator:
+                result = run_neb(a, b, make_calculator, protocol, resume=resume,
+                                 checkpoint=(lambda state: state.save(saved)) if saved is not None else None,
+                                 checkpoint_every=self.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
+                                 on_step=lambda stage, k, fmax: progress.emit(
+                                     "neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=k,
+                                     fmax=round(fmax, 4)))
+                return replace(result, images=[with_fixed_results(image) for image in result.images])
+
         def pieces(first: Atoms, valley: Atoms, last: Atoms) -> list:
             """The bands first -> valley -> last, the valley relaxed, in path order."""
-            relaxed, relax_calls = relax(valley, self.image_calculator(valley), protocol.endpoint_fmax,
-                                         self.minima_settings.max_steps)
+            relaxed, relax_calls, valley = step("valley", lambda name: relaxed_valley(valley, name))
             calls[0] += relax_calls
             states.append({"energy": float(valley.get_potential_energy() - e0), "relax_force_calls": relax_calls,
                            **{f"adatom_from_{name}": float(np.linalg.norm(valley.positions[-1] - end.positions[-1]))
@@ -586,27 +619,34 @@ class HopNebMaker(CalculatorMaker):
                                       ("start" if same[0] == 0 else "end") + " side: no intermediate state there")
             bands = []
             for a, b in ((first, valley), (valley, last)):
-                with self.band_calculators(Path.cwd()) as make_calculator:
-                    band = run_neb(a, b, make_calculator, protocol)
-                calls[0] += band.force_calls
-                if band.status == "interior_minimum" and len(states) < MAX_INTERMEDIATES:
-                    bands += pieces(a, band.images[band.interior_minimum_image].copy(), b)
+                result = step("band", lambda name, a=a, b=b: band(a, b, name))
+                calls[0] += result.force_calls
+                if result.status == "interior_minimum" and len(states) < MAX_INTERMEDIATES:
+                    bands += pieces(a, result.images[result.interior_minimum_image].copy(), b)
                 else:
-                    bands.append(band)
+                    bands.append(result)
             return bands
 
         intermediate = {"band_of": via.job_uuid, "valley_image": via.interior_minimum_image, "states": states}
+        valley = atoms_from_dict(via.band[via.interior_minimum_image])
+        if self.preset.slab_pbc is not None:
+            valley.pbc = self.preset.slab_pbc
         try:
-            bands = pieces(initial, images[via.interior_minimum_image], final)
+            bands = pieces(initial, valley, final)
         except _NoIntermediate as exc:
-            return self._failed(minima, hop, f"{exc} (tried from the band of refinement {via.refinement})",
-                                via.endpoints).model_copy(update={"force_calls": calls[0],
-                                                                  "intermediate": intermediate})
-        result = join_bands(bands)
-        result.force_calls = calls[0]
-        intermediate["barriers"] = [band.forward_barrier for band in bands]  # of each band, in path order
-        return self._result_doc(minima, hop, result, endpoints=via.endpoints, intermediate=intermediate,
-                                warm_start=via.warm_start)
+            doc = self._failed(minima, hop, f"{exc} (tried from the band of refinement {via.refinement})",
+                               via.endpoints).model_copy(update={"force_calls": calls[0],
+                                                                 "intermediate": intermediate})
+        else:
+            result = join_bands(bands)
+            result.force_calls = calls[0]
+            intermediate["barriers"] = [band.forward_barrier for band in bands]  # of each band, in path order
+            doc = self._result_doc(minima, hop, result, endpoints=via.endpoints, intermediate=intermediate,
+                                   warm_start=via.warm_start, resumed=resumed if len(resumed) > 1 or resumed[
+                                       "replayed"] else None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # finished: the document replaces the steps
+        return doc
 
     def _result_doc(self, minima: MinimaDoc, hop: dict, result, **extra) -> HopDoc:
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
