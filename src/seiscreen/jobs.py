@@ -568,7 +568,10 @@ class HopNebMaker(CalculatorMaker):
             name = f"{next(count):02d}-{kind}"
             if folder is not None and (folder / f"{name}.pkl").exists():
                 resumed["replayed"] += 1
-            return steps.cached(name, lambda: compute(name))
+            value = steps.cached(name, lambda: compute(name))
+            if folder is not None:  # a finished band's file replaces its NEB checkpoint (megabytes: the Hessian)
+                (folder / f"{name}.npz").unlink(missing_ok=True)
+            return value
 
         def evaluated_ends(_) -> tuple[Atoms, Atoms]:
             images = [atoms_from_dict(via.band[k]) for k in (0, -1)]
