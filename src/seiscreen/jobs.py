@@ -529,10 +529,7 @@ class HopNebMaker(CalculatorMaker):
             for path in checkpoint_files:
                 state.save(path)
 
-        def on_step(stage: str, step: int, fmax: float) -> None:
-            progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
-                          fmax=round(fmax, 4))
-
+        on_step = _step_reporter(minima, hop)
         mirror = find_band_mirror(initial, final, symmetry_of(minima.slab)) if resume is None else None
         with self.band_calculators(run_dir) as make_calculator:
             result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step,
@@ -573,11 +570,15 @@ class HopNebMaker(CalculatorMaker):
                 (folder / f"{name}.npz").unlink(missing_ok=True)
             return value
 
+        def stored_image(k: int) -> Atoms:  # an image of the earlier band, with this preset's periodicity
+            image = atoms_from_dict(via.band[k])
+            if self.preset.slab_pbc is not None:
+                image.pbc = self.preset.slab_pbc
+            return image
+
         def evaluated_ends(_) -> tuple[Atoms, Atoms]:
-            images = [atoms_from_dict(via.band[k]) for k in (0, -1)]
+            images = [stored_image(k) for k in (0, -1)]
             for end in images:
-                if self.preset.slab_pbc is not None:
-                    end.pbc = self.preset.slab_pbc
                 end.calc = self.image_calculator(end)
             return tuple(with_fixed_results(end) for end in images)
 
@@ -602,9 +603,7 @@ class HopNebMaker(CalculatorMaker):
                 result = run_neb(a, b, make_calculator, protocol, resume=resume,
                                  checkpoint=(lambda state: state.save(saved)) if saved is not None else None,
                                  checkpoint_every=self.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
-                                 on_step=lambda stage, k, fmax: progress.emit(
-                                     "neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=k,
-                                     fmax=round(fmax, 4)))
+                                 on_step=_step_reporter(minima, hop))
                 return replace(result, images=[with_fixed_results(image) for image in result.images])
 
         def pieces(first: Atoms, valley: Atoms, last: Atoms) -> list:
@@ -631,11 +630,8 @@ class HopNebMaker(CalculatorMaker):
             return bands
 
         intermediate = {"band_of": via.job_uuid, "valley_image": via.interior_minimum_image, "states": states}
-        valley = atoms_from_dict(via.band[via.interior_minimum_image])
-        if self.preset.slab_pbc is not None:
-            valley.pbc = self.preset.slab_pbc
         try:
-            bands = pieces(initial, valley, final)
+            bands = pieces(initial, stored_image(via.interior_minimum_image), final)
         except _NoIntermediate as exc:
             doc = self._failed(minima, hop, f"{exc} (tried from the band of refinement {via.refinement})",
                                via.endpoints).model_copy(update={"force_calls": calls[0],
@@ -645,8 +641,7 @@ class HopNebMaker(CalculatorMaker):
             result.force_calls = calls[0]
             intermediate["barriers"] = [band.forward_barrier for band in bands]  # of each band, in path order
             doc = self._result_doc(minima, hop, result, endpoints=via.endpoints, intermediate=intermediate,
-                                   warm_start=via.warm_start, resumed=resumed if len(resumed) > 1 or resumed[
-                                       "replayed"] else None)
+                                   warm_start=via.warm_start, resumed=None if resumed == {"replayed": 0} else resumed)
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)  # finished: the document replaces the steps
         return doc
@@ -710,6 +705,15 @@ class HopNebMaker(CalculatorMaker):
                       end_site=minima.minima[hop["end_minimum"]].site, start=list(hop["start"]),
                       end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
                       job_uuid=_current_job_uuid(), provenance=self.provenance(with_neb=True), **results)
+
+
+def _step_reporter(minima: MinimaDoc, hop: dict) -> Callable[[str, int, float], None]:
+    """A band's ``on_step``: each optimiser step as a ``neb_step`` progress event (``seiscreen status``)."""
+    def on_step(stage: str, step: int, fmax: float) -> None:
+        progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
+                      fmax=round(fmax, 4))
+
+    return on_step
 
 
 def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
