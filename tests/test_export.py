@@ -226,6 +226,33 @@ def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     assert claims.loc["choudhury2017-NaBr-lowest-halide", "verdict"] == "undecidable"
 
 
+def test_the_shipped_gpaw_na2se100_is_ranked_through_its_refined_network_and_leaves_cao_undecidable():
+    """results/gpaw-halides.json.gz (issue 9): Na2Se(100) at gpaw-lcao-gamma after four refinements and two hops
+    computed through their valleys (docs/report.md, sessions 12-18). The adatom sits in the vacant Na sites of the
+    half-occupied top plane; Cao's Na2Se-below-NaF is inside the pair's uncertainty at this level."""
+    from seiscreen.report import compare_orderings
+
+    results = load_results(REPO / "results" / "gpaw-halides.json.gz")
+    gpaw = results.surfaces[results.surfaces["calculator"] == "gpaw-lcao-gamma"]
+    na2se = gpaw[gpaw["material"] == "Na2Se"].set_index("termination").loc["100-s0.125-t20"]
+    assert na2se.status == "ranked" and na2se.failed_hops == 0 and na2se.n_minima == 7
+    assert na2se.lowest_site == "top-Na" and na2se.adsorption_energy == pytest.approx(-0.409, abs=0.001)
+    assert na2se.barrier == pytest.approx(0.270, abs=0.001) and na2se.barrier_uncertainty == pytest.approx(0.106)
+    hops = results.hops[(results.hops["protocol_id"] == na2se.protocol_id) & (results.hops["material"] == "Na2Se")]
+    # The limit: the 0.38 Å hop out of the lowest minimum, a plain band that passed every gate.
+    limiting = hops[(hops["hop_id"] == "hop0-m0-m2") & (hops["refinement"] == 3)]
+    assert set(limiting["status"]) == {"accepted"} and (limiting["length"] < 0.4).all()
+    assert limiting["forward_barrier"].to_numpy() == pytest.approx(na2se.barrier, abs=1e-6)
+    through = hops[hops["through_valleys"]].set_index("hop_id")
+    assert set(through["status"]) == {"accepted"} and dict(through["intermediates"]) == {
+        "hop1-m4-m5": 1, "hop5-m3-m4": 3}
+    assert dict(through["forward_barrier"].round(3)) == {"hop1-m4-m5": 0.089, "hop5-m3-m4": 0.232}
+    claims = compare_orderings(gpaw).claims
+    (cao,) = claims[(claims["ordering"] == "cao2024-Na2Se-below-NaF")
+                    & (claims["protocol_id"] == na2se.protocol_id)].itertuples()
+    assert cao.verdict == "undecidable" and "difference 0.139 eV, within the ±0.150 eV" in cao.detail
+
+
 def test_the_shipped_gpaw_lcao_naf100_barrier_keeps_its_converged_band_gates_and_settings():
     """results/gpaw-halides.json.gz (issue 4): the gpaw-lcao-gamma NaF(100) hop recomputed at gpaw-lcao (k-points,
     spin-polarised) by `rerun-hop 9c0e2ca8 --preset gpaw-lcao --save`, ends relaxed at that level first."""

@@ -175,8 +175,11 @@ def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_
     # The same two bands with a valley, but no refinement allowed: each hop is computed as two bands through its
     # valley, relaxed (the neighbouring hollow), and the surface is ranked with the barrier of the refined network.
     results = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
-    assert list(results.hops["status"]) == ["accepted", "accepted"] and (results.hops["refinement"] == 0).all()
-    assert list(results.hops["intermediates"]) == [1, 1]
+    # One row per computation: the band that found the valley and the hop through it (a rerun stores the band's
+    # copy again after the hop through its valley, which must not hide the result the summary used).
+    assert (results.hops["refinement"] == 0).all()
+    assert results.hops[["status", "through_valleys", "intermediates"]].to_numpy().tolist() == [
+        ["interior_minimum", False, 0], ["interior_minimum", False, 0], ["accepted", True, 1], ["accepted", True, 1]]
     (surface,) = results.surfaces.itertuples()
     assert surface.status == "ranked" and surface.barrier == pytest.approx(0.370, abs=0.01)
     store = open_store(tmp_path / "store")
@@ -207,7 +210,11 @@ def test_a_hop_through_its_valley_stopped_in_its_second_band_resumes_there(tmp_p
     with monkeypatch.context() as patch:
         patch.setattr(NebCheckpoint, "save", stopped_in_second_band)
         patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
-        _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
+        stopped = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
+    # Stored as failed by the stop (a rerun computes it again), listed as a hop through valleys, not in place of
+    # the band that found the valley.
+    assert stopped.hops[["status", "through_valleys"]].to_numpy().tolist() == [
+        ["interior_minimum", False], ["interior_minimum", False], ["failed", True], ["failed", True]]
     folders = list((tmp_path / "store" / "checkpoints").glob("via-*"))  # both hops (along a and b) stopped
     assert len(folders) == 2 and all(sorted(p.name for p in folder.iterdir()) == [
         "00-ends.pkl", "01-valley.pkl", "02-band.pkl", "03-band.npz"] for folder in folders)

@@ -58,6 +58,11 @@ SAME_STATE = 0.05
 MAX_INTERMEDIATES = 4  # valleys one hop is split at, after the refinements (HopNebMaker._run_via)
 
 
+def _through(via: HopDoc, states: list[dict]) -> dict:
+    """``HopDoc.intermediate`` of a hop computed through the valleys of ``via``'s band (states: relaxed valleys)."""
+    return {"band_of": via.job_uuid, "valley_image": via.interior_minimum_image, "states": states}
+
+
 class _NoIntermediate(Exception):
     """A band's valley that is no state of its own: the hop through it cannot be computed."""
 
@@ -428,6 +433,8 @@ class HopNebMaker(CalculatorMaker):
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
             log.exception("hop %s failed", label)
             doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
+        if via is not None and doc.intermediate is None:  # failed before a valley: still a hop through valleys
+            doc = doc.model_copy(update={"intermediate": _through(via, states=[])})
         progress.emit("hop_done", key=minima.key, surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
                       barrier=doc.forward_barrier)
         return doc.model_copy(update={"content_hash": identity})
@@ -629,7 +636,7 @@ class HopNebMaker(CalculatorMaker):
                     bands.append(result)
             return bands
 
-        intermediate = {"band_of": via.job_uuid, "valley_image": via.interior_minimum_image, "states": states}
+        intermediate = _through(via, states)
         try:
             bands = pieces(initial, stored_image(via.interior_minimum_image), final)
         except _NoIntermediate as exc:

@@ -104,10 +104,12 @@ def load_results(store=None) -> Results:
                                            .rank(method="min"))
     surfaces_df["rank"] = surfaces_df["rank"].astype("Int64")
     hops = []
-    # A band recomputed cold beside its warm-started one (benchmarks/warm_start.py) is another computation.
+    # A band recomputed cold beside its warm-started one (benchmarks/warm_start.py) is another computation, and so
+    # is a hop computed through its relaxed valleys beside the one band that found them: both rows are kept.
     for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
                                                            o["hop_id"], protocol_id(o["provenance"]),
-                                                           o.get("warm_start", False))):
+                                                           o.get("warm_start", False),
+                                                           o.get("intermediate") is not None)):
         o = doc["output"]
         protocol = o["provenance"].get("neb_protocol") or {}
         hops.append({
@@ -117,7 +119,8 @@ def load_results(store=None) -> Results:
             "forward_barrier": o["forward_barrier"], "reverse_barrier": o["reverse_barrier"],
             "saddle_energy": o["saddle_energy"], "exchange": o["exchange"], "force_calls": o["force_calls"],
             "warm_start": o.get("warm_start", False),
-            # Computed through relaxed valleys (HopDoc.intermediate): how many.
+            # Computed through relaxed valleys (HopDoc.intermediate), and through how many.
+            "through_valleys": o.get("intermediate") is not None,
             "intermediates": len((o.get("intermediate") or {}).get("states", [])),
             **{f"gate_{k}": v for k, v in o["gates"].items()},
             **{f"neb_{k}": protocol.get(k) for k in ("n_images", "spring_constant", "fmax", "optimizer",
