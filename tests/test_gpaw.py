@@ -204,3 +204,28 @@ def test_the_stall_hook_ends_only_an_scf_that_stopped_improving():
         for niter, error in enumerate(hovering, start=1):  # a new SCF: niter starts again at 1
             step(niter, error)
     assert niter == 14  # 10 iterations without a new lowest error after the first 10^-3.95
+
+
+@pytest.mark.parametrize("own_process", [False, True])
+def test_an_atom_at_the_cells_open_face_is_atoms_left_cell_not_a_crash(tmp_path, own_process):
+    # GPAW's GridBoundsError (an atom's basis box crosses the non-periodic face): on Na(110) it stopped a whole
+    # minima search. It is the geometry's, in this process or a calculator process: a relaxation judges its last
+    # state, a hop is stored as failed; the calculator computes the next geometry as before.
+    from seiscreen.errors import AtomsLeftCell
+    from seiscreen.parallel import ParallelSettings, SubprocessCalculator
+
+    preset = get_preset("gpaw-test")
+    atoms = _tiny_naf_with_adatom()
+    if own_process:
+        preset.prepare(atoms)
+        atoms.calc = SubprocessCalculator(preset, tmp_path, ParallelSettings(images_at_once=2))
+    else:
+        atoms.calc = preset.make(atoms, tmp_path)
+    inside = atoms.positions[-1].copy()
+    atoms.positions[-1, 2] = atoms.cell[2, 2] - 0.3
+    with pytest.raises(AtomsLeftCell, match="non-periodic face"):
+        atoms.get_potential_energy()
+    atoms.positions[-1] = inside
+    assert np.isfinite(atoms.get_potential_energy())
+    if own_process:
+        atoms.calc.close()

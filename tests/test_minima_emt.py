@@ -137,3 +137,33 @@ def test_a_seed_below_this_calculators_top_atom_starts_above_its_point(au_on_al1
     assert seed.name == "seed-hollow" and seed.position[2] > seeded.clean.positions[:, 2].max()
     (minimum,) = seeded.accepted
     assert "seed-hollow" in minimum.started_from and minimum.site == "hollow4-Al4"
+
+
+def test_a_start_whose_atoms_leave_the_cell_is_rejected_and_the_search_goes_on(au_on_al100):
+    # GPAW cannot place an atom near a non-periodic face of the cell (GridBoundsError): a Na(110) slab of two
+    # planes came apart under the adatom and stopped its whole minima search. Stand-in: EMT that refuses the 5th
+    # adatom calculation, in the first start's relaxation.
+    from ase.calculators.emt import EMT
+
+    from seiscreen.errors import AtomsLeftCell
+
+    term, unbroken = au_on_al100
+
+    class LeavesTheCell(EMT):
+        adatom_calls = 0
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            if atoms is not None and len(atoms) == len(unbroken.clean) + 1:
+                LeavesTheCell.adatom_calls += 1
+                if LeavesTheCell.adatom_calls == 5:
+                    raise AtomsLeftCell("test: an atom is too close to the cell's non-periodic face")
+            super().calculate(atoms, properties, system_changes)
+
+    scan = scan_surface(term.to_atoms(), LeavesTheCell(), MinimaSettings(adsorbate="Au"))
+    (left,) = [m for m in scan.minima if "left_cell" in m.details]
+    assert left.started_from == ["top-Al"] and not left.verified and not left.accepted
+    assert "non-periodic face" in left.details["left_cell"] and np.isfinite(left.energy)
+    assert left.force_calls == 4 and left.details["rounds"] == 1  # judged where it last had an energy
+    (hollow,) = scan.accepted  # the other starts as before
+    assert sorted(hollow.started_from) == ["bridge-Al-Al", "hollow4-Al4"]
+    assert hollow.energy == pytest.approx(unbroken.accepted[0].energy, abs=1e-4)

@@ -97,6 +97,39 @@ def _surface_run(tmp_path, protocol=NebProtocol(), symmetry_identity=False, max_
     return load_results(store)
 
 
+def test_a_slab_cut_with_its_face_atoms_on_the_far_face_starts_from_the_finished_minima(tmp_path):
+    # pymatgen puts a slab's face atoms at fraction 0 on one machine and at 1 on another (float noise), and
+    # Na3P(001)'s GPAW minima, hours of work, were searched again under a new identity. The same slab is one
+    # identity now; a document stored under the identity its cut had before (older seiscreen) is found too.
+    from seiscreen.schemas import atoms_to_dict
+
+    (term,) = make_terminations(load_bulk("Al"), (1, 0, 0), SLAB)
+    slab = slab_doc(term, "Au", "emt")
+    atoms = atoms_from_dict(slab.structure)
+    at_zero = np.isclose(atoms.get_scaled_positions(wrap=False)[:, 0], 0.0, atol=1e-9)
+    assert 0 < at_zero.sum() < len(atoms)
+    atoms.positions[at_zero] += atoms.cell[0]
+    far = slab.model_copy(update={"structure": atoms_to_dict(atoms)})
+    settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"))
+    minima_maker = MinimaMaker(**settings)
+    maker = SurfaceFlowMaker(minima_maker=minima_maker, hops_maker=HopsMaker(neb_maker=HopNebMaker(**settings),
+                                                                            **settings))
+    store = open_store(tmp_path / "store")
+    run_locally(maker.make(slab), store=store, log=False)
+
+    def starts_from_stored_minima(cut) -> bool:
+        return not any(job.name.startswith("minima") for job in maker.make(cut, store=store).jobs)
+
+    assert minima_maker.content_hash(far) == minima_maker.content_hash(slab)
+    assert starts_from_stored_minima(far) and starts_from_stored_minima(slab)
+    (stored,) = store.query({"output.doc_type": "minima"}, properties=["uuid", "index", "output"])
+    as_cut_before = minima_maker.content_hashes(far)[1]  # the far cut's identity before this change
+    store.docs_store.update({**stored, "output": {**stored["output"], "content_hash": as_cut_before}},
+                            key=["uuid", "index"])
+    assert starts_from_stored_minima(far)
+    assert not starts_from_stored_minima(slab)  # that document was never this cut's
+
+
 def test_a_band_through_a_missed_minimum_is_split(tmp_path):
     # With the symmetry forgotten, the one hollow found is the only node of the 2x2 cell and its hops reach
     # its own images 5.73 Å away, straight through the neighbouring hollows. Both bands (along a and b) have

@@ -22,7 +22,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from pydantic import BaseModel, ConfigDict
 
-from seiscreen.errors import SeiscreenError, UnknownNameError
+from seiscreen.errors import AtomsLeftCell, SeiscreenError, UnknownNameError
 
 Code = Literal["emt", "chgnet", "sevennet", "gpaw"]
 _PACKAGE = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
@@ -317,9 +317,20 @@ class ScfRetryCalculator(Calculator):
             raise PropertyNotImplementedError("stress is not available in this GPAW mode") from None
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        try:
+            self._calculate(properties)
+        except ValueError as exc:
+            if type(exc).__name__ != "GridBoundsError":  # its module moved (gpaw.old.grid_descriptor in 26.7)
+                raise
+            self._engines.clear()  # half-moved: the next geometry starts a GPAW object of its own
+            self._gpaw = None
+            raise AtomsLeftCell(f"an atom is too close to the cell's non-periodic face for GPAW ({exc}): the "
+                                "adatom desorbing or the slab coming apart; more vacuum would hold it") from None
+
+    def _calculate(self, properties) -> None:
         from gpaw import KohnShamConvergenceError
 
-        super().calculate(atoms, properties, system_changes)
         kind = self._prepare()  # on the calculator's own copy: the caller's atoms are untouched
         while True:
             if kind not in self._engines:

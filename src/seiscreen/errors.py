@@ -13,3 +13,12 @@ class UnknownNameError(SeiscreenError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
         return str(self.args[0])
+
+
+class AtomsLeftCell(RuntimeError):
+    """An atom came within the calculator's reach of a non-periodic cell face (GPAW: a basis function's box
+    crosses it): the adatom desorbing, or the slab coming apart, past what the cell's vacuum holds. Not bad input
+    and not a passing failure: the same geometry fails the same way, so a relaxation stops at its last computed
+    state and a hop is stored as failed."""
+
+    force_calls: int = 0  # the relaxation's calculations before it (seiscreen.minima.relax sets it)

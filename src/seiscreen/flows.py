@@ -29,20 +29,27 @@ class SurfaceFlowMaker(Maker):
 
     def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None) -> str:
         """Identity of the surface document this flow ends in: its minima's identity plus every hop setting."""
+        return self.content_hashes(slab, seeds, warm)[0]
+
+    def content_hashes(self, slab: SlabDoc, seeds: list[dict] | None = None,
+                       warm: list[dict] | None = None) -> list[str]:
+        """:meth:`content_hash`, then the identity from each earlier identity of its minima
+        (``MinimaMaker.content_hashes``): lookups try them all."""
         hops = self.hops_maker
-        return content_hash("surface", minima=self.minima_maker.content_hash(slab, seeds),
-                            warm=[warm_identity(w) for w in warm or []], max_hop_length=hops.max_hop_length,
-                            max_refinements=hops.summary_maker.max_refinements if hops.summary_maker else None,
-                            slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
-                            **({"seed_band_preset": hops.seed_band_preset} if hops.seed_band_preset else {}),
-                            **({"cold_bands": True} if hops.cold_bands else {}),
-                            **hops.identity(neb=True))
+        return [content_hash("surface", minima=minima, warm=[warm_identity(w) for w in warm or []],
+                             max_hop_length=hops.max_hop_length,
+                             max_refinements=hops.summary_maker.max_refinements if hops.summary_maker else None,
+                             slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
+                             **({"seed_band_preset": hops.seed_band_preset} if hops.seed_band_preset else {}),
+                             **({"cold_bands": True} if hops.cold_bands else {}),
+                             **hops.identity(neb=True))
+                for minima in self.minima_maker.content_hashes(slab, seeds)]
 
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None,
              store=None) -> Flow:
         """``store``: where finished minima are looked up (default: the running job's store, when exposed)."""
         surface_hash = self.content_hash(slab, seeds, warm)
-        stored = find_done(store or current_store(), "minima", self.minima_maker.content_hash(slab, seeds))
+        stored = find_done(store or current_store(), "minima", self.minima_maker.content_hashes(slab, seeds))
         jobs = []
         if stored is not None:  # found by an earlier run: the hops start from it
             minima_output = MinimaDoc.model_validate(stored)
@@ -218,7 +225,7 @@ def funnel(campaign: Campaign, surfaces: list, level: int):
         seeds = [{"name": m["site"], "position": m["position"]} for m in doc.minima]
         warm = [{"start": h.start, "end": h.end, "band": OutputReference(h.job_uuid, (("a", "band"),))}
                 for h in doc.hops if h.job_uuid and h.status in USABLE]
-        done = find_done(current_store(), "surface", surface.content_hash(slab, seeds=seeds, warm=warm))
+        done = find_done(current_store(), "surface", surface.content_hashes(slab, seeds=seeds, warm=warm))
         if done is not None:  # this fidelity finished it in an earlier run
             outputs.append(SurfaceDoc.model_validate(done))
             continue

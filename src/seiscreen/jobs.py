@@ -32,7 +32,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from seiscreen import progress
 from seiscreen.calculators import CalculatorPreset, get_preset, scf_record
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
-from seiscreen.errors import SeiscreenError
+from seiscreen.errors import AtomsLeftCell, SeiscreenError
 from seiscreen.minima import (MinimaSettings, Minimum, ScanCheckpoint, adatom_frac_xy, merge_equivalent, relax,
                               relax_and_verify, scan_surface)
 from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
@@ -40,7 +40,7 @@ from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_b
 from seiscreen.parallel import CalculatorProcessKilled, ParallelSettings, ProcessBand, SubprocessCalculator
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
-                               structure_fingerprint)
+                               structure_fingerprints)
 from seiscreen.store import checkpoint_folder, find_done, find_done_job
 from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
@@ -247,7 +247,7 @@ class TerminationsMaker(CalculatorMaker):
         store = current_store()
         flows, outputs = [], []
         for doc in docs:
-            done = find_done_job(store, "surface", self.surface_flow_maker.content_hash(doc))
+            done = find_done_job(store, "surface", self.surface_flow_maker.content_hashes(doc))
             if done is not None:  # finished by an earlier run: referred to, not recomputed and not copied
                 progress.emit("surface_reused", key=doc.key, surface=doc.key.label)
                 outputs.append(OutputReference(done["uuid"]))
@@ -314,18 +314,25 @@ class MinimaMaker(CalculatorMaker):
     name: str = "minima"
 
     def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None) -> str:
+        return self.content_hashes(slab, seeds)[0]
+
+    def content_hashes(self, slab: SlabDoc, seeds: list[dict] | None = None) -> list[str]:
+        """The search's identity, then the one it had before a slab's face atoms were all taken at fraction 0
+        (``schemas.structure_fingerprints``), if that differs: lookups try both."""
         key = slab.key.model_dump(mode="json", exclude={"calculator"})  # the preset is in identity()
-        return content_hash("minima", surface=key, structure=structure_fingerprint(slab.structure),
-                            seeds=[{"name": s["name"], "position": np.round(s["position"], 4)} for s in seeds or []],
-                            **self.identity())
+        return [content_hash("minima", surface=key, structure=structure,
+                             seeds=[{"name": s["name"], "position": np.round(s["position"], 4)} for s in seeds or []],
+                             **self.identity()) for structure in structure_fingerprints(slab.structure)]
 
     @job(config=EXPOSE_STORE)  # the store names the checkpoint folder of a long (DFT) search
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
         """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
         progress.emit("minima_started", key=slab.key, surface=slab.key.label)
-        identity = self.content_hash(slab, seeds)
+        identities = self.content_hashes(slab, seeds)
+        identity = identities[0]
         extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
-        saved = checkpoint_folder(current_store()) / f"minima-{identity}"
+        folders = [checkpoint_folder(current_store()) / f"minima-{i}" for i in identities]
+        saved = next((folder for folder in folders if folder.exists()), folders[0])  # begun under either
         try:
             scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
                                 _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra, checkpoint=saved)
@@ -428,7 +435,7 @@ class HopNebMaker(CalculatorMaker):
                 doc = self._run_via(minima, hop, via, identity)
             else:
                 doc = self._run(minima, hop, label, warm, identity)
-        except SeiscreenError as exc:  # the same inputs would fail the same way: stored, and reused by a rerun
+        except (SeiscreenError, AtomsLeftCell) as exc:  # the same inputs would fail the same way: stored, reused
             doc = self._failed(minima, hop, str(exc))
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
             log.exception("hop %s failed", label)

@@ -17,11 +17,13 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk as ase_bulk
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from seiscreen.errors import AtomsLeftCell
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, below_top_atom, candidate_sites,
                                       classify_adatom, placed, touching_height)
 from seiscreen.surfaces.hops import SAME_BASIN
@@ -100,18 +102,32 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[
     A stalled BFGS starts again from that guess: under GPAW the SCF sometimes lands in another state of the
     slab's free layer, the energy jumps, and the update learns a Hessian that then allows only 1e-4 Å steps. On
     NaF(100) one relaxation stood 220 steps with 0.05 eV/Å on the adatom and the energy still within 1e-5 eV.
+    An atom that leaves what the cell can hold (:class:`AtomsLeftCell`) puts ``atoms`` back to the last state
+    computed, with its results frozen, and the error is raised for the caller to judge that state.
     """
     atoms.calc = calc
     optimizer = BFGS(atoms, logfile=None, maxstep=0.2, alpha=20.0)
+    last: dict = {"calls": 0}
+    optimizer.attach(lambda: last.update(positions=atoms.positions.copy(), results=dict(atoms.calc.results),
+                                         calls=last["calls"] + 1))
     steps = 0
-    while True:
-        energy, force, before = atoms.get_potential_energy(), _largest_force(atoms), optimizer.nsteps
-        converged = bool(optimizer.run(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)))
-        steps += optimizer.nsteps - before
-        if converged or steps >= max_steps:
-            return converged, steps + 1
-        if atoms.get_potential_energy() > energy - force * STALL_DISTANCE and _largest_force(atoms) > 0.75 * force:
-            optimizer.initialize()  # back to the initial Hessian, as run_neb's stages do
+    try:
+        while True:
+            energy, force, before = atoms.get_potential_energy(), _largest_force(atoms), optimizer.nsteps
+            converged = bool(optimizer.run(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)))
+            steps += optimizer.nsteps - before
+            if converged or steps >= max_steps:
+                return converged, steps + 1
+            if (atoms.get_potential_energy() > energy - force * STALL_DISTANCE
+                    and _largest_force(atoms) > 0.75 * force):
+                optimizer.initialize()  # back to the initial Hessian, as run_neb's stages do
+    except AtomsLeftCell as exc:
+        exc.force_calls = last["calls"]
+        if "positions" in last:
+            atoms.positions = last["positions"]
+            atoms.calc = SinglePointCalculator(atoms, **{k: v for k, v in last["results"].items()
+                                                         if k in ("energy", "free_energy", "forces")})
+        raise
 
 
 def _largest_force(atoms: Atoms) -> float:
@@ -179,29 +195,37 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
     verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation (50-70
     force calls of ~15 s each on NaF(100)).
     """
-    atoms = atoms.copy()
+    atoms = relaxing = atoms.copy()
     calls = 0
-    verified, verified_by = False, None
-    for round_ in range(settings.max_rounds):
-        if round_:
-            atoms.positions[-1] += _lateral_kick(rng, settings.kick * (round_ + 1))
-        converged, n = relax(atoms, calc, settings.fmax, settings.max_steps)
-        calls += n
-        if converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None:
-            verified, verified_by = True, twin.started_from[0]
-            break
-        before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
-        trial = atoms.copy()
-        trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
-        converged, n = relax(trial, calc, settings.fmax, settings.max_steps)
-        calls += n
-        came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
-        atoms = trial
-        if converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3:
-            verified = True
-            break
+    verified, verified_by, left_cell = False, None, None
+    try:
+        for round_ in range(settings.max_rounds):
+            if round_:
+                atoms.positions[-1] += _lateral_kick(rng, settings.kick * (round_ + 1))
+            converged, n = relax(atoms, calc, settings.fmax, settings.max_steps)
+            calls += n
+            if converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None:
+                verified, verified_by = True, twin.started_from[0]
+                break
+            before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
+            trial = relaxing = atoms.copy()
+            trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
+            converged, n = relax(trial, calc, settings.fmax, settings.max_steps)
+            calls += n
+            came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
+            atoms = trial
+            if converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3:
+                verified = True
+                break
+    except AtomsLeftCell as exc:  # no minimum: judged where it last had an energy (desorbed, slab disturbed)
+        if relaxing.calc is calc:  # not one state computed: nothing to judge
+            raise
+        atoms, verified, left_cell = relaxing, False, str(exc)
+        calls += exc.force_calls
     outcome, details = classify_adatom(atoms, clean, thresholds=settings.thresholds)
     details["rounds"] = round_ + 1
+    if left_cell is not None:
+        details["left_cell"] = left_cell
     if verified_by is not None:
         details["verified_by"] = verified_by
     return Minimum(site=details["site"], started_from=[started_from], outcome=outcome, verified=verified,
@@ -271,8 +295,6 @@ class ScanCheckpoint:
 
 def _detached(value):
     """``value`` with every Atoms' live calculator (a GPAW process state) swapped for its frozen results."""
-    from ase.calculators.singlepoint import SinglePointCalculator
-
     if isinstance(value, Atoms):
         copy = value.copy()
         if value.calc is not None:

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seiscreen.batched import SharedBand
 from seiscreen.calculators import CalculatorPreset
-from seiscreen.errors import SeiscreenError
+from seiscreen.errors import AtomsLeftCell, SeiscreenError
 
 
 class ParallelSettings(BaseModel):
@@ -145,6 +145,8 @@ class _Client:
                 # these inputs, so not a SeiscreenError, which a hop stores as its result and a rerun reuses.
                 raise CalculatorProcessKilled(f"the calculator process ({self.command}) was stopped by signal "
                                               f"{-proc.returncode}: rerun to compute it") from None
+            if message.startswith(f"{AtomsLeftCell.__name__}: "):  # the geometry's, as in-process
+                raise AtomsLeftCell(message.split(": ", 1)[1]) from None
             raise SeiscreenError(f"the calculator process ({self.command}) failed: {message} "
                                  f"(its output: {self.log})") from None
         return {"energy": results["energy"], "free_energy": results["energy"], "forces": results["forces"]}
@@ -203,7 +205,11 @@ class SubprocessCalculator(Calculator):
             self.close()
             self._client = _Client(self.preset, self.atoms, self.workdir, self.settings)
             self.processes_started += 1
-        self.results = self._client.calculate(self.atoms)
+        try:
+            self.results = self._client.calculate(self.atoms)
+        except (SeiscreenError, AtomsLeftCell, CalculatorProcessKilled):
+            self._client = None  # its process is gone: the next geometry starts another
+            raise
 
     def close(self) -> None:
         if self._client is not None:

@@ -35,11 +35,25 @@ def atoms_from_dict(data: dict) -> Atoms:
 
 def structure_fingerprint(data: dict) -> dict:
     """What identifies a stored structure: species, positions and cell rounded to 1e-5 Å, periodicity and fixed
-    atoms (ASE JSON key order and float noise below that do not change an identity)."""
+    atoms (ASE JSON key order and float noise below that do not change an identity), every atom on a periodic
+    cell face taken at the face at fraction 0: pymatgen puts a slab's face atoms at 0 on one machine and at 1
+    on another (float noise), and Na3P(001)'s minima, hours of GPAW, were searched again under a new identity."""
+    return structure_fingerprints(data)[0]
+
+
+def structure_fingerprints(data: dict) -> list[dict]:
+    """:func:`structure_fingerprint`, then (if it differs) the fingerprint identities had before face atoms were
+    moved to fraction 0: what lookups of documents stored before then also try."""
     atoms = atoms_from_dict(data)
     fixed = sorted({int(i) for c in atoms.constraints for i in getattr(c, "index", [])})
-    return {"numbers": atoms.numbers.tolist(), "positions": np.round(atoms.positions, 5).tolist(),
-            "cell": np.round(atoms.cell.array, 5).tolist(), "pbc": atoms.pbc.tolist(), "fixed": fixed}
+    at_far_face = np.isclose(atoms.cell.scaled_positions(atoms.positions), 1.0, rtol=0.0, atol=1e-9) & atoms.pbc
+    out: list[dict] = []
+    for positions in (atoms.positions - at_far_face.astype(float) @ atoms.cell.array, atoms.positions):
+        fingerprint = {"numbers": atoms.numbers.tolist(), "positions": np.round(positions, 5).tolist(),
+                       "cell": np.round(atoms.cell.array, 5).tolist(), "pbc": atoms.pbc.tolist(), "fixed": fixed}
+        if fingerprint not in out:
+            out.append(fingerprint)
+    return out
 
 
 def calculator_identity(provenance: dict) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import bson
@@ -196,8 +197,10 @@ def _is_reusable(output: dict) -> bool:
     return True
 
 
-def find_done(store: JobStore | None, doc_type: str, content_hash: str, load: bool = False) -> dict | None:
-    """The newest finished output of ``doc_type`` ("surface", "minima", "hop") with this content hash, or None.
+def find_done(store: JobStore | None, doc_type: str, content_hash: str | Sequence[str],
+              load: bool = False) -> dict | None:
+    """The newest finished output of ``doc_type`` ("surface", "minima", "hop") with this content hash (or any of
+    these: one identity as computed now and as computed before), or None.
 
     A document whose big data is missing from the data store (written by an older, unordered store and then
     killed) does not count as finished. ``load``: fetch the final bands too (not their histories).
@@ -206,12 +209,14 @@ def find_done(store: JobStore | None, doc_type: str, content_hash: str, load: bo
     return found["output"] if found else None
 
 
-def find_done_job(store: JobStore | None, doc_type: str, content_hash: str, load: bool = False) -> dict | None:
+def find_done_job(store: JobStore | None, doc_type: str, content_hash: str | Sequence[str],
+                  load: bool = False) -> dict | None:
     """Like :func:`find_done`, but the whole job document: ``uuid``, ``index`` and ``output``. A flow that reuses
     a finished document refers to it by ``OutputReference(uuid)`` rather than copying it into another output."""
-    if store is None or not content_hash:
+    hashes = [h for h in ([content_hash] if isinstance(content_hash, str) else content_hash) if h]
+    if store is None or not hashes:
         return None
-    criteria = {"output.doc_type": doc_type, "output.content_hash": content_hash}
+    criteria = {"output.doc_type": doc_type, "output.content_hash": {"$in": hashes}}
     found = sorted(store.query(criteria, properties=["uuid", "index", "output", "completed_at"]),
                    key=lambda d: d.get("completed_at") or "", reverse=True)
     data = store.additional_stores.get("data")

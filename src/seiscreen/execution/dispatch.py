@@ -131,8 +131,9 @@ class _Run:
                                     pure=False, key=f"terminations-{material}-{_facet(miller)}-{time.time_ns()}")
         self.futures[future] = ("plan", key, material, miller, None, None)
 
-    def surface(self, flow_dict: dict, key: dict, content_hash: str | None, output_uuid: str) -> None:
-        """One surface: referred to if finished before (same content hash), else sent to a worker."""
+    def surface(self, flow_dict: dict, key: dict, content_hash: str | list[str] | None, output_uuid: str) -> None:
+        """One surface: referred to if finished before (same content hash, or any of its identities), else sent to
+        a worker."""
         material, miller, term, calculator = key["material"], key["miller"], key["termination_id"], key["calculator"]
         unit = self.book.key(material, miller, term, calculator)
         done_before = find_done_job(self.store, "surface", content_hash) if content_hash else None

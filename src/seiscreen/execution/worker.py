@@ -108,7 +108,7 @@ def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, r
     planned = []
     for slab in maker.slab_docs(spec.material, list(miller)):
         flow = surface_maker.make(slab)
-        planned.append({"key": slab.key.model_dump(mode="json"), "content_hash": surface_maker.content_hash(slab),
+        planned.append({"key": slab.key.model_dump(mode="json"), "content_hash": surface_maker.content_hashes(slab),
                         "output_uuid": flow.output.uuid, "flow": flow.as_dict()})
     return planned
 
