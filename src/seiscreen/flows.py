@@ -99,6 +99,7 @@ class PlannedSurface:
     miller: tuple[int, int, int]
     slab: SlabDoc | None  # None when the slab needs the calculator (lattice: calculator): cut inside the flow
     content_hash: str | None
+    earlier: tuple[str, ...] = ()  # the identities it had before (SurfaceFlowMaker.content_hashes): looked up too
 
     @property
     def label(self) -> str:
@@ -128,7 +129,9 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
             if slab_settings.lattice == "calculator":  # the real cut needs the calculator's own lattice: in the flow
                 planned.append(PlannedSurface(spec.material, tuple(miller), None, None))
                 continue
-            planned += [PlannedSurface(spec.material, tuple(miller), d, surface.content_hash(d)) for d in docs]
+            for doc in docs:
+                identity, *earlier = surface.content_hashes(doc)
+                planned.append(PlannedSurface(spec.material, tuple(miller), doc, identity, tuple(earlier)))
     return planned
 
 
@@ -153,7 +156,7 @@ def surfaces_done(campaign: Campaign, store) -> dict[str, bool]:
     """Which surfaces of the campaign are already finished in ``store`` (a JobStore or location): {label: done}.
     Surfaces cut with the calculator's lattice cannot be known before running and count as not done."""
     planned = plan_surfaces(campaign)
-    done = done_surfaces(store, [p.content_hash for p in planned if p.content_hash])
+    done = done_surfaces(store, [(p.content_hash, *p.earlier) for p in planned if p.content_hash])
     return {p.label: p.content_hash in done for p in planned}
 
 
@@ -166,7 +169,9 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
     """
     if planned is None:
         planned = plan_surfaces(campaign) if store is not None else []
-    done = done_surfaces(store, [p.content_hash for p in planned if p.content_hash]) if store is not None else {}
+    done = {}
+    if store is not None:
+        done = done_surfaces(store, [(p.content_hash, *p.earlier) for p in planned if p.content_hash])
     jobs, surfaces = [], []
     for spec in campaign.materials:
         surface, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec), spec.adsorbate)

@@ -233,15 +233,16 @@ def find_done_job(store: JobStore | None, doc_type: str, content_hash: str | Seq
     return None
 
 
-def done_surfaces(store: JobStore | str | None, hashes: list[str]) -> dict[str, dict]:
-    """Of the surface identities ``hashes``, those already finished in ``store``: {hash: stored SurfaceDoc dict}."""
+def done_surfaces(store: JobStore | str | None, hashes: list[str | Sequence[str]]) -> dict[str, dict]:
+    """Of the surface identities ``hashes`` (each a hash, or a hash and the ones it had before), those already
+    finished in ``store``: {hash (the first): stored SurfaceDoc dict}."""
     if store is None or isinstance(store, (str, os.PathLike)):
         store = open_store(store, create=False)
     done = {}
     for h in hashes:
         output = find_done(store, "surface", h)
         if output is not None:
-            done[h] = output
+            done[h if isinstance(h, str) else h[0]] = output
     return done
 
 
