@@ -189,9 +189,10 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
                      f"{preset!r} first")
     elif preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
-    if (hop.get("intermediate") or {}).get("states"):
-        notes.append(f"stored through {len(hop['intermediate'].get('states', []))} relaxed valley(s); a rerun "
-                     "between its ends may find them again as interior minima")
+    valleys = (hop.get("intermediate") or {}).get("states")  # none: a plain band, or failed before a valley
+    if valleys:
+        notes.append(f"stored through {len(valleys)} relaxed valley(s); a rerun between its ends may find them "
+                     "again as interior minima")
     band = [atoms_from_dict(image) for image in images]
     energies = hop.get("image_energies") or []
     # None where the document kept no image energies.
