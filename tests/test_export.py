@@ -253,6 +253,29 @@ def test_the_shipped_gpaw_na2se100_is_ranked_through_its_refined_network_and_lea
     assert cao.verdict == "undecidable" and "difference 0.139 eV, within the ±0.150 eV" in cao.detail
 
 
+def test_the_shipped_gpaw_na3p001_is_ranked_through_three_valleys_and_its_number_is_shown_not_judged():
+    """results/gpaw-halides.json.gz (issue 9): Na3P(001) at gpaw-lcao-gamma (docs/report.md, sessions 18-19). The
+    one-band hop had a valley and was never ranked; refined, the valley was an exchange (no node), so the hop was
+    computed through its three relaxed valleys. Shi 2020's 11.0 kJ/mol is not a surface barrier: shown only."""
+    from seiscreen.report import compare_orderings
+
+    results = load_results(REPO / "results" / "gpaw-halides.json.gz")
+    gpaw = results.surfaces[results.surfaces["calculator"] == "gpaw-lcao-gamma"]
+    (na3p,) = gpaw[gpaw["material"] == "Na3P"].itertuples()
+    assert na3p.status == "ranked" and na3p.failed_hops == 0 and na3p.n_minima == 1
+    assert na3p.lowest_site == "top-P" and na3p.adsorption_energy == pytest.approx(-0.108, abs=0.001)
+    assert na3p.barrier == pytest.approx(0.158, abs=0.001) and na3p.barrier_uncertainty == pytest.approx(0.106)
+    hops = results.hops[(results.hops["protocol_id"] == na3p.protocol_id) & (results.hops["material"] == "Na3P")]
+    one_band = hops[~hops["through_valleys"]]
+    assert set(one_band["status"]) == {"interior_minimum"} and one_band["forward_barrier"].max() > 0.33
+    (through,) = hops[hops["through_valleys"]].itertuples()
+    assert through.status == "accepted" and through.intermediates == 3 and through.exchange
+    assert through.forward_barrier == pytest.approx(na3p.barrier, abs=0.001)
+    values = compare_orderings(gpaw).values
+    (shi,) = values[(values["id"] == "shi2020-Na3P") & (values["protocol_id"] == na3p.protocol_id)].itertuples()
+    assert not shi.comparable and shi.ours == pytest.approx(na3p.barrier) and "not judged" in shi.detail
+
+
 def test_the_shipped_gpaw_lcao_naf100_barrier_keeps_its_converged_band_gates_and_settings():
     """results/gpaw-halides.json.gz (issue 4): the gpaw-lcao-gamma NaF(100) hop recomputed at gpaw-lcao (k-points,
     spin-polarised) by `rerun-hop 9c0e2ca8 --preset gpaw-lcao --save`, ends relaxed at that level first."""
