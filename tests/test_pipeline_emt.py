@@ -225,6 +225,63 @@ def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_
         assert abs(state["energy"]) < 0.01 and state["adatom_from_start"] == pytest.approx(5.73 / 2, abs=0.1)
 
 
+def test_a_hop_through_its_valley_reruns_through_it_to_its_stored_barrier(tmp_path):
+    # Whoever checks a hop the summary used reruns it as the campaign computed it: one band between each two of
+    # its stored states (start, relaxed valley, end). As one band between its ends it finds the valley again.
+    from typer.testing import CliRunner
+
+    from seiscreen.cli import app
+    from seiscreen.reproduce import rerun_hop
+
+    store = tmp_path / "store"
+    hops = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0).hops
+    hop = hops[hops["through_valleys"]].iloc[0]
+    cold = rerun_hop(store, hop.job_uuid)
+    assert cold.through_valleys == 1 and cold.status == "accepted" and len(cold.image_energies) == 13
+    assert cold.barrier == pytest.approx(hop.forward_barrier, abs=1e-3) and cold.end_energy_drift < 1e-6
+    warm = rerun_hop(store, hop.job_uuid, start="band")  # the stored bands are converged already
+    assert warm.barrier == pytest.approx(hop.forward_barrier, abs=1e-3) and warm.force_calls < cold.force_calls / 2
+    one = rerun_hop(store, hop.job_uuid, one_band=True)
+    assert one.through_valleys == 0 and one.status == "interior_minimum"
+    assert "may find them again as interior minima" in one.notes[0]
+    shown = CliRunner().invoke(app, ["rerun-hop", hop.job_uuid, "--store", str(store)])
+    assert shown.exit_code == 0 and "through 1 valley(s)" in shown.output, shown.output
+    assert "end and valley energies recomputed within 0.0000 eV" in shown.output
+
+
+def test_a_killed_saved_rerun_through_a_valley_resumes_in_the_band_it_was_in(tmp_path, monkeypatch):
+    # With GPAW each band takes 10-30 minutes: killed in its second band, a saved rerun through a valley keeps its
+    # states, its finished first band and the second band's NEB checkpoint, and resumes to the unbroken number.
+    from seiscreen.errors import SeiscreenError
+    from seiscreen.neb import NebCheckpoint
+    from seiscreen.reproduce import rerun_hop
+
+    store = tmp_path / "store"
+    hops = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0).hops
+    uuid = hops[hops["through_valleys"]]["job_uuid"].iloc[0]
+    unbroken = rerun_hop(store, uuid)
+    real_save = NebCheckpoint.save
+
+    def killed_in_second_band(self, path):
+        if Path(path).name.endswith("-1.npz") and self.step >= 2:
+            raise RuntimeError("node lost (test)")
+        real_save(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NebCheckpoint, "save", killed_in_second_band)
+        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+        with pytest.raises(SeiscreenError, match="failed and nothing was saved"):
+            rerun_hop(store, uuid, save=True)
+    left = sorted(p.name.split("-", 2)[-1] for p in (store / "checkpoints").glob("rerun-*"))
+    assert left == ["0.pkl", "1.npz", "ends.npz"], left
+    resumed = rerun_hop(store, uuid, save=True)
+    assert resumed.status == "accepted" and resumed.barrier == pytest.approx(unbroken.barrier, abs=1e-6)
+    assert any(note.startswith("resumed from its checkpoint (band 2 ") for note in resumed.notes), resumed.notes
+    assert not list((store / "checkpoints").glob("rerun-*"))  # done: the saved rerun replaces them
+    (saved,) = load_results(store).reruns.itertuples()
+    assert saved.through_valleys == 1 and saved.barrier == pytest.approx(unbroken.barrier, abs=1e-6)
+
+
 @pytest.mark.slow  # about 30 s: three runs of the surface
 def test_a_hop_through_its_valley_stopped_in_its_second_band_resumes_there(tmp_path, monkeypatch):
     # With GPAW each band through a valley takes 10-30 minutes (Na2Se(100)): a stopped run replays the finished

@@ -299,9 +299,13 @@ def rerun_hop_command(
     preset: Annotated[str | None, typer.Option(help="recompute with another calculator preset (e.g. a "
                                                     "gpaw-lcao-gamma hop with gpaw-lcao): the ends are relaxed "
                                                     "with it first")] = None,
+    one_band: Annotated[bool, typer.Option(help="a hop stored through relaxed valleys: one band between its ends "
+                                                "(it may find them again) instead of a band between each two of "
+                                                "its stored states")] = False,
 ) -> None:
     """Recompute one stored hop's NEB from its stored ends, protocol and calculator; compare with the stored
-    barrier. Nothing is written to the store unless --save."""
+    barrier. A hop stored through relaxed valleys is rerun through them. Nothing is written to the store unless
+    --save."""
     from seiscreen.reproduce import rerun_hop
 
     changes = {}
@@ -311,9 +315,10 @@ def rerun_hop_command(
             raise SeiscreenError(f"--neb {item!r} is not KEY=VALUE: write e.g. --neb n_images=9")
         changes[name.strip()] = value.strip()
     with console.status("rerunning the band"):
-        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save, preset=preset,
+        rerun = rerun_hop(store, hop, start=start, neb=changes, save=save, preset=preset, one_band=one_band,
                           parallel={"images_at_once": images_at_once, "ranks": ranks, "launcher": launcher})
     changed = "".join(f", {k}={v}" for k, v in changes.items()) + (f", with {rerun.preset}" if rerun.preset else "")
+    changed += f", through {rerun.through_valleys} valley(s)" if rerun.through_valleys else ""
     table = Table(title=f"{rerun.label}  (job {rerun.hop_job_uuid}, from {rerun.start}{changed})")
     for column in ("", "status", "barrier eV", "force calls"):
         table.add_column(column)
@@ -322,8 +327,9 @@ def rerun_hop_command(
                   str(rerun.force_calls))
     console.print(table)
     difference = "-" if rerun.difference is None else f"{rerun.difference:+.4f} eV"
-    ends = ("no stored end energies" if rerun.end_energy_drift is None else
-            f"end energies recomputed within {rerun.end_energy_drift:.4f} eV of the stored ones")
+    states = "end and valley energies" if rerun.through_valleys else "end energies"
+    ends = (f"no stored {states}" if rerun.end_energy_drift is None else
+            f"{states} recomputed within {rerun.end_energy_drift:.4f} eV of the stored ones")
     console.print(f"difference {difference}; {ends}" + (f"; rerun: {rerun.reason}" if rerun.reason else ""),
                   highlight=False)
     for note in rerun.notes:

@@ -166,13 +166,18 @@ class NebCheckpoint:
 
     def end_images(self, template: Atoms) -> tuple[Atoms, Atoms]:
         """The two relaxed ends, rebuilt on ``template`` (same atoms, cell, constraints) with their results."""
-        ends = []
-        for k in (0, -1):
+        images = self.images(template)
+        return images[0], images[-1]
+
+    def images(self, template: Atoms) -> list[Atoms]:
+        """Every image saved, rebuilt on ``template`` (same atoms, cell, constraints) with its results."""
+        images = []
+        for positions, energy, forces in zip(self.positions, self.energies, self.forces, strict=True):
             atoms = template.copy()
-            atoms.positions = self.positions[k]
-            atoms.calc = SinglePointCalculator(atoms, energy=float(self.energies[k]), forces=self.forces[k])
-            ends.append(atoms)
-        return ends[0], ends[1]
+            atoms.positions = positions
+            atoms.calc = SinglePointCalculator(atoms, energy=float(energy), forces=forces)
+            images.append(atoms)
+        return images
 
 
 def _optimizer_state(optimizer, name: str) -> dict:

@@ -7,9 +7,12 @@ converged band should leave at once. ``neb`` overrides NEB settings (``{"n_image
 the barrier moves with the protocol. ``preset`` recomputes the hop with another calculator preset (a screening
 barrier checked at a higher level, e.g. ``gpaw-lcao-gamma`` -> ``gpaw-lcao``): the stored ends are relaxed with it
 first, and an end that slides off its minimum fails the rerun, since that level's minima are elsewhere (a campaign
-at that level finds them). By default nothing is written (GPAW's image folders go to a temporary
-folder); ``save=True`` runs the rerun as a job of the store (:class:`HopRerunMaker`), whose
-:class:`~seiscreen.schemas.HopRerunDoc` then widens the surface's uncertainty in ``load_results``.
+at that level finds them). A hop the campaign computed through relaxed valleys (``HopDoc.intermediate``) is rerun
+the same way, one band between each two of its stored states (start, valleys, end), unless ``one_band``; with
+``preset`` it is one band between its ends (the valleys are the stored level's states). By default nothing is
+written (GPAW's image folders go to a temporary folder); ``save=True`` runs the rerun as a job of the store
+(:class:`HopRerunMaker`), whose :class:`~seiscreen.schemas.HopRerunDoc` then widens the surface's uncertainty in
+``load_results``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +56,14 @@ def preset_changed(stored: dict) -> bool:
 
 def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
               workdir: str | Path | None = None, save: bool = False, parallel: dict | None = None,
-              preset: str | None = None) -> HopRerunDoc:
+              preset: str | None = None, one_band: bool = False) -> HopRerunDoc:
     """Recompute the stored hop ``hop`` (its NEB job uuid, or a prefix of 8+ characters) and compare.
 
     ``save``: run it as a job of ``store`` (a store folder or MongoDB URI, not a results file), so the rerun is
     stored beside the hop and judged with it. ``parallel``: :class:`~seiscreen.parallel.ParallelSettings` fields
     (MPI ranks, images at once) for the band's calculations. ``preset``: recompute with this calculator preset
-    instead of the hop's own."""
+    instead of the hop's own. ``one_band``: a hop stored through relaxed valleys rerun as one band between its
+    ends (it may find the valleys again) instead of through them."""
     from seiscreen.results import _as_store, band_images
 
     if start not in ("cold", "band"):
@@ -81,14 +85,16 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
 
     level = get_preset(preset or doc["key"]["calculator"])  # an unknown name fails here
     _parallel(parallel).check([level.code])
-    if start == "band" and len(images) != protocol.n_images + 2:
+    bands = 1 + through_valleys(doc, one_band, preset=None if level.name == doc["key"]["calculator"] else level.name)
+    if start == "band" and len(images) != bands * (protocol.n_images + 1) + 1:
+        per_band = f"{bands} bands of {protocol.n_images} images" if bands > 1 else f"{protocol.n_images} images"
         raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
-                             f"{protocol.n_images}: rerun it with --from cold")
+                             f"{per_band}: rerun it with --from cold")
     inputs = {"hop": {k: v for k, v in doc.items() if k not in ("band", "trajectory")}, "hop_job_uuid": job_uuid,
               "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {}),
               "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None,
               "parallel": dict(parallel or {}),
-              "preset": None if level.name == doc["key"]["calculator"] else level.name}
+              "preset": None if level.name == doc["key"]["calculator"] else level.name, "one_band": one_band}
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))
@@ -112,15 +118,18 @@ class HopRerunMaker(Maker):
     @job(data=["band"], config=JobConfig(expose_store=True))
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
              neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None,
-             preset: str | None = None) -> HopRerunDoc:
+             preset: str | None = None, one_band: bool = False) -> HopRerunDoc:
         from seiscreen.jobs import current_store
         from seiscreen.store import checkpoint_folder
 
-        # Everything that changes the rerun's numbers; not where it runs (parallel).
+        # Everything that changes the rerun's numbers; not where it runs (parallel). The valleys only where the
+        # rerun goes through them, so that a plain hop's identity is what it was.
+        valleys = through_valleys(hop, one_band, preset)
         identity = content_hash("hop_rerun", hop_job_uuid=hop_job_uuid, images=images, start=start,
-                                neb=neb or {}, preset=preset, symmetry=symmetry)
+                                neb=neb or {}, preset=preset, symmetry=symmetry,
+                                **({"through_valleys": valleys} if valleys else {}))
         return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
-                             parallel=parallel, preset=preset,
+                             parallel=parallel, preset=preset, one_band=one_band,
                              checkpoint=checkpoint_folder(current_store()) / f"rerun-{identity}")
 
 
@@ -162,20 +171,29 @@ def _parallel(fields: dict | None):
     return _validated(ParallelSettings, fields or {}, "parallel")
 
 
+def through_valleys(hop: dict, one_band: bool = False, preset: str | None = None) -> int:
+    """How many relaxed valleys a rerun of the stored hop document ``hop`` goes through: those the campaign
+    computed it through (``HopDoc.intermediate``), or none with ``one_band`` or another level's ``preset`` (the
+    valleys are states of the stored level)."""
+    return 0 if one_band or preset else len((hop.get("intermediate") or {}).get("states") or [])
+
+
 def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, neb: dict | None,
                   folder: Path, symmetry: dict | None = None, parallel: dict | None = None,
-                  preset: str | None = None, checkpoint: Path | None = None) -> HopRerunDoc:
+                  preset: str | None = None, checkpoint: Path | None = None, one_band: bool = False) -> HopRerunDoc:
     """The NEB of the stored hop document ``hop`` recomputed between the ends of its stored band ``images``
     (ASE JSON), GPAW's files under ``folder``; a hop stored with a mirrored band (``HopDoc.mirrored``) is mirrored
     again by the slab's ``symmetry`` (``SlabDoc.symmetry``). With ``preset`` (another level than the hop's),
-    the ends are relaxed with it before the band.
+    the ends are relaxed with it before the band. A hop stored through relaxed valleys is one band between each
+    two of its stored states, joined as the campaign joined them (``through_valleys``).
 
     ``checkpoint`` (a path without suffix): the relaxed ends are saved to ``<checkpoint>-ends.npz`` and the band
-    to ``<checkpoint>.npz`` as it runs, and a rerun killed on the way resumes from them (both are deleted once
-    it is done)."""
-    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, ends_smearing, same_smearing_gate
-    from seiscreen.minima import MinimaSettings
-    from seiscreen.neb import NebCheckpoint, find_band_mirror, run_neb
+    to ``<checkpoint>.npz`` as it runs (through valleys: band k to ``<checkpoint>-k.npz``, and once finished to
+    ``<checkpoint>-k.pkl``), and a rerun killed on the way resumes from them (all deleted once it is done)."""
+    from seiscreen.calculators import scf_record
+    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, same_smearing_gate
+    from seiscreen.minima import MinimaSettings, ScanCheckpoint
+    from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands, run_neb, with_fixed_results
     from seiscreen.schemas import SurfaceKey
     from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
@@ -189,74 +207,123 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
                      f"{preset!r} first")
     elif preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
-    valleys = (hop.get("intermediate") or {}).get("states")  # none: a plain band, or failed before a valley
+    stored_valleys = len((hop.get("intermediate") or {}).get("states") or [])
+    valleys = through_valleys(hop, one_band, preset)
     if valleys:
-        notes.append(f"stored through {len(valleys)} relaxed valley(s); a rerun between its ends may find them "
+        # The campaign's own computation (jobs.HopNebMaker._run_via): the adatom may hardly move between a valley
+        # and its neighbour, so no minimum hop length.
+        protocol = protocol.model_copy(update={"min_hop_length": 0.0})
+        notes.append(f"rerun as {valleys + 1} bands through the {valleys} relaxed valley(s) it was stored through, "
+                     "as the campaign computed it (--one-band: one band between its ends)")
+    elif stored_valleys:
+        notes.append(f"stored through {stored_valleys} relaxed valley(s); a rerun between its ends may find them "
                      "again as interior minima")
     band = [atoms_from_dict(image) for image in images]
+    pieces = _pieces(band, valleys + 1)
+    states = [pieces[0][0]] + [piece[-1] for piece in pieces]  # start, valleys, end: each band's fixed ends
     energies = hop.get("image_energies") or []
     # None where the document kept no image energies.
-    stored_energies = ([hop["start_energy"] + energies[0], hop["start_energy"] + energies[-1]]
-                       if len(energies) == len(band) else [None, None])
-    initial, final = band[0], band[-1]
+    stride = len(pieces[0]) - 1
+    stored_energies = ([hop["start_energy"] + energies[k * stride] for k in range(len(states))]
+                       if len(energies) == len(band) else [None] * len(states))
     if maker.preset.slab_pbc is not None:
-        for image in (initial, final):
+        for image in states:
             image.pbc = maker.preset.slab_pbc
-    initial_band = [image.positions.copy() for image in band[1:-1]] if start == "band" else None
-    ends_file, band_file = ((checkpoint.with_name(f"{checkpoint.name}-ends.npz"), checkpoint.with_suffix(".npz"))
-                            if checkpoint is not None else (None, None))
+    names = ["start", *(f"valley-{k}" for k in range(1, valleys + 1)), "end"]  # the states' GPAW folders
+    ends_file = checkpoint.with_name(f"{checkpoint.name}-ends.npz") if checkpoint is not None else None
+    band_files = ([None] * len(pieces) if checkpoint is None else [checkpoint.with_suffix(".npz")] if not valleys
+                  else [checkpoint.with_name(f"{checkpoint.name}-{k}.npz") for k in range(len(pieces))])
     saved_ends = NebCheckpoint.load(ends_file) if ends_file is not None and ends_file.exists() else None
-    resume = NebCheckpoint.load(band_file) if saved_ends is not None and band_file.exists() else None
+    resumes = [NebCheckpoint.load(path) if saved_ends is not None and path is not None and path.exists() else None
+               for path in band_files]
     if saved_ends is not None:  # a killed rerun: its ends (hours of DFT with another preset) come back
-        # The band's copy when there is one: a mirrored band's end is the start's exact image.
-        initial, final = (resume or saved_ends).end_images(initial)
+        if valleys:
+            states = saved_ends.images(states[0])
+        else:  # the band's copy when there is one: a mirrored band's end is the start's exact image
+            states = list((resumes[0] or saved_ends).end_images(states[0]))
         end_calls, failure = saved_ends.force_calls, saved_ends.meta["failure"]
-        smearing = saved_ends.meta.get("scf_smearing")
-        notes.append(f"resumed from its checkpoint ({f'{resume.stage} step {resume.step}' if resume else 'ends'})")
+        smearing = saved_ends.meta.get("scf_smearing") or [None] * len(states)
+        in_progress = [f"band {k + 1} {r.stage} step {r.step}" if valleys else f"{r.stage} step {r.step}"
+                       for k, r in enumerate(resumes) if r is not None]
+        notes.append(f"resumed from its checkpoint ({', '.join(in_progress) or 'ends'})")
     else:
-        end_calls, failure = 2, ""
+        end_calls, failure = len(states), ""
         if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
-            end_calls, failure = _relax_ends(maker, initial, final, folder,
+            end_calls, failure = _relax_ends(maker, *states, folder,
                                              MinimaSettings(**provenance["minima_settings"]).max_steps)
         else:  # a folder each: GPAW's output and restart file
-            for name, image in (("start", initial), ("end", final)):
+            for name, image in zip(names, states, strict=True):
                 image.calc = maker.image_calculator(image, folder / name)
-        smearing = ends_smearing(folder)
+                image.get_potential_energy()  # now, so that its SCF record is there to read
+        smearing = [(scf_record(folder / name) or {}).get("smearing") for name in names]
         if ends_file is not None:
             NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=end_calls, optimizer="",
-                          positions=np.array([initial.positions, final.positions]),
-                          energies=np.array([initial.get_potential_energy(), final.get_potential_energy()]),
-                          forces=np.array([image.get_forces(apply_constraint=False) for image in (initial, final)]),
+                          positions=np.array([image.positions for image in states]),
+                          energies=np.array([image.get_potential_energy() for image in states]),
+                          forces=np.array([image.get_forces(apply_constraint=False) for image in states]),
                           meta={"failure": failure, "scf_smearing": smearing}).save(ends_file)
     if preset:
         stored_energies = [None, None]  # another calculator's energies: nothing to compare with
-    drifts = [abs(image.get_potential_energy() - e) for image, e in zip((initial, final), stored_energies,
-                                                                         strict=True) if e is not None]
+    drifts = [abs(image.get_potential_energy() - e) for image, e in zip(states, stored_energies, strict=True)
+              if e is not None]
     summary = dict(
         key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
         start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}}, preset=preset,
-        stored_status=hop["status"], stored_barrier=hop["forward_barrier"],
+        stored_status=hop["status"], stored_barrier=hop["forward_barrier"], through_valleys=valleys,
         end_energy_drift=max(drifts) if drifts else None, notes=notes,
         # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
         provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
                               minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
                               parallel=maker.parallel.provenance()))
+    finished = [checkpoint.with_name(f"{checkpoint.name}-{k}.pkl") for k in range(len(pieces))] \
+        if valleys and checkpoint is not None else []
     if failure:
-        _remove(ends_file, band_file)
+        _remove(ends_file, *band_files, *finished)
         return HopRerunDoc(**summary, status="failed", barrier=None, reason=failure, force_calls=end_calls)
     mirror = None
-    if hop.get("mirrored") and resume is None:  # a resumed band continues as it was computed
-        mirror = find_band_mirror(initial, final, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
+    if hop.get("mirrored") and resumes[0] is None:  # a resumed band continues as it was computed
+        mirror = find_band_mirror(*states, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
         if mirror is None:
             notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
-    with maker.band_calculators(folder) as make_calculator:
-        result = run_neb(initial, final, make_calculator, protocol, initial_band=initial_band, mirror=mirror,
-                         resume=resume, checkpoint=band_file and (lambda state: state.save(band_file)),
-                         checkpoint_seconds=CHECKPOINT_SECONDS)
-    scf_smearing = same_smearing_gate(result, folder, smearing)
-    _remove(ends_file, band_file)
+
+    def run_band(k: int):
+        """Band k between states k and k + 1, its images' files in a folder of its own where there are several."""
+        where = folder / f"band-{k}" if valleys else folder
+        with maker.band_calculators(where) as make_calculator:
+            result = run_neb(states[k], states[k + 1], make_calculator, protocol, mirror=mirror, resume=resumes[k],
+                             initial_band=[image.positions.copy() for image in pieces[k][1:-1]]
+                             if start == "band" else None,
+                             checkpoint=band_files[k] and (lambda state: state.save(band_files[k])),
+                             checkpoint_seconds=CHECKPOINT_SECONDS)
+        band_smearing = same_smearing_gate(result, where, smearing[k: k + 2])
+        return replace(result, images=[with_fixed_results(image) for image in result.images]), band_smearing
+
+    finished_bands = ScanCheckpoint(checkpoint.parent if finished else None)
+    outcomes = []
+    for k in range(len(pieces)):
+        if finished:
+            outcomes.append(finished_bands.cached(finished[k].stem, lambda k=k: run_band(k)))
+            _remove(band_files[k])  # the finished band replaces its NEB checkpoint (megabytes: the Hessian)
+        else:
+            outcomes.append(run_band(k))
+    results = [result for result, _ in outcomes]
+    result = join_bands(results) if valleys else results[0]
+    # Per image of the joined band, each valley once (None: not GPAW).
+    first, *rest = (band_smearing for _, band_smearing in outcomes)
+    scf_smearing = None if first is None else first + [value for later in rest for value in (later or [])[1:]]
+    _remove(ends_file, *band_files, *finished)
     return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
                        force_calls=result.force_calls + end_calls, scf_smearing=scf_smearing, **band_fields(result))
+
+
+def _pieces(band: list, bands: int) -> list[list]:
+    """The stored band of a hop through relaxed valleys cut back into its ``bands`` bands (``join_bands`` shares
+    each valley between the band before it and the band after it)."""
+    stride, rest = divmod(len(band) - 1, bands)
+    if rest or stride < 2:
+        raise SeiscreenError(f"a stored band of {len(band)} images is not {bands} bands joined at their ends: rerun "
+                             "it with --one-band")
+    return [band[k * stride: (k + 1) * stride + 1] for k in range(bands)]
 
 
 def _remove(*paths: Path | None) -> None:

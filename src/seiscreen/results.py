@@ -154,7 +154,8 @@ _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "ca
 
 
 _RERUN_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "refinement", "hop_id",
-                  "hop_job_uuid", "start", "preset", "neb_changes", "stored_status", "stored_barrier", "status",
+                  "hop_job_uuid", "start", "preset", "neb_changes", "through_valleys", "stored_status",
+                  "stored_barrier", "status",
                   "barrier", "difference", "reason", "force_calls", "end_energy_drift", "protocol_id", "created_at",
                   "job_uuid"]
 
@@ -168,7 +169,7 @@ def _reruns(store) -> pd.DataFrame:
         rows.append({**_key_columns(o["key"]), **{k: o[k] for k in (
             "refinement", "hop_id", "hop_job_uuid", "start", "stored_status", "stored_barrier", "status", "barrier",
             "reason", "force_calls", "end_energy_drift")},
-            "preset": o.get("preset") or o["key"]["calculator"],
+            "preset": o.get("preset") or o["key"]["calculator"], "through_valleys": o.get("through_valleys", 0),
             "neb_changes": ", ".join(f"{k}={v}" for k, v in o["neb_changes"].items()) or "same protocol",
             "difference": barrier - stored if barrier is not None and stored is not None else None,
             "protocol_id": protocol_id(o["provenance"]), "created_at": o["provenance"]["created_at"],

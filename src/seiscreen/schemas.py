@@ -259,7 +259,10 @@ class HopRerunDoc(BaseModel):
     barrier: float | None
     reason: str = ""
     force_calls: int  # the band's and the two recomputed ends'
-    end_energy_drift: float | None  # largest |recomputed - stored| energy of the two ends: the calculator itself
+    end_energy_drift: float | None  # largest |recomputed - stored| energy of its fixed states: the calculator itself
+    # The stored hop's relaxed valleys the rerun went through (one band between each two states, as the campaign
+    # computed it); 0: one band between the ends.
+    through_valleys: int = 0
     notes: list[str] = []  # what differs from the stored computation (calculator settings, valleys)
     provenance: Provenance  # the rerun's: today's preset, the protocol as rerun
     # The rerun's band, as a hop keeps its own (empty where the rerun failed before a band): the evidence behind
