@@ -121,11 +121,12 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
         parts.append(_frame_section("Fidelity funnel", "The same surfaces with two presets.", results.fidelity))
     if not results.reruns.empty:  # `rerun-hop --save`: a hop under changed NEB settings or at another level
         columns = ["material", "facet", "termination", "hop_id", "calculator", "preset", "start", "neb_changes",
-                   "stored_barrier", "barrier", "difference", "status", "force_calls", "created_at"]
+                   "through_valleys", "stored_barrier", "barrier", "difference", "status", "force_calls", "created_at"]
         parts.append(_frame_section(
             "Hop reruns", "Stored hops recomputed (<code>seiscreen rerun-hop --save</code>): with changed NEB "
             "settings (the change widens the surface's uncertainty), or with another preset, the ends relaxed at "
-            "that level first (that level's barrier of the hop, never ranked with the stored level's).",
+            "that level first (that level's barrier of the hop, never ranked with the stored level's). A hop "
+            "stored through relaxed valleys is rerun through them (<code>through_valleys</code>).",
             results.reruns[columns]))
     parts.append(_sources_section(literature))
     parts.append("<h2>Files</h2><p>Tables: " + ", ".join(
