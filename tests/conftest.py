@@ -13,6 +13,34 @@ from seiscreen.catalog import make_bulk
 warnings.filterwarnings("ignore", module="pymatgen")
 
 
+@pytest.fixture
+def killed_saved_rerun(monkeypatch):
+    """``killed_saved_rerun(store, uuid, dies, **options)``: ``rerun_hop(store, uuid, save=True, **options)`` on a
+    node lost mid-run, the NEB checkpoint write for which ``dies(checkpoint, path)`` is true raising; nothing is
+    saved, and the store's checkpoints are what the next rerun resumes from."""
+    from pathlib import Path
+
+    from seiscreen.errors import SeiscreenError
+    from seiscreen.neb import NebCheckpoint
+    from seiscreen.reproduce import rerun_hop
+
+    real_save = NebCheckpoint.save
+
+    def run(store, uuid, dies, **options):
+        def save(checkpoint, path):
+            if dies(checkpoint, Path(path)):
+                raise RuntimeError("node lost (test)")
+            real_save(checkpoint, path)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(NebCheckpoint, "save", save)
+            patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+            with pytest.raises(SeiscreenError, match="failed and nothing was saved"):
+                rerun_hop(store, uuid, save=True, **options)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def aluminium():
     """fcc Al at ASE's EMT-friendly lattice constant: the host of ASE's classic Au-on-Al(100) NEB."""

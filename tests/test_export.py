@@ -354,14 +354,13 @@ def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun(tmp_path,
     assert ends[1].positions[-1, 2] > 0 and ends[0].get_potential_energy() < ends[1].get_potential_energy()
 
 
-def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, tmp_path, monkeypatch):
+def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, tmp_path, monkeypatch,
+                                                                     killed_saved_rerun):
     """A saved rerun at another level is hours of DFT: killed (here the 6th checkpoint write raises), the next
     `rerun-hop --save` takes its relaxed ends and its band from the store's checkpoints, and leaves none behind."""
     import shutil
 
     from seiscreen.calculators import PRESETS, CalculatorPreset
-    from seiscreen.errors import SeiscreenError
-    from seiscreen.neb import NebCheckpoint
     from seiscreen.reproduce import rerun_hop
 
     monkeypatch.setitem(PRESETS, "emt-asap", CalculatorPreset(name="emt-asap", code="emt", description="stand-in",
@@ -370,19 +369,10 @@ def test_a_killed_saved_rerun_resumes_with_its_relaxed_ends_and_band(emt_store, 
     shutil.copytree(emt_store, store)
     hops = load_results(store).hops
     uuid = hops[hops["status"] == "accepted"]["job_uuid"].iloc[0]
-    real_save, saves = NebCheckpoint.save, []
-
-    def dying_save(self, path):
-        saves.append(f"{self.stage} step {self.step}")
-        if len(saves) > 5:
-            raise RuntimeError("node lost (test)")
-        real_save(self, path)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(NebCheckpoint, "save", dying_save)
-        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
-        with pytest.raises(SeiscreenError, match="failed and nothing was saved"):
-            rerun_hop(store, uuid, preset="emt-asap", save=True)
+    saves = []
+    killed_saved_rerun(store, uuid, lambda checkpoint, path: saves.append(f"{checkpoint.stage} step "
+                                                                        f"{checkpoint.step}") or len(saves) > 5,
+                       preset="emt-asap")
     left = sorted(p.name for p in (store / "checkpoints").iterdir())  # the ends and the band
     assert saves[0] == "ends step 0" and len(left) == 2 and left[0].endswith("-ends.npz"), left
     assert load_results(store).reruns.empty
