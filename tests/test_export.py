@@ -256,7 +256,8 @@ def test_the_shipped_gpaw_na2se100_is_ranked_through_its_refined_network_and_lea
 def test_the_shipped_gpaw_na3p001_is_ranked_through_three_valleys_and_its_number_is_shown_not_judged():
     """results/gpaw-halides.json.gz (issue 9): Na3P(001) at gpaw-lcao-gamma (docs/report.md, sessions 18-19). The
     one-band hop had a valley and was never ranked; refined, the valley was an exchange (no node), so the hop was
-    computed through its three relaxed valleys. Shi 2020's 11.0 kJ/mol is not a surface barrier: shown only."""
+    computed through its three relaxed valleys, and rerun through them. Shi 2020's 11.0 kJ/mol is not a surface
+    barrier: shown only."""
     from seiscreen.report import compare_orderings
 
     results = load_results(REPO / "results" / "gpaw-halides.json.gz")
@@ -271,6 +272,12 @@ def test_the_shipped_gpaw_na3p001_is_ranked_through_three_valleys_and_its_number
     (through,) = hops[hops["through_valleys"]].itertuples()
     assert through.status == "accepted" and through.intermediates == 3 and through.exchange
     assert through.forward_barrier == pytest.approx(na3p.barrier, abs=0.001)
+    # Rerun cold through its stored valleys (`rerun-hop e443d67f --save`): the same barrier, the same protocol.
+    reruns = results.reruns[results.reruns["hop_job_uuid"] == through.job_uuid]
+    (rerun,) = reruns.itertuples()
+    assert rerun.start == "cold" and rerun.through_valleys == 3 and rerun.neb_changes == "same protocol"
+    assert rerun.status == "accepted" and abs(rerun.difference) < 1e-4 and rerun.end_energy_drift < 1e-4
+    assert na3p.protocol_sensitivity is None  # a check of the number, not a change of protocol
     values = compare_orderings(gpaw).values
     (shi,) = values[(values["id"] == "shi2020-Na3P") & (values["protocol_id"] == na3p.protocol_id)].itertuples()
     assert not shi.comparable and shi.ours == pytest.approx(na3p.barrier) and "not judged" in shi.detail

@@ -337,6 +337,9 @@ def rerun_hop_command(
     if save and rerun.preset:
         console.print("saved beside the hop: `seiscreen results --reruns` lists it (another preset: not part of "
                       "the surface's barrier uncertainty)", highlight=False)
+    elif save and not rerun.neb_changes:
+        console.print("saved beside the hop: `seiscreen results --reruns` lists it (the same protocol: a check of "
+                      "the stored number, not part of its uncertainty)", highlight=False)
     elif save:
         console.print("saved beside the hop: `seiscreen results --reruns` lists it, and the surface's barrier "
                       "uncertainty includes the change when this is its limiting hop", highlight=False)
