@@ -13,5 +13,5 @@ quickstart: setup  ## the main job: a small ML campaign on the embedded default 
 test: setup  ## every test, the slow (ML potential, GPAW) ones included
 	$(VENV)/bin/python -m pytest -q --durations=15  # the slowest tests, to watch the ~15-minute budget
 
-test-fast: setup  ## the fast tests only (about 3 minutes)
+test-fast: setup  ## the fast tests only (about 2 minutes)
 	$(VENV)/bin/python -m pytest -q -m "not slow"
