@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -85,9 +85,10 @@ def image_folder(run_dir: Path, k: int) -> Path:
     return run_dir / f"image{k:02d}"
 
 
-def ends_smearing(run_dir: Path) -> list[float | None]:
-    """The SCF smearing the band's two relaxed ends ended on (folders ``start`` and ``end``); None: not GPAW."""
-    return [(scf_record(run_dir / name) or {}).get("smearing") for name in ("start", "end")]
+def ends_smearing(run_dir: Path, names: Sequence[str] = ("start", "end")) -> list[float | None]:
+    """The SCF smearing the band's fixed states ended on (folders ``names`` of ``run_dir``: its two relaxed ends,
+    or a hop's states through valleys); None: not GPAW."""
+    return [(scf_record(run_dir / name) or {}).get("smearing") for name in names]
 
 
 def same_smearing_gate(result, run_dir: Path, ends: list[float | None] | None) -> list[float | None] | None:

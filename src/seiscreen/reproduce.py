@@ -85,7 +85,8 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
 
     level = get_preset(preset or doc["key"]["calculator"])  # an unknown name fails here
     _parallel(parallel).check([level.code])
-    bands = 1 + through_valleys(doc, one_band, preset=None if level.name == doc["key"]["calculator"] else level.name)
+    other_level = None if level.name == doc["key"]["calculator"] else level.name
+    bands = 1 + through_valleys(doc, one_band, other_level)
     if start == "band" and len(images) != bands * (protocol.n_images + 1) + 1:
         per_band = f"{bands} bands of {protocol.n_images} images" if bands > 1 else f"{protocol.n_images} images"
         raise SeiscreenError(f"the stored band of {_label(doc)} has {len(images) - 2} images, the protocol "
@@ -94,7 +95,7 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
               "images": [atoms_to_dict(image) for image in images], "start": start, "neb": dict(neb or {}),
               "symmetry": _slab_symmetry(store, doc["key"]) if doc.get("mirrored") else None,
               "parallel": dict(parallel or {}),
-              "preset": None if level.name == doc["key"]["calculator"] else level.name, "one_band": one_band}
+              "preset": other_level, "one_band": one_band}
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))
@@ -190,8 +191,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     ``checkpoint`` (a path without suffix): the relaxed ends are saved to ``<checkpoint>-ends.npz`` and the band
     to ``<checkpoint>.npz`` as it runs (through valleys: band k to ``<checkpoint>-k.npz``, and once finished to
     ``<checkpoint>-k.pkl``), and a rerun killed on the way resumes from them (all deleted once it is done)."""
-    from seiscreen.calculators import scf_record
-    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, same_smearing_gate
+    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, ends_smearing, same_smearing_gate
     from seiscreen.minima import MinimaSettings, ScanCheckpoint
     from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands, run_neb, with_fixed_results
     from seiscreen.schemas import SurfaceKey
@@ -207,8 +207,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
                      f"{preset!r} first")
     elif preset_changed(provenance["calculator"]):
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
-    stored_valleys = len((hop.get("intermediate") or {}).get("states") or [])
-    valleys = through_valleys(hop, one_band, preset)
+    stored_valleys, valleys = through_valleys(hop), through_valleys(hop, one_band, preset)
     if valleys:
         # The campaign's own computation (jobs.HopNebMaker._run_via): the adatom may hardly move between a valley
         # and its neighbour, so no minimum hop length.
@@ -255,7 +254,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
             for name, image in zip(names, states, strict=True):
                 image.calc = maker.image_calculator(image, folder / name)
                 image.get_potential_energy()  # now, so that its SCF record is there to read
-        smearing = [(scf_record(folder / name) or {}).get("smearing") for name in names]
+        smearing = ends_smearing(folder, names)
         if ends_file is not None:
             NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=end_calls, optimizer="",
                           positions=np.array([image.positions for image in states]),
