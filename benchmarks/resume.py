@@ -10,6 +10,7 @@ The parent then reruns the job on the same store: it resumes from the checkpoint
 force call of the cold restart (both end relaxations and the band) and of the resumed run, their ratio (target
 < 0.3x), the calls done twice overall (0 for an exact resume: the calls between the last checkpoint and the kill
 are not visible here, at most one band step with a checkpoint every step), and the barrier (must equal the cold one).
+It fails when a resumed band spends more band force calls in all than the unbroken one.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ def main() -> None:
         CALLS[0] = 0
         resumed = run_hop(CountingNebMaker(**settings(args)), minima, spec, store_path)
         assert resumed.resumed is not None, "the rerun did not resume from the checkpoint"
+        # A resume is never dearer than the unbroken band: the checkpoint keeps the mirror and its copied images.
+        assert resumed.force_calls <= cold.force_calls, (resumed.force_calls, cold.force_calls)
         band_after = resumed.force_calls - checkpoint.force_calls
         # Calls spent twice: before the checkpoint (ends + band) plus after the resume, beyond the cold run's.
         repeated = (cold_calls - cold.force_calls) + checkpoint.force_calls + CALLS[0] - cold_calls

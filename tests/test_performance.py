@@ -13,7 +13,7 @@ from ase.optimize import BFGS
 
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, with_fixed_results
+from seiscreen.neb import NebCheckpoint, NebProtocol, find_band_mirror, run_neb, with_fixed_results
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 
@@ -121,6 +121,26 @@ def test_a_symmetric_hop_computes_half_its_band_for_the_same_barrier(au_on_al_en
     assert half.energies[-1] == half.energies[0]  # the end is the start's exact copy
     off = run_neb(*au_on_al_ends, lambda k, image: EMT(), NebProtocol(mirror=False), mirror=au_on_al_mirror)
     assert not off.mirrored and off.force_calls == full.force_calls
+
+
+def test_a_mirrored_band_resumed_from_any_checkpoint_costs_no_more_than_the_unbroken_one(tmp_path, au_on_al_ends,
+                                                                                          au_on_al_mirror):
+    """The checkpoint keeps the mirror and which images were copies: a resumed band goes on serving them."""
+    paths = []
+
+    def save(state):
+        paths.append(tmp_path / f"ck{len(paths):03d}.npz")
+        state.save(paths[-1])
+
+    unbroken = run_neb(*au_on_al_ends, lambda k, image: EMT(), NebProtocol(), mirror=au_on_al_mirror, checkpoint=save)
+    assert unbroken.mirrored and NebCheckpoint.load(paths[1]).mirrored_images  # copies at that step
+    for path in (paths[1], paths[len(paths) // 2], paths[-2]):
+        checkpoint = NebCheckpoint.load(path)
+        initial, final = (checkpoint.images(au_on_al_ends[0])[k] for k in (0, -1))
+        resumed = run_neb(initial, final, lambda k, image: EMT(), NebProtocol(), resume=checkpoint)
+        assert resumed.force_calls <= unbroken.force_calls
+        assert resumed.forward_barrier == pytest.approx(unbroken.forward_barrier, abs=1e-6)
+        assert resumed.mirrored == bool(checkpoint.mirrored_images)
 
 
 def test_a_band_that_leaves_its_mirror_symmetry_is_computed_in_full_from_there(au_on_al_ends, au_on_al_mirror):

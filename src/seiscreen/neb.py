@@ -126,6 +126,8 @@ class NebCheckpoint:
     optimizer: str
     optimizer_state: dict[str, np.ndarray | float | None] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    mirror: BandMirror | None = None  # the hop's mirror, while images are still served as copies
+    mirrored_images: list[int] = field(default_factory=list)  # the images served as their partner's copy
 
     def save(self, path: str | os.PathLike) -> None:
         """Written to a temporary file, flushed to disk, then renamed: a kill leaves the old file or the new one."""
@@ -138,9 +140,12 @@ class NebCheckpoint:
                 arrays[f"opt_{name}"] = value
             else:
                 state_info[name] = value
+        if self.mirror is not None:
+            arrays.update({f"mirror_{name}": getattr(self.mirror, name) for name in MIRROR_ARRAYS})
         header = {"stage": self.stage, "step": self.step, "steps_plain": self.steps_plain,
                   "force_calls": self.force_calls, "optimizer": self.optimizer, "optimizer_scalars": state_info,
-                  "meta": self.meta}
+                  "meta": self.meta, "mirrored_images": self.mirrored_images,
+                  "mirror_residual": None if self.mirror is None else self.mirror.residual}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as handle:
             np.savez(handle, header=np.array(json.dumps(header)), **arrays)
@@ -156,13 +161,18 @@ class NebCheckpoint:
                 header = json.loads(str(data["header"]))
                 state: dict = {k[4:]: data[k] for k in data.files if k.startswith("opt_")}
                 arrays = {k: data[k] for k in ("positions", "energies", "forces")}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                mirror = None
+                if header.get("mirror_residual") is not None:
+                    mirror = BandMirror(**{name: data[f"mirror_{name}"] for name in MIRROR_ARRAYS},
+                                        residual=float(header["mirror_residual"]))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             log.warning("ignoring unreadable NEB checkpoint %s: %s", path, exc)
             return None
         state.update(header["optimizer_scalars"])
         return cls(stage=header["stage"], step=header["step"], steps_plain=header["steps_plain"],
                    force_calls=header["force_calls"], optimizer=header["optimizer"], optimizer_state=state,
-                   meta=header["meta"], **arrays)
+                   meta=header["meta"], mirror=mirror, mirrored_images=list(header.get("mirrored_images", [])),
+                   **arrays)
 
     def end_images(self, template: Atoms) -> tuple[Atoms, Atoms]:
         """The two relaxed ends, rebuilt on ``template`` (same atoms, cell, constraints) with their results."""
@@ -204,6 +214,7 @@ def _restore_optimizer(optimizer, name: str, state: dict) -> None:
         optimizer.Nsteps = int(state["Nsteps"])
 
 
+MIRROR_ARRAYS = ("rotation", "translation", "order", "shifts")  # BandMirror's arrays, as a checkpoint keeps them
 MIRROR_TOLERANCE = 0.15  # Å: how far the relaxed end may lie from the start's symmetry copy (relaxed apart)
 MIRROR_DRIFT = 1e-3  # Å: an image farther than this from its partner's copy is computed, not mirrored
 
@@ -403,10 +414,13 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     ``mirror`` (a symmetric hop, :func:`find_band_mirror`; used when ``protocol.mirror``): the end becomes the
     start's exact copy, the band is made symmetric, and the images of its second half are served as copies of
     the first half's, with no force call, for as long as the band stays symmetric. Once converged, every image
-    is computed and the climbing stage is run again unmirrored: the result is an ordinary converged band.
+    is computed and the climbing stage is run again unmirrored: the result is an ordinary converged band. A
+    resumed band takes its mirror, and which images were still copies, from the checkpoint (``mirror`` unused).
     """
     check_distinct_ends(initial, final, protocol)
-    if not protocol.mirror or resume is not None:  # a resumed band continues as it was computed
+    if resume is not None:  # a resumed band continues as it was computed: mirrored where it was
+        mirror = resume.mirror if resume.mirrored_images else None
+    if not protocol.mirror:
         mirror = None
     if mirror is not None:
         final = _mirrored_end(initial, final, mirror)
@@ -425,13 +439,14 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
     else:
         images = interpolate_band(ends[0], ends[1], protocol)
         images[0], images[-1] = ends
-    if mirror is not None and not _symmetrised(images, mirror):
+    if mirror is not None and resume is None and not _symmetrised(images, mirror):
         log.info("NEB: the middle image is not symmetric under the hop's mirror: computed in full")
         mirror = None
     waiting: dict[int, Calculator] = {}  # resumed images: their real calculator takes over once they move
     last = len(images) - 1
+    copies = set(resume.mirrored_images) if resume is not None else {i for i in range(1, last) if i > last - i}
     for k, image in enumerate(images[1:-1]):
-        if mirror is not None and k + 1 > last - (k + 1):  # second half: the first half's copy
+        if mirror is not None and k + 1 in copies:  # second half: the first half's copy
             image.calc = _MirroredImage(images[last - k - 1], mirror,
                                         lambda k=k, image=image: make_calculator(k, image))
             continue
@@ -455,7 +470,8 @@ def run_neb(initial: Atoms, final: Atoms, make_calculator: Callable[[int, Atoms]
             positions=np.array([im.positions for im in images]),
             energies=np.array([im.get_potential_energy() for im in images]),
             forces=np.array([im.get_forces(apply_constraint=False) for im in images]),
-            optimizer=protocol.optimizer, optimizer_state=_optimizer_state(optimizer, protocol.optimizer))
+            optimizer=protocol.optimizer, optimizer_state=_optimizer_state(optimizer, protocol.optimizer),
+            mirror=mirror, mirrored_images=[k for k, im in enumerate(images) if isinstance(im.calc, _MirroredImage)])
 
     def stage(name: str, fmax: float, steps: int, start: NebCheckpoint | None = None) -> tuple[bool, int]:
         if protocol.dynamic:
