@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gpaw_force_noise.py [--preset gpaw-lcao-gamma] [--site site-2]
 
 The structure is a finished start of the NaF(100) GPAW minima search checkpointed in
-``results/in-progress/gpaw-naf100-store`` (``--site``: its pickle). For the preset as written and with an extra
+``results/in-progress/gpaw-naf100-store`` (``--site``: its checkpoint file). For the preset as written and with an extra
 ``convergence: {forces: 0.005}`` criterion: the largest force, the same after moving the adatom 0.05 Å and back
 (the calculator keeps its wavefunctions, as in a relaxation), the largest change of any force component between
 the two, and seconds per call. A change well below a relaxation's fmax (0.01 eV/Å) means SCF noise cannot be what
@@ -13,7 +13,6 @@ stops it.
 from __future__ import annotations
 
 import argparse
-import pickle
 import tempfile
 import time
 import warnings
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seiscreen import checkpoints
 from seiscreen.calculators import CalculatorPreset, get_preset
 
 STORE = Path(__file__).resolve().parents[1] / "results" / "in-progress" / "gpaw-naf100-store"
@@ -30,10 +30,10 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="gpaw-lcao-gamma")
-    parser.add_argument("--site", default="site-2")
+    parser.add_argument("--site", default="site-1")
     args = parser.parse_args()
-    (path,) = STORE.glob(f"checkpoints/minima-*/{args.site}.pkl")
-    minimum = pickle.loads(path.read_bytes())
+    path = next(STORE.glob(f"checkpoints/minima-*/{args.site}.json"))
+    minimum = checkpoints.loads(path.read_text())
     base = get_preset(args.preset)
     work = Path(tempfile.mkdtemp(prefix="gpaw-noise-"))
     for label, extra in [("preset", {}), ("forces 0.005", {"forces": 0.005})]:

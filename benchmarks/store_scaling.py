@@ -46,7 +46,7 @@ def _plain(folder: Path):
 def _seiscreen(folder: Path):
     from seiscreen.store import open_store
 
-    return open_store(folder, create=False)
+    return open_store(folder, create=False, readonly=False)  # it writes a hop into the copy
 
 
 def _one_hop(folder: Path) -> dict:

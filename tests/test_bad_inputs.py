@@ -1,8 +1,10 @@
 """Bad input, one clear error each: the message names the problem and the fix, the CLI exits with status 2, and
-the store is left byte for byte as it was. The table in docs/reliability.md lists the same cases."""
+the store is left byte for byte as it was. The table in docs/reliability.md is generated from CASES (the last
+test checks it; SEISCREEN_UPDATE_DOCS=1 rewrites it)."""
 
 import hashlib
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 
 from seiscreen.cli import app
 from seiscreen.errors import SeiscreenError
+from seiscreen.store import LOCK_FILE
 
 runner = CliRunner()
 CAMPAIGN = "name: t\ncalculator: emt\nadsorbate: Au\nmaterials:\n  - material: Al\n"
@@ -54,8 +57,9 @@ def fingerprint(path: Path) -> dict:
         return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
     if not path.exists():
         return {}
+    # An empty writer lock file (store.store_lock, released) holds no data: a store with one is as it was.
     return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(path.rglob("*"))}
+            for p in sorted(path.rglob("*")) if not (p.name == LOCK_FILE and p.stat().st_size == 0)}
 
 
 def _campaign(tmp, text):
@@ -63,9 +67,10 @@ def _campaign(tmp, text):
     return ["run", str(tmp / "c.yaml"), "--store", str(tmp / "store")]
 
 
-def _cif(tmp, text, name):
+def _cif(tmp, text, name, calculator="emt"):
     (tmp / name).write_text(text)
-    return _campaign(tmp, CAMPAIGN.replace("material: Al", f"material: {tmp / name}") + SMALL_SLAB)
+    return _campaign(tmp, CAMPAIGN.replace("material: Al", f"material: {tmp / name}").replace("emt", calculator)
+                     + SMALL_SLAB)
 
 
 def _no_gpaw(monkeypatch):
@@ -92,87 +97,185 @@ def _store_is_a_file(tmp):
     return _campaign(tmp, CAMPAIGN + SMALL_SLAB)
 
 
-# (id, how to build the command line in tmp_path, what the one line must say: problem and fix)
+def _bcc(element: str, a: float) -> str:
+    """A CIF of a bcc crystal of ``element``: a 3D crystal of an element some calculators cannot treat."""
+    return (GOOD_CIF.replace("5.64", str(a)).replace("data_NaCl", f"data_{element}")
+            .replace("Na1 Na", f"{element}1 {element}").replace("Cl1 Cl", f"{element}2 {element}"))
+
+
+def _in_a_box(atoms, box: float) -> str:
+    """A CIF of ``atoms`` alone in a cubic box of side ``box`` Å (a molecule or an atom, not a crystal)."""
+    header, sites = GOOD_CIF.split("Na1 Na")
+    rows = [f"{s}{k} {s} {x:.5f} {y:.5f} {z:.5f}"
+            for k, (s, (x, y, z)) in enumerate(zip(atoms.get_chemical_symbols(), atoms.positions / box + 0.5,
+                                                   strict=True))]
+    return header.replace("5.64", str(box)) + "\n".join(rows) + "\n"
+
+
+def _water_in_a_box() -> str:
+    from ase.build import molecule
+
+    return _in_a_box(molecule("H2O"), 15.0)
+
+
+def _one_atom_in_a_box() -> str:
+    from ase import Atoms
+
+    return _in_a_box(Atoms("Na", positions=[(0, 0, 0)]), 10.0)
+
+
+def _not_utf8(tmp):
+    (tmp / "c.yaml").write_bytes(CAMPAIGN.replace("name: t", "name: caf\xe9").encode("latin-1"))
+    return ["run", str(tmp / "c.yaml"), "--store", str(tmp / "store")]
+
+
+def _report_into_a_file(tmp):
+    (tmp / "index.html").write_text("<html>an earlier report</html>")
+    return ["report", "--store", str(tmp / "store"), "--out", str(tmp / "index.html")]
+
+
+def _into_a_results_file(tmp):
+    (tmp / "results.json.gz").write_bytes(b"exported results (test)")
+    return [*_campaign(tmp, CAMPAIGN + SMALL_SLAB)[:2], "--store", str(tmp / "results.json.gz")]
+
+
+# (id, the input as the docs table shows it, how to build the command line in tmp_path, what the one line must say:
+# problem and fix). docs/reliability.md's "Bad input" table is generated from these rows with each case's actual
+# message (test_the_docs_bad_input_tables_are_the_cases_with_their_messages).
 CASES = [
-    ("unknown material", lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaQ")),
+    ("unknown material", "`material: NaQ`", lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaQ")),
      ["unknown material 'NaQ'", "seiscreen materials"]),
-    ("misspelt material", lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaFF")),
+    ("misspelt material", "`material: NaFF`", lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaFF")),
      ["unknown material 'NaFF'", "or a path to a CIF file"]),
-    ("cif does not parse", lambda t: _cif(t, "data_x\nthis is not a cif\n", "bad.cif"),
+    ("CIF path that does not exist", "`material: missing/NaCl.cif`",
+     lambda t: _campaign(t, CAMPAIGN.replace("material: Al", "material: missing/NaCl.cif")),
+     ["no structure file at", "missing/NaCl.cif", "check the path of the CIF"]),
+    ("cif does not parse", "`material: bad.cif`", lambda t: _cif(t, "data_x\nthis is not a cif\n", "bad.cif"),
      ["cannot read a crystal structure", "check it is a valid CIF"]),
-    ("overlapping atoms", lambda t: _cif(t, OVERLAPPING_CIF, "overlap.cif"),
+    ("overlapping atoms", "CIF with two Na 0.06 Å apart", lambda t: _cif(t, OVERLAPPING_CIF, "overlap.cif"),
      ["overlap", "fix the coordinates or remove duplicate sites"]),
-    ("only polar terminations", lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaF") + "    facets: [[1, 1, 1]]\n"),
+    ("molecule in a box", "CIF of one H2O molecule in a 15 Å box",
+     lambda t: _cif(t, _water_in_a_box(), "water.cif"),
+     ["water.cif is not a 3D crystal", "15.0 Å thick", "pass the CIF of the bulk crystal"]),
+    ("single atom in a box", "CIF of one Na atom in a 10 Å box", lambda t: _cif(t, _one_atom_in_a_box(), "atom.cif"),
+     ["atom.cif is not a 3D crystal", "10.0 Å thick", "pass the CIF of the bulk crystal"]),
+    ("only polar terminations", "NaF `facets: [[1, 1, 1]]`",
+     lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaF") + "    facets: [[1, 1, 1]]\n"),
      ["every termination is polar", "choose another Miller index"]),
-    ("miller all zero", lambda t: _campaign(t, CAMPAIGN + "    facets: ['000']\n"),
+    ("miller all zero", "`facets: ['000']`", lambda t: _campaign(t, CAMPAIGN + "    facets: ['000']\n"),
      ["Miller index", "e.g. [1, 0, 0]"]),
-    ("unknown termination id", lambda t: _campaign(t, CAMPAIGN + "    terminations: [nope]\n" + SMALL_SLAB),
+    ("miller not integers", "`facets: [[1.5, 0, 0]]`", lambda t: _campaign(t, CAMPAIGN + "    facets: [[1.5, 0, 0]]\n"),
+     ["Miller index [1.5, 0, 0] is not three integers", "write it like [1, 0, 0]"]),
+    ("unknown termination id", "`terminations: [nope]`",
+     lambda t: _campaign(t, CAMPAIGN + "    terminations: [nope]\n" + SMALL_SLAB),
      ["no termination 'nope' (there are 100-s0.250)", "fix 'terminations'", "seiscreen slabs Al 100"]),
-    ("facet listed twice", lambda t: _campaign(t, CAMPAIGN + "    facets: [[1, 0, 0], '100']\n" + SMALL_SLAB),
+    ("facet listed twice", "`facets: [[1, 0, 0], '100']`",
+     lambda t: _campaign(t, CAMPAIGN + "    facets: [[1, 0, 0], '100']\n" + SMALL_SLAB),
      ["Al (1, 0, 0) is listed twice", "remove the duplicate"]),
-    ("unknown adsorbate element", lambda t: _campaign(t, CAMPAIGN.replace("Au", "Xy") + SMALL_SLAB),
+    ("unknown adsorbate element", "`adsorbate: Xy`", lambda t: _campaign(t, CAMPAIGN.replace("Au", "Xy") + SMALL_SLAB),
      ["unknown adsorbate element 'Xy'", "use a chemical symbol"]),
-    ("a fidelity listed twice", lambda t: _campaign(t, CAMPAIGN.replace("calculator: emt\n", "")
-                                                    + "fidelities: [ml, chgnet]\n" + SMALL_SLAB),
+    ("a fidelity listed twice", "`fidelities: [ml, chgnet]` (`ml` is CHGNet)",
+     lambda t: _campaign(t, CAMPAIGN.replace("calculator: emt\n", "") + "fidelities: [ml, chgnet]\n" + SMALL_SLAB),
      ["list one preset twice", "list each preset once"]),
-    ("elements the calculator cannot treat", lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaF").replace("Au", "Na")),
+    ("elements the calculator cannot treat", "NaF with Na under `calculator: emt`",
+     lambda t: _campaign(t, CAMPAIGN.replace("Al", "NaF").replace("Au", "Na")),
      ["calculator preset 'emt' has no parameters for F, Na", "use an ML or GPAW preset"]),
-    ("negative vacuum", lambda t: _campaign(t, CAMPAIGN + "slab:\n  vacuum: -5\n"),
+    ("element without a DFT setup", "a Tc crystal under `calculator: gpaw-lcao` (gpaw-data has no Tc)",
+     lambda t: _cif(t, _bcc("Tc", 3.08), "Tc.cif", "gpaw-lcao"),
+     ["calculator preset 'gpaw-lcao' has no GPAW setup for Tc", "no Tc.PBE(.gz) in", "use an ML preset"]),
+    ("element outside the ML training set", "a Ra crystal under `calculator: ml` (MPtrj has no Ra)",
+     lambda t: _cif(t, _bcc("Ra", 5.15), "Ra.cif", "ml"),
+     ["calculator preset 'ml' was not trained on Ra", "use a GPAW preset"]),
+    ("negative vacuum", "`vacuum: -5`", lambda t: _campaign(t, CAMPAIGN + "slab:\n  vacuum: -5\n"),
      ["vacuum -5.0 Å is too small", "use at least 8 Å"]),
-    ("tiny vacuum", lambda t: _campaign(t, CAMPAIGN + "slab:\n  vacuum: 3\n"), ["vacuum 3.0 Å is too small",
-                                                                                 "use at least 8 Å"]),
-    ("supercell too small for the adatom's images", lambda t: _campaign(t, CAMPAIGN + "slab:\n  min_lateral_size: 3\n"),
+    ("tiny vacuum", "`vacuum: 3`", lambda t: _campaign(t, CAMPAIGN + "slab:\n  vacuum: 3\n"),
+     ["vacuum 3.0 Å is too small", "use at least 8 Å"]),
+    ("supercell too small for the adatom's images", "`min_lateral_size: 3`",
+     lambda t: _campaign(t, CAMPAIGN + "slab:\n  min_lateral_size: 3\n"),
      ["supercell too small for the adatom", "set slab.min_lateral_size to at least 5"]),
-    ("unknown calculator preset", lambda t: _campaign(t, CAMPAIGN.replace("emt", "vasp")),
+    ("unknown calculator preset", "`calculator: vasp`", lambda t: _campaign(t, CAMPAIGN.replace("emt", "vasp")),
      ["unknown calculator preset 'vasp'", "choose one of"]),
-    ("gpaw requested, not installed", lambda t: _campaign(t, CAMPAIGN.replace("emt", "gpaw-lcao")),
+    ("GPAW requested, not installed", "`calculator: gpaw-lcao` (find_spec patched)",
+     lambda t: _campaign(t, CAMPAIGN.replace("emt", "gpaw-lcao")),
      ["needs gpaw, which is not installed", "pip install"]),
-    ("misspelt campaign key", lambda t: _campaign(t, CAMPAIGN + "slab:\n  vacum: 12\n"),
+    ("MPI ranks without GPAW", "`calculator: emt` with `parallel: {ranks: 2}`",
+     lambda t: _campaign(t, CAMPAIGN + "parallel: {ranks: 2}\n"),
+     ["MPI ranks apply to GPAW presets only", "drop the ranks"]),
+    ("MPI launcher missing", "`parallel: {ranks: 2, launcher: 'no-such-mpirun -np {ranks}'}` under gpaw-test",
+     lambda t: _campaign(t, CAMPAIGN.replace("emt", "gpaw-test")
+                         + "parallel: {ranks: 2, launcher: 'no-such-mpirun -np {ranks}'}\n"),
+     ["parallel.launcher: 'no-such-mpirun' not found", "name your launcher"]),
+    ("misspelt campaign key", "`slab: {vacum: 12}`", lambda t: _campaign(t, CAMPAIGN + "slab:\n  vacum: 12\n"),
      ["unknown key 'slab.vacum'", "did you mean 'vacuum'"]),
-    ("misspelt per-material slab key", lambda t: _campaign(t, CAMPAIGN + "    slab: {vacum: 12}\n"),
+    ("misspelt per-material slab key", "`materials: [{material: Al, slab: {vacum: 12}}]`",
+     lambda t: _campaign(t, CAMPAIGN + "    slab: {vacum: 12}\n"),
      ["unknown key 'materials.0.slab.vacum'", "did you mean 'vacuum'"]),
-    ("misspelt minima key", lambda t: _campaign(t, CAMPAIGN + "minima:\n  fmaxx: 0.01\n"),
+    ("misspelt minima key", "`minima: {fmaxx: 0.01}`", lambda t: _campaign(t, CAMPAIGN + "minima:\n  fmaxx: 0.01\n"),
      ["unknown key 'minima.fmaxx'", "did you mean 'fmax'"]),
-    ("unknown campaign key", lambda t: _campaign(t, CAMPAIGN + "walltime: 3h\n"),
+    ("unknown campaign key", "`walltime: 3h`", lambda t: _campaign(t, CAMPAIGN + "walltime: 3h\n"),
      ["unknown key 'walltime'", "allowed keys are"]),
-    ("empty campaign", lambda t: _campaign(t, "name: t\nmaterials: []\n"),
+    ("empty campaign", "`materials: []`", lambda t: _campaign(t, "name: t\nmaterials: []\n"),
      ["lists no materials", "add at least one under 'materials'"]),
-    ("empty campaign file", lambda t: _campaign(t, ""), ["holds no campaign", "expected a mapping"]),
-    ("conflicting calculator and fidelities", lambda t: _campaign(t, CAMPAIGN + "fidelities: [ml, gpaw-lcao]\n"),
+    ("empty campaign file", "empty file", lambda t: _campaign(t, ""), ["holds no campaign", "expected a mapping"]),
+    ("conflicting calculator and fidelities", "`calculator: emt` with `fidelities: [ml, gpaw-lcao]`",
+     lambda t: _campaign(t, CAMPAIGN + "fidelities: [ml, gpaw-lcao]\n"),
      ["conflicting settings: calculator 'emt' but fidelities start with 'ml'", "drop 'calculator' or list it first"]),
-    ("top_k without fidelities", lambda t: _campaign(t, CAMPAIGN + "top_k: 2\n"),
+    ("top_k without fidelities", "`top_k: 2`", lambda t: _campaign(t, CAMPAIGN + "top_k: 2\n"),
      ["top_k without fidelities", "list at least two presets"]),
-    ("cold_bands without fidelities", lambda t: _campaign(t, CAMPAIGN + "cold_bands: true\n"),
+    ("cold_bands without fidelities", "`cold_bands: true`", lambda t: _campaign(t, CAMPAIGN + "cold_bands: true\n"),
      ["cold_bands without fidelities", "list at least two presets"]),
-    ("negative neb fmax", lambda t: _campaign(t, CAMPAIGN + "neb:\n  fmax: -0.05\n"),
+    ("negative neb fmax", "`neb: {fmax: -0.05}`", lambda t: _campaign(t, CAMPAIGN + "neb:\n  fmax: -0.05\n"),
      ["neb.fmax", "greater than 0"]),
-    ("campaign file missing", lambda t: ["run", str(t / "nope.yaml"), "--store", str(t / "store")],
+    ("campaign file missing", "`run nope.yaml`",
+     lambda t: ["run", str(t / "nope.yaml"), "--store", str(t / "store")],
      ["campaign file", "not found", "pass the path of a YAML file"]),
-    ("invalid yaml", lambda t: _campaign(t, "name: [unclosed\n"), ["is not valid YAML", "fix the file"]),
-    ("store path not writable", _store_under_a_file, ["cannot create the store folder", "choose a writable place"]),
-    ("store path is a file", _store_is_a_file, ["is a file, not a folder", "pass a folder with --store"]),
-    ("corrupted store file", _corrupt, ["is not a valid database", "move the store folder aside"]),
-    ("results of a store that does not exist", lambda t: ["results", "--store", str(t / "nothing-here")],
+    ("campaign file not UTF-8", "a Latin-1 file (`name: café`)", _not_utf8,
+     ["is not UTF-8 text (byte 0xe9", "save it as UTF-8"]),
+    ("invalid yaml", "`name: [unclosed`", lambda t: _campaign(t, "name: [unclosed\n"),
+     ["is not valid YAML", "fix the file"]),
+    ("store path not writable", "`--store plain-file/store`", _store_under_a_file,
+     ["cannot create the store folder", "choose a writable place"]),
+    ("store path is a file", "`--store store` (a file)", _store_is_a_file,
+     ["is a file, not a folder", "pass a folder with --store"]),
+    ("corrupted store file", "garbage in `seiscreen/*.collection`", _corrupt,
+     ["is not a valid database", "move the store folder aside"]),
+    ("run into a results file", "`run --store results.json.gz` (an exported file)", _into_a_results_file,
+     ["results.json.gz is a results file", "read-only", "pass a store folder or mongodb:// URI"]),
+    ("unreachable MongoDB", "`--store mongodb://127.0.0.1:1/` (nothing listens)",
+     lambda t: [*_campaign(t, CAMPAIGN + SMALL_SLAB)[:2], "--store", "mongodb://127.0.0.1:1/"],
+     ["cannot reach the MongoDB server of mongodb://127.0.0.1:1/ within 5 s", "check the URI"]),
+    ("results of a store that does not exist", "`results --store nothing-here`",
+     lambda t: ["results", "--store", str(t / "nothing-here")],
      ["no store at", "run a campaign first or pass --store"]),
+    ("report into a file", "`report --out index.html` (an existing file)", _report_into_a_file,
+     ["--out", "index.html is a file", "pass a folder for the report"]),
 ]
+MESSAGES: dict[str, str] = {}  # case id -> its line as a test saw it: the rows of the docs table
 
 
-@pytest.mark.parametrize("make_args, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_clear_line_exit_2_and_the_store_untouched(make_args, message, filled_store, tmp_path,
-                                                                     monkeypatch, request):
+def run_case(case, filled_store: Path, tmp_path: Path, monkeypatch) -> str:
+    """Run one case in ``tmp_path`` (a copy of the filled store beside it) and check the rules; its one line."""
+    name, _, make_args, message = case
     monkeypatch.chdir(tmp_path)
     shutil.copytree(filled_store, tmp_path / "store")
-    if "gpaw" in request.node.callspec.id:
+    if name == "GPAW requested, not installed":
         _no_gpaw(monkeypatch)
     args = make_args(tmp_path)
     before = fingerprint(tmp_path)
     result = runner.invoke(app, args, env={"COLUMNS": "400"})
     assert result.exit_code == 2, result.output
     line = result.output.strip()
-    assert line.startswith("error:") and "\n" not in line, line
+    assert line.startswith("error:") and "\n" not in line and "Traceback" not in line, line
     for part in message:
         assert part in line
     assert fingerprint(tmp_path) == before  # nothing created, nothing written: the store is as it was
+    MESSAGES[name] = _as_documented(line, tmp_path)
+    return line
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line_exit_2_and_the_store_untouched(case, filled_store, tmp_path, monkeypatch):
+    run_case(case, filled_store, tmp_path, monkeypatch)
 
 
 def _slab_with_adatom():
@@ -217,3 +320,61 @@ def test_bad_input_through_the_api_is_one_clear_error(action, message):
     assert "\n" not in text
     for part in message:
         assert part in text
+
+
+# ------------------------------------------------------------------------------------ the docs table, generated
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+TABLE_HEADER = "| case | input | message |"
+
+
+def _as_documented(line: str, tmp_path: Path) -> str:
+    """A case's line as the docs show it: without ``error:``, the test's folder as ``.``, GPAW's setup folders
+    as ``<GPAW setups>`` (machine-specific), and ``|`` escaped for markdown."""
+    text = line.removeprefix("error:").strip()
+    for folder in {str(tmp_path.resolve()), str(tmp_path)}:
+        text = text.replace(folder, ".")
+    if importlib.util.find_spec("gpaw") is not None:
+        from gpaw import setup_paths
+
+        for folder in setup_paths:
+            text = text.replace(str(folder), "<GPAW setups>")
+    return text.replace("|", "\\|")
+
+
+def docs_table() -> str:
+    """The "Bad input" table of docs/reliability.md: one row per case of CASES with its line (MESSAGES)."""
+    rows = [f"| {name} | {shown} | {MESSAGES[name]} |" for name, shown, _, _ in CASES]
+    return "\n".join([TABLE_HEADER, "| --- | --- | --- |", *rows])
+
+
+def test_the_docs_bad_input_table_is_the_cases_with_their_messages(filled_store, tmp_path, monkeypatch):
+    """docs/reliability.md's table is CASES with each case's actual line; SEISCREEN_UPDATE_DOCS=1 rewrites it."""
+    for k, case in enumerate(CASES):
+        if case[0] not in MESSAGES:  # not run yet in this session (pytest -k): run here
+            with monkeypatch.context() as patch:
+                (tmp_path / str(k)).mkdir()
+                run_case(case, filled_store, tmp_path / str(k), patch)
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index(TABLE_HEADER)
+    end = text.find("\n\n", start)
+    current = text[start:end if end >= 0 else len(text)]
+    table = docs_table()
+    if current != table and os.environ.get("SEISCREEN_UPDATE_DOCS"):
+        DOCS.write_text(text[:start] + table + text[start + len(current):], encoding="utf-8")
+        return
+    assert current == table, ("docs/reliability.md's bad-input table differs from CASES; rewrite it with "
+                              "SEISCREEN_UPDATE_DOCS=1 pytest tests/test_bad_inputs.py -k docs, or paste:\n" + table)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("sevenn") is None, reason="SevenNet is not installed")
+def test_the_ml_element_list_is_the_one_of_sevennet_0s_checkpoint():
+    """campaign.ML_ELEMENTS (MPtrj's elements) are exactly the species the shipped 7net-0 model was trained on."""
+    import torch
+    from sevenn.util import pretrained_name_to_path
+
+    from seiscreen.campaign import ML_ELEMENTS
+
+    checkpoint = torch.load(pretrained_name_to_path("7net-0"), map_location="cpu", weights_only=False)
+    assert set(checkpoint["config"]["chemical_species"]) == ML_ELEMENTS

@@ -184,3 +184,42 @@ def test_a_refinement_that_adds_no_minimum_and_no_new_split_leaves_the_network_a
     assert same_network(before, same, [dict(split)])  # the same valley found again
     assert not same_network(before, same, [{**split, "valley": [0.3, 0.1]}])  # a new route
     assert not same_network(before, [*same, MinimumDoc.model_construct(frac_xy=[0.25, 0.0])], [])  # a new minimum
+
+
+def test_a_hop_the_neighbour_test_drops_at_its_discs_edge_is_computed_when_it_could_lower_the_barrier():
+    # NaBr(100) at the review's settings under CHGNet: the off-Na minimum moved 0.03 Å between two code versions,
+    # which put a copy of it 0.02 Å outside the 3.19 Å hop's Gabriel disc, inside the tolerance: the hop (the
+    # surface's limiting hop in the shipped file, 0.158 eV) left the network and the surface percolated through the
+    # 2.95 Å hop (0.193 eV). Inputs: that run's minima and saddles (absolute eV).
+    from seiscreen.surfaces.hops import bypass_hops
+    from seiscreen.surfaces.percolation import GraphEdge, could_lower, percolation_barrier
+    from seiscreen.surfaces.slabs import SlabSettings
+
+    settings = SlabSettings(min_thickness=6.0, vacuum=12.0, min_lateral_size=9.0, max_supercell_atoms=600)
+    (term,) = make_terminations(load_bulk("NaBr"), (1, 0, 0), settings)
+    symmetry = SurfaceSymmetry.from_structure(term.slab)
+    minima = [np.array([0.0289, 0.0908]), np.array([0.7975, 0.3988])]
+    energies_by_minimum, saddles = [-133.9739, -133.9467], [-133.9429, -133.7808]
+    network = build_hop_network(minima, symmetry)
+    assert [round(h.length, 2) for h in network.hops] == [0.9, 2.95]  # the 3.19 Å hop is not among them
+    extra = bypass_hops(network, symmetry)
+    (through_hollow,) = [h for h in extra.hops if abs(h.length - 3.19) < 0.01]
+    energies = [energies_by_minimum[n.minimum] for n in network.nodes]
+    edges = [GraphEdge(e.i, e.j, e.image, saddles[e.hop]) for e in network.edges]
+    level = percolation_barrier(energies, edges).two_d.level
+    assert level == saddles[1]  # percolating through the 2.95 Å hop
+    assert any(could_lower(energies, edges, GraphEdge(e.i, e.j, e.image, 0.0), level)
+               for e in extra.edges if e.hop == through_hollow.index)
+    # A hop whose higher end lies above the level can never lower it: not computed.
+    assert not could_lower([0.0, 1.0], [], GraphEdge(0, 1, (0, 0), 0.0), 0.5)
+
+
+def test_a_hop_that_passes_through_another_minimums_basin_is_no_bypass(naf100):
+    # Hollow and F-top minima of NaF(100): the nearest F-F hop (3.28 Å) passes through the hollow at its
+    # midpoint. The neighbour test leaves it out, and it is no bypass either: it goes through that minimum.
+    term, symmetry = naf100
+    network = build_hop_network([_site_frac(term, "hollow4-F2Na2"), _site_frac(term, "top-F")], symmetry)
+    from seiscreen.surfaces.hops import bypass_hops
+
+    extra = bypass_hops(network, symmetry)
+    assert not any(h.start_minimum == h.end_minimum == 1 and h.length < 3.3 for h in extra.hops)

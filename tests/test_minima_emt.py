@@ -114,9 +114,9 @@ def test_a_killed_minima_search_resumes_at_the_step_it_was_in(au_on_al100, tmp_p
     settings = MinimaSettings(adsorbate="Au")
     first = scan_surface(term.to_atoms(), Counting(), settings, checkpoint=tmp_path)
     full = Counting.calls
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.pkl", "reference.pkl", "site-0.pkl", "site-1.pkl",
-                                                          "site-2.pkl"]
-    (tmp_path / "site-2.pkl").unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.json", "reference.json", "site-0.json",
+                                                          "site-1.json", "site-2.json"]
+    (tmp_path / "site-2.json").unlink()
     Counting.calls = 0
     resumed = scan_surface(term.to_atoms(), Counting(), settings, checkpoint=tmp_path)
     assert 0 < Counting.calls < full / 2

@@ -138,8 +138,16 @@ def test_a_band_through_a_missed_minimum_is_split(tmp_path):
     first = results.hops[results.hops["refinement"] == 0]
     assert list(first["status"]) == ["interior_minimum", "interior_minimum"]
     assert (first["length"] > 5.7).all()
-    refined = results.hops[results.hops["refinement"] == 1]
+    refined = results.hops[(results.hops["refinement"] == 1) & ~results.hops["bypass"]]
     assert (refined["status"] == "accepted").all() and (refined["length"] < 2.9).all()
+    # Without symmetry the hollows sit a little off the squares' corners, so the hops the neighbour test left
+    # out are computed as bypass hops; the ones with a valley (the fourth hollow, never found) are left out
+    # without blocking the ranking, and none is lower than the elementary hops.
+    bypass = results.hops[results.hops["bypass"]]
+    assert len(bypass) and (bypass["refinement"] == 1).all()
+    assert (bypass["forward_barrier"] > refined["forward_barrier"].max()).all()
+    left_out = bypass[bypass["status"] != "accepted"]["hop_id"]
+    assert len(left_out) and all(hop in results.surfaces["reason"].iloc[0] for hop in left_out)
     assert sorted(set(results.minima["refinement"])) == [0, 1]
     (surface,) = results.surfaces.itertuples()
     assert surface.n_minima == 3 and surface.status == "ranked"
@@ -171,7 +179,7 @@ def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         _surface_run(tmp_path / "killed", symmetry_identity=True)
     (folder,) = (tmp_path / "killed" / "store" / "checkpoints").glob("refine-*")
-    assert [p.name for p in folder.iterdir()] == ["valley-0.pkl"]
+    assert [p.name for p in folder.iterdir()] == ["valley-0.json"]
 
     monkeypatch.setattr(jobs, "relax_and_verify", lambda *a, **k: relaxed.append(a[2]) or relax_and_verify(*a, **k))
     resumed = _surface_run(tmp_path / "killed", symmetry_identity=True)
@@ -260,7 +268,7 @@ def test_a_killed_saved_rerun_through_a_valley_resumes_in_the_band_it_was_in(tmp
     unbroken = rerun_hop(store, uuid)
     killed_saved_rerun(store, uuid, lambda checkpoint, path: path.name.endswith("-1.npz") and checkpoint.step >= 2)
     left = sorted(p.name.split("-", 2)[-1] for p in (store / "checkpoints").glob("rerun-*"))
-    assert left == ["0.pkl", "1.npz", "ends.npz"], left
+    assert left == ["0.json", "1.npz", "ends.npz"], left
     resumed = rerun_hop(store, uuid, save=True)
     assert resumed.status == "accepted" and resumed.barrier == pytest.approx(unbroken.barrier, abs=1e-6)
     assert any(note.startswith("resumed from its checkpoint (band 2 ") for note in resumed.notes), resumed.notes
@@ -294,7 +302,7 @@ def test_a_hop_through_its_valley_stopped_in_its_second_band_resumes_there(tmp_p
         ["interior_minimum", False], ["interior_minimum", False], ["failed", True], ["failed", True]]
     folders = list((tmp_path / "store" / "checkpoints").glob("via-*"))  # both hops (along a and b) stopped
     assert len(folders) == 2 and all(sorted(p.name for p in folder.iterdir()) == [
-        "00-ends.pkl", "01-valley.pkl", "02-band.pkl", "03-band.npz"] for folder in folders)
+        "00-ends.json", "01-valley.json", "02-band.json", "03-band.npz"] for folder in folders)
     rerun = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
     store = open_store(tmp_path / "store")
     resumed = [d["output"] for d in store.query({"output.doc_type": "hop", "output.resumed": {"$ne": None}},

@@ -103,12 +103,13 @@ def test_supercell_is_square_for_an_oblique_square_net():
 
 
 @pytest.mark.parametrize("text, expected", [("100", (1, 0, 0)), ("1,1,0", (1, 1, 0)), ("1 -1 0", (1, -1, 0)),
-                                            ("1-10", (1, -1, 0)), ((0, 0, 1), (0, 0, 1))])
+                                            ("1-10", (1, -1, 0)), ((0, 0, 1), (0, 0, 1)), ([1.0, 0, 0], (1, 0, 0)),
+                                            (["1", "-1", "0"], (1, -1, 0))])
 def test_miller_index_spellings(text, expected):
     assert parse_miller(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["000", "10", "abc"])
+@pytest.mark.parametrize("bad", ["000", "10", "abc", [1.5, 0, 0], "1.5 0 0", "1.5,0,0", [True, 0, 0], ["1.5", 0, 0]])
 def test_bad_miller_index_is_a_clear_error(bad):
     with pytest.raises(SeiscreenError, match="Miller index"):
         parse_miller(bad)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from ase.data import atomic_numbers
+from ase.data import atomic_numbers, chemical_symbols
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from seiscreen.calculators import get_preset
@@ -18,6 +19,12 @@ from seiscreen.parallel import ParallelSettings
 from seiscreen.surfaces.slabs import SlabSettings, parse_miller
 
 Facet = Annotated[tuple[int, int, int], BeforeValidator(parse_miller)]
+
+# Elements of MPtrj, the training set of CHGNet 0.3.0 and SevenNet-0: every element up to Pu but Po, At, Rn, Fr and
+# Ra (the 89 ``chemical_species`` of 7net-0's checkpoint; tests/test_bad_inputs.py checks them against it).
+ML_ELEMENTS = frozenset(chemical_symbols[1:95]) - {"Po", "At", "Rn", "Fr", "Ra"}
+# Exchange-correlation functionals GPAW names its setup files after (Na.PBE.gz, Na.1.LDA.gz, ...).
+_SETUP_XC = ("LDA", "PBE", "revPBE", "RPBE", "GLLBSC")
 
 # Closest the adatom may come to its own periodic image (Å). Below ~5 Å two images of a Na adatom sit in each
 # other's first coordination shell, and the "diffusion barrier" is that of a row of adatoms.
@@ -38,6 +45,57 @@ def require_installed(preset_name: str) -> None:
     package = _PACKAGE[preset.code]
     if importlib.util.find_spec(package) is None:
         _require(package, preset)
+
+
+def check_elements(preset_name: str, elements: set[str], what: str) -> None:
+    """Refuse elements the preset cannot treat (EMT's few metals, the ML potentials' training set, GPAW's
+    installed setups) now, not when its first job fails with an unrelated error; ``what`` names the material."""
+    preset = get_preset(preset_name)
+    if preset.code == "emt":
+        from ase.calculators.emt import parameters
+
+        missing = sorted(elements - set(parameters))
+        if missing:
+            metals = ", ".join(sorted(parameters))
+            raise SeiscreenError(f"calculator preset {preset_name!r} has no parameters for {', '.join(missing)} "
+                                 f"({what}): use an ML or GPAW preset, or EMT's metals ({metals})")
+    elif preset.code in ("chgnet", "sevennet"):
+        missing = sorted(elements - ML_ELEMENTS, key=atomic_numbers.get)
+        if missing:
+            raise SeiscreenError(f"calculator preset {preset_name!r} was not trained on {', '.join(missing)} ({what}): "
+                                 "its training set (MPtrj) has every element up to Pu but Po, At, Rn, Fr and Ra: use a "
+                                 "GPAW preset")
+    elif preset.code == "gpaw":
+        missing = [(el, name) for el in sorted(elements) if (name := _missing_gpaw_file(preset, el))]
+        if missing:
+            from gpaw import setup_paths
+
+            raise SeiscreenError(f"calculator preset {preset_name!r} has no GPAW setup for "
+                                 f"{', '.join(el for el, _ in missing)} ({what}): no {missing[0][1]}(.gz) in "
+                                 f"{', '.join(map(str, setup_paths))}: install the dataset (GPAW_SETUP_PATH) or use an "
+                                 "ML preset")
+
+
+def _missing_gpaw_file(preset, element: str) -> str | None:
+    """The name of the first setup or basis file GPAW would need for ``element`` and cannot find, or None."""
+    from gpaw import setup_paths
+
+    params = preset.parameters
+    setups = params.get("setups", "paw")
+    name = setups.get(element, setups.get("default", "paw")) if isinstance(setups, dict) else setups
+    xc = params.get("xc", "LDA")
+    if not isinstance(name, str) or name in ("ae", "ghost", "hgh", "sg15") or xc not in _SETUP_XC:
+        return None  # generated or special setups: GPAW itself judges those
+    prefix = element if name == "paw" else f"{element}.{name}"
+    needed = [f"{prefix}.{xc}"]
+    basis = params.get("basis")
+    if params.get("mode") == "lcao" and isinstance(basis, str):
+        inner = re.fullmatch(r".*[(](.*)[)]", basis)  # "sz(dzp)": GPAW reads the dzp file
+        needed.append(f"{prefix}.{inner.group(1) if inner else basis}.basis")
+    for file in needed:
+        if not any((Path(folder) / f).exists() for folder in setup_paths for f in (file, file + ".gz")):
+            return file
+    return None
 
 
 class MaterialSpec(BaseModel):
@@ -77,6 +135,9 @@ class Campaign(BaseModel):
     # computed at the same time, each in its own process (GPAW, EMT, SevenNet: CHGNet bands are batched instead).
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
     max_hop_length: float = Field(6.0, gt=0)
+    # Also compute the hops the Gabriel neighbour test left out (a third minimum at its disc's edge) when they could
+    # lower a surface's percolation level (jobs.bypass_specs); false: the neighbour network alone.
+    bypass_hops: bool = True
     max_refinements: int = Field(2, ge=0)
     store: str | None = None
 
@@ -158,7 +219,12 @@ def load_campaign(path: str | Path, **overrides) -> Campaign:
     if not path.is_file():
         raise SeiscreenError(f"campaign file {path} not found: pass the path of a YAML file (see workflows/)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SeiscreenError(f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+                             "save it as UTF-8") from None
+    except OSError as exc:
+        raise SeiscreenError(f"cannot read the campaign file {path} ({exc.strerror}): check its permissions") from None
     except yaml.YAMLError as exc:
         raise SeiscreenError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}): fix the file") from None
     if not isinstance(raw, dict):

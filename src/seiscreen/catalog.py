@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
@@ -19,6 +21,12 @@ STRUCTURES_DIR = Path(os.environ.get("SEISCREEN_STRUCTURES", Path(__file__).reso
 
 # Atoms closer than this in a bulk crystal mean a broken file, not chemistry (shortest real Na-X bond ~1.9 Å).
 MIN_INTERATOMIC_DISTANCE = 0.9
+# Thickest atom-free layer across the cell a bulk crystal may have (Å). The bonds of a 3D solid cross every plane
+# (its longest nearest-neighbour distance, Cs metal, is 5.3 Å) and a van der Waals gap between layers is ~3.5 Å:
+# a wider empty layer is the vacuum around a molecule, an atom or a slab in a box.
+MAX_EMPTY_LAYER = 6.0
+# A path, not a catalog name: catalog names have neither a folder nor a file suffix.
+_PATH_LIKE = re.compile(r"[/\\]|\.\w+$")
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,9 @@ def load_bulk(material: str | os.PathLike, oxidation_states: dict[str, int] | No
         structure = _read_structure(STRUCTURES_DIR / entry.file)
         return make_bulk(text, structure, oxidation_states or entry.oxidation_states, entry.source, entry)
     path = Path(text)
+    if not path.exists() and _PATH_LIKE.search(text):
+        raise SeiscreenError(f"no structure file at {path.absolute()}: check the path of the CIF (or use a name "
+                             "from `seiscreen materials`)")
     if not path.exists():
         close = [n for n in catalog if n.lower() == text.lower()]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -109,7 +120,28 @@ def _read_structure(path: Path) -> Structure:
         i, j = divmod(int(dmat.argmin()), len(structure))
         raise SeiscreenError(f"{path}: atoms {i} and {j} overlap ({dmat.min():.2f} Å apart): "
                              "fix the coordinates or remove duplicate sites")
+    check_bulk(structure, str(path))
     return structure
+
+
+def empty_layer(structure: Structure) -> tuple[float, int]:
+    """The thickest atom-free layer parallel to a face of the cell (Å), and the lattice vector it crosses."""
+    spacings = 1.0 / np.linalg.norm(structure.lattice.reciprocal_lattice_crystallographic.matrix, axis=1)
+    widths = []
+    for axis in range(3):
+        x = np.sort(structure.frac_coords[:, axis] % 1.0)
+        widths.append(float(np.diff(np.append(x, x[0] + 1.0)).max() * spacings[axis]))
+    axis = int(np.argmax(widths))
+    return widths[axis], axis
+
+
+def check_bulk(structure: Structure, where: str) -> None:
+    """Refuse what is not a 3D crystal (a molecule, a single atom or a slab with vacuum around it)."""
+    width, axis = empty_layer(structure)
+    if width > MAX_EMPTY_LAYER:
+        raise SeiscreenError(f"{where} is not a 3D crystal: an empty layer {width:.1f} Å thick crosses its cell along "
+                             f"{'abc'[axis]} (a molecule, atom or slab in a box; a bulk solid has none over "
+                             f"{MAX_EMPTY_LAYER:g} Å): pass the CIF of the bulk crystal")
 
 
 def _guess_oxidation_states(structure: Structure, path: Path) -> dict[str, int]:
@@ -125,6 +157,7 @@ def _guess_oxidation_states(structure: Structure, path: Path) -> dict[str, int]:
 def make_bulk(name: str, structure: Structure, oxidation_states: dict[str, int], source: str = "user structure",
               entry: CatalogEntry | None = None) -> Bulk:
     """A :class:`Bulk` from any pymatgen structure (conventional standard cell, oxidation states added)."""
+    check_bulk(structure, name)
     missing = {el.symbol for el in structure.composition.elements} - set(oxidation_states)
     if missing:
         raise SeiscreenError(f"{name}: no oxidation state for {sorted(missing)}: add them to oxidation_states")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 from rich.table import Table
 
 from seiscreen.errors import SeiscreenError
@@ -24,7 +27,21 @@ def quiet_library_warnings() -> None:
 STORE_HELP = "store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]"
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Screen SEI coatings for Na-metal anodes by the Na adatom's surface diffusion barrier.")
-console = Console()
+LOG_WIDTH = 10_000  # columns of output to a file or pipe: a table is never folded or cut
+
+
+class OutputConsole(Console):
+    """Rich output at the terminal's width; to a file or pipe (a batch job's log) at :data:`LOG_WIDTH`, so no
+    table is folded or cut at 80 columns (for machine reading: ``--format csv``)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self.is_terminal:
+            return super().size
+        return ConsoleDimensions(LOG_WIDTH, super().size.height)
+
+
+console = OutputConsole()
 
 
 def _clean_errors(command):
@@ -37,12 +54,15 @@ def _clean_errors(command):
         try:
             return command(*args, **kwargs)
         except SeiscreenError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+            if os.environ.get("SEISCREEN_DEBUG"):  # where it was raised, for a developer
+                traceback.print_exc()
+            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
             raise typer.Exit(2) from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"]) or "input"
-            Console(stderr=True).print(f"[bold red]error:[/] {where}: {first['msg']}", soft_wrap=True, highlight=False)
+            Console(stderr=True).print(f"[bold red]error:[/] {escape(where)}: {escape(first['msg'])}", soft_wrap=True,
+                                       highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -50,19 +70,30 @@ def _clean_errors(command):
 
 @app.command()
 @_clean_errors
-def materials() -> None:
+def materials(
+    format: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
+) -> None:
     """List the bulk-structure catalog with the source of every structure."""
+    import csv
+
     from seiscreen.catalog import load_catalog
 
+    if format not in ("table", "csv"):
+        raise SeiscreenError(f"unknown format {format!r}: use table or csv")
+    columns = ("name", "role", "type", "space group", "lattice (Å)", "atoms", "DFT", "file", "source")
+    rows = [(entry.name, entry.role, entry.structure_type, f"{entry.space_group or '-'}",
+             ", ".join(f"{k}={v:g}" for k, v in (entry.lattice or {}).items()) or "-",
+             str(entry.n_atoms_conventional or "-"), "yes" if entry.dft_feasible else "no", entry.file or "-",
+             entry.source) for entry in load_catalog().values()]
+    if format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerows([columns, *rows])
+        return
     table = Table(title="seiscreen catalog (structures/catalog.yaml)")
-    for column in ("name", "role", "type", "space group", "lattice (Å)", "atoms", "DFT", "source"):
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for entry in load_catalog().values():
-        lattice = ", ".join(f"{k}={v:g}" for k, v in (entry.lattice or {}).items())
-        shipped = "" if entry.file else " [red](no file)[/]"
-        table.add_row(entry.name + shipped, entry.role, entry.structure_type, f"{entry.space_group or '-'}",
-                      lattice or "-", str(entry.n_atoms_conventional or "-"), "yes" if entry.dft_feasible else "no",
-                      entry.source)
+    for row in rows:
+        table.add_row(*row[:7], row[7] if row[7] != "-" else "[red]no file[/]", row[8])
     console.print(table)
 
 
@@ -158,34 +189,96 @@ def presets() -> None:
     console.print(table)
 
 
-@app.command()
+def _crash_line(command):
+    """An unexpected exception (a bug or a broken installation, not bad input) ends in one ``error:`` line naming
+    it and exit status 1, not a traceback; SEISCREEN_DEBUG=1 lets the traceback through."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        import click
+        from pydantic import ValidationError
+
+        try:
+            return command(*args, **kwargs)
+        except (SeiscreenError, ValidationError, typer.Exit, typer.Abort, click.exceptions.Exit, click.Abort,
+                click.ClickException):
+            raise  # bad input (exit 2) and typer's and click's own exits
+        except Exception as exc:
+            if os.environ.get("SEISCREEN_DEBUG"):
+                raise
+            first = escape((str(exc).splitlines() or [""])[0][:300])
+            Console(stderr=True).print(f"[bold red]error:[/] {type(exc).__name__}: {first} (a crash, not bad input: "
+                                       "rerun with SEISCREEN_DEBUG=1 for the traceback; finished work is kept)",
+                                       soft_wrap=True, highlight=False, markup=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def exit_for_failures(campaign, location: str | None, protocols: list[str], planned: list) -> None:
+    """Exit status 1 with one line naming them when surfaces of the campaign failed (``seiscreen run --help``)."""
+    from seiscreen.runner import campaign_outcome
+
+    outcome = campaign_outcome(campaign, location, protocols, planned)
+    if outcome.failed:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(outcome.summary)}", soft_wrap=True, highlight=False,
+                                   markup=True)
+        raise typer.Exit(1)
+
+
+def refuse_results_file(location: str | None) -> None:
+    """A campaign runs into a store: an exported results file (``seiscreen export``) is read-only."""
+    from seiscreen.store import EXPORT_SUFFIXES, resolve_location
+
+    if resolve_location(location).endswith(EXPORT_SUFFIXES):
+        raise SeiscreenError(f"{resolve_location(location)} is a results file, and results files are read-only: pass "
+                             "a store folder or mongodb:// URI with --store (or SEISCREEN_STORE)")
+
+
+RUN_HELP = (
+    "Run a screening campaign into the store and print its ranking.\n\n"
+    "Progress: a terminal gets a live display; a file or pipe (a batch job) gets the log's path first, then one "
+    "plain line per finished minima search, NEB band and surface with the time since the start, and full-width "
+    "tables.\n\n"
+    "Exit status: 0 when every surface of the campaign has its result: ranked, or unranked by a gate of the "
+    "protocol (no verified adsorbed minimum, no percolating path, a hop that failed a gate), stored with the reason. "
+    "1 when a surface failed by an exception (its slab cutting, minima search or a hop raised: the next run retries "
+    "it) or has no result, with one line saying which; an unexpected crash is 1 too. 2 for bad input, refused "
+    "before anything is computed.")
+
+
+@app.command(help=RUN_HELP)
 @_clean_errors
+@_crash_line
 def run(
     campaign_file: Annotated[Path, typer.Argument(help="campaign YAML (see workflows/)", show_default=False)],
     calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
     store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     workers: Annotated[int | None, typer.Option(help="run the surfaces on N local worker processes (Dask)")] = None,
+    wait: Annotated[bool, typer.Option(help="when another run is writing into the store, wait for it to finish "
+                                            "instead of stopping (exit 2)")] = False,
 ) -> None:
-    """Run a screening campaign into the store and print its ranking."""
+    """Run a screening campaign into the store and print its ranking (the help text: :data:`RUN_HELP`)."""
     from seiscreen.campaign import load_campaign
-    from seiscreen.flows import campaign_flow, plan_surfaces
+    from seiscreen.flows import plan_surfaces
     from seiscreen.runner import run_campaign
-    from seiscreen.store import open_store
 
     campaign = load_campaign(campaign_file, calculator=calculator)
     location = store or campaign.store
+    refuse_results_file(location)
     planned = plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
     if workers is not None:  # one Dask task per surface; the client is the store's only writer
         from seiscreen.execution.local import run_with_workers
         from seiscreen.results import load_results
 
-        protocols = run_with_workers(campaign, location, workers, console)
+        protocols = run_with_workers(campaign, location, workers, console, wait=wait)
         _print_ranking(campaign_surfaces(load_results(location).surfaces, protocols), title=f"{campaign.name}: ranking")
+        exit_for_failures(campaign, location, protocols, planned)
         return
     # Surfaces already finished in the store are reused, not recomputed (see docs/reliability.md).
-    flow = campaign_flow(campaign, store=open_store(location), planned=planned)
-    results, protocols = run_campaign(flow, campaign, location, console)
+    results, protocols = run_campaign(campaign, location, console, planned=planned, wait=wait)
     _print_ranking(campaign_surfaces(results.surfaces, protocols), title=f"{campaign.name}: ranking")
+    exit_for_failures(campaign, location, protocols, planned)
 
 
 @app.command()
@@ -231,6 +324,9 @@ def report(
     from seiscreen.report.html import write_report
     from seiscreen.report.literature import load_literature
 
+    if out.exists() and not out.is_dir():
+        raise SeiscreenError(f"--out {out} is a file: pass a folder for the report (it gets index.html, figures/, "
+                             "tables/ and bands/)")
     lit = load_literature(literature)
     written = write_report(store, out, literature=lit, bands=bands)
     counts = verdict_counts(written.comparison.claims)
@@ -345,6 +441,44 @@ def rerun_hop_command(
                       "uncertainty includes the change when this is its limiting hop", highlight=False)
 
 
+@app.command("compare")
+@_clean_errors
+def compare_command(
+    a: Annotated[str, typer.Argument(help="store folder, mongodb:// URI or results file", show_default=False)],
+    b: Annotated[str, typer.Argument(help="the other store or results file", show_default=False)],
+    tolerance: Annotated[float, typer.Option(help="eV: numbers further apart than this differ")] = 0.001,
+    slice_of_b: Annotated[bool, typer.Option("--slice", help="A reran some surfaces of B: what B has of other "
+                                                             "surfaces is not listed")] = False,
+) -> None:
+    """Compare two stores or results files number by number (barriers, adsorption and minima energies, hop
+    barriers, statuses): exit 0 when they agree within the tolerance, 1 when they do not."""
+    from rich.markup import escape
+
+    from seiscreen.compare_stores import compare_stores, describe_code_version
+
+    found = compare_stores(a, b, tolerance, a_is_slice=slice_of_b)
+    if found.differences:
+        table = Table(title=f"differences beyond {tolerance:g} eV")
+        for column in ("item", "field", "A", "B", "B - A"):
+            table.add_column(column, overflow="fold")
+        for d in found.differences:  # escaped: "[chgnet]" in a label is not rich markup
+            shown = [escape(str(v) if isinstance(v, (bool, int)) else _fmt(v, 4)) for v in (d.a, d.b)]
+            counts = all(isinstance(v, int) and not isinstance(v, bool) for v in (d.a, d.b))
+            change = ("" if d.change is None else f"{d.change:+.0f}" if counts else f"{d.change:+.4f}"
+                      if abs(d.change) >= 5e-5 else f"{d.change:+.1e}")
+            table.add_row(escape(d.item), d.field, *shown, change)
+        console.print(table)
+    lines = [f"only in {side}: {item}" for side, items in (("A", found.only_a), ("B", found.only_b)) for item in items]
+    for line in lines + [f"note: {note}" for note in found.notes]:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if any(found.code_versions):
+        console.print("code: A " + describe_code_version(found.code_versions[0]) + ", B "
+                      + describe_code_version(found.code_versions[1]), highlight=False)
+    console.print(found.summary(), highlight=False, soft_wrap=True)
+    if not found.agree:
+        raise typer.Exit(1)
+
+
 def _fmt(value, digits: int = 3) -> str:
     import math
 
@@ -376,7 +510,7 @@ def _print_ranking(frame, title: str) -> None:
             table.add_row(_fmt(row.rank if row.status == "ranked" else None, 0),
                           f"{row.material}{row.facet} {row.termination}", _fmt(row.barrier) + plus_minus(row) + flag,
                           f"{_fmt(row.barrier_2d)} / {_fmt(row.barrier_1d)}", _fmt(row.lowest_hop_barrier),
-                          _fmt(row.adsorption_energy), row.lowest_site or "-",
+                          _fmt(row.adsorption_energy), _fmt(row.lowest_site),
                           row.status + (f": {row.reason}" if row.reason else ""))
         console.print(table)
 

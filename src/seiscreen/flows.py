@@ -42,6 +42,8 @@ class SurfaceFlowMaker(Maker):
                              slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
                              **({"seed_band_preset": hops.seed_band_preset} if hops.seed_band_preset else {}),
                              **({"cold_bands": True} if hops.cold_bands else {}),
+                             **({"bypass_hops": True} if hops.summary_maker and hops.summary_maker.bypass_hops
+                                else {}),
                              **hops.identity(neb=True))
                 for minima in self.minima_maker.content_hashes(slab, seeds)]
 
@@ -85,7 +87,8 @@ def _makers(campaign: Campaign, calculator: str, slab: SlabSettings,
     settings = dict(calculator_preset=calculator, slab_settings=slab,
                     minima_settings=campaign.minima_settings_for(adsorbate), neb_protocol=campaign.neb,
                     parallel=campaign.parallel)
-    summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, **settings)
+    summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, bypass_hops=campaign.bypass_hops,
+                                  **settings)
     hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
                      max_hop_length=campaign.max_hop_length, **settings)
     return SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops), settings
@@ -136,20 +139,13 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
 
 
 def _check_elements(campaign: Campaign, material: str, adsorbate: str, docs: list[SlabDoc]) -> None:
-    """EMT knows a handful of metals only: anything else would fail in the first job, hours later on a queue."""
-    from seiscreen.calculators import get_preset
+    """Elements a preset cannot treat (EMT's few metals, the ML training set, GPAW's setups) would fail in the
+    first job, hours later on a queue: refused here (campaign.check_elements)."""
+    from seiscreen.campaign import check_elements
 
-    for name in {campaign.calculator, *(campaign.fidelities or [])}:
-        if get_preset(name).code != "emt":
-            continue
-        from ase.calculators.emt import parameters
-
-        elements = {adsorbate, *(s for d in docs for s in atoms_from_dict(d.structure).get_chemical_symbols())}
-        missing = sorted(elements - set(parameters))
-        if missing:
-            raise SeiscreenError(f"calculator preset {name!r} has no parameters for {', '.join(missing)} ({material} "
-                                 f"with {adsorbate}): use an ML or GPAW preset, or EMT's metals "
-                                 f"({', '.join(sorted(parameters))})")
+    elements = {adsorbate, *(s for d in docs for s in atoms_from_dict(d.structure).get_chemical_symbols())}
+    for name in sorted({campaign.calculator, *(campaign.fidelities or [])}):
+        check_elements(name, elements, f"{material} with {adsorbate}")
 
 
 def surfaces_done(campaign: Campaign, store) -> dict[str, bool]:

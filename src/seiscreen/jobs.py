@@ -42,8 +42,8 @@ from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Proven
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprints)
 from seiscreen.store import checkpoint_folder, find_done, find_done_job
-from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network
-from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
+from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network, bypass_hops
+from seiscreen.surfaces.percolation import GraphEdge, could_lower, percolation_barrier
 from seiscreen.surfaces.sites import CandidateSite, Outcome
 from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
@@ -578,9 +578,8 @@ class HopNebMaker(CalculatorMaker):
         def step(kind: str, compute):
             """``compute(name)`` once: a rerun reads the finished step back instead. Named in the order taken."""
             name = f"{next(count):02d}-{kind}"
-            if folder is not None and (folder / f"{name}.pkl").exists():
-                resumed["replayed"] += 1
             value = steps.cached(name, lambda: compute(name))
+            resumed["replayed"] = steps.replayed
             if folder is not None:  # a finished band's file replaces its NEB checkpoint (megabytes: the Hessian)
                 (folder / f"{name}.npz").unlink(missing_ok=True)
             return value
@@ -719,7 +718,8 @@ class HopNebMaker(CalculatorMaker):
                       start_site=minima.minima[hop["start_minimum"]].site,
                       end_site=minima.minima[hop["end_minimum"]].site, start=list(hop["start"]),
                       end=list(hop["end"]), length=hop["length"], multiplicity=hop["multiplicity"],
-                      job_uuid=_current_job_uuid(), provenance=self.provenance(with_neb=True), **results)
+                      bypass=hop.get("bypass", False), job_uuid=_current_job_uuid(),
+                      provenance=self.provenance(with_neb=True), **results)
 
 
 def _step_reporter(minima: MinimaDoc, hop: dict) -> Callable[[str, int, float], None]:
@@ -789,9 +789,16 @@ def warm_positions(prior: list[Atoms], initial: Atoms, final: Atoms, n_images: i
 def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], dict]:
     """The symmetry-unique hops (as job inputs) and the cell's graph for percolation: the minimum behind each
     node, and every edge."""
-    symmetry = symmetry_of(minima.slab)
+    return _as_specs(_network(minima, max_length))
+
+
+def _network(minima: MinimaDoc, max_length: float):
     splits = [(s["start"], s["end"], s["valley"]) for s in minima.split_hops]
-    network = build_hop_network([np.array(m.frac_xy) for m in minima.minima], symmetry, max_length, splits)
+    return build_hop_network([np.array(m.frac_xy) for m in minima.minima], symmetry_of(minima.slab), max_length,
+                             splits)
+
+
+def _as_specs(network) -> tuple[list[dict], dict]:
     specs = [{"hop_id": h.hop_id, "index": h.index, "start_minimum": h.start_minimum, "end_minimum": h.end_minimum,
               "start": h.start.tolist(), "end": h.end.tolist(), "length": h.length, "multiplicity": h.multiplicity}
              for h in network.hops]
@@ -799,6 +806,39 @@ def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], dict]:
               "i_minimum": network.nodes[e.i].minimum, "j_minimum": network.nodes[e.j].minimum}
              for e in network.edges]
     return specs, {"nodes": [n.minimum for n in network.nodes], "edges": edges}
+
+
+def bypass_specs(minima: MinimaDoc, hops: list[HopDoc], graph: dict, max_length: float) -> tuple[list[dict], list]:
+    """The hops the neighbour test left out that could lower the surface's percolation level as computed from
+    ``hops`` (:func:`~seiscreen.surfaces.hops.bypass_hops`, :func:`~seiscreen.surfaces.percolation.could_lower`):
+    their specs (indices after the hops') and graph edges. Empty when none could."""
+    network = _network(minima, max_length)
+    if len(network.hops) != len(hops) or len(network.edges) != len(graph["edges"]):
+        return [], []  # not the network these hops were computed on
+    splits = [(s["start"], s["end"], s["valley"]) for s in minima.split_hops]
+    extra = bypass_hops(network, symmetry_of(minima.slab), max_length, splits)
+    energies, edges = _graph_edges(minima, hops, graph)
+    barrier = percolation_barrier(energies, edges)
+    level = barrier.two_d.level if barrier.two_d.level is not None else barrier.one_d.level
+    level = np.inf if level is None else level
+    wanted = {e.hop for e in extra.edges if could_lower(energies, edges, GraphEdge(e.i, e.j, e.image, 0.0), level)}
+    specs, bypass_graph = _as_specs(extra)
+    # Numbered after the hops, in class order, as the summary reads hop indices (the hop ids follow).
+    renumber = {s["index"]: len(hops) + k for k, s in enumerate(s for s in specs if s["index"] in wanted)}
+    keep = [{**s, "index": renumber[s["index"]],
+             "hop_id": f"hop{renumber[s['index']]}-m{s['start_minimum']}-m{s['end_minimum']}"}
+            for s in specs if s["index"] in wanted]
+    return keep, [{**e, "hop": renumber[e["hop"]]} for e in bypass_graph["edges"] if e["hop"] in wanted]
+
+
+def _graph_edges(minima: MinimaDoc, hops: list[HopDoc], graph: dict) -> tuple[list[float], list[GraphEdge]]:
+    """Node energies and the edges of the usable hops (a barrierless hop joins its ends at its higher end)."""
+    saddles = {h.hop_id: h.saddle_energy for h in hops if h.status in USABLE}
+    by_index = {k: h.hop_id for k, h in enumerate(hops)}  # hop class index -> id (hops come in class order)
+    energies = [minima.minima[m].energy for m in graph["nodes"]]
+    edges = [GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[by_index[e["hop"]]], by_index[e["hop"]])
+             for e in graph["edges"] if by_index.get(e["hop"]) in saddles]
+    return energies, edges
 
 
 @dataclass
@@ -849,7 +889,7 @@ class HopsMaker(CalculatorMaker):
             if same is None and self.seed_band_preset:
                 same = {"start": spec["start"], "end": spec["end"], "relax_with": self.seed_band_preset}
             starts = [same, None] if same is not None and self.cold_bands else [same]
-            bands = [self._band(minima, spec, start, store, jobs, twin=same if start is None else None)
+            bands = [self.band_job(minima, spec, start, store, jobs, twin=same if start is None else None)
                      for start in starts]
             new_bands += sum(not isinstance(band, HopDoc) for band in bands)  # the others came from the store
             if len(bands) == 1:
@@ -866,7 +906,7 @@ class HopsMaker(CalculatorMaker):
         return Response(replace=Flow([*jobs, summary], output=summary.output))
 
 
-    def _band(self, minima: MinimaDoc, spec: dict, warm: dict | None, store, jobs: list, twin: dict | None = None):
+    def band_job(self, minima: MinimaDoc, spec: dict, warm: dict | None, store, jobs: list, twin: dict | None = None):
         """The hop's band from ``warm`` (None: IDPP): stored by an earlier run, or a new NEB job added to ``jobs``.
         ``twin``: for a cold band, the warm start of the same hop's other band (which may turn out to be IDPP)."""
         stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, warm), load=True)
@@ -1001,11 +1041,14 @@ class SurfaceSummaryMaker(CalculatorMaker):
 
     name: str = "surface summary"
     max_refinements: int = 2
+    # Also compute the hops the neighbour test left out that could lower the percolation level (bypass_specs).
+    bypass_hops: bool = True
 
     @job(config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker | None = None,
              surface_hash: str | None = None):
-        split = [h for h in hops if h.status == "interior_minimum" and h.band]
+        bypass = set(graph.get("bypass", ()))  # extra hops: never refined or split, never blocking the ranking
+        split = [h for h in hops if h.status == "interior_minimum" and h.band and h.hop_id not in bypass]
         if split and minima.refinement < self.max_refinements and hops_maker is not None and not minima.same_network:
             return self._refined(minima, split, hops, hops_maker, surface_hash)
         if split and hops_maker is not None and hops_maker.neb_maker is not None:
@@ -1019,6 +1062,11 @@ class SurfaceSummaryMaker(CalculatorMaker):
             # yet: the minima search may have missed the surface's lowest state. One refinement (even past
             # max_refinements) starts from it; after that such a surface stays unranked, with why.
             return self._refined(minima, deeper, hops, hops_maker, surface_hash, deeper=True)
+        if (self.bypass_hops and minima.minima and not minima.error and "bypass" not in graph
+                and hops_maker is not None and hops_maker.neb_maker is not None):
+            specs, edges = bypass_specs(minima, hops, graph, hops_maker.max_hop_length)
+            if specs:
+                return self._with_bypass(minima, hops, graph, hops_maker, specs, edges, surface_hash)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
         progress.emit("surface_done", key=minima.key, surface=minima.key.label, status=doc.status,
@@ -1042,6 +1090,19 @@ class SurfaceSummaryMaker(CalculatorMaker):
                                 surface_hash=surface_hash)
         again.name = f"hops {minima.key.label} (refinement {minima.refinement + 1})"
         return Response(replace=Flow([*jobs, again], output=again.output))
+
+    def _with_bypass(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker,
+                     specs: list[dict], edges: list[dict], surface_hash: str | None) -> Response:
+        """The bypass hops' bands (each from the store, or a new NEB job), then the summary with them."""
+        store, jobs = current_store(), []
+        bands = [hops_maker.band_job(minima, {**spec, "bypass": True}, None, store, jobs) for spec in specs]
+        bands = [b.model_copy(update={"bypass": True}) if isinstance(b, HopDoc) else b for b in bands]
+        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=len(jobs),
+                      refinement=minima.refinement)
+        widened = {**graph, "edges": [*graph["edges"], *edges], "bypass": [spec["hop_id"] for spec in specs]}
+        summary = self.make(minima, [*hops, *bands], widened, hops_maker=hops_maker, surface_hash=surface_hash)
+        summary.name = f"summary {minima.key.label} (bypass hops)"
+        return Response(replace=Flow([*jobs, summary], output=summary.output))
 
     def _through_valleys(self, minima: MinimaDoc, hops: list[HopDoc], graph: dict, hops_maker: HopsMaker,
                          split: list[HopDoc], surface_hash: str | None) -> Response:
@@ -1156,7 +1217,9 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     edges = [GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[by_index[e["hop"]]], by_index[e["hop"]])
              for e in graph["edges"] if by_index[e["hop"]] in saddles]
     barrier = percolation_barrier(energies, edges)
-    failed = [h for h in hops if h.status not in USABLE]
+    bypass = set(graph.get("bypass", ()))  # extra hops beyond the neighbour network: used when usable, else left out
+    unresolved = [h.hop_id for h in hops if h.status not in USABLE and h.hop_id in bypass]
+    failed = [h for h in hops if h.status not in USABLE and h.hop_id not in bypass]
     # The easiest elementary hop with a resolved barrier, in either direction (barrierless ones have none).
     lowest_hop = min((min(h.forward_barrier, h.reverse_barrier) for h in hops if h.status == "accepted"),
                      default=None)
@@ -1205,6 +1268,8 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
         status = "ranked"
         reason = (f"{len(failed)} failed hop(s) end above the percolation level and cannot lower it: "
                   + ", ".join(h.hop_id for h in failed)) if failed else ""
+    if unresolved:
+        reason = "; ".join(filter(None, [reason, f"bypass hop(s) {', '.join(unresolved)} not usable, left out"]))
     return SurfaceDoc(status=status, reason=reason, lowest_site=lowest.site, adsorption_energy=lowest.adsorption_energy,
                       barrier_bounds=bounds, **common, **result)
 

@@ -7,8 +7,6 @@ again and re-relaxed: a minimum is accepted only if the adatom comes back to its
 
 from __future__ import annotations
 
-import os
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from seiscreen.checkpoints import StepCheckpoint
 from seiscreen.errors import AtomsLeftCell
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, below_top_atom, candidate_sites,
                                       classify_adatom, placed, touching_height)
@@ -270,42 +269,10 @@ def merge_equivalent(minima: list[Minimum], symmetry: SurfaceSymmetry, tolerance
     return unique + [m for m in minima if not m.accepted]
 
 
-class ScanCheckpoint:
-    """Finished steps of one minima search, one file each, so a killed search (hours with DFT) resumes at the
-    step it was in. Keyed by the caller (the minima job's content hash names the folder); ``None``: no files."""
-
-    def __init__(self, folder: Path | None):
-        self.folder = Path(folder) if folder is not None else None
-
-    def cached(self, name: str, compute):
-        if self.folder is None:
-            return compute()
-        path = self.folder / f"{name}.pkl"
-        if path.exists():
-            with path.open("rb") as handle:
-                return pickle.load(handle)
-        value = compute()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        with partial.open("wb") as handle:
-            pickle.dump(_detached(value), handle)
-        os.replace(partial, path)  # atomic: a kill leaves the old state or the new one, never half a file
-        return value
-
-
-def _detached(value):
-    """``value`` with every Atoms' live calculator (a GPAW process state) swapped for its frozen results."""
-    if isinstance(value, Atoms):
-        copy = value.copy()
-        if value.calc is not None:
-            copy.calc = SinglePointCalculator(copy, **{k: v for k, v in value.calc.results.items()
-                                                        if k in ("energy", "free_energy", "forces")})
-        return copy
-    if isinstance(value, Minimum):
-        return Minimum(**{**value.__dict__, "atoms": _detached(value.atoms)})
-    if isinstance(value, tuple):
-        return tuple(_detached(v) for v in value)
-    return value
+class ScanCheckpoint(StepCheckpoint):
+    """Finished steps of one minima search, one file each (plain data: :mod:`seiscreen.checkpoints`), so a killed
+    search (hours with DFT) resumes at the step it was in. Keyed by the caller (the minima job's content hash names
+    the folder); ``None``: no files."""
 
 
 def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,

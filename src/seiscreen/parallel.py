@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import pickle
 import shlex
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seiscreen.batched import SharedBand
 from seiscreen.calculators import CalculatorPreset
+from seiscreen.checkpoints import dumps, loads, write_atomic
 from seiscreen.errors import AtomsLeftCell, SeiscreenError
 
 
@@ -108,13 +108,14 @@ class _Client:
 
         directory.mkdir(parents=True, exist_ok=True)
         name = f"seiscreen-{uuid.uuid4().hex[:16]}"  # a killed run leaves its socket file: never reuse a name
-        self.spec = directory / f".{name}.pkl"
+        self.spec = directory / f".{name}.json"
         self.error = self.spec.with_suffix(".error")
         self.log = directory / "calculator-process.log"
         self.key = _structure_key(atoms)
-        self.spec.write_bytes(pickle.dumps({"preset": preset.model_dump(), "atoms": atoms.copy(),
-                                            "directory": str(directory), "unixsocket": name,
-                                            "error": str(self.error), "parent": os.getpid()}))
+        # Plain data, readable by this user only: the process it starts builds a calculator from it.
+        write_atomic(self.spec, dumps({"preset": preset.model_dump(), "atoms": atoms.copy(),
+                                       "directory": str(directory), "unixsocket": name,
+                                       "error": str(self.error), "parent": os.getpid()}), private=True)
         self.server = SocketServer(unixsocket=name)
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread per rank, as every job here
         if settings.ranks > 1:  # what `gpaw python` sets: GPAW's own MPI, without it GPAW refuses the launcher
@@ -257,7 +258,7 @@ def _client_main(spec_path: str) -> None:
     """The process side: build the preset's calculator on the structure and serve it until the socket closes."""
     from ase.calculators.socketio import SocketClient
 
-    spec = pickle.loads(Path(spec_path).read_bytes())
+    spec = loads(Path(spec_path).read_text(encoding="utf-8"))
     _exit_with(spec["parent"])
     try:
         preset = CalculatorPreset(**spec["preset"])

@@ -68,13 +68,13 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
 
     if start not in ("cold", "band"):
         raise SeiscreenError(f"unknown start {start!r}: use cold (a new band) or band (the stored one)")
-    from seiscreen.store import EXPORT_SUFFIXES, resolve_location, runs_folder
+    from seiscreen.store import EXPORT_SUFFIXES, open_store, resolve_location, runs_folder, store_lock
 
     root = resolve_location(store) if store is None or isinstance(store, (str, os.PathLike)) else None
     if save and (root is None or root.endswith(EXPORT_SUFFIXES)):
         raise SeiscreenError("--save writes into a store, and a results file is read-only: pass the store folder "
                              "(or MongoDB URI) the file was exported from with --store")
-    store = _as_store(store)
+    store = open_store(root, create=False, readonly=False) if save else _as_store(store)  # --save writes into it
     job_uuid, doc = find_hop(store, hop)
     images = band_images(store, job_uuid)
     if len(images) < 2:
@@ -102,7 +102,8 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     from jobflow import run_locally
 
     rerun = HopRerunMaker().make(**inputs)
-    responses = run_locally(rerun, store=store, create_folders=True, root_dir=runs_folder(root), log=False)
+    with store_lock(root):  # one writer at a time: a campaign run into this store stops it here
+        responses = run_locally(rerun, store=store, create_folders=True, root_dir=runs_folder(root), log=False)
     if rerun.uuid not in responses:  # the job raised: jobflow wrote no document
         raise SeiscreenError(f"the rerun of {_label(doc)} failed and nothing was saved: run it without --save "
                              "to see why")
@@ -190,7 +191,8 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
 
     ``checkpoint`` (a path without suffix): the relaxed ends are saved to ``<checkpoint>-ends.npz`` and the band
     to ``<checkpoint>.npz`` as it runs (through valleys: band k to ``<checkpoint>-k.npz``, and once finished to
-    ``<checkpoint>-k.pkl``), and a rerun killed on the way resumes from them (all deleted once it is done)."""
+    ``<checkpoint>-k.json``, plain data), and a rerun killed on the way resumes from them (all deleted once it is
+    done)."""
     from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, ends_smearing, same_smearing_gate
     from seiscreen.minima import MinimaSettings, ScanCheckpoint
     from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands, run_neb, with_fixed_results
@@ -274,7 +276,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
                               minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
                               parallel=maker.parallel.provenance()))
-    finished = [checkpoint.with_name(f"{checkpoint.name}-{k}.pkl") for k in range(len(pieces))] \
+    finished = [checkpoint.with_name(f"{checkpoint.name}-{k}.json") for k in range(len(pieces))] \
         if valleys and checkpoint is not None else []
     if failure:
         _remove(ends_file, *band_files, *finished)

@@ -122,6 +122,7 @@ def load_results(store=None) -> Results:
             # Computed through relaxed valleys (HopDoc.intermediate), and through how many.
             "through_valleys": o.get("intermediate") is not None,
             "intermediates": len((o.get("intermediate") or {}).get("states", [])),
+            "bypass": o.get("bypass", False),  # left out by the neighbour test, computed as a possible lower path
             **{f"gate_{k}": v for k, v in o["gates"].items()},
             **{f"neb_{k}": protocol.get(k) for k in ("n_images", "spring_constant", "fmax", "optimizer",
                                                       "interpolation")},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -10,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobflow import run_locally
+from monty.json import jsanitize
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from seiscreen.execution.status import StatusBook, surface_detail
 from seiscreen.results import Results, load_results, protocol_id
-from seiscreen.store import open_store, resolve_location, runs_folder
+from seiscreen.store import open_store, resolve_location, runs_folder, store_lock
 
 
 @dataclass
@@ -61,6 +63,40 @@ class _ProgressHandler(logging.Handler):
         elif event == "surface_done":
             s.surfaces_done += 1
         self.refresh()
+
+
+class _LineHandler(_ProgressHandler):
+    """Progress as plain lines with the time since the start, one per finished minima search, NEB band and
+    surface: what a batch job's log gets instead of the live display (which a file cannot show)."""
+
+    def __init__(self, state: _State, console: Console):
+        super().__init__(state, lambda: None)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)  # the counts of the closing line
+        event = getattr(record, "seiscreen_event", None)
+        line = progress_line(event, record.seiscreen_fields) if event else None
+        if line:
+            minutes, seconds = divmod(time.monotonic() - self.state.started, 60)
+            stamp = f"[{int(minutes) // 60}:{int(minutes) % 60:02d}:{seconds:04.1f}]"  # h:mm:ss.s since the start
+            self.console.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def progress_line(event: str, f: dict) -> str | None:
+    """The plain line of a progress event that finishes a step, or None for the others."""
+    energy = (lambda value: "-" if value is None else f"{value:.3f} eV")
+    if event in ("minima_done", "minima_refined"):
+        found = f"{f['n']} minim{'um' if f['n'] == 1 else 'a'}"
+        return f"minima {'search' if event == 'minima_done' else 'refined'} {f['surface']}: {found}"
+    if event == "hop_done":
+        return f"NEB band {f['surface']} {f['hop']}: {f['status']}, barrier {energy(f['barrier'])}"
+    if event == "surface_done":
+        reason = f": {f['reason']}" if f.get("reason") else ""
+        return f"surface {f['surface']}: {f['status']}, barrier {energy(f['barrier'])}{reason}"
+    if event == "surface_reused":
+        return f"surface {f['surface']}: reused from the store"
+    return None
 
 
 class _StatusHandler(logging.Handler):
@@ -118,9 +154,42 @@ def _render(state: _State) -> Group:
     return Group(table, *state.last)
 
 
-def run_campaign(flow, campaign, location: str | None, console: Console) -> tuple[Results, str]:
-    """Run ``flow`` into the store at ``location`` (job folders under ``<store>/runs``) and load its results."""
-    store = open_store(location)  # created here, once, before any job writes
+def run_campaign(campaign, location: str | None, console: Console, planned: list | None = None,
+                 wait: bool = False) -> tuple[Results, list[str]]:
+    """Run ``campaign`` into the store at ``location`` as its only writer (:func:`~seiscreen.store.store_lock`;
+    ``wait``: for another run to finish) and load its results; ``planned``: its surfaces (flows.plan_surfaces).
+
+    Surfaces finished in the store are reused, not recomputed (see docs/reliability.md); when every one is and
+    their ranking is stored already, nothing runs and nothing is written.
+    """
+    from seiscreen.flows import campaign_flow
+
+    with store_lock(location, wait=wait, say=lambda message: console.print(message, highlight=False)):
+        store = open_store(location)  # created here, once, before any job writes
+        flow = campaign_flow(campaign, store=store, planned=planned)
+        reused = _all_reused(flow, campaign, store)
+        if reused is not None:
+            console.print(f"nothing to compute: {reused} surface{'s' * (reused != 1)} reused", highlight=False)
+            return load_results(store), campaign_protocols(campaign)
+        return _run_flow(flow, campaign, store, location, console)
+
+
+def _all_reused(flow, campaign, store) -> int | None:
+    """The number of surfaces when the flow has nothing to compute (every surface reused) and its ranking is the
+    one stored already, else None. A funnel's higher levels are only known while it runs: never reused here."""
+    from seiscreen.flows import _flatten, rank_surfaces
+
+    if campaign.fidelities or len(flow.jobs) != 1:
+        return None
+    (ranking,) = flow.jobs  # the only job left: the ranking of stored surface documents
+    surfaces = ranking.function_args[0]
+    fresh = jsanitize(rank_surfaces.original(surfaces), strict=True, allow_bson=True)
+    stored = store.query({"name": ranking.name, "output.doc_type": "ranking"}, properties=["output"])
+    return len(_flatten(surfaces)) if any(doc["output"] == fresh for doc in stored) else None
+
+
+def _run_flow(flow, campaign, store, location: str | None, console: Console) -> tuple[Results, list[str]]:
+    """Run ``flow`` into ``store`` (job folders under ``<store>/runs``) and load its results."""
     runs = runs_folder(resolve_location(location))
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     state = _State()
@@ -128,8 +197,13 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
     log_file.setLevel(logging.INFO)
     book = StatusBook(location, campaign.name, (campaign.fidelities or [campaign.calculator])[0], "local")
     loggers = [logging.getLogger(n) for n in ("jobflow", "seiscreen")]
-    with Live(_render(state), console=console, refresh_per_second=4, transient=True) as live:
-        handlers = [log_file, _ProgressHandler(state, lambda: live.update(_render(state))), _StatusHandler(book)]
+    console.print(f"log: {runs / 'last-run.log'}", highlight=False, soft_wrap=True)  # first: where to look
+    # A terminal gets the live display; a file or pipe (a batch job's log) one plain line per finished step.
+    live = Live(_render(state), console=console, refresh_per_second=4, transient=True) if console.is_terminal else None
+    with live or contextlib.nullcontext():
+        shown = (_ProgressHandler(state, lambda: live.update(_render(state))) if live else
+                 _LineHandler(state, console))
+        handlers = [log_file, shown, _StatusHandler(book)]
         for lg in loggers:
             for handler in handlers:
                 lg.addHandler(handler)
@@ -145,9 +219,9 @@ def run_campaign(flow, campaign, location: str | None, console: Console) -> tupl
                 for handler in handlers:
                     lg.removeHandler(handler)
     console.print(f"{state.surfaces_done} surfaces, {state.hops_done} NEB hops in "
-                  f"{time.monotonic() - state.started:.0f} s; log: {runs / 'last-run.log'}")
+                  f"{time.monotonic() - state.started:.0f} s; log: {runs / 'last-run.log'}", highlight=False)
     for name in state.failed:
-        console.print(f"[red]failed:[/] {name} (traceback in the log)")
+        console.print(f"[red]failed:[/] {name} (traceback in the log)", highlight=False)
     return load_results(store), campaign_protocols(campaign)
 
 
@@ -159,3 +233,81 @@ def campaign_protocols(campaign) -> list[str]:
                                         minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
                         .provenance(with_neb=True).model_dump())
             for name in campaign.fidelities or [campaign.calculator]]
+
+
+# What the exit status of `seiscreen run` (and `submit`) says: 0 when every surface of the campaign has a result, ranked
+# or unranked by a gate of the protocol (no verified minimum, no percolating path, hops that failed a gate: results,
+# stored with the reason, reused by a rerun); 1 when any surface failed by an exception (its slab cutting, minima
+# search or a hop raised: the next run retries it) or has no document at all. The same rule as the store's reuse.
+
+
+SHOWN_FAILED = 5  # failed surfaces named in the summary line; the rest are counted
+
+
+@dataclass
+class Outcome:
+    """The surfaces of a campaign after a run: how many, and which failed (label and why)."""
+
+    surfaces: int
+    failed: list[tuple[str, str]]
+
+    @property
+    def summary(self) -> str:
+        """One line: how many failed of how many, each with its first reason, and what to do."""
+        why = "; ".join(f"{label}: {reason.splitlines()[0][:160]}" for label, reason in self.failed[:SHOWN_FAILED])
+        more = len(self.failed) - SHOWN_FAILED
+        why += f"; and {more} more (`seiscreen results` lists them)" if more > 0 else ""
+        return (f"{len(self.failed)} of {self.surfaces} surfaces failed: {why} (rerun the same command to retry "
+                "them; finished surfaces are reused; tracebacks in the log)")
+
+
+def campaign_outcome(campaign, location: str | None, protocols: list[str], planned: list) -> Outcome:
+    """Each surface of ``campaign`` in the store at ``location``: the newest document per surface and protocol,
+    failed when its status is failed or a hop of it failed by an exception; a planned surface without any document
+    (``planned``: flows.plan_surfaces) failed too."""
+    store = open_store(location, create=False)
+    identities = {h for p in planned for h in (p.content_hash, *p.earlier) if h}
+    cut = {_where(p.slab.key.model_dump()) for p in planned if p.slab}
+    uncut = {(name, p.miller) for p in planned if not p.slab for name in _names(p.material)}  # cut in the flow
+    found: dict = {}
+    fields = ("key", "status", "reason", "hops.error", "provenance", "content_hash")  # not minima, slab, bands
+    docs = store.query({"output.doc_type": "surface"}, properties=[*(f"output.{f}" for f in fields), "completed_at"])
+    for doc in sorted(docs, key=lambda d: d.get("completed_at") or ""):
+        o, where = doc["output"], _where(doc["output"]["key"])
+        level = protocols.index(pid) if (pid := protocol_id(o["provenance"])) in protocols else None
+        # The first fidelity's surfaces are the planned ones: their content hash (a surface that failed before it
+        # had one: the planned slab), not the documents of an older run's other slabs.
+        planned_now = (level != 0 or o.get("content_hash") in identities or where[:2] in uncut
+                       or (not o.get("content_hash") and where in cut))
+        if level is not None and planned_now and _in_campaign(campaign, o["key"]):
+            found[(*where, level)] = o
+    failed = [(_label(o["key"], campaign), o["reason"] or "failed") for o in found.values()
+              if o["status"] == "failed" or any(h.get("error") for h in o["hops"])]
+    first = {w[:3] for w in found if w[3] == 0}
+    missing = [p.label for p in planned if p.slab and _where(p.slab.key.model_dump()) not in first]
+    failed += [(label, "no result stored (a job raised)") for label in missing]
+    return Outcome(len(found) + len(missing), failed)
+
+
+def _where(key: dict) -> tuple:
+    return key["material"], tuple(key["miller"]), key["termination_id"]
+
+
+def _in_campaign(campaign, key: dict) -> bool:
+    """Whether a stored surface key is one of the campaign's materials, facets, terminations and adatoms."""
+    for spec in campaign.materials:
+        if (key["material"] in _names(spec.material) and tuple(key["miller"]) in {tuple(f) for f in spec.facets}
+                and key["adsorbate"] == (spec.adsorbate or campaign.adsorbate)
+                and (spec.terminations is None or key["termination_id"] in (*spec.terminations, "-"))):
+            return True
+    return False
+
+
+def _names(material: str) -> set[str]:
+    """What a campaign's material is called in surface keys: a CIF's surfaces are named after the file."""
+    return {material, Path(material).stem}
+
+
+def _label(key: dict, campaign) -> str:
+    label = f"{key['material']}({''.join(str(i) for i in key['miller'])}) {key['termination_id']}"
+    return f"{label} [{key['calculator']}]" if campaign.fidelities else label

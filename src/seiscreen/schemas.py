@@ -189,6 +189,8 @@ class HopDoc(BaseModel):
     end: list[float]
     length: float
     multiplicity: int
+    bypass: bool = Field(False, description="a hop the Gabriel neighbour test left out, computed because it could "
+                         "lower the percolation level (jobs.bypass_specs); never refined, never blocks the ranking")
     status: Literal["accepted", "barrierless", "failed", "interior_minimum"]
     reason: str = ""
     gates: dict[str, bool]
@@ -302,6 +304,7 @@ class HopSummary(BaseModel):
     length: float
     exchange: bool
     warm_start: bool = False
+    bypass: bool = False  # HopDoc.bypass
     force_calls: int = 0
     job_uuid: str | None = None
     content_hash: str | None = None

@@ -42,8 +42,10 @@ def register(app: typer.Typer, clean_errors, console: Console, print_ranking, ca
         store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")]
         = None,
     ) -> None:
-        """Run a campaign on a batch scheduler: one Dask worker per job, one task per surface."""
+        """Run a campaign on a batch scheduler: one Dask worker per job, one task per surface. Exit status as
+        `seiscreen run`'s: 0 when every surface has its result, 1 when one failed, 2 for bad input."""
         from seiscreen.campaign import load_campaign
+        from seiscreen.cli import exit_for_failures, refuse_results_file
         from seiscreen.execution.slurm import BatchSettings, submit_campaign
         from seiscreen.flows import plan_surfaces
         from seiscreen.results import load_results
@@ -63,10 +65,12 @@ def register(app: typer.Typer, clean_errors, console: Console, print_ranking, ca
         if engine != "dask":
             raise SeiscreenError(f"unknown engine {engine!r}: use dask or jobflow-remote")
         batch.check()
-        plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
         location = store or campaign.store
+        refuse_results_file(location)
+        planned = plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
         protocols = submit_campaign(campaign, location, batch, console)
         print_ranking(campaign_surfaces(load_results(location).surfaces, protocols), title=f"{campaign.name}: ranking")
+        exit_for_failures(campaign, location, protocols, planned)  # the exit status of `seiscreen run`
 
     @app.command()
     @clean_errors

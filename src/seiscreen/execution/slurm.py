@@ -78,17 +78,18 @@ def make_cluster(settings: BatchSettings, log_directory: Path):
 
 
 def submit_campaign(campaign, location: str | None, settings: BatchSettings, console: Console) -> list[str]:
-    """Run ``campaign`` on batch jobs until it is done; returns its protocol ids, one per fidelity."""
+    """Run ``campaign`` on batch jobs until it is done; returns its protocol ids, one per fidelity. This process
+    (the client, the store's only writer) holds the store's writer lock before any job is queued."""
     from distributed import Client
 
     from seiscreen.execution.dispatch import execute_campaign
-    from seiscreen.store import resolve_location
+    from seiscreen.store import resolve_location, store_lock
 
     root = resolve_location(location)
     logs = (Path(root) if "://" not in root else Path("seiscreen-runs").absolute()) / "runs" / "batch-logs"
     logs.mkdir(parents=True, exist_ok=True)
     settings.check()
-    with make_cluster(settings, logs) as cluster, Client(cluster) as client:
+    with store_lock(location, say=console.print), make_cluster(settings, logs) as cluster, Client(cluster) as client:
         console.print(f"{settings.scheduler}: up to {settings.jobs} job(s) of {settings.cpus_per_task} core(s), "
                       f"{settings.memory}, {settings.time}; job logs in {logs}")
         cluster.adapt(minimum_jobs=1, maximum_jobs=settings.jobs)

@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from seiscreen.store import DATABASE_NAME, open_store, resolve_location
+from seiscreen.store import DATABASE_NAME, folder_collection, open_store, resolve_location
 
 COLLECTION = "execution_status"
 STATES = ("pending", "running", "done", "failed", "interrupted")
@@ -37,11 +37,8 @@ def open_status_store(location: str | None = None, create: bool = True):
         from maggma.stores import MongoURIStore
 
         store = MongoURIStore(location, COLLECTION, database=DATABASE_NAME, key="unit")
-    else:
-        from maggma.stores import MontyStore
-
-        store = MontyStore(COLLECTION, database_path=str(Path(location)), database_name=DATABASE_NAME,
-                           storage="sqlite", key="unit")
+    else:  # read without writing into the folder when not creating (seiscreen status on a read-only share)
+        store = folder_collection(Path(location), COLLECTION, "unit", readonly=not create)
     store.connect()
     return store
 

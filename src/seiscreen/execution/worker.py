@@ -86,7 +86,10 @@ def _log_to_file(runs_dir: str) -> None:
 def memory_store() -> JobStore:
     from maggma.stores import MemoryStore
 
-    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    from seiscreen.trust import TrustedJobStore
+
+    # Filled with the campaign store's documents: refuses one naming code outside seiscreen and jobflow, as that does
+    store = TrustedJobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     store.connect()
     return store
 

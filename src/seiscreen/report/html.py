@@ -72,14 +72,18 @@ class Report:
 
 def write_report(store=None, out: str | Path = "seiscreen-report", literature: Literature | None = None,
                  bands: bool = True) -> Report:
-    """Write the report of a store into ``out``: ``index.html``, ``figures/``, ``tables/``, ``bands/``."""
+    """Write the report of a store into ``out``: ``index.html``, ``figures/``, ``tables/``, ``bands/``. A store
+    with no surface and no hop is refused (SeiscreenError) before anything is written."""
     store = _as_store(store)
     literature = literature or load_literature()
+    results = load_results(store)
+    if results.surfaces.empty and results.hops.empty:
+        raise SeiscreenError(f"the store {_store_name(store)} has no results (no surface or hop): run a campaign "
+                             "into it first (seiscreen run CAMPAIGN --store ...), or pass another --store")
     out = Path(out)
     figures, tables = out / "figures", out / "tables"
     for folder in (figures, tables):
         folder.mkdir(parents=True, exist_ok=True)
-    results = load_results(store)
     surfaces = results.surfaces
     docs = surface_documents(store)
     hop_docs = hop_documents(store)

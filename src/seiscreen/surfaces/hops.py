@@ -29,6 +29,11 @@ SAME_BASIN = 0.5  # Å
 # corners exactly on the disc of the diagonal; the diagonal is then not an elementary hop).
 GABRIEL_TOLERANCE = 0.05  # Å
 
+# Å: how far a minimum moves between runs that differ in what should not matter (the cell, a code change): a node
+# this close to a Gabriel disc's edge decides nothing on its own (NaBr(100), CHGNet: 0.03 Å dropped the lowest hop).
+POSITION_NOISE = 0.15
+ON_THE_EDGE = 1e-3  # Å: a node this close to a disc's edge sits on it by symmetry
+
 # A valley relaxed this close to its hop's end fell back into that end's minimum (merge_equivalent's tolerance).
 MERGED = 0.3  # Å
 
@@ -110,6 +115,15 @@ def build_hop_network(minima: list[np.ndarray], symmetry: SurfaceSymmetry, max_l
         edges = _route_through_valleys(edges, fracs, symmetry, splits, lambda e: _elementary(
             e, fracs, lattice, all_points, max_length))
 
+    hops, classified = _classify(edges, nodes, fracs, symmetry)
+    return HopNetwork(nodes, classified, hops, lattice)
+
+
+def _classify(edges: list[tuple[int, int, tuple[int, int]]], nodes: list[Node], fracs: np.ndarray,
+              symmetry: SurfaceSymmetry, first: int = 0) -> tuple[list[Hop], list[Edge]]:
+    """Edges grouped into symmetry classes, shortest first: one representative Hop per class (indices from
+    ``first``, oriented from the lower to the higher minimum index) and every edge tagged with its class."""
+    lattice = symmetry.lattice
     hops: list[Hop] = []
     members: list[list[int]] = []
     classified: list[Edge] = []
@@ -118,19 +132,82 @@ def build_hop_network(minima: list[np.ndarray], symmetry: SurfaceSymmetry, max_l
         for k, hop in enumerate(hops):
             if symmetry.equivalent_segments(start, end, hop.start, hop.end):
                 members[k].append(len(classified))
-                classified.append(Edge(i, j, image, k))
+                classified.append(Edge(i, j, image, first + k))
                 break
         else:
             if nodes[i].minimum > nodes[j].minimum:  # orient representatives low -> high minimum index
                 i, j, image = j, i, (-image[0], -image[1])
                 start, end = fracs[i], fracs[j] + np.array(image)
-            hops.append(Hop(len(hops), nodes[i].minimum, nodes[j].minimum, start, end,
+            hops.append(Hop(first + len(hops), nodes[i].minimum, nodes[j].minimum, start, end,
                             float(np.linalg.norm((end - start) @ lattice)), 0))
             members.append([len(classified)])
-            classified.append(Edge(i, j, image, len(hops) - 1))
-    hops = [Hop(h.index, h.start_minimum, h.end_minimum, h.start, h.end, h.length, len(members[h.index]))
+            classified.append(Edge(i, j, image, first + len(hops) - 1))
+    hops = [Hop(h.index, h.start_minimum, h.end_minimum, h.start, h.end, h.length, len(members[h.index - first]))
             for h in hops]
+    return hops, classified
+
+
+def bypass_hops(network: HopNetwork, symmetry: SurfaceSymmetry, max_length: float = 6.0,
+                splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = ()) -> HopNetwork:
+    """The hops the Gabriel test left out: a segment within ``max_length`` with a third node in its disc, classified
+    by symmetry (indices after the network's own), except those whose straight line passes within one basin
+    (``SAME_BASIN``) of a third node: those go through that minimum. Hops equivalent to a split one (``splits``, as
+    for :func:`build_hop_network`) go through their valley's minimum and are left out too.
+
+    The Gabriel test is geometry only, and a third node just at its disc's edge decides it (NaBr(100) under CHGNet:
+    a 0.03 Å shift of the minimum dropped the surface's lowest hop, 3.1 Å through the Na-Na hollow, with the node
+    0.02 Å outside the disc and 1.2 Å off the line). Such a hop is redundant only if the route through the third
+    node is no higher, which only energies tell: the caller computes the ones that could lower a percolation
+    level (:func:`seiscreen.surfaces.percolation.could_lower`). Returns a HopNetwork of the same nodes.
+    """
+    nodes, lattice = network.nodes, symmetry.lattice
+    fracs = np.array([n.frac for n in nodes])
+    present = {_canonical(e.i, e.j, e.image) for e in network.edges}
+    reach = int(np.ceil(max_length / min(np.linalg.norm(lattice, axis=1)))) + 1
+    images = np.array(list(itertools.product(range(-reach, reach + 1), repeat=2)))
+    all_points = (fracs[None, :, :] + images[:, None, :]).reshape(-1, 2) @ lattice
+    edges = []
+    for i, j in itertools.combinations_with_replacement(range(len(nodes)), 2):
+        for image in images:
+            edge = (i, j, (int(image[0]), int(image[1])))
+            if (i == j and edge[2] <= (0, 0)) or _canonical(*edge) in present:
+                continue
+            length = _edge_length(edge, fracs, lattice)
+            if not (1e-6 < length <= max_length and _on_the_edge(edge, fracs, lattice, all_points)
+                    and _clear_of_other_basins(edge, fracs, lattice, all_points)):
+                continue
+            start, end = fracs[i], fracs[j] + np.array(edge[2])
+            if not any(symmetry.equivalent_segments(np.asarray(a, float), np.asarray(b, float), start, end)
+                       for a, b, _ in splits):
+                edges.append(edge)
+    hops, classified = _classify(edges, nodes, fracs, symmetry, first=len(network.hops))
     return HopNetwork(nodes, classified, hops, lattice)
+
+
+def _on_the_edge(edge, fracs, lattice, all_points) -> bool:
+    """Blocked by the Gabriel test only through nodes within POSITION_NOISE of its disc's edge, none of them on it:
+    a hop that minima as far apart as calculators and cells move them could make, or not. A node exactly on the
+    edge is there by symmetry (a square's corners on its diagonal's disc), where no noise moves it: Gabriel's
+    convention (the diagonal is two hops) stands."""
+    i, j, image = edge
+    start, end = fracs[i] @ lattice, (fracs[j] + np.array(image)) @ lattice
+    radius = np.linalg.norm(end - start) / 2
+    distance = np.linalg.norm(all_points - (start + end) / 2, axis=1)
+    ends = (np.linalg.norm(all_points - start, axis=1) < 1e-6) | (np.linalg.norm(all_points - end, axis=1) < 1e-6)
+    margin = distance[~ends] - radius
+    blocking = margin[margin < GABRIEL_TOLERANCE]
+    return blocking.size > 0 and not (blocking < -POSITION_NOISE).any() and not (np.abs(blocking) < ON_THE_EDGE).any()
+
+
+def _clear_of_other_basins(edge, fracs, lattice, all_points) -> bool:
+    """No node other than the two ends within one basin of the straight segment."""
+    i, j, image = edge
+    start, end = fracs[i] @ lattice, (fracs[j] + np.array(image)) @ lattice
+    along = end - start
+    t = np.clip((all_points - start) @ along / (along @ along), 0.0, 1.0)
+    distance = np.linalg.norm(all_points - (start + t[:, None] * along), axis=1)
+    ends = (np.linalg.norm(all_points - start, axis=1) < 1e-6) | (np.linalg.norm(all_points - end, axis=1) < 1e-6)
+    return not (distance[~ends] < SAME_BASIN).any()
 
 
 def _elementary(edge, fracs, lattice, all_points, max_length) -> bool:

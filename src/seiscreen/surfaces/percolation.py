@@ -109,3 +109,22 @@ def percolation_barrier(node_energies: list[float], edges: list[GraphEdge]) -> S
     # Easiest single hop in either direction: from the higher of its two ends.
     lowest_hop = min((e.saddle - max(node_energies[e.i], node_energies[e.j]) for e in edges), default=None)
     return SurfaceBarrier(e_min, found[1], found[2], lowest_hop)
+
+
+def could_lower(node_energies: list[float], edges: list[GraphEdge], candidate: GraphEdge, level: float) -> bool:
+    """Whether the candidate edge (its ``saddle`` unknown, ignored) could lower the percolation ``level``: its higher
+    end lies below that level, and below it the edges do not already join its two ends in the same cell (a route
+    no higher than the level is there already; joining them across a lattice translation would add a direction)."""
+    if max(node_energies[candidate.i], node_energies[candidate.j]) >= level - 1e-9:
+        return False  # a saddle never lies below its higher end
+    comps = _Components(list(range(len(node_energies))), [np.zeros(2, dtype=int) for _ in node_energies])
+    for edge in edges:
+        if edge.saddle >= level - 1e-9:
+            continue
+        ri, oi = comps.find(edge.i)
+        rj, oj = comps.find(edge.j)
+        if ri != rj:
+            comps.parent[rj], comps.offset[rj] = ri, oi + np.array(edge.image) - oj
+    ri, oi = comps.find(candidate.i)
+    rj, oj = comps.find(candidate.j)
+    return ri != rj or bool((oi + np.array(candidate.image) - oj).any())

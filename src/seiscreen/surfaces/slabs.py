@@ -172,17 +172,34 @@ def _nonpolar_slabs(bulk: Bulk, miller: Miller, settings: SlabSettings, request:
 
 
 def parse_miller(miller) -> Miller:
-    """(1, 0, 0), [1, 0, 0], "100", "1,0,0", "1 -1 0" or "1-10" as a tuple of three integers."""
+    """(1, 0, 0), [1, 0, 0], "100", "1,0,0", "1 -1 0" or "1-10" as a tuple of three integers; anything that is
+    not an integer (1.5, "1.5 0 0", True) is refused, never rounded or cut."""
+    given = miller
     if isinstance(miller, str):
         text = miller.strip("()[] ")
+        if re.search(r"[^\d,\s+-]", text):  # a decimal point, a letter: not an integer index
+            raise SeiscreenError(f"Miller index {given!r} is not three integers: write it like [1, 0, 0]")
         miller = re.findall(r"-?\d+", text) if re.search(r"[,\s]", text) else re.findall(r"-?\d", text)
     try:
-        hkl = tuple(int(i) for i in miller)
+        hkl = tuple(_miller_integer(i) for i in miller)
     except (TypeError, ValueError):
-        raise SeiscreenError(f"Miller index {miller!r} is not three integers: write it like [1, 0, 0]") from None
+        raise SeiscreenError(f"Miller index {given!r} is not three integers: write it like [1, 0, 0]") from None
     if len(hkl) != 3 or not any(hkl):
-        raise SeiscreenError(f"Miller index {miller!r} must be three integers, not all zero: e.g. [1, 0, 0]")
+        raise SeiscreenError(f"Miller index {given!r} must be three integers, not all zero: e.g. [1, 0, 0]")
     return hkl
+
+
+def _miller_integer(value) -> int:
+    """One entry of a Miller index: an int, a float with no fraction (1.0) or an integer string; else ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise ValueError(f"{value!r} is not an integer")
 
 
 def flipped(slab: Slab) -> Slab:
