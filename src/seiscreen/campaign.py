@@ -216,6 +216,8 @@ def _part(model: type[BaseModel], data: dict, where: str) -> BaseModel:
 def load_campaign(path: str | Path, **overrides) -> Campaign:
     """Read and validate a campaign file; ``overrides`` (e.g. calculator, store) replace top-level keys."""
     path = Path(path)
+    if path.is_dir():
+        raise SeiscreenError(f"campaign file {path} is a folder: pass the path of a YAML file (see workflows/)")
     if not path.is_file():
         raise SeiscreenError(f"campaign file {path} not found: pass the path of a YAML file (see workflows/)")
     try:

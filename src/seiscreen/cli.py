@@ -45,14 +45,23 @@ console = OutputConsole()
 
 
 def _clean_errors(command):
-    """Turn SeiscreenError (and pydantic validation errors) into one line on stderr and exit status 2."""
+    """Turn SeiscreenError, pydantic validation errors and a path the system refuses (OSError) into one line on
+    stderr and exit status 2; any other exception into one line and exit status 1 (:func:`_crash_line`)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from pydantic import ValidationError
 
         try:
-            return command(*args, **kwargs)
+            return _crash_line(command)(*args, **kwargs)
+        except OSError as exc:  # a path of the user's the system refuses: bad input, not a crash
+            if os.environ.get("SEISCREEN_DEBUG"):
+                traceback.print_exc()
+            where = f" {exc.filename}" if exc.filename else ""
+            Console(stderr=True).print(f"[bold red]error:[/] cannot use{escape(where)}: "
+                                       f"{escape(exc.strerror or str(exc))}: check the path and its permissions",
+                                       soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
         except SeiscreenError as exc:
             if os.environ.get("SEISCREEN_DEBUG"):  # where it was raised, for a developer
                 traceback.print_exc()
@@ -200,8 +209,8 @@ def _crash_line(command):
 
         try:
             return command(*args, **kwargs)
-        except (SeiscreenError, ValidationError, typer.Exit, typer.Abort, click.exceptions.Exit, click.Abort,
-                click.ClickException):
+        except (SeiscreenError, ValidationError, OSError, typer.Exit, typer.Abort, click.exceptions.Exit,
+                click.Abort, click.ClickException):
             raise  # bad input (exit 2) and typer's and click's own exits
         except Exception as exc:
             if os.environ.get("SEISCREEN_DEBUG"):
@@ -249,7 +258,6 @@ RUN_HELP = (
 
 @app.command(help=RUN_HELP)
 @_clean_errors
-@_crash_line
 def run(
     campaign_file: Annotated[Path, typer.Argument(help="campaign YAML (see workflows/)", show_default=False)],
     calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
@@ -444,11 +452,12 @@ def rerun_hop_command(
 @app.command("compare")
 @_clean_errors
 def compare_command(
-    a: Annotated[str, typer.Argument(help="store folder, mongodb:// URI or results file", show_default=False)],
-    b: Annotated[str, typer.Argument(help="the other store or results file", show_default=False)],
+    a: Annotated[str, typer.Argument(metavar="A", help="store folder, mongodb:// URI or results file",
+                                     show_default=False)],
+    b: Annotated[str, typer.Argument(metavar="B", help="the other store or results file", show_default=False)],
     tolerance: Annotated[float, typer.Option(help="eV: numbers further apart than this differ")] = 0.001,
-    slice_of_b: Annotated[bool, typer.Option("--slice", help="A reran some surfaces of B: what B has of other "
-                                                             "surfaces is not listed")] = False,
+    slice_of_b: Annotated[bool, typer.Option("--slice", help="A reran some surfaces of B: only what B has of "
+                                                             "those, under A's protocols, is compared")] = False,
 ) -> None:
     """Compare two stores or results files number by number (barriers, adsorption and minima energies, hop
     barriers, statuses): exit 0 when they agree within the tolerance, 1 when they do not."""

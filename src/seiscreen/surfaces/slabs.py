@@ -9,6 +9,7 @@ direction, and the bottom layers are marked fixed.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -186,6 +187,10 @@ def parse_miller(miller) -> Miller:
         raise SeiscreenError(f"Miller index {given!r} is not three integers: write it like [1, 0, 0]") from None
     if len(hkl) != 3 or not any(hkl):
         raise SeiscreenError(f"Miller index {given!r} must be three integers, not all zero: e.g. [1, 0, 0]")
+    factor = math.gcd(*hkl)
+    if factor > 1:  # pymatgen would cut the reduced plane and every label would still say the given one
+        reduced = [i // factor for i in hkl]
+        raise SeiscreenError(f"Miller index {given!r} has the common factor {factor}: write the plane as {reduced}")
     return hkl
 
 
