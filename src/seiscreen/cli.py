@@ -349,11 +349,14 @@ def export_command(
     out: Annotated[Path, typer.Argument(help="results file to write (.json or .json.gz)")],
     store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     note: Annotated[str | None, typer.Option(help="a line saying what these results are")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing results file")] = False,
 ) -> None:
     """Write every result of a store, with its provenance, into one file that `results`, `report` and
     `load_results` read like a store (--store FILE): how results are shipped."""
     from seiscreen.store import export_store, open_store
 
+    if out.exists() and not force:  # a shipped file is not replaced by accident
+        raise SeiscreenError(f"{out} exists: pass --force to replace it, or write another file")
     counts = export_store(open_store(store, create=False), out, note=note)
     console.print(f"exported {counts['jobs']} job documents and {counts['data']} bands to {out}", highlight=False)
 

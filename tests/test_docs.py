@@ -1,0 +1,141 @@
+"""The docs site builds with no warning, and the import rules of docs/architecture.md hold in the source."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "seiscreen"
+DOCS = ROOT / "docs"
+
+# The layers of docs/architecture.md: a module imports only from its own layer and lower-numbered ones.
+LAYERS: dict[str, int] = {
+    "seiscreen.surfaces": 1, "seiscreen.surfaces.slabs": 1, "seiscreen.surfaces.sites": 1,
+    "seiscreen.surfaces.symmetry": 1, "seiscreen.surfaces.hops": 1, "seiscreen.surfaces.percolation": 1,
+    "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1,
+    "seiscreen.calculators": 2, "seiscreen.batched": 2,
+    "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.parallel": 3, "seiscreen.checkpoints": 3,
+    "seiscreen.schemas": 4,
+    "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
+    "seiscreen.jobs": 6, "seiscreen.flows": 6, "seiscreen.campaign": 6,
+    "seiscreen.runner": 7, "seiscreen.execution": 7, "seiscreen.execution.dispatch": 7,
+    "seiscreen.execution.worker": 7, "seiscreen.execution.local": 7, "seiscreen.execution.slurm": 7,
+    "seiscreen.execution.remote": 7, "seiscreen.execution.status": 7,
+    "seiscreen.compare_stores": 8, "seiscreen.reproduce": 8, "seiscreen.cli": 8, "seiscreen.execution.commands": 8,
+    "seiscreen.report": 8, "seiscreen.report.literature": 8, "seiscreen.report.compare": 8,
+    "seiscreen.report.plots": 8, "seiscreen.report.html": 8, "seiscreen.report.export": 8,
+}
+WORKFLOW_PACKAGES = ("jobflow", "jobflow_remote", "maggma", "dask", "distributed")
+CALCULATOR_PACKAGES = ("ase.calculators", "ase.optimize", "chgnet", "sevenn", "gpaw", "torch")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function; ``from a import b`` gives ``a.b`` when
+    that is a seiscreen module, else ``a``; relative imports resolved."""
+    known = package_modules()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            for alias in node.names:
+                out.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    return out
+
+
+def within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_imports_are_parsed_with_relative_and_submodule_forms(tmp_path):
+    """The parser the rules rely on sees ``from seiscreen import x``, relative and function-level imports."""
+    jobs = imports(PACKAGE / "jobs.py")
+    assert "seiscreen.progress" in jobs and "jobflow" in jobs
+    assert "seiscreen.minima" in imports(PACKAGE / "checkpoints.py")  # imported inside a function
+
+
+def test_surfaces_import_no_jobflow_and_no_calculator():
+    """docs/architecture.md: geometry is pure, it imports no workflow package, no calculator, and of seiscreen
+    only errors, catalog and other surfaces modules (never jobs, flows, calculators, runner or cli)."""
+    modules = sorted((PACKAGE / "surfaces").glob("*.py"))
+    assert len(modules) >= 5
+    for path in modules:
+        for name in imports(path):
+            where = f"{path.relative_to(ROOT)} imports {name}"
+            assert not within(name, WORKFLOW_PACKAGES + CALCULATOR_PACKAGES), where
+            assert not within(name, tuple(f"seiscreen.{m}" for m in ("jobs", "flows", "calculators", "runner",
+                                                                   "cli"))), where
+            if within(name, ("seiscreen",)):
+                assert within(name, ("seiscreen.errors", "seiscreen.catalog", "seiscreen.surfaces")), where
+
+
+def test_every_module_has_a_layer_and_imports_only_its_layer_and_above():
+    """docs/architecture.md: every import points to the same layer or a lower-numbered one, and layers 1-4
+    import no workflow package."""
+    modules = package_modules()
+    assert set(modules) == set(LAYERS), (
+        "modules without a layer (add them to LAYERS here and to docs/architecture.md): "
+        f"{sorted(set(modules) - set(LAYERS))}; layers of modules that are gone: {sorted(set(LAYERS) - set(modules))}")
+    for module, path in modules.items():
+        for name in imports(path):
+            if name in LAYERS:
+                assert LAYERS[name] <= LAYERS[module], (
+                    f"{module} (layer {LAYERS[module]}) imports {name} (layer {LAYERS[name]})")
+            if LAYERS[module] <= 4:
+                assert not within(name, WORKFLOW_PACKAGES), f"{module} (layer {LAYERS[module]}) imports {name}"
+
+
+def test_architecture_page_and_api_reference_name_every_module():
+    """Every module is placed in docs/architecture.md (by its path) and rendered on an API page (``::: name``)."""
+    architecture = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    rendered = set()
+    for page in (DOCS / "api").glob("*.md"):
+        rendered.update(re.findall(r"^::: (\S+)", page.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    for module, path in package_modules().items():
+        if path.name != "__init__.py":
+            assert str(path.relative_to(PACKAGE)) in architecture, f"docs/architecture.md does not place {module}"
+            assert module in rendered, f"no docs/api page renders {module}"
+    assert rendered <= set(LAYERS), f"API pages render modules that do not exist: {sorted(rendered - set(LAYERS))}"
+
+
+def test_docs_site_builds_strict_without_warnings(tmp_path):
+    """``mkdocs build --strict``: a broken link, a nav entry without a page, a page left out of the nav or a
+    docstring griffe cannot read fails the build."""
+    missing = [name for name in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python")
+               if importlib.util.find_spec(name.split(".")[0]) is None
+               or (name.count(".") and importlib.util.find_spec(name) is None)]
+    if missing:
+        pytest.skip(f"docs tools not installed ({', '.join(missing)}): pip install -e '.[dev]'")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
+                           str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    log = done.stdout + done.stderr
+    warnings = [line for line in log.splitlines() if line.startswith(("WARNING", "ERROR"))]
+    assert done.returncode == 0 and not warnings, log
+    site = tmp_path / "site"
+    assert (site / "architecture" / "index.html").exists()
+    neb = (site / "api" / "neb" / "index.html").read_text(encoding="utf-8")
+    assert 'id="seiscreen.neb.judge_band"' in neb  # the API pages are rendered from the docstrings
