@@ -277,7 +277,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         if isinstance(part, int):
             continue
         annotation = model.model_fields[part].annotation
-        inner = getattr(annotation, "__args__", (annotation,))[0] if part in ("materials", "convergence") else annotation
+        listed_or_optional = part in ("materials", "convergence")  # list[MaterialSpec], ConvergenceSettings | None
+        inner = getattr(annotation, "__args__", (annotation,))[0] if listed_or_optional else annotation
         if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
             return None
         model = inner
