@@ -12,6 +12,7 @@ from ase.data import atomic_numbers, chemical_symbols
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from seiscreen.calculators import get_preset
+from seiscreen.convergence import ConvergenceSettings
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
@@ -139,6 +140,8 @@ class Campaign(BaseModel):
     # lower a surface's percolation level (jobs.bypass_specs); false: the neighbour network alone.
     bypass_hops: bool = True
     max_refinements: int = Field(2, ge=0)
+    # Cell convergence: every surface computed in growing cells, ranked by its largest one (convergence.py).
+    convergence: ConvergenceSettings | None = None
     store: str | None = None
 
     @model_validator(mode="after")
@@ -154,6 +157,7 @@ class Campaign(BaseModel):
         elif self.top_k is not None or self.cold_bands:
             name = "top_k" if self.top_k is not None else "cold_bands"
             raise SeiscreenError(f"{name} without fidelities: list at least two presets under 'fidelities'")
+        self._check_convergence()
         if "adsorbate" in self.minima and self.minima["adsorbate"] != self.adsorbate:
             raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
@@ -182,6 +186,17 @@ class Campaign(BaseModel):
                                      f"puts its periodic images closer than {MIN_IMAGE_DISTANCE} Å: set "
                                      f"slab.min_lateral_size to at least {MIN_IMAGE_DISTANCE} (9 Å is the default)")
         return self
+
+    def _check_convergence(self) -> None:
+        """A convergence section needs one calculator and sizes that keep the adatom's images apart."""
+        if self.convergence is None:
+            return
+        if self.fidelities:
+            raise SeiscreenError("convergence with fidelities is not supported: run the convergence campaign with "
+                                 "one calculator, then the funnel at the converged cell size")
+        if self.convergence.lateral and self.convergence.lateral[0] < MIN_IMAGE_DISTANCE:
+            raise SeiscreenError(f"convergence.lateral: {self.convergence.lateral[0]} Å puts the adatom's periodic "
+                                 f"images closer than {MIN_IMAGE_DISTANCE} Å: start at {MIN_IMAGE_DISTANCE} Å or more")
 
     def slab_for(self, spec: MaterialSpec) -> SlabSettings:
         """The campaign's slab settings with the material's overrides applied."""
@@ -262,7 +277,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         if isinstance(part, int):
             continue
         annotation = model.model_fields[part].annotation
-        inner = getattr(annotation, "__args__", (annotation,))[0] if part == "materials" else annotation
+        listed_or_optional = part in ("materials", "convergence")  # list[MaterialSpec], ConvergenceSettings | None
+        inner = getattr(annotation, "__args__", (annotation,))[0] if listed_or_optional else annotation
         if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
             return None
         model = inner

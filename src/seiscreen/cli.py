@@ -275,6 +275,9 @@ def run(
     location = store or campaign.store
     refuse_results_file(location)
     planned = plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
+    if workers is not None and campaign.convergence is not None:
+        raise SeiscreenError("--workers does not run a convergence campaign yet (its larger cells wait for the "
+                             "smaller cells' minima): run it without --workers")
     if workers is not None:  # one Dask task per surface; the client is the store's only writer
         from seiscreen.execution.local import run_with_workers
         from seiscreen.results import load_results
@@ -296,16 +299,21 @@ def results(
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     hops: Annotated[bool, typer.Option(help="one row per hop instead of per surface")] = False,
     reruns: Annotated[bool, typer.Option(help="one row per saved hop rerun (`seiscreen rerun-hop --save`)")] = False,
+    convergence: Annotated[bool, typer.Option(help="one row per surface computed in growing cells: converged or "
+                                                   "not, the cell term")] = False,
 ) -> None:
-    """Print the ranking (or the hops, or the saved reruns) stored in a store, from any new process."""
+    """Print the ranking (or the hops, the saved reruns, or the cell convergence) stored in a store."""
     from seiscreen.results import load_results
 
     if format not in ("table", "csv", "json"):
         raise SeiscreenError(f"unknown format {format!r}: use table, csv or json")
-    if hops and reruns:
-        raise SeiscreenError("--hops and --reruns are two tables: pass one of them")
+    if hops + reruns + convergence > 1:
+        raise SeiscreenError("--hops, --reruns and --convergence are separate tables: pass one of them")
     loaded = load_results(store)
-    frame = loaded.hops if hops else loaded.reruns if reruns else loaded.surfaces
+    frame = (loaded.hops if hops else loaded.reruns if reruns else loaded.convergence if convergence
+             else loaded.surfaces)
+    if convergence and format != "table":
+        frame = frame.drop(columns=["smaller_hashes"])
     if format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
     elif format == "json":
@@ -314,6 +322,8 @@ def results(
         _print_hops(frame)
     elif reruns:
         _print_reruns(frame)
+    elif convergence:
+        _print_convergence(frame)
     else:
         _print_ranking(frame, title="seiscreen results")
 
@@ -525,6 +535,21 @@ def _print_ranking(frame, title: str) -> None:
                           _fmt(row.adsorption_energy), _fmt(row.lowest_site),
                           row.status + (f": {row.reason}" if row.reason else ""))
         console.print(table)
+
+
+def _print_convergence(frame) -> None:
+    """One row per surface series: status, ranked barrier, cell term, last change per axis and the cells."""
+    if frame.empty:
+        console.print("no convergence series in this store (a campaign with a 'convergence' section makes them)")
+        return
+    table = Table(title="cell convergence")
+    for column in ("surface", "status", "barrier (eV)", "cell term", "Δ lateral", "Δ thickness", "cells"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(f"{row.material}{row.facet} {row.termination}",
+                      row.status + (f": {row.reason}" if row.reason else ""), _fmt(row.ranked_barrier),
+                      _fmt(row.cell_term), _fmt(row.lateral_change), _fmt(row.thickness_change), row.cells)
+    console.print(table)
 
 
 def _print_hops(frame) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -36,6 +36,8 @@ class Results:
     minima: pd.DataFrame  # one row per minimum (accepted and rejected)
     fidelity: pd.DataFrame  # fidelity funnel: one row per candidate and pair of fidelities
     reruns: pd.DataFrame  # one row per saved hop rerun (`seiscreen rerun-hop --save`): stored and rerun barrier
+    # One row per surface computed in growing cells (a campaign's ``convergence``): the verdict and the cell term.
+    convergence: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_CONVERGENCE_COLUMNS))
 
     @property
     def ranking(self) -> pd.DataFrame:
@@ -98,6 +100,8 @@ def load_results(store=None) -> Results:
             **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
         })
     surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
+    convergence = _convergence(store)
+    _apply_convergence(surfaces_df, convergence)
     if not surfaces_df.empty:
         ranked = surfaces_df["status"] == "ranked"
         surfaces_df.loc[ranked, "rank"] = (surfaces_df[ranked].groupby("protocol_id")["barrier"]
@@ -144,14 +148,67 @@ def load_results(store=None) -> Results:
         for row in o["rows"]:
             fidelity.append({"lower": o["lower"], "higher": o["higher"], **row, "spearman": o["spearman"],
                              "kendall": o["kendall"], "top_k_recall": o["top_k_recall"]})
-    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima), pd.DataFrame(fidelity), reruns)
+    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima), pd.DataFrame(fidelity), reruns, convergence)
 
 
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
                     "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty",
-                    "settings_uncertainty", "protocol_sensitivity", "barrier_lower", "barrier_upper"]
+                    "settings_uncertainty", "protocol_sensitivity", "cell_term", "barrier_lower", "barrier_upper"]
+
+_CONVERGENCE_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "status", "ranked_barrier",
+                        "cell_term", "tolerance", "converged_lateral", "converged_thickness", "lateral_change",
+                        "thickness_change", "adsorption_change_lateral", "adsorption_change_thickness", "n_cells",
+                        "cells", "reason", "largest_hash", "smaller_hashes", "protocol_id", "job_uuid"]
+
+
+def _convergence(store) -> pd.DataFrame:
+    """The newest convergence document per surface and protocol (schemas.ConvergenceDoc) as one row each."""
+    rows = []
+    for doc in _latest(_outputs(store, "convergence"), lambda o: (json.dumps(o["key"], sort_keys=True),
+                                                                   protocol_id(o["provenance"]))):
+        o = doc["output"]
+        cells = o["cells"]
+        rows.append({
+            **_key_columns(o["key"]), **{k: o[k] for k in ("status", "ranked_barrier", "cell_term", "tolerance",
+                                                           "reason")},
+            **{f"converged_{axis}": o["converged"].get(axis) for axis in ("lateral", "thickness")},
+            **{f"{axis}_change": o["last_change"].get(axis) for axis in ("lateral", "thickness")},
+            **{f"adsorption_change_{axis}": o["adsorption_change"].get(axis) for axis in ("lateral", "thickness")},
+            "n_cells": len(cells), "cells": "; ".join(map(_cell_text, cells)),
+            "largest_hash": cells[-1].get("surface_hash"),
+            "smaller_hashes": [c["surface_hash"] for c in cells[:-1] if c.get("surface_hash")],
+            "protocol_id": protocol_id(o["provenance"]), "job_uuid": doc["uuid"],
+        })
+    return pd.DataFrame(rows, columns=_CONVERGENCE_COLUMNS)
+
+
+def _cell_text(cell: dict) -> str:
+    """One cell of a series as "8.59x6.08 Å (36): 0.367 eV" (or its status where it has no barrier)."""
+    if cell.get("lateral") is None:
+        return f"{cell['requested_lateral']:g}x{cell['requested_thickness']:g} Å: {cell['status']}"
+    value = f"{cell['barrier']:.3f} eV" if cell.get("barrier") is not None else cell["status"]
+    return f"{cell['lateral']:.2f}x{cell['thickness']:.2f} Å ({cell['n_atoms']}): {value}"
+
+
+def _apply_convergence(surfaces: pd.DataFrame, convergence: pd.DataFrame) -> None:
+    """A surface computed in growing cells is ranked by its largest cell (in place): the smaller cells' rows
+    are marked ``smaller_cell``, an unconverged series' largest cell ``unconverged`` (neither is ranked), and the
+    cell term joins the largest cell's barrier uncertainty in quadrature."""
+    for row in convergence.itertuples():
+        smaller = surfaces["content_hash"].isin(row.smaller_hashes)
+        surfaces.loc[smaller, "status"] = "smaller_cell"
+        surfaces.loc[smaller, "reason"] = "a smaller cell of its convergence series: ranked by its largest cell"
+        largest = surfaces["content_hash"] == row.largest_hash
+        if row.cell_term is not None and not pd.isna(row.cell_term):
+            surfaces.loc[largest, "cell_term"] = row.cell_term
+            before = surfaces.loc[largest, "barrier_uncertainty"].fillna(0.0).astype(float)
+            surfaces.loc[largest, "barrier_uncertainty"] = (before ** 2 + row.cell_term ** 2) ** 0.5
+        if row.status != "converged":
+            ranked = largest & (surfaces["status"] == "ranked")
+            surfaces.loc[ranked, "status"] = "unconverged"
+            surfaces.loc[ranked, "reason"] = f"cell size not converged: {row.reason}"
 
 
 _RERUN_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "refinement", "hop_id",
@@ -201,7 +258,8 @@ def _uncertainties(settings: float | None, protocol: float | None) -> dict:
 
 
 def plus_minus(row) -> str:
-    """" ± u" with a surface row's measured uncertainty (settings residual and NEB protocol sensitivity), when
+    """" ± u" with a surface row's measured uncertainty (settings residual, NEB protocol sensitivity and, from a
+    convergence series, the cell term), when
     there is one and a barrier: the CLI tables and the HTML report."""
     u = getattr(row, "barrier_uncertainty", None)
     return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""

@@ -348,3 +348,43 @@ class SurfaceDoc(BaseModel):
     def ranking_barrier(self) -> float | None:
         """2D barrier; the 1D one where the surface only has channels (flagged by ``channel_only``)."""
         return self.barrier_1d if self.channel_only else self.barrier_2d
+
+
+class ConvergenceCell(BaseModel):
+    """One cell of a surface's convergence series (convergence.cell_series)."""
+
+    axis: Literal["first", "lateral", "thickness"] = Field(description="the axis this cell grew along from the "
+                                                            "previous one (first: the smallest cell)")
+    requested_lateral: float = Field(description="min_lateral_size asked for, Å")
+    requested_thickness: float = Field(description="min_thickness asked for, Å")
+    lateral: float | None = Field(None, description="shortest in-plane period of the supercell actually used, Å")
+    thickness: float | None = Field(None, description="distance between the outer atomic planes actually used, Å")
+    n_atoms: int | None = Field(None, description="atoms in the slab (no adatom)")
+    barrier: float | None = Field(None, description="the surface's ranking barrier in this cell, eV (None unless "
+                                  "ranked)")
+    adsorption_energy: float | None = Field(None, description="the lowest minimum's adsorption energy, eV")
+    status: str = Field(description="the surface document's status in this cell, or 'missing' (its flow failed)")
+    seeds: int = Field(0, description="minima of the previous cell given to this cell's search as extra starts")
+    surface_hash: str | None = Field(None, description="content_hash of this cell's surface document")
+
+
+class ConvergenceDoc(BaseModel):
+    """A surface computed in growing cells: the series, the verdict per axis and the value that is ranked."""
+
+    doc_type: Literal["convergence"] = "convergence"
+    key: SurfaceKey = Field(description="the surface (material, facet, termination id, adsorbate, calculator)")
+    cells: list[ConvergenceCell] = Field(description="the series, smallest cell first")
+    tolerance: float = Field(description="largest last change (eV) of a converged axis")
+    converged: dict[str, bool | None] = Field(description="per axis (lateral, thickness): converged; None where "
+                                              "the axis has a single size (not tested)")
+    last_change: dict[str, float | None] = Field(description="per axis: barrier of its last cell minus that of the "
+                                                 "one before, eV (None: not tested or a cell without barrier)")
+    adsorption_change: dict[str, float | None] = Field(description="per axis: the same change of the lowest "
+                                                       "minimum's adsorption energy, eV")
+    cell_term: float | None = Field(description="the largest |last change| over the axes, eV: the cell's share of "
+                                    "the barrier's uncertainty")
+    ranked_barrier: float | None = Field(description="the largest cell's barrier, eV: the value ranked")
+    status: Literal["converged", "unconverged"] = Field(description="unconverged: some axis moved more than the "
+                                                        "tolerance, or a cell has no barrier; never ranked")
+    reason: str = Field("", description="why it is unconverged, per axis")
+    provenance: Provenance = Field(description="the largest cell's provenance")
