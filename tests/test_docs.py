@@ -20,7 +20,7 @@ DOCS = ROOT / "docs"
 LAYERS: dict[str, int] = {
     "seiscreen.surfaces": 1, "seiscreen.surfaces.slabs": 1, "seiscreen.surfaces.sites": 1,
     "seiscreen.surfaces.symmetry": 1, "seiscreen.surfaces.hops": 1, "seiscreen.surfaces.percolation": 1,
-    "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1,
+    "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1, "seiscreen.convergence": 1,
     "seiscreen.calculators": 2, "seiscreen.batched": 2,
     "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.parallel": 3, "seiscreen.checkpoints": 3,
     "seiscreen.schemas": 4,
