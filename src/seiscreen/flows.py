@@ -18,7 +18,11 @@ from seiscreen.schemas import (ConvergenceCell, ConvergenceDoc, MinimaDoc, SlabD
                                content_hash)
 from seiscreen.errors import SeiscreenError
 from seiscreen.store import done_surfaces, find_done, find_done_job
+from seiscreen.surfaces.hops import ON_THE_EDGE, POSITION_NOISE
 from seiscreen.surfaces.slabs import SlabSettings
+
+# Which left-out hops are bypass candidates (surfaces.hops.bypass_hops): part of a surface's identity.
+BYPASS_RULE = {"position_noise": POSITION_NOISE, "on_the_edge": ON_THE_EDGE}
 
 
 @dataclass
@@ -44,7 +48,7 @@ class SurfaceFlowMaker(Maker):
                              slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
                              **({"seed_band_preset": hops.seed_band_preset} if hops.seed_band_preset else {}),
                              **({"cold_bands": True} if hops.cold_bands else {}),
-                             **({"bypass_hops": True} if hops.summary_maker and hops.summary_maker.bypass_hops
+                             **({"bypass_hops": BYPASS_RULE} if hops.summary_maker and hops.summary_maker.bypass_hops
                                 else {}),
                              **hops.identity(neb=True))
                 for minima in self.minima_maker.content_hashes(slab, seeds)]
