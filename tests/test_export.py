@@ -130,6 +130,7 @@ def test_a_file_that_is_not_an_export_is_refused_in_one_line(tmp_path):
     assert missing.exit_code == 2 and "no results file" in missing.output
 
 
+@pytest.mark.slow  # seconds: run by `make test`, kept out of `make test-fast`
 def test_the_shipped_review_results_read_back_and_judge_the_review():
     """results/review-chgnet.json.gz (issue 9): every surface with its protocol, the metals with their own adatoms,
     and the orderings the README and docs/report.md quote."""
@@ -200,6 +201,7 @@ def test_the_shipped_wide_cell_gpaw_naf100_barrier_is_the_cell_residual_the_pres
         get_preset("gpaw-lcao").barrier_uncertainty - 0.001 + 0.006 + residual, abs=0.001)
 
 
+@pytest.mark.slow  # seconds: run by `make test`, kept out of `make test-fast`
 def test_the_shipped_gpaw_halides_keep_the_lower_of_two_nabr_saddles():
     """results/gpaw-halides.json.gz (issues 4 and 9): GPAW's NaBr(100) hop computed twice, from the CHGNet band
     and from IDPP (cold_bands); the two converged on different saddles, and the hop's barrier is the lower one."""
@@ -283,6 +285,7 @@ def test_the_shipped_gpaw_na3p001_is_ranked_through_three_valleys_and_its_number
     assert not shi.comparable and shi.ours == pytest.approx(na3p.barrier) and "not judged" in shi.detail
 
 
+@pytest.mark.slow  # seconds: run by `make test`, kept out of `make test-fast`
 def test_the_shipped_gpaw_lcao_naf100_barrier_keeps_its_converged_band_gates_and_settings():
     """results/gpaw-halides.json.gz (issue 4): the gpaw-lcao-gamma NaF(100) hop recomputed at gpaw-lcao (k-points,
     spin-polarised) by `rerun-hop 9c0e2ca8 --preset gpaw-lcao --save`, ends relaxed at that level first."""

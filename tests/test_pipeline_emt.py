@@ -162,6 +162,7 @@ def test_a_band_through_a_missed_minimum_is_split(tmp_path):
         assert np.linalg.norm((np.array(split["valley"]) - middle) * 5.73) < 0.3
 
 
+@pytest.mark.slow  # seconds: run by `make test`, kept out of `make test-fast`
 def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypatch):
     # A refinement relaxes each valley (and verifies it): minutes each with DFT. Killed during the second valley,
     # the rerun relaxes only that one, kicks it as an unbroken run would, and ends where an unbroken run ends.

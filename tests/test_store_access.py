@@ -154,6 +154,7 @@ def test_a_lock_left_by_a_killed_holder_is_taken_over_with_a_message(tmp_path):
     assert (store / LOCK_FILE).read_text() == "" and len(load_results(store).surfaces) == 1
 
 
+@pytest.mark.slow  # seconds: run by `make test`, kept out of `make test-fast`
 def test_parallel_runs_and_saved_reruns_take_the_lock_too(demo_copy, tmp_path):
     """`run --workers` (its client is the only writer) and `rerun-hop --save` stop at a held store, before any
     worker starts or any force is computed; a rerun without --save only reads and runs."""
