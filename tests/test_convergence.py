@@ -220,3 +220,16 @@ def test_an_unconverged_surface_is_flagged_and_not_ranked(tmp_path_factory):
     table = CliRunner().invoke(app, ["results", "--store", store, "--convergence"], env={"COLUMNS": "300"})
     assert table.exit_code == 0, table.output
     assert "unconverged" in table.output and "cell convergence" in table.output
+
+
+def test_status_and_the_log_show_the_series_verdict_not_its_last_cells(tmp_path, monkeypatch):
+    """`seiscreen status` and a batch log say "unconverged" where the largest cell alone is ranked."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("name: t\ncalculator: emt\nadsorbate: Au\nmaterials:\n  - material: Al\n"
+                                     "slab: {min_thickness: 5.0, vacuum: 10.0, min_lateral_size: 5.5}\n"
+                                     "convergence: {lateral: [5.5, 8.5], tolerance: 1.0e-9}\n")
+    ran = CliRunner().invoke(app, ["run", "c.yaml", "--store", "s"], env={"COLUMNS": "300"})
+    assert ran.exit_code == 0, ran.output
+    assert "cell series Al(100) 100-s0.250: unconverged" in ran.output
+    status = CliRunner().invoke(app, ["status", "--store", "s"], env={"COLUMNS": "300"})
+    assert status.exit_code == 0 and "unconverged" in status.output and "ranked" not in status.output, status.output

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from jobflow import Flow, JobConfig, Maker, OnMissing, OutputReference, Response, job
 
+from seiscreen import progress
 from seiscreen.campaign import Campaign, MaterialSpec
 from seiscreen.convergence import Cell, cell_geometry, cell_series, judge_series, map_positions
 from seiscreen.jobs import (USABLE, HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMaker, TerminationsMaker,
@@ -400,11 +401,14 @@ def convergence_doc(campaign: Campaign, material: int, surfaces: list) -> Conver
     verdict = judge_series([Cell(c.axis, c.lateral, c.thickness, c.n_atoms, c.barrier, c.adsorption_energy,
                                  c.status) for c in cells], campaign.convergence.tolerance)
     present = [d for d in docs if d is not None]
-    return ConvergenceDoc(key=present[-1].key, cells=cells, tolerance=campaign.convergence.tolerance,
-                          converged=verdict.converged, last_change=verdict.last_change,
-                          adsorption_change=verdict.adsorption_change, cell_term=verdict.cell_term,
-                          ranked_barrier=verdict.ranked_barrier, status=verdict.status, reason=verdict.reason,
-                          provenance=present[-1].provenance)
+    doc = ConvergenceDoc(key=present[-1].key, cells=cells, tolerance=campaign.convergence.tolerance,
+                         converged=verdict.converged, last_change=verdict.last_change,
+                         adsorption_change=verdict.adsorption_change, cell_term=verdict.cell_term,
+                         ranked_barrier=verdict.ranked_barrier, status=verdict.status, reason=verdict.reason,
+                         provenance=present[-1].provenance)
+    progress.emit("convergence_done", key=doc.key, surface=doc.key.label, status=doc.status,
+                  barrier=doc.ranked_barrier, cell_term=doc.cell_term, reason=doc.reason)
+    return doc
 
 
 def _cell(spec, doc: SurfaceDoc | None, seeds: int) -> ConvergenceCell:

@@ -96,6 +96,9 @@ def progress_line(event: str, f: dict) -> str | None:
         return f"surface {f['surface']}: {f['status']}, barrier {energy(f['barrier'])}{reason}"
     if event == "surface_reused":
         return f"surface {f['surface']}: reused from the store"
+    if event == "convergence_done":
+        cell_term = "-" if f["cell_term"] is None else f"{f['cell_term']:.3f} eV"
+        return f"cell series {f['surface']}: {f['status']}, barrier {energy(f['barrier'])}, cell term {cell_term}"
     return None
 
 
@@ -140,6 +143,10 @@ class _StatusHandler(logging.Handler):
         elif event == "surface_done":
             self.book.set(unit, "failed" if f["status"] == "failed" else "done", *where, calculator=key.calculator,
                           detail=surface_detail(f["status"], f["barrier"]), reason=f.get("reason", ""))
+        elif event == "convergence_done":  # the series' verdict replaces its last cell's
+            self.book.set(unit, "done", *where, calculator=key.calculator, reason=f.get("reason", ""),
+                          detail=surface_detail("ranked" if f["status"] == "converged" else f["status"],
+                                                f["barrier"]))
         self.book.heartbeat()
 
 
