@@ -322,3 +322,15 @@ def test_submit_to_jobflow_remote_without_a_project_writes_the_template_and_says
     again = CliRunner().invoke(app, ["submit", str(REPO / "workflows" / "emt-demo.yaml"), "--engine",
                                      "jobflow-remote", "--project", "screen1"])
     assert again.exit_code == 2 and "placeholder MongoDB URI" in again.output
+
+
+def test_status_read_while_a_run_creates_the_store_shows_no_rows_rather_than_failing(tmp_path):
+    # A run has created the status collection's file but not its table yet (seen as a flaky "no such table").
+    import sqlite3
+
+    from seiscreen.store import open_store
+
+    open_store(tmp_path / "store")
+    (tmp_path / "store" / "seiscreen").mkdir(exist_ok=True)
+    sqlite3.connect(tmp_path / "store" / "seiscreen" / "execution_status.collection").close()
+    assert campaign_status(str(tmp_path / "store")) == []

@@ -11,6 +11,8 @@ runs recorded their status) are shown as done from their surface documents.
 
 from __future__ import annotations
 
+import sqlite3
+
 import os
 import socket
 import time
@@ -119,7 +121,12 @@ def campaign_status(location: str | None = None, campaign: str | None = None) ->
     from seiscreen.results import load_results
 
     store = open_status_store(location, create=False)
-    docs = list(store.query({}))
+    try:
+        docs = list(store.query({}))
+    except sqlite3.OperationalError as exc:  # a run is creating the collection this instant: no status yet
+        if "no such table" not in str(exc):
+            raise
+        docs = []
     runs = {d["unit"]: d for d in docs if d.get("kind") == "run"}
     rows = []
     for doc in docs:
