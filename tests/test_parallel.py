@@ -334,3 +334,8 @@ def test_status_read_while_a_run_creates_the_store_shows_no_rows_rather_than_fai
     (tmp_path / "store" / "seiscreen").mkdir(exist_ok=True)
     sqlite3.connect(tmp_path / "store" / "seiscreen" / "execution_status.collection").close()
     assert campaign_status(str(tmp_path / "store")) == []
+    sqlite3.connect(tmp_path / "store" / "seiscreen" / "jobs.collection").close()  # the results too
+    assert campaign_status(str(tmp_path / "store")) == []
+    from seiscreen.results import load_results
+
+    assert load_results(str(tmp_path / "store")).surfaces.empty

@@ -106,6 +106,22 @@ class _ReadEngine(SQLiteKVEngine):
     def _connect(self, db_file, wconcern=None):
         return contextlib.closing(read_connection(Path(db_file)))
 
+    # A collection whose file a writer has just made holds no table yet: empty to a reader, as a missing file is.
+    def read_all(self, db_file, limit):
+        return _empty_until_made(super().read_all, db_file, limit)
+
+    def read_all_keys(self, db_file):
+        return _empty_until_made(super().read_all_keys, db_file)
+
+
+def _empty_until_made(read, *args):
+    try:
+        return read(*args)
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []
+
 
 def _setup_montydb(folder: Path, storage: str, storage_kwargs: dict) -> None:
     """Write montydb's setup files of a new store folder, each whole: another process never reads half of one.
