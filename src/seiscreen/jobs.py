@@ -1211,11 +1211,8 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
                           lowest_site=None, adsorption_energy=None, **common, **empty)
     lowest = minima.minima[0]
     # Barrierless hops (a band rising to its higher end) join their ends at that end's energy.
-    saddles = {h.hop_id: h.saddle_energy for h in hops if h.status in USABLE}
     by_index = [h.hop_id for h in hops]  # hop class index -> id (hops come in class order)
-    energies = [minima.minima[m].energy for m in graph["nodes"]]
-    edges = [GraphEdge(e["i"], e["j"], tuple(e["image"]), saddles[by_index[e["hop"]]], by_index[e["hop"]])
-             for e in graph["edges"] if by_index[e["hop"]] in saddles]
+    energies, edges = _graph_edges(minima, hops, graph)
     barrier = percolation_barrier(energies, edges)
     bypass = set(graph.get("bypass", ()))  # extra hops beyond the neighbour network: used when usable, else left out
     unresolved = [h.hop_id for h in hops if h.status not in USABLE and h.hop_id in bypass]
