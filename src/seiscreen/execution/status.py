@@ -11,8 +11,6 @@ runs recorded their status) are shown as done from their surface documents.
 
 from __future__ import annotations
 
-import sqlite3
-
 import os
 import socket
 import time
@@ -121,12 +119,7 @@ def campaign_status(location: str | None = None, campaign: str | None = None) ->
     from seiscreen.results import load_results
 
     store = open_status_store(location, create=False)
-    try:
-        docs = list(store.query({}))
-    except sqlite3.OperationalError as exc:  # a run is creating the collection this instant: no status yet
-        if "no such table" not in str(exc):
-            raise
-        docs = []
+    docs = list(store.query({}))
     runs = {d["unit"]: d for d in docs if d.get("kind") == "run"}
     rows = []
     for doc in docs:
