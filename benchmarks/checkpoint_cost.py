@@ -5,7 +5,7 @@
 A 5-image band (7 images with the ends) with BFGS's state, as ``HopNebMaker`` writes it after an optimiser step:
 positions, forces and the Hessian of the whole band, (5 x atoms x 3)^2 numbers. Printed: megabytes and the median
 milliseconds per ``NebCheckpoint.save``. This is why a band checkpoints at most once a second
-(``seiscreen.jobs.CHECKPOINT_SECONDS``) and deletes its checkpoints when it finishes.
+(``seiscreen.bands.CHECKPOINT_SECONDS``) and deletes its checkpoints when it finishes.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def killed_saved_rerun(monkeypatch):
 
         with monkeypatch.context() as patch:
             patch.setattr(NebCheckpoint, "save", save)
-            patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+            patch.setattr("seiscreen.bands.run.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
             with pytest.raises(SeiscreenError, match="failed and nothing was saved"):
                 rerun_hop(store, uuid, save=True, **options)
 

@@ -23,6 +23,8 @@ LAYERS: dict[str, int] = {
     "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1, "seiscreen.convergence": 1,
     "seiscreen.calculators": 2, "seiscreen.batched": 2,
     "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.parallel": 3, "seiscreen.checkpoints": 3,
+    "seiscreen.bands": 3, "seiscreen.bands.level": 3, "seiscreen.bands.ends": 3, "seiscreen.bands.warm": 3,
+    "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.schemas": 4,
     "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
     "seiscreen.jobs": 6, "seiscreen.flows": 6, "seiscreen.campaign": 6,

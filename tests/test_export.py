@@ -345,9 +345,9 @@ def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun(tmp_path,
     place and left with their results."""
     from ase.build import add_adsorbate, fcc100
 
-    from seiscreen.jobs import HopNebMaker
+    from seiscreen.bands import SLIDE_TOLERANCE, CalculatorLevel, relaxed_stored_ends
+    from seiscreen.calculators import get_preset
     from seiscreen.parallel import ParallelSettings
-    from seiscreen.reproduce import _relax_ends
 
     ends = []
     for offset in (0.0, 0.15):
@@ -356,8 +356,9 @@ def test_an_end_that_is_no_minimum_of_the_rerun_preset_fails_the_rerun(tmp_path,
         slab.positions[-1, :2] = slab.positions[-4, :2] + (offset, 0.1)  # top of an Al atom, just off it
         ends.append(slab)
     ends[0].positions[-1, :2] += 1.43  # the start: in the hollow next to that top site
-    maker = HopNebMaker(calculator_preset="emt", parallel=ParallelSettings(images_at_once=at_once))
-    calls, reason = _relax_ends(maker, *ends, tmp_path, max_steps=200)
+    level = CalculatorLevel(get_preset("emt"), ParallelSettings(images_at_once=at_once))
+    calls, reason = relaxed_stored_ends(level, *ends, tmp_path, fmax=0.02, max_steps=200,
+                                        slide_tolerance=SLIDE_TOLERANCE)
     assert calls > 2 and reason.startswith("the end slid") and "not a minimum of 'emt'" in reason
     assert "the start" not in reason
     assert type(ends[0].calc).__name__ == ("EMT" if at_once == 1 else "SinglePointCalculator")

@@ -70,7 +70,7 @@ def test_scf_failure_is_retried_with_gentler_settings(tmp_path):
     atoms.calc = ScfRetryCalculator(params, tmp_path)
     energy = atoms.get_potential_energy()
     assert atoms.calc.history == ["rung 0: SCF not converged"] and atoms.calc.rung == 1
-    # The rung the energy came from, for the job that reads its images' folders (jobs.same_smearing_gate).
+    # The rung the energy came from, for the job that reads its images' folders (bands.same_smearing_gate).
     from seiscreen.calculators import SCF_RETRIES, scf_record
 
     assert scf_record(tmp_path) == {"rung": 1, "smearing": SCF_RETRIES[0].get("smearing", params["smearing"]),

@@ -295,7 +295,7 @@ def test_a_hop_through_its_valley_stopped_in_its_second_band_resumes_there(tmp_p
 
     with monkeypatch.context() as patch:
         patch.setattr(NebCheckpoint, "save", stopped_in_second_band)
-        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+        patch.setattr("seiscreen.bands.run.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
         stopped = _surface_run(tmp_path, symmetry_identity=True, max_refinements=0)
     # Stored as failed by the stop (a rerun computes it again), listed as a hop through valleys, not in place of
     # the band that found the valley.
@@ -332,7 +332,7 @@ def test_an_unconverged_band_is_stored_but_never_ranked(tmp_path):
 def test_a_band_whose_images_were_computed_at_different_smearing_is_never_ranked(tmp_path, monkeypatch):
     """GPAW's SCF retries raise the smearing (calculators.SCF_RETRIES). Stand-in: EMT bands whose folders
     read as GPAW's SCF records, image 1 at the third rung's 0.2 eV, the rest at the preset's 0.05 eV."""
-    monkeypatch.setattr("seiscreen.jobs.scf_record", lambda folder: {
+    monkeypatch.setattr("seiscreen.bands.smearing.scf_record", lambda folder: {
         "rung": 3 if folder.name == "image01" else 0, "smearing": 0.2 if folder.name == "image01" else 0.05})
     results = _surface_run(tmp_path)
     (hop,) = results.hops.itertuples()
@@ -405,7 +405,7 @@ def test_a_lower_fidelity_band_with_an_interior_minimum_seeds_nothing(emt_store,
     # Its images fall into the lower fidelity's own minimum between the ends, out of order: an IDPP start instead.
     from types import SimpleNamespace
 
-    from seiscreen import jobs
+    from seiscreen.bands import warm
     from seiscreen.schemas import MinimaDoc
 
     (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
@@ -415,7 +415,7 @@ def test_a_lower_fidelity_band_with_an_interior_minimum_seeds_nothing(emt_store,
                         neb_protocol=NebProtocol())
     for status, seeded in (("interior_minimum", False), ("failed", False), ("accepted", True), ("barrierless", True)):
         band = SimpleNamespace(status=status, force_calls=9, images=[initial.copy() for _ in range(7)])
-        monkeypatch.setattr(jobs, "run_neb", lambda *args, band=band, **kwargs: band)
+        monkeypatch.setattr(warm, "run_neb", lambda *args, band=band, **kwargs: band)
         assert (maker._relaxed_band("emt", initial, initial.copy()) is not None) == seeded, status
 
 
@@ -530,7 +530,7 @@ def test_a_warm_band_resumed_from_its_checkpoint_still_says_whether_it_started_f
 
     with monkeypatch.context() as patch:
         patch.setattr(NebCheckpoint, "save", dying_save)
-        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)
+        patch.setattr("seiscreen.bands.run.CHECKPOINT_SECONDS", 0.0)
         run_locally(neb.make(minima, spec, warm=seed), store=store, log=False)
     again = run_locally(neb.make(minima, spec, warm=seed), store=store, log=False)
     (band,) = [HopDoc.model_validate(r[1].output.model_dump()) for r in again.values()]

@@ -173,7 +173,7 @@ def _cli(*args, env=None, cwd=None):
 @pytest.mark.slow  # about 20 s: two CLI processes and a NEB slowed to be killed in its middle
 def test_sigkill_mid_neb_then_rerun_loses_and_duplicates_nothing(tmp_path):
     store_path = tmp_path / "store"
-    # 0.2 s per force call: a band step (5 images) takes longer than seiscreen.jobs.CHECKPOINT_SECONDS, so every
+    # 0.2 s per force call: a band step (5 images) takes longer than seiscreen.bands.CHECKPOINT_SECONDS, so every
     # step is checkpointed, as with a real calculator.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SEISCREEN_TEST_FORCE_DELAY": "0.2", "COLUMNS": "200"}
     campaign = str(REPO / "workflows" / "emt-demo.yaml")
@@ -276,7 +276,7 @@ def test_a_crashed_neb_resumes_from_its_checkpoint_on_the_rerun(tmp_path, monkey
 
     with monkeypatch.context() as patch:
         patch.setattr(NebCheckpoint, "save", dying_save)
-        patch.setattr("seiscreen.jobs.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+        patch.setattr("seiscreen.bands.run.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
         run(emt_campaign(), store)
     (failed,) = load_results(store).hops.itertuples()
     assert failed.status == "failed" and "node lost" in failed.reason

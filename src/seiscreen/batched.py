@@ -6,7 +6,7 @@ collects every registered image whose positions changed since its last evaluatio
 them (as fairchem's OCPNEB does), and hands each image its own results; the others are then served from their
 cache. Nothing else in the NEB changes: ``make_calculator(k, image)`` of :func:`seiscreen.neb.run_neb` becomes
 ``batch.image_calculator``, and force calls are counted per image exactly as before. Every CHGNet hop of a
-campaign runs this way (``HopNebMaker.band_calculators``).
+campaign runs this way (``bands.CalculatorLevel.band_calculators``).
 
     batch = BandBatch.for_preset(get_preset("ml"))
     run_neb(initial, final, batch.image_calculator, protocol)

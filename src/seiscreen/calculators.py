@@ -150,7 +150,7 @@ def gpaw_keywords(params: dict, txt) -> dict:
 # one energy (to 1 meV) for 30 BFGS steps without meeting fmax, taking 0.2-0.4 eV uphill steps every few, so the
 # rung also asks GPAW for forces that changed by under 0.01 eV/Å between the last two iterations (checked only once
 # the density has met its criterion). Only then is the smearing raised, which changes energies: a band whose images
-# ended on different smearing fails the gate same_scf_smearing (jobs.same_smearing_gate).
+# ended on different smearing fails the gate same_scf_smearing (bands.same_smearing_gate).
 SCF_RETRIES = (
     {"mixer": {"beta": 0.05, "nmaxold": 5, "weight": 50.0}, "maxiter": 500},
     {"mixer": {"beta": 0.05, "nmaxold": 5, "weight": 50.0}, "convergence": {"density": 5e-4, "forces": 0.01},

@@ -10,61 +10,46 @@ finished one instead. Jobs that plan others run with ``expose_store`` for that.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
-import os
 import shutil
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.calculators.singlepoint import SinglePointCalculator
 from jobflow import Flow, JobConfig, Maker, OutputReference, Response, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
-from seiscreen.calculators import CalculatorPreset, get_preset, scf_record
+from seiscreen.bands import (SLIDE_TOLERANCE, BandFiles, CalculatorLevel, HopGeometry, ThroughValleys, compute_hop_band,
+                             lower_level_band, moved_band)
+from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.errors import AtomsLeftCell, SeiscreenError
-from seiscreen.minima import (MinimaSettings, Minimum, ScanCheckpoint, adatom_frac_xy, merge_equivalent, relax,
-                              relax_and_verify, scan_surface)
-from seiscreen.neb import (USABLE, NebCheckpoint, NebProtocol, band_slip, find_band_mirror, follows_hop, join_bands,
-                          run_neb, slip_reason, unwrap_final, with_fixed_results)
-from seiscreen.parallel import CalculatorProcessKilled, ParallelSettings, ProcessBand, SubprocessCalculator
+from seiscreen.minima import (MinimaSettings, Minimum, ScanCheckpoint, merge_equivalent, relax_and_verify, scan_surface)
+from seiscreen.neb import (USABLE, NebProtocol, band_slip, follows_hop, slip_reason)
+from seiscreen.parallel import CalculatorProcessKilled, ParallelSettings
 from seiscreen.schemas import (HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SlabDoc, SurfaceDoc,
                                SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity, content_hash,
                                structure_fingerprints)
 from seiscreen.store import checkpoint_folder, find_done, find_done_job
-from seiscreen.surfaces.hops import SAME_BASIN, build_hop_network, bypass_hops
+from seiscreen.surfaces.hops import build_hop_network, bypass_hops
 from seiscreen.surfaces.percolation import GraphEdge, could_lower, percolation_barrier
 from seiscreen.surfaces.sites import CandidateSite, Outcome
 from seiscreen.surfaces.slabs import SlabSettings, Termination, make_terminations
-from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 log = logging.getLogger(__name__)
 
 EXPOSE_STORE = JobConfig(expose_store=True)  # planning jobs look up finished work in the store
-# Test hook: seconds slept before every NEB force call, so that a test can kill a campaign in the middle of a band.
-FORCE_DELAY_VAR = "SEISCREEN_TEST_FORCE_DELAY"
-# A relaxed valley no atom of which lies farther than this from an end's is that end's state again (Å).
-SAME_STATE = 0.05
-MAX_INTERMEDIATES = 4  # valleys one hop is split at, after the refinements (HopNebMaker._run_via)
 
 
 def _through(via: HopDoc, states: list[dict]) -> dict:
     """``HopDoc.intermediate`` of a hop computed through the valleys of ``via``'s band (states: relaxed valleys)."""
     return {"band_of": via.job_uuid, "valley_image": via.interior_minimum_image, "states": states}
-
-
-class _NoIntermediate(Exception):
-    """A band's valley that is no state of its own: the hop through it cannot be computed."""
 
 
 def current_store():
@@ -74,45 +59,6 @@ def current_store():
     return getattr(CURRENT_JOB, "store", None)
 
 
-# A band checkpoint (positions, forces and the optimiser's Hessian of the whole band: 0.5-7.6 MB for 17-65 atoms)
-# takes 3-24 ms to write with its fsync (benchmarks/checkpoint_cost.py): nothing next to a DFT or ML step (every
-# step is saved), but more than an EMT step. At most one per second, so a kill loses under a second of work.
-CHECKPOINT_SECONDS = 1.0
-
-
-def image_folder(run_dir: Path, k: int) -> Path:
-    """The folder of intermediate image ``k`` of a band run in ``run_dir`` (GPAW's output, restart, SCF record)."""
-    return run_dir / f"image{k:02d}"
-
-
-def ends_smearing(run_dir: Path, names: Sequence[str] = ("start", "end")) -> list[float | None]:
-    """The SCF smearing the band's fixed states ended on (folders ``names`` of ``run_dir``: its two relaxed ends,
-    or a hop's states through valleys); None: not GPAW."""
-    return [(scf_record(run_dir / name) or {}).get("smearing") for name in names]
-
-
-def same_smearing_gate(result, run_dir: Path, ends: list[float | None] | None) -> list[float | None] | None:
-    """Gate ``same_scf_smearing`` on a finished band (``result``, changed in place): the SCF retries of GPAW
-    raise the smearing (calculators.SCF_RETRIES), and a band whose ends and images were computed at different
-    smearing compares energies of different functionals, so it is failed. Returns the smearing per band image
-    (start, images, end; None where unknown: not GPAW, or an image resumed from a checkpoint that never moved),
-    or None when no image is GPAW's."""
-    images = [(scf_record(image_folder(run_dir, k)) or {}).get("smearing") for k in range(len(result.images) - 2)]
-    start, end = ends or (None, None)
-    smearing = [start, *images, end]
-    used = sorted({value for value in smearing if value is not None})
-    if not used:
-        return None
-    result.gates["same_scf_smearing"] = len(used) == 1
-    if len(used) > 1 and result.status != "failed":
-        raised = [k for k, value in enumerate(smearing) if value is not None and value > used[0]]
-        result.status, result.reason = "failed", (
-            f"the band mixes SCF smearings ({', '.join(f'{v:g}' for v in used)} eV; the larger at band image(s) "
-            f"{', '.join(map(str, raised))}, after SCF retries): its energies are not comparable; rerun the hop "
-            "(seiscreen rerun-hop) or use a preset whose SCF converges at one smearing")
-    return smearing
-
-
 def band_fields(result) -> dict:
     """What a hop document and a saved rerun both keep of a finished band (``NebResult``): its start energy, the
     energies relative to it, the gates, the steps and the final images (routed to the data store)."""
@@ -120,19 +66,6 @@ def band_fields(result) -> dict:
     return dict(start_energy=e0, image_energies=[e - e0 for e in result.energies], gates=result.gates,
                 steps_plain=result.steps_plain, steps_climb=result.steps_climb,
                 band=[atoms_to_dict(image) for image in result.images])
-
-
-def _slowed(calc: Calculator) -> Calculator:
-    delay = float(os.environ.get(FORCE_DELAY_VAR) or 0)
-    if delay > 0 and hasattr(calc, "calculate"):
-        compute = calc.calculate
-
-        def slow(*args, **kwargs):
-            time.sleep(delay)
-            return compute(*args, **kwargs)
-
-        calc.calculate = slow
-    return calc
 
 
 @dataclass
@@ -154,29 +87,16 @@ class CalculatorMaker(Maker):
     @property
     def calculator(self) -> Calculator:
         """The one property a subclass overrides to swap the engine."""
-        if self._mpi:
-            return SubprocessCalculator(self.preset, Path.cwd(), self.parallel)
-        return self.preset.make(directory=Path.cwd())  # GPAW's text output lands in the job's own folder
+        return CalculatorLevel(self.preset, self.parallel).default_calculator()
 
     @property
-    def _mpi(self) -> bool:
-        """GPAW's calculations run as MPI jobs of their own (``parallel.ranks``; other codes have no MPI)."""
-        return self.parallel.ranks > 1 and self.preset.code == "gpaw"
+    def level(self) -> CalculatorLevel:
+        """This step's calculators for the band engine (:class:`seiscreen.bands.CalculatorLevel`)."""
+        return CalculatorLevel(self.preset, self.parallel, calculator=lambda: self.calculator)
 
     def image_calculator(self, atoms: Atoms, directory: Path | None = None) -> Calculator:
-        """A calculator for one structure: ``calculator`` itself, except that GPAW also prepares ``atoms``
-        (periodicity, magnetic moments) and writes into ``directory``."""
-        if self.preset.code != "gpaw":
-            return self.calculator
-        if self._mpi:
-            return self.process_calculator(atoms, directory or Path.cwd())
-        return self.preset.make(atoms, directory)
-
-    def process_calculator(self, atoms: Atoms, directory: Path) -> SubprocessCalculator:
-        """The preset in a process of its own (``parallel``), ``atoms`` prepared in place as ``preset.make``
-        prepares them."""
-        self.preset.prepare(atoms)
-        return SubprocessCalculator(self.preset, directory, self.parallel)
+        """A calculator for one structure (:meth:`seiscreen.bands.CalculatorLevel.image_calculator`)."""
+        return self.level.image_calculator(atoms, directory)
 
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
@@ -366,10 +286,11 @@ def _adsorbate_bulk(element: str) -> Atoms | None:
 
 @dataclass
 class HopNebMaker(CalculatorMaker):
-    """One symmetry-unique hop: both ends copied from their relaxed minima, re-relaxed, then a gated CI-NEB."""
+    """One symmetry-unique hop: both ends copied from their relaxed minima, re-relaxed, then a gated CI-NEB
+    (:func:`seiscreen.bands.compute_hop_band`)."""
 
     name: str = "hop neb"
-    slide_tolerance: float = 0.3  # Å: a relaxed end farther than this from its minimum slid away
+    slide_tolerance: float = SLIDE_TOLERANCE  # Å: a relaxed end farther than this from its minimum slid away
     # Band checkpoints: every optimiser step, but at most one per CHECKPOINT_SECONDS after a stage's first.
     checkpoint_every: int = 1
 
@@ -385,61 +306,39 @@ class HopNebMaker(CalculatorMaker):
         return content_hash("hop", minima=minima_id, hop=ends, slide_tolerance=self.slide_tolerance,
                             warm=warm_identity(warm), **through, **self.identity(neb=True))
 
-    @contextlib.contextmanager
-    def band_calculators(self, run_dir: Path) -> Iterator[Callable[[int, Atoms], Calculator]]:
-        """``make_calculator`` of run_neb: image k's calculator. CHGNet images share one BandBatch, so a band step
-        is one batched forward pass (benchmarks/batched_ml.py); GPAW images each keep a folder (and wavefunctions).
-        With ``parallel.images_at_once`` > 1 the other codes' images are computed that many at a time, each in a
-        process of its own; those processes (and MPI-launched ones) are stopped when the band is done."""
-        if self.preset.code == "chgnet":
-            from seiscreen.batched import BandBatch
+    def band_calculators(self, run_dir: Path):
+        """``make_calculator`` of run_neb for this level (:meth:`seiscreen.bands.CalculatorLevel.band_calculators`)."""
+        return self.level.band_calculators(run_dir)
 
-            batch = BandBatch.for_preset(self.preset)
-            yield lambda k, image: _slowed(batch.image_calculator(k, image))
-            return
-        at_once = self._images_in_processes
-        made: list[Calculator] = []
-
-        def own(k: int, image: Atoms) -> Calculator:
-            directory = image_folder(run_dir, k)
-            made.append(self.process_calculator(image, directory) if at_once
-                        else self.image_calculator(image, directory))
-            return made[-1]
-
-        band = ProcessBand(own, self.parallel.images_at_once) if at_once else None
-        try:
-            yield lambda k, image: _slowed(band.image_calculator(k, image) if band else own(k, image))
-        finally:  # processes would otherwise hold their cores (MPI ranks: several) until collected
-            for calc in made:
-                if isinstance(calc, SubprocessCalculator):
-                    calc.close()
+    def relax_ends(self, ends: list[tuple[Atoms, Path]], max_steps: int | None = None) -> list[tuple[bool, int]]:
+        """Each end relaxed in place to the protocol's ``endpoint_fmax`` (:meth:`CalculatorLevel.relax_ends`)."""
+        return self.level.relax_ends(ends, self.neb_protocol.endpoint_fmax,
+                                     max_steps or self.minima_settings.max_steps)
 
     @job(data=["band", "trajectory"], config=EXPOSE_STORE)
     def make(self, minima: MinimaDoc, hop: dict, warm: dict | None = None, via: HopDoc | None = None,
              seeded_twin: str | None = None) -> HopDoc:
         """``warm``: the same hop from another fidelity, {"start", "end", "band"}: its band is the start.
         ``via``: this hop's band with a valley the refinements could not make a node of: the hop is then
-        computed as bands through that valley, relaxed (see ``_run_via``). ``seeded_twin`` (a cold band): the
-        content hash of the same hop's warm-started band; stored with its seed failed, it is this band already."""
-        label = f"{minima.key.label} {hop['hop_id']}"
+        computed as bands through that valley, relaxed (:class:`seiscreen.bands.ThroughValleys`).
+        ``seeded_twin`` (a cold band): the content hash of the same hop's warm-started band; stored with its
+        seed failed, it is this band already."""
         progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
         identity = self.content_hash(minima, hop, warm, via)
         twin = unseeded_twin(seeded_twin) if warm is None and via is None else None
         try:
             if twin is not None:
-                for path in self.checkpoint_paths(identity):  # a band begun by an earlier run is not needed
-                    if path is not None:
-                        path.unlink(missing_ok=True)
+                BandFiles([p for p in self.checkpoint_paths(identity) if p is not None]).remove()  # not needed
                 doc = twin.model_copy(update={"job_uuid": _current_job_uuid(), "same_band_as": twin.job_uuid,
                                               "force_calls": 0, "alternatives": []})
             elif via is not None:
                 doc = self._run_via(minima, hop, via, identity)
             else:
-                doc = self._run(minima, hop, label, warm, identity)
+                doc = self._run(minima, hop, warm, identity)
         except (SeiscreenError, AtomsLeftCell) as exc:  # the same inputs would fail the same way: stored, reused
             doc = self._failed(minima, hop, str(exc))
         except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
-            log.exception("hop %s failed", label)
+            log.exception("hop %s %s failed", minima.key.label, hop["hop_id"])
             doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
         if via is not None and doc.intermediate is None:  # failed before a valley: still a hop through valleys
             doc = doc.model_copy(update={"intermediate": _through(via, states=[])})
@@ -453,209 +352,55 @@ class HopNebMaker(CalculatorMaker):
         local = Path.cwd() / "neb-checkpoint.npz" if Path.cwd().name.startswith("job_") else None
         return checkpoint_folder(current_store()) / f"neb-{identity}.npz", local
 
-    def _placed_end(self, minima: MinimaDoc, minimum: int, node: np.ndarray) -> tuple[Atoms, np.ndarray]:
-        """The relaxed minimum copied by symmetry onto the hop's node (fractional xy), and where its adatom landed
-        (fractional xy, to measure how far it slides when re-relaxed)."""
-        source = minima.minima[minimum]
-        atoms = atoms_from_dict(source.structure)
-        symmetry = symmetry_of(minima.slab)
-        reference = atoms_from_dict(minima.clean_structure)
-        op = symmetry.operation_mapping(np.array(source.frac_xy), node % 1.0, tol=SAME_BASIN)
-        atoms.positions = symmetry.transform_positions(atoms.positions, atoms.cell.array, op, reference.positions)
-        return atoms, adatom_frac_xy(atoms)
-
-    def relax_ends(self, ends: list[tuple[Atoms, Path]], max_steps: int | None = None) -> list[tuple[bool, int]]:
-        """Each end relaxed in place to the protocol's ``endpoint_fmax`` with its calculator writing into its
-        folder: (converged, force calls) each. When the band's images run in processes of their own
-        (``parallel.images_at_once`` > 1), so do the two ends, at the same time (a GPAW end is tens of minutes);
-        the ends then keep their results and no process stays."""
-        fmax, steps = self.neb_protocol.endpoint_fmax, max_steps or self.minima_settings.max_steps
-        if not self._images_in_processes:
-            return [relax(atoms, self.image_calculator(atoms, directory), fmax, steps) for atoms, directory in ends]
-
-        def relaxed(atoms: Atoms, directory: Path) -> tuple[bool, int]:
-            calc = self.process_calculator(atoms, directory)
-            try:
-                outcome = relax(atoms, calc, fmax, steps)
-                atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
-                                                   forces=atoms.get_forces(apply_constraint=False))
-                return outcome
-            finally:
-                calc.close()
-
-        with ThreadPoolExecutor(len(ends)) as pool:  # the work is in the processes: threads only wait on them
-            return list(pool.map(lambda end: relaxed(*end), ends))
-
-    @property
-    def _images_in_processes(self) -> bool:
-        """Whether band images (and ends) run in processes of their own: CHGNet's share one batched model."""
-        return self.parallel.images_at_once > 1 and self.preset.code != "chgnet"
-
-    def _run(self, minima: MinimaDoc, hop: dict, label: str, warm: dict | None = None,
-             identity: str = "") -> HopDoc:
-        start, end = np.array(hop["start"]), np.array(hop["end"])
-        run_dir = Path.cwd()
+    def _run(self, minima: MinimaDoc, hop: dict, warm: dict | None, identity: str) -> HopDoc:
+        """The hop's band from its minima (:func:`seiscreen.bands.compute_hop_band`)."""
         saved, local = self.checkpoint_paths(identity)
-        resume = NebCheckpoint.load(saved) if identity and saved.exists() else None
-        template = atoms_from_dict(minima.minima[hop["start_minimum"]].structure)
-        if self.preset.slab_pbc is not None:  # as the images' calculators will set it (GPAW)
-            template.pbc = self.preset.slab_pbc
-        if resume is not None and (resume.meta.get("hop_hash") != identity or resume.positions.shape != (
-                self.neb_protocol.n_images + 2, len(template), 3)):
-            resume = None  # not this band's checkpoint: start afresh
-        if resume is not None:  # a killed run of this very hop: its ends and band come back from the checkpoint
-            log.info("hop %s resumes from its checkpoint (%s step %d)", label, resume.stage, resume.step)
-            initial, final = resume.end_images(template)
-            endpoints = resume.meta["endpoints"]
-        else:
-            (initial, copied_i), (final, copied_f) = (self._placed_end(minima, hop[f"{name}_minimum"], node)
-                                                      for name, node in (("start", start), ("end", end)))
-            self.relax_ends([(initial, run_dir / "start"), (final, run_dir / "end")])
-            start_actual, end_actual = adatom_frac_xy(initial), adatom_frac_xy(final)
-            symmetry = symmetry_of(minima.slab)
-            slide_i, slide_f = (float(symmetry.lateral_distance(actual, copied))
-                                for actual, copied in ((start_actual, copied_i), (end_actual, copied_f)))
-            lattice = initial.cell.array[:2, :2]
-            # The hop's vector, corrected for where each end's copy of its minimum actually sits.
-            end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
-            endpoints = {"start_slide": slide_i, "end_slide": slide_f,
-                         "start_energy": float(initial.get_potential_energy()),
-                         "end_energy": float(final.get_potential_energy()),
-                         "scf_smearing": ends_smearing(run_dir)}
-            if max(slide_i, slide_f) > self.slide_tolerance:
-                return self._failed(minima, hop, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
-                                                 "minimum on re-relaxation: not a minimum of this calculator",
-                                    endpoints)
-            shift = np.append((end_actual - start_actual) @ lattice, 0.0)
-            final = unwrap_final(initial, final, shift)
+        files = BandFiles([p for p in (saved if identity else None, local) if p is not None],
+                          meta={"hop_hash": identity, "label": f"{minima.key.label} {hop['hop_id']}"})
+        outcome = compute_hop_band(
+            self.level, self.neb_protocol, hop_geometry(minima, hop), Path.cwd(), files,
+            self.minima_settings.max_steps, self.slide_tolerance, seed=self._seed(minima, hop, warm),
+            seeded_before=bool(warm), on_step=_step_reporter(minima, hop), checkpoint_every=self.checkpoint_every)
+        if outcome.result is None:
+            return self._failed(minima, hop, outcome.failure, outcome.endpoints)
+        return self._result_doc(minima, hop, outcome.result, endpoints=outcome.endpoints, warm_start=outcome.seeded,
+                                scf_smearing=outcome.scf_smearing, resumed=outcome.resumed)
 
-        band = None
-        if warm and resume is None:
-            band = (self._relaxed_band(warm["relax_with"], initial, final) if warm.get("relax_with")
-                    else self._warm_band(minima, warm, start, end, initial, final))
-        # Whether the band started from its seed: a seed that failed its gates leaves the warm band on IDPP, and a
-        # resumed band must say so too (its cold twin is then the same band, unseeded_twin). Checkpoints from before
-        # this was recorded count as seeded, as they did.
-        seeded = band is not None if resume is None else bool(resume.meta.get("seeded", warm))
-        checkpoint_files = [path for path in (saved if identity else None, local) if path is not None]
+    def _seed(self, minima: MinimaDoc, hop: dict, warm: dict | None):
+        """The warm start as a function of the relaxed ends: a cheaper level's band, or another fidelity's."""
+        if not warm:
+            return None
+        if warm.get("relax_with"):
+            return lambda initial, final: self._relaxed_band(warm["relax_with"], initial, final)
+        prior = [atoms_from_dict(d) for d in warm["band"]]
+        clean = atoms_from_dict(minima.clean_structure).positions
+        return lambda initial, final: moved_band(prior, (warm["start"], warm["end"]), (hop["start"], hop["end"]),
+                                                 symmetry_of(minima.slab), clean, initial, final,
+                                                 self.neb_protocol.n_images)
 
-        def save_checkpoint(state: NebCheckpoint) -> None:
-            state.meta = {"hop_hash": identity, "label": label, "endpoints": endpoints, "seeded": seeded}
-            for path in checkpoint_files:
-                state.save(path)
-
-        on_step = _step_reporter(minima, hop)
-        mirror = find_band_mirror(initial, final, symmetry_of(minima.slab)) if resume is None else None
-        with self.band_calculators(run_dir) as make_calculator:
-            result = run_neb(initial, final, make_calculator, self.neb_protocol, on_step=on_step,
-                             initial_band=band, resume=resume, checkpoint=save_checkpoint,
-                             checkpoint_every=self.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
-                             mirror=mirror)
-        scf_smearing = same_smearing_gate(result, run_dir, endpoints.get("scf_smearing"))
-        # The band is finished and its document replaces the checkpoints (megabytes each: they hold the
-        # optimiser's Hessian of the whole band for an exact resume).
-        for path in checkpoint_files:
-            path.unlink(missing_ok=True)
-        return self._result_doc(
-            minima, hop, result, endpoints=endpoints, warm_start=seeded,
-            scf_smearing=scf_smearing,
-            resumed={"stage": resume.stage, "step": resume.step, "force_calls": resume.force_calls} if resume else None)
+    def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:
+        """A cheaper level's band between these ends, or None (:func:`seiscreen.bands.lower_level_band`)."""
+        return lower_level_band(preset_name, initial, final, self.neb_protocol)
 
     def _run_via(self, minima: MinimaDoc, hop: dict, via: HopDoc, identity: str = "") -> HopDoc:
-        """The hop as bands through the valley of its earlier band ``via``, relaxed: start -> valley -> end, and
-        a band that again has a valley split there too (up to MAX_INTERMEDIATES valleys).
-
-        For valleys the hop network cannot hold as nodes, once the refinements are used up: on Na2Se(100) one
-        relaxes 0.27 Å from the hop's start, 0.06 eV above it: the same adatom site, another state of the slab.
-        The ends are the earlier band's (already relaxed, unwrapped). Each finished step (the ends' energies, a
-        relaxed valley, a band) is kept in ``via-<identity>/`` of the store's checkpoints, and the band in
-        progress as a NEB checkpoint there: a killed run replays the finished steps and resumes that band (with
-        GPAW each band takes 10-30 minutes of two cores).
-        """
+        """The hop as bands through the valley of its earlier band ``via``, relaxed (ThroughValleys)."""
         folder = checkpoint_folder(current_store()) / f"via-{identity}" if identity else None
-        steps, resumed, count = ScanCheckpoint(folder), {"replayed": 0}, itertools.count()
-
-        def step(kind: str, compute):
-            """``compute(name)`` once: a rerun reads the finished step back instead. Named in the order taken."""
-            name = f"{next(count):02d}-{kind}"
-            value = steps.cached(name, lambda: compute(name))
-            resumed["replayed"] = steps.replayed
-            if folder is not None:  # a finished band's file replaces its NEB checkpoint (megabytes: the Hessian)
-                (folder / f"{name}.npz").unlink(missing_ok=True)
-            return value
-
-        def stored_image(k: int) -> Atoms:  # an image of the earlier band, with this preset's periodicity
-            image = atoms_from_dict(via.band[k])
+        band = [atoms_from_dict(d) for d in via.band]
+        for image in band:  # with this preset's periodicity
             if self.preset.slab_pbc is not None:
                 image.pbc = self.preset.slab_pbc
-            return image
-
-        def evaluated_ends(_) -> tuple[Atoms, Atoms]:
-            images = [stored_image(k) for k in (0, -1)]
-            for end in images:
-                end.calc = self.image_calculator(end)
-            return tuple(with_fixed_results(end) for end in images)
-
-        initial, final = step("ends", evaluated_ends)
-        e0 = initial.get_potential_energy()
-        # The slab may rearrange under an adatom that hardly moves (0.27 Å above): no minimum hop length here.
-        protocol = self.neb_protocol.model_copy(update={"min_hop_length": 0.0})
-        states: list[dict] = []
-        calls = [2]  # the two ends evaluated again
-
-        def relaxed_valley(valley: Atoms, _) -> tuple[bool, int, Atoms]:
-            done, relax_calls = relax(valley, self.image_calculator(valley), protocol.endpoint_fmax,
-                                      self.minima_settings.max_steps)
-            return done, relax_calls, with_fixed_results(valley)
-
-        def band(a: Atoms, b: Atoms, name: str):
-            saved = folder / f"{name}.npz" if folder is not None else None  # the band while it runs
-            resume = NebCheckpoint.load(saved) if saved is not None and saved.exists() else None
-            if resume is not None:
-                resumed.update(stage=resume.stage, step=resume.step, force_calls=resume.force_calls)
-            with self.band_calculators(Path.cwd()) as make_calculator:
-                result = run_neb(a, b, make_calculator, protocol, resume=resume,
-                                 checkpoint=(lambda state: state.save(saved)) if saved is not None else None,
-                                 checkpoint_every=self.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
-                                 on_step=_step_reporter(minima, hop))
-                return replace(result, images=[with_fixed_results(image) for image in result.images])
-
-        def pieces(first: Atoms, valley: Atoms, last: Atoms) -> list:
-            """The bands first -> valley -> last, the valley relaxed, in path order."""
-            relaxed, relax_calls, valley = step("valley", lambda name: relaxed_valley(valley, name))
-            calls[0] += relax_calls
-            states.append({"energy": float(valley.get_potential_energy() - e0), "relax_force_calls": relax_calls,
-                           **{f"adatom_from_{name}": float(np.linalg.norm(valley.positions[-1] - end.positions[-1]))
-                              for name, end in (("start", initial), ("end", final))}})
-            same = [k for k, end in enumerate((first, last)) if np.abs(valley.positions - end.positions).max()
-                    < SAME_STATE]
-            if not relaxed or same:
-                raise _NoIntermediate("a valley did not relax within the step budget" if not relaxed else
-                                      "a valley relaxes back into the state on its " +
-                                      ("start" if same[0] == 0 else "end") + " side: no intermediate state there")
-            bands = []
-            for a, b in ((first, valley), (valley, last)):
-                result = step("band", lambda name, a=a, b=b: band(a, b, name))
-                calls[0] += result.force_calls
-                if result.status == "interior_minimum" and len(states) < MAX_INTERMEDIATES:
-                    bands += pieces(a, result.images[result.interior_minimum_image].copy(), b)
-                else:
-                    bands.append(result)
-            return bands
-
-        intermediate = _through(via, states)
-        try:
-            bands = pieces(initial, stored_image(via.interior_minimum_image), final)
-        except _NoIntermediate as exc:
-            doc = self._failed(minima, hop, f"{exc} (tried from the band of refinement {via.refinement})",
-                               via.endpoints).model_copy(update={"force_calls": calls[0],
+        outcome = ThroughValleys(self.level, self.neb_protocol, self.minima_settings.max_steps, folder, Path.cwd(),
+                                 _step_reporter(minima, hop), self.checkpoint_every).run(
+            band, via.interior_minimum_image)
+        intermediate = _through(via, outcome.states)
+        if outcome.result is None:
+            doc = self._failed(minima, hop, f"{outcome.failure} (tried from the band of refinement {via.refinement})",
+                               via.endpoints).model_copy(update={"force_calls": outcome.force_calls,
                                                                  "intermediate": intermediate})
         else:
-            result = join_bands(bands)
-            result.force_calls = calls[0]
-            intermediate["barriers"] = [band.forward_barrier for band in bands]  # of each band, in path order
-            doc = self._result_doc(minima, hop, result, endpoints=via.endpoints, intermediate=intermediate,
-                                   warm_start=via.warm_start, resumed=None if resumed == {"replayed": 0} else resumed)
+            intermediate["barriers"] = outcome.barriers  # of each band, in path order
+            doc = self._result_doc(minima, hop, outcome.result, endpoints=via.endpoints, intermediate=intermediate,
+                                   warm_start=via.warm_start, resumed=outcome.resumed)
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)  # finished: the document replaces the steps
         return doc
@@ -669,39 +414,6 @@ class HopNebMaker(CalculatorMaker):
             interior_minimum_image=result.interior_minimum_image, force_calls=result.force_calls,
             mirrored=result.mirrored,
             trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]], **extra)
-
-    def _relaxed_band(self, preset_name: str, initial: Atoms, final: Atoms) -> list[np.ndarray] | None:
-        """A band the lower fidelity ``preset_name`` relaxes between this level's own end points (their positions,
-        its energies), as the start of this level's band; None (an IDPP start) unless that band passes its gates.
-
-        A band with an interior minimum is no start: the lower fidelity has a minimum between these ends, and its
-        images fall into it out of order. On the 9.27 Å NaF(100) cell CHGNet's band between GPAW's top-F ends
-        went to the hollow 0.18-0.34 eV below them, its adatom's progress along the hop 1.04, 1.36, 0.94, 0.53,
-        0.84; the GPAW band started from it tangled (an image 1 Å below the adsorption height, 171 calls, fmax
-        1.8 eV/Å at the last) where the IDPP band converged in 34 calls (docs/calculators.md)."""
-        low = get_preset(preset_name)
-        ends = []
-        for end in (initial, final):
-            copy = end.copy()
-            copy.calc = low.make()
-            ends.append(copy)
-        result = run_neb(*ends, lambda k, image: low.make(), self.neb_protocol)
-        log.info("band relaxed with %s between the %s ends: %s, %d force calls", preset_name,
-                 self.calculator_preset, result.status, result.force_calls)
-        return [image.positions.copy() for image in result.images[1:-1]] if result.status in USABLE else None
-
-    def _warm_band(self, minima: MinimaDoc, warm: dict, start, end, initial: Atoms, final: Atoms):
-        """The other fidelity's band moved by the symmetry operation that maps its hop onto this one."""
-        symmetry = symmetry_of(minima.slab)
-        found = symmetry.segment_operation(warm["start"], warm["end"], start, end)
-        if found is None:
-            return None
-        op, reverse = found
-        prior = [atoms_from_dict(d) for d in warm["band"]]
-        reference = atoms_from_dict(minima.clean_structure).positions
-        for image in prior:
-            image.positions = symmetry.transform_positions(image.positions, image.cell.array, op, reference)
-        return warm_positions(prior[::-1] if reverse else prior, initial, final, self.neb_protocol.n_images)
 
     def _failed(self, minima: MinimaDoc, hop: dict, reason: str, endpoints: dict | None = None,
                 error: bool = False) -> HopDoc:
@@ -722,6 +434,14 @@ class HopNebMaker(CalculatorMaker):
                       provenance=self.provenance(with_neb=True), **results)
 
 
+def hop_geometry(minima: MinimaDoc, hop: dict) -> HopGeometry:
+    """The hop spec ``hop`` on its minima document, as the band engine takes it."""
+    start, end = (minima.minima[hop[f"{name}_minimum"]] for name in ("start", "end"))
+    return HopGeometry(atoms_from_dict(start.structure), np.array(start.frac_xy), atoms_from_dict(end.structure),
+                       np.array(end.frac_xy), np.array(hop["start"]), np.array(hop["end"]), symmetry_of(minima.slab),
+                       atoms_from_dict(minima.clean_structure).positions)
+
+
 def _step_reporter(minima: MinimaDoc, hop: dict) -> Callable[[str, int, float], None]:
     """A band's ``on_step``: each optimiser step as a ``neb_step`` progress event (``seiscreen status``)."""
     def on_step(stage: str, step: int, fmax: float) -> None:
@@ -733,7 +453,7 @@ def _step_reporter(minima: MinimaDoc, hop: dict) -> Callable[[str, int, float], 
 
 def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
     """The same hop's warm-started band (content hash ``seeded_hash``) when it is stored and started from IDPP:
-    its seed failed its gates (``_relaxed_band``) or did not fit its ends. A cold band would then repeat it step
+    its seed failed its gates (``lower_level_band``) or did not fit its ends. A cold band would then repeat it step
     for step: on GPAW's Na2Se(100) two hops computed both ways gave the same barrier to the last digit twice,
     6 and 17 minutes of two cores per band. A band resumed from a checkpoint counts: it is the same IDPP start
     (with EMT a resumed NEB repeats the unbroken one's steps exactly, tests/test_reliability.py; with GPAW the
@@ -768,22 +488,6 @@ def warm_identity(warm: dict | None) -> dict | None:
     else:
         source = content_hash("band", positions=[np.round(atoms_from_dict(d).positions, 4) for d in band or []])
     return {"start": np.round(warm["start"], 6), "end": np.round(warm["end"], 6), "band": source}
-
-
-def warm_positions(prior: list[Atoms], initial: Atoms, final: Atoms, n_images: int,
-                   tolerance: float = 0.5) -> list[np.ndarray] | None:
-    """Intermediate positions of a previous band of the same hop (already moved onto this hop by symmetry),
-    aligned onto these end points; None when its ends are not where these ends are (within ``tolerance`` Å,
-    modulo the lattice) or its image count differs. The caller then interpolates."""
-    if len(prior) != n_images + 2 or len(prior[0]) != len(initial):
-        return None
-    cell = initial.cell.array
-    if (np.linalg.norm(minimum_image(initial.positions[-1] - prior[0].positions[-1], cell)) > tolerance
-            or np.linalg.norm(minimum_image(final.positions[-1] - prior[-1].positions[-1], cell)) > tolerance):
-        return None
-    # Each atom moved by the lattice vector that takes the old first image onto the new one.
-    shift = np.rint(np.linalg.solve(cell.T, (initial.positions - prior[0].positions).T).T) @ cell
-    return [image.positions + shift for image in prior[1:-1]]
 
 
 def hop_specs(minima: MinimaDoc, max_length: float) -> tuple[list[dict], dict]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -193,16 +193,18 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     to ``<checkpoint>.npz`` as it runs (through valleys: band k to ``<checkpoint>-k.npz``, and once finished to
     ``<checkpoint>-k.json``, plain data), and a rerun killed on the way resumes from them (all deleted once it is
     done)."""
-    from seiscreen.jobs import CHECKPOINT_SECONDS, HopNebMaker, band_fields, ends_smearing, same_smearing_gate
+    from seiscreen.bands import (SLIDE_TOLERANCE, BandFiles, CalculatorLevel, ends_smearing, relaxed_stored_ends,
+                                 run_band, same_smearing_gate)
+    from seiscreen.calculators import get_preset
+    from seiscreen.jobs import band_fields
     from seiscreen.minima import MinimaSettings, ScanCheckpoint
-    from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands, run_neb, with_fixed_results
+    from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands
     from seiscreen.schemas import SurfaceKey
     from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
     key, provenance = hop["key"], hop["provenance"]
     protocol = _protocol(hop, neb)
-    maker = HopNebMaker(calculator_preset=preset or key["calculator"], neb_protocol=protocol,
-                        parallel=_parallel(parallel))
+    level = CalculatorLevel(get_preset(preset or key["calculator"]), _parallel(parallel))
     notes = []
     if preset:
         notes.append(f"recomputed with {preset!r}, stored with {key['calculator']!r}: the ends were relaxed with "
@@ -211,7 +213,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
     stored_valleys, valleys = through_valleys(hop), through_valleys(hop, one_band, preset)
     if valleys:
-        # The campaign's own computation (jobs.HopNebMaker._run_via): the adatom may hardly move between a valley
+        # The campaign's own computation (bands.ThroughValleys): the adatom may hardly move between a valley
         # and its neighbour, so no minimum hop length.
         protocol = protocol.model_copy(update={"min_hop_length": 0.0})
         notes.append(f"rerun as {valleys + 1} bands through the {valleys} relaxed valley(s) it was stored through, "
@@ -227,9 +229,9 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     stride = len(pieces[0]) - 1
     stored_energies = ([hop["start_energy"] + energies[k * stride] for k in range(len(states))]
                        if len(energies) == len(band) else [None] * len(states))
-    if maker.preset.slab_pbc is not None:
+    if level.preset.slab_pbc is not None:
         for image in states:
-            image.pbc = maker.preset.slab_pbc
+            image.pbc = level.preset.slab_pbc
     names = ["start", *(f"valley-{k}" for k in range(1, valleys + 1)), "end"]  # the states' GPAW folders
     ends_file = checkpoint.with_name(f"{checkpoint.name}-ends.npz") if checkpoint is not None else None
     band_files = ([None] * len(pieces) if checkpoint is None else [checkpoint.with_suffix(".npz")] if not valleys
@@ -250,11 +252,12 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     else:
         end_calls, failure = len(states), ""
         if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
-            end_calls, failure = _relax_ends(maker, *states, folder,
-                                             MinimaSettings(**provenance["minima_settings"]).max_steps)
+            end_calls, failure = relaxed_stored_ends(level, *states, folder, protocol.endpoint_fmax,
+                                                     MinimaSettings(**provenance["minima_settings"]).max_steps,
+                                                     SLIDE_TOLERANCE)
         else:  # a folder each: GPAW's output and restart file
             for name, image in zip(names, states, strict=True):
-                image.calc = maker.image_calculator(image, folder / name)
+                image.calc = level.image_calculator(image, folder / name)
                 image.get_potential_energy()  # now, so that its SCF record is there to read
         smearing = ends_smearing(folder, names)
         if ends_file is not None:
@@ -273,9 +276,9 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         stored_status=hop["status"], stored_barrier=hop["forward_barrier"], through_valleys=valleys,
         end_energy_drift=max(drifts) if drifts else None, notes=notes,
         # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
-        provenance=Provenance(calculator=maker.preset.provenance(), slab_settings=provenance["slab_settings"],
+        provenance=Provenance(calculator=level.preset.provenance(), slab_settings=provenance["slab_settings"],
                               minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
-                              parallel=maker.parallel.provenance()))
+                              parallel=level.parallel.provenance()))
     finished = [checkpoint.with_name(f"{checkpoint.name}-{k}.json") for k in range(len(pieces))] \
         if valleys and checkpoint is not None else []
     if failure:
@@ -287,26 +290,23 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
         if mirror is None:
             notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
 
-    def run_band(k: int):
+    def band(k: int):
         """Band k between states k and k + 1, its images' files in a folder of its own where there are several."""
         where = folder / f"band-{k}" if valleys else folder
-        with maker.band_calculators(where) as make_calculator:
-            result = run_neb(states[k], states[k + 1], make_calculator, protocol, mirror=mirror, resume=resumes[k],
-                             initial_band=[image.positions.copy() for image in pieces[k][1:-1]]
-                             if start == "band" else None,
-                             checkpoint=band_files[k] and (lambda state: state.save(band_files[k])),
-                             checkpoint_seconds=CHECKPOINT_SECONDS)
-        band_smearing = same_smearing_gate(result, where, smearing[k: k + 2])
-        return replace(result, images=[with_fixed_results(image) for image in result.images]), band_smearing
+        result = run_band(level, states[k], states[k + 1], protocol, where,
+                          BandFiles([band_files[k]] if band_files[k] else []), resume=resumes[k], mirror=mirror,
+                          initial_band=[image.positions.copy() for image in pieces[k][1:-1]]
+                          if start == "band" else None)
+        return result, same_smearing_gate(result, where, smearing[k: k + 2])
 
     finished_bands = ScanCheckpoint(checkpoint.parent if finished else None)
     outcomes = []
     for k in range(len(pieces)):
         if finished:
-            outcomes.append(finished_bands.cached(finished[k].stem, lambda k=k: run_band(k)))
+            outcomes.append(finished_bands.cached(finished[k].stem, lambda k=k: band(k)))
             _remove(band_files[k])  # the finished band replaces its NEB checkpoint (megabytes: the Hessian)
         else:
-            outcomes.append(run_band(k))
+            outcomes.append(band(k))
     results = [result for result, _ in outcomes]
     result = join_bands(results) if valleys else results[0]
     # Per image of the joined band, each valley once (None: not GPAW).
@@ -331,21 +331,3 @@ def _remove(*paths: Path | None) -> None:
     for path in paths:
         if path is not None:
             path.unlink(missing_ok=True)
-
-
-def _relax_ends(maker, initial, final, folder: Path, max_steps: int) -> tuple[int, str]:
-    """Both ends relaxed in place with ``maker``'s preset (its ``relax_ends``: at the same time where the band's
-    images run in processes of their own), GPAW's files in ``folder``: (force calls, why the rerun fails or "")."""
-    from seiscreen.surfaces.symmetry import minimum_image
-
-    before = [image.positions[-1].copy() for image in (initial, final)]
-    outcomes = maker.relax_ends([(initial, folder / "start"), (final, folder / "end")], max_steps)
-    fmax, preset, problems = maker.neb_protocol.endpoint_fmax, maker.calculator_preset, []
-    for name, image, start, (converged, _) in zip(("start", "end"), (initial, final), before, outcomes, strict=True):
-        slide = float(np.linalg.norm(minimum_image(image.positions[-1] - start, image.cell.array)[:2]))
-        if not converged:
-            problems.append(f"the {name} did not relax to {fmax} eV/Å in {max_steps} steps")
-        elif slide > maker.slide_tolerance:
-            problems.append(f"the {name} slid {slide:.2f} Å off the stored minimum: not a minimum of {preset!r} "
-                            f"(a campaign with {preset!r} finds its own minima)")
-    return sum(calls for _, calls in outcomes), "; ".join(problems)

@@ -211,7 +211,7 @@ class HopDoc(BaseModel):
     # band converged again (neb.BandMirror); the end is then the start's exact copy.
     mirrored: bool = False
     # GPAW: the SCF smearing (eV) each band image's energy was computed at, start to end (None: unknown); SCF
-    # retries raise it, and a band that mixes smearings fails the gate same_scf_smearing (jobs.same_smearing_gate).
+    # retries raise it, and a band that mixes smearings fails the gate same_scf_smearing (bands.same_smearing_gate).
     scf_smearing: list[float | None] | None = None
     # Other bands of this hop, started differently, whose saddle was higher or that failed (jobs.lower_saddle):
     # job_uuid, warm_start, status, reason, forward_barrier, force_calls.
@@ -226,7 +226,7 @@ class HopDoc(BaseModel):
     resumed: dict[str, Any] | None = None  # checkpoint the band resumed from: stage, step, force_calls before
     # Computed as bands through the relaxed valleys of an earlier band: "states" (each valley's energy from the
     # start and how far its adatom lies from each end), "barriers" of the bands in path order, "band_of" (the
-    # earlier band's job) (jobs.HopNebMaker._run_via).
+    # earlier band's job) (bands.ThroughValleys).
     intermediate: dict[str, Any] | None = None
     band: list[dict] = Field(default_factory=list)  # final images: routed to the data store
     trajectory: list[list[dict]] = Field(default_factory=list)  # every n-th band: data store
