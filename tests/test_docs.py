@@ -22,7 +22,9 @@ LAYERS: dict[str, int] = {
     "seiscreen.surfaces.symmetry": 1, "seiscreen.surfaces.hops": 1, "seiscreen.surfaces.percolation": 1,
     "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1, "seiscreen.convergence": 1,
     "seiscreen.calculators": 2, "seiscreen.batched": 2,
-    "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.parallel": 3, "seiscreen.checkpoints": 3,
+    "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.neb.protocol": 3, "seiscreen.neb.checkpoint": 3,
+    "seiscreen.neb.mirror": 3, "seiscreen.neb.gates": 3, "seiscreen.neb.band": 3, "seiscreen.neb.driver": 3,
+    "seiscreen.parallel": 3, "seiscreen.checkpoints": 3,
     "seiscreen.bands": 3, "seiscreen.bands.level": 3, "seiscreen.bands.ends": 3, "seiscreen.bands.warm": 3,
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.schemas": 4,
@@ -140,4 +142,4 @@ def test_docs_site_builds_strict_without_warnings(tmp_path):
     site = tmp_path / "site"
     assert (site / "architecture" / "index.html").exists()
     neb = (site / "api" / "neb" / "index.html").read_text(encoding="utf-8")
-    assert 'id="seiscreen.neb.judge_band"' in neb  # the API pages are rendered from the docstrings
+    assert 'id="seiscreen.neb.gates.judge_band"' in neb  # the API pages are rendered from the docstrings
