@@ -21,7 +21,7 @@ from jobflow import run_locally
 
 from seiscreen.campaign import Campaign
 from seiscreen.convergence import cell_series
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.store import open_store
 
 DEFAULTS = {"emt": dict(material="Al", adsorbate="Au", lateral=[5.5, 8.5], thickness=[], min_thickness=5.0),

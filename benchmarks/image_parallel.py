@@ -29,7 +29,7 @@ import numpy as np
 
 from seiscreen.calculators import get_preset
 from seiscreen.catalog import load_bulk
-from seiscreen.jobs import HopNebMaker
+from seiscreen.workflow.hops import HopNebMaker
 from seiscreen.minima import relax
 from seiscreen.neb import NebProtocol, interpolate_band, unwrap_final
 from seiscreen.parallel import ParallelSettings

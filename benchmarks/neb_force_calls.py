@@ -131,7 +131,10 @@ def ml_hops(material: str, preset: str = "ml") -> list[tuple[str, Atoms, Atoms, 
     from maggma.stores import MemoryStore
 
     from seiscreen.catalog import load_bulk
-    from seiscreen.jobs import HopNebMaker, MinimaMaker, hop_specs, slab_doc, symmetry_of
+    from seiscreen.hopgraph import hop_specs, symmetry_of
+    from seiscreen.workflow.hops import HopNebMaker
+    from seiscreen.workflow.minima import MinimaMaker
+    from seiscreen.workflow.slabs import slab_doc
     from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
     settings = SlabSettings(min_thickness=4.0, vacuum=12.0, min_lateral_size=6.5)  # workflows/quickstart.yaml

@@ -30,7 +30,10 @@ from pathlib import Path
 from jobflow import run_locally
 
 from seiscreen.catalog import load_bulk
-from seiscreen.jobs import HopNebMaker, MinimaMaker, hop_specs, slab_doc
+from seiscreen.hopgraph import hop_specs
+from seiscreen.workflow.hops import HopNebMaker
+from seiscreen.workflow.minima import MinimaMaker
+from seiscreen.workflow.slabs import slab_doc
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebCheckpoint
 from seiscreen.schemas import HopDoc, MinimaDoc

@@ -29,9 +29,9 @@ from pathlib import Path
 from jobflow import run_locally
 
 from seiscreen.campaign import Campaign
-from seiscreen.flows import _makers
+from seiscreen.workflow.surface import surface_makers
 from seiscreen.catalog import load_bulk
-from seiscreen.jobs import slab_doc
+from seiscreen.workflow.slabs import slab_doc
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import make_terminations
 
@@ -61,7 +61,7 @@ def main() -> None:
     store = open_store(work / "store")
 
     def run(calculator: str, warm_from=None):
-        surface, _ = _makers(campaign, calculator, campaign.slab)
+        surface, _ = surface_makers(campaign, calculator, campaign.slab)
         slab = slab_doc(term, args.adsorbate, calculator)
         warm = None
         if warm_from is not None:
@@ -84,7 +84,9 @@ def main() -> None:
 def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False) -> None:
     from seiscreen.calculators import get_preset
     from seiscreen.campaign import load_campaign
-    from seiscreen.jobs import USABLE, hop_specs, with_later_gates
+    from seiscreen.hopgraph import hop_specs
+    from seiscreen.neb import USABLE
+    from seiscreen.verdicts import with_later_gates
     from seiscreen.neb import NebProtocol
     from seiscreen.schemas import HopDoc, MinimaDoc
     from seiscreen.store import find_done
@@ -110,7 +112,7 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
         if (minima.content_hash, spec["hop_id"]) in seen:
             continue
         seen.add((minima.content_hash, spec["hop_id"]))
-        surface, _ = _makers(campaign, high, SlabSettings(**hop["provenance"]["slab_settings"]),
+        surface, _ = surface_makers(campaign, high, SlabSettings(**hop["provenance"]["slab_settings"]),
                              hop["key"]["adsorbate"])
         neb_maker = surface.hops_maker.neb_maker
 
@@ -141,7 +143,7 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
 
 def _print_pairs(pairs: list[tuple[dict, dict]]) -> None:
     """One row per hop: (cold, warm) hop documents of the higher fidelity."""
-    from seiscreen.jobs import USABLE
+    from seiscreen.neb import USABLE
 
     print(f"{'hop':28} {'cold calls':>10} {'warm calls':>10} {'warm/cold':>9} {'cold eV':>8} {'warm eV':>8}")
     for cold, warm in pairs:

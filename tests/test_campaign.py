@@ -63,7 +63,7 @@ def test_overrides_replace_top_level_keys(tmp_path):
 
 def test_a_material_may_carry_its_own_adatom(tmp_path):
     """Metal self-diffusion: Au on Al and Cu on Cu in one campaign, each surface keyed by its own adatom."""
-    from seiscreen.flows import plan_surfaces
+    from seiscreen.workflow.flows import plan_surfaces
 
     text = BASE + "  - material: Cu\n    adsorbate: Cu\nslab:\n  min_thickness: 4\n  min_lateral_size: 5\n"
     planned = plan_surfaces(load_campaign(write(tmp_path, text)))
@@ -76,7 +76,7 @@ def test_the_funnel_recomputes_every_screened_surface_unless_a_top_k_is_set():
     top_k the next level gets it too, after the ranked ones; with top_k only the best ranked go on."""
     from types import SimpleNamespace
 
-    from seiscreen.flows import funnel_candidates
+    from seiscreen.workflow.flows import funnel_candidates
 
     def surface(name, status, barrier=None, slab="slab"):
         return SimpleNamespace(name=name, status=status, ranking_barrier=barrier, slab=slab)

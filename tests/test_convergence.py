@@ -13,7 +13,7 @@ from seiscreen.catalog import load_bulk
 from seiscreen.cli import app
 from seiscreen.convergence import Cell, ConvergenceSettings, cell_series, judge_series, map_positions
 from seiscreen.errors import SeiscreenError
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.results import load_results
 from seiscreen.schemas import atoms_from_dict
 from seiscreen.store import open_store

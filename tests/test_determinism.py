@@ -22,7 +22,7 @@ from seiscreen.campaign import Campaign
 from seiscreen.cli import app
 from seiscreen.compare_stores import compare_stores
 from seiscreen.errors import SeiscreenError
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.neb import NebCheckpoint
 from seiscreen.store import code_version, export_store, open_store
 

@@ -33,17 +33,17 @@ def surface_docs(store: Path) -> list[dict]:
 
 def test_every_surface_failing_exits_1_with_the_summary_line_and_a_rerun_that_finishes_them_exits_0(
         tmp_path, monkeypatch):
-    import seiscreen.jobs
+    import seiscreen.workflow.minima
 
     campaign = write_campaign(tmp_path, [{"material": "Al", "facets": [[1, 0, 0], [1, 1, 0]]}])
     args = ["run", str(campaign), "--store", str(tmp_path / "store")]
-    real_scan = seiscreen.jobs.scan_surface
+    real_scan = seiscreen.workflow.minima.scan_surface
 
     def broken(*args, **kwargs):
         raise RuntimeError("SCF exploded (test)")
 
     with monkeypatch.context() as patch:
-        patch.setattr(seiscreen.jobs, "scan_surface", broken)
+        patch.setattr(seiscreen.workflow.minima, "scan_surface", broken)
         failed = runner.invoke(app, args)
     assert failed.exit_code == 1, failed.output
     last = failed.output.strip().splitlines()[-1]
@@ -61,7 +61,7 @@ def test_every_surface_failing_exits_1_with_the_summary_line_and_a_rerun_that_fi
         return real_scan(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(seiscreen.jobs, "scan_surface", first_fails)
+        patch.setattr(seiscreen.workflow.minima, "scan_surface", first_fails)
         half = runner.invoke(app, args)
     assert half.exit_code == 1, half.output
     last = half.output.strip().splitlines()[-1]

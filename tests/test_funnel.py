@@ -4,7 +4,7 @@ import pytest
 from jobflow import run_locally
 
 from seiscreen.campaign import Campaign
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.results import load_results
 from seiscreen.store import open_store
 

@@ -174,7 +174,7 @@ def test_a_valley_merged_into_a_lower_minimum_beside_the_hops_end_routes_the_hop
 
 
 def test_a_refinement_that_adds_no_minimum_and_no_new_split_leaves_the_network_as_it_was():
-    from seiscreen.jobs import same_network
+    from seiscreen.verdicts import same_network
     from seiscreen.schemas import MinimaDoc, MinimumDoc
 
     split = {"start": [0.0, 0.0], "end": [0.5, 0.0], "valley": [0.25, 0.0]}

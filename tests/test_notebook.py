@@ -8,7 +8,7 @@ from jobflow import run_locally
 from nbclient import NotebookClient
 
 from seiscreen.campaign import load_campaign
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from seiscreen.execution.local import run_with_workers
 from seiscreen.execution.remote import TEMPLATE, project_config, validate_project
 from seiscreen.execution.slurm import BatchSettings, make_cluster
 from seiscreen.execution.status import StatusBook, campaign_status
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.results import load_results
 from seiscreen.store import open_store
 

@@ -15,8 +15,12 @@ from jobflow import run_locally
 
 from seiscreen.campaign import Campaign
 from seiscreen.catalog import load_bulk
-from seiscreen.flows import SurfaceFlowMaker, campaign_flow
-from seiscreen.jobs import HopNebMaker, HopsMaker, MinimaMaker, SurfaceSummaryMaker, slab_doc
+from seiscreen.workflow.flows import campaign_flow
+from seiscreen.workflow.surface import SurfaceFlowMaker
+from seiscreen.workflow.hops import HopNebMaker, HopsMaker
+from seiscreen.workflow.minima import MinimaMaker
+from seiscreen.workflow.slabs import slab_doc
+from seiscreen.workflow.summary import SurfaceSummaryMaker
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.results import load_results
@@ -166,9 +170,9 @@ def test_a_band_through_a_missed_minimum_is_split(tmp_path):
 def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypatch):
     # A refinement relaxes each valley (and verifies it): minutes each with DFT. Killed during the second valley,
     # the rerun relaxes only that one, kicks it as an unbroken run would, and ends where an unbroken run ends.
-    from seiscreen import jobs
+    from seiscreen.workflow import minima as minima_makers
 
-    relax_and_verify, relaxed = jobs.relax_and_verify, []
+    relax_and_verify, relaxed = minima_makers.relax_and_verify, []
 
     def killed_at_the_second(*args, **kwargs):
         relaxed.append(args[2])  # started_from: "valley-of-<hop>"
@@ -176,13 +180,14 @@ def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypat
             raise KeyboardInterrupt  # what SIGINT does in the middle of a relaxation
         return relax_and_verify(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "relax_and_verify", killed_at_the_second)
+    monkeypatch.setattr(minima_makers, "relax_and_verify", killed_at_the_second)
     with pytest.raises(KeyboardInterrupt):
         _surface_run(tmp_path / "killed", symmetry_identity=True)
     (folder,) = (tmp_path / "killed" / "store" / "checkpoints").glob("refine-*")
     assert [p.name for p in folder.iterdir()] == ["valley-0.json"]
 
-    monkeypatch.setattr(jobs, "relax_and_verify", lambda *a, **k: relaxed.append(a[2]) or relax_and_verify(*a, **k))
+    monkeypatch.setattr(minima_makers, "relax_and_verify",
+                        lambda *a, **k: relaxed.append(a[2]) or relax_and_verify(*a, **k))
     resumed = _surface_run(tmp_path / "killed", symmetry_identity=True)
     assert relaxed[2:] == [relaxed[1]]  # the second valley only, the first from its file
     assert not folder.exists()  # finished: the refined minima document replaces the checkpoint
@@ -195,19 +200,19 @@ def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypat
 def test_a_refinement_whose_calculator_process_was_killed_stores_nothing(tmp_path, monkeypatch):
     # One valley that fails is dropped and the others kept; but a calculator process stopped by a signal is the
     # run being stopped, not a failed valley: the refinement stores no document, and the rerun relaxes every valley.
-    from seiscreen import jobs
+    from seiscreen.workflow import minima as minima_makers
     from seiscreen.parallel import CalculatorProcessKilled
 
-    relax_and_verify = jobs.relax_and_verify
+    relax_and_verify = minima_makers.relax_and_verify
 
     def killed(*args, **kwargs):
         raise CalculatorProcessKilled("the calculator process (test) was stopped by signal 2: rerun to compute it")
 
-    monkeypatch.setattr(jobs, "relax_and_verify", killed)
+    monkeypatch.setattr(minima_makers, "relax_and_verify", killed)
     _surface_run(tmp_path, symmetry_identity=True)  # jobflow logs the failed job and goes on
     store = open_store(tmp_path / "store")
     assert store.count({"output.doc_type": "minima", "output.refinement": 1}) == 0
-    monkeypatch.setattr(jobs, "relax_and_verify", relax_and_verify)
+    monkeypatch.setattr(minima_makers, "relax_and_verify", relax_and_verify)
     rerun = _surface_run(tmp_path, symmetry_identity=True)
     (surface,) = rerun.surfaces.itertuples()
     assert surface.n_minima == 3 and surface.status == "ranked"
@@ -383,7 +388,7 @@ def test_slabs_can_be_cut_at_the_calculators_own_lattice(tmp_path):
 def test_a_band_relaxed_by_the_lower_fidelity_between_this_levels_ends_seeds_the_band(emt_store):
     # The funnel's start for a hop the lower fidelity has no band of (its minima differ): that fidelity relaxes a
     # band between this level's own ends. Stand-in: EMT for both levels, so the seed is already converged.
-    from seiscreen.jobs import hop_specs
+    from seiscreen.hopgraph import hop_specs
     from seiscreen.schemas import HopDoc, MinimaDoc
     from seiscreen.store import find_done
 
@@ -422,7 +427,7 @@ def test_a_lower_fidelity_band_with_an_interior_minimum_seeds_nothing(emt_store,
 def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):
     # A funnel with cold_bands: every warm-started hop is also computed from IDPP, and the hop's barrier is the
     # lower of the two saddles (GPAW's NaBr(100) band seeded by CHGNet converged 0.11 eV above the IDPP one).
-    from seiscreen.jobs import lower_saddle
+    from seiscreen.workflow.hops import lower_saddle
     from seiscreen.schemas import HopDoc, MinimaDoc
 
     stored = next(HopDoc.model_validate(d["output"]) for d in emt_store.query(
@@ -461,7 +466,7 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
                                                                                        monkeypatch):
     # The warm band's seed failed (GPAW's Na2Se(100): CHGNet's band between GPAW's ends had a valley), so it started
     # from IDPP: the cold band would repeat it step for step. It is stored as that band, and costs no force call.
-    from seiscreen import jobs
+    from seiscreen.workflow import hops as hop_makers
     from seiscreen.schemas import HopDoc, MinimaDoc
     from seiscreen.store import find_done
 
@@ -476,7 +481,7 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
     store = open_store(tmp_path / "store")
     responses = run_locally(hops.make(minima), store=store, log=False, ensure_success=True)
     surface = next(r[1].output for r in responses.values() if getattr(r[1].output, "doc_type", "") == "surface")
-    (spec,) = jobs.hop_specs(minima, 6.0)[0]
+    (spec,) = hop_makers.hop_specs(minima, 6.0)[0]
     seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
     warm, cold = (HopDoc.model_validate(find_done(store, "hop", neb.content_hash(minima, spec, start), load=True))
                   for start in (seed, None))
@@ -485,20 +490,20 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
     assert cold.forward_barrier == warm.forward_barrier and cold.image_energies == warm.image_energies
     assert surface.status == "ranked" and surface.force_calls == minima.force_calls + warm.force_calls
     # A warm band that did start from its seed is a band of its own: the cold one is computed.
-    assert jobs.unseeded_twin(None) is None
+    assert hop_makers.unseeded_twin(None) is None
     seeded = warm.model_copy(update={"warm_start": True, "content_hash": "seeded-twin"}).model_dump(mode="json")
     store.update([{"uuid": "seeded-twin", "output": seeded, "index": 1}], key=["uuid", "index"])
     with monkeypatch.context() as patch:
-        patch.setattr(jobs, "current_store", lambda: store)
-        assert jobs.unseeded_twin("seeded-twin") is None
-        assert jobs.unseeded_twin(warm.content_hash).job_uuid == warm.job_uuid
+        patch.setattr(hop_makers, "current_store", lambda: store)
+        assert hop_makers.unseeded_twin("seeded-twin") is None
+        assert hop_makers.unseeded_twin(warm.content_hash).job_uuid == warm.job_uuid
         # Resumed from a checkpoint it is still that band (a resumed NEB repeats the unbroken one's steps); a band
         # stopped by an error is not.
         for uuid, change, used in (("resumed", {"resumed": {"stage": "climb", "step": 3, "force_calls": 9}}, True),
                                    ("stopped", {"error": True}, False)):
             twin = warm.model_copy(update={"content_hash": uuid, "job_uuid": uuid, **change})
             store.update([{"uuid": uuid, "output": twin.model_dump(mode="json"), "index": 1}], key=["uuid", "index"])
-            assert (jobs.unseeded_twin(uuid) is not None) is used, uuid
+            assert (hop_makers.unseeded_twin(uuid) is not None) is used, uuid
 
 
 @pytest.mark.parametrize("seed_fails", [True, False])
@@ -506,7 +511,7 @@ def test_a_warm_band_resumed_from_its_checkpoint_still_says_whether_it_started_f
         emt_store, tmp_path, monkeypatch, seed_fails):
     # GPAW's Na2Se(100) hop5-m3-m4: the seed failed, the band started from IDPP, was stopped and resumed, and was
     # then stored as seeded, so its cold twin was computed again. The checkpoint now carries the answer.
-    from seiscreen import jobs
+    from seiscreen.workflow import hops as hop_makers
     from seiscreen.neb import NebCheckpoint
     from seiscreen.schemas import HopDoc, MinimaDoc
 
@@ -514,7 +519,7 @@ def test_a_warm_band_resumed_from_its_checkpoint_still_says_whether_it_started_f
         {"output.doc_type": "minima"}, properties=["output"], load=True)]
     neb = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                       neb_protocol=NebProtocol())
-    (spec,) = jobs.hop_specs(minima, 6.0)[0]
+    (spec,) = hop_makers.hop_specs(minima, 6.0)[0]
     seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
     relaxed_band, noise = HopNebMaker._relaxed_band, np.random.default_rng(0)
     # A seed that fails its gates, or one a little off its own saddle (so the band takes steps to be stopped in).
@@ -537,14 +542,14 @@ def test_a_warm_band_resumed_from_its_checkpoint_still_says_whether_it_started_f
     assert band.resumed is not None and band.status == "accepted" and not band.error, band.reason
     assert band.warm_start is not seed_fails
     with monkeypatch.context() as patch:
-        patch.setattr(jobs, "current_store", lambda: store)
-        assert (jobs.unseeded_twin(band.content_hash) is not None) is seed_fails
+        patch.setattr(hop_makers, "current_store", lambda: store)
+        assert (hop_makers.unseeded_twin(band.content_hash) is not None) is seed_fails
 
 
 def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reused(emt_store):
     # Gates read only the band, so an older document is judged again without a force call; one whose band
     # went round the cell (as the cold GPAW NaF(100) band did) is not reused as its hop's barrier.
-    from seiscreen.jobs import with_later_gates
+    from seiscreen.verdicts import with_later_gates
     from seiscreen.schemas import HopDoc, atoms_from_dict, atoms_to_dict
 
     stored = next(HopDoc.model_validate(d["output"]) for d in emt_store.query(

@@ -197,7 +197,7 @@ def test_gpaw_on_two_mpi_ranks_gives_the_serial_forces(tmp_path, monkeypatch):
     import _gpaw
     from test_gpaw import _tiny_naf_with_adatom
 
-    from seiscreen.jobs import HopNebMaker
+    from seiscreen.workflow.hops import HopNebMaker
 
     if not hasattr(_gpaw, "Communicator") or shutil.which("mpiexec") is None:
         pytest.skip("GPAW without MPI here: scripts/setup.sh builds it with MPI where it can install OpenMPI")

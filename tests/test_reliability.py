@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from seiscreen.campaign import Campaign
 from seiscreen.cli import app
 from seiscreen.errors import SeiscreenError
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.neb import NebCheckpoint, NebProtocol, run_neb
 from seiscreen.results import load_results
 from seiscreen.schemas import atoms_from_dict, atoms_to_dict
@@ -108,7 +108,7 @@ def test_a_rerun_reuses_everything_and_a_changed_setting_keeps_both(tmp_path):
 
 
 def test_a_failing_hop_is_stored_with_its_reason_and_retried_by_the_rerun(tmp_path, monkeypatch):
-    from seiscreen.jobs import HopNebMaker
+    from seiscreen.workflow.hops import HopNebMaker
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("calculator crashed (test)")
@@ -129,12 +129,14 @@ def test_a_failing_hop_is_stored_with_its_reason_and_retried_by_the_rerun(tmp_pa
 
 
 def test_a_failing_minima_search_marks_the_surface_failed_and_the_ranking_goes_on(tmp_path, monkeypatch):
-    import seiscreen.jobs
+    import seiscreen.workflow.hops
+    import seiscreen.workflow.minima
+    import seiscreen.workflow.slabs
 
     def broken(*args, **kwargs):
         raise RuntimeError("SCF exploded (test)")
 
-    monkeypatch.setattr(seiscreen.jobs, "scan_surface", broken)
+    monkeypatch.setattr(seiscreen.workflow.minima, "scan_surface", broken)
     store = open_store(tmp_path / "store")
     flow = campaign_flow(emt_campaign(), store=store)
     responses = run_locally(flow, store=store, log=False)
@@ -146,12 +148,14 @@ def test_a_failing_minima_search_marks_the_surface_failed_and_the_ranking_goes_o
 
 
 def test_a_hop_network_that_cannot_be_built_marks_the_surface_failed_with_why(tmp_path, monkeypatch):
-    import seiscreen.jobs
+    import seiscreen.workflow.hops
+    import seiscreen.workflow.minima
+    import seiscreen.workflow.slabs
 
     def refused(*args, **kwargs):
         raise SeiscreenError("minima 0 and 1 coincide (test)")
 
-    monkeypatch.setattr(seiscreen.jobs, "hop_specs", refused)
+    monkeypatch.setattr(seiscreen.workflow.hops, "hop_specs", refused)
     store = open_store(tmp_path / "store")
     run_locally(campaign_flow(emt_campaign(), store=store), store=store, log=False)
     (surface,) = load_results(store).surfaces.itertuples()  # stored, not silently missing
@@ -218,12 +222,14 @@ def test_sigkill_mid_neb_then_rerun_loses_and_duplicates_nothing(tmp_path):
 
 
 def test_a_facet_whose_slabs_cannot_be_cut_is_stored_failed_with_its_reason(tmp_path, monkeypatch):
-    import seiscreen.jobs
+    import seiscreen.workflow.hops
+    import seiscreen.workflow.minima
+    import seiscreen.workflow.slabs
 
     def broken(*args, **kwargs):
         raise RuntimeError("bulk relaxation diverged (test)")
 
-    monkeypatch.setattr(seiscreen.jobs, "make_terminations", broken)
+    monkeypatch.setattr(seiscreen.workflow.slabs, "make_terminations", broken)
     store = open_store(tmp_path / "store")
     run_locally(campaign_flow(emt_campaign()), store=store, log=False)  # no store given: no planning step
     (surface,) = load_results(store).surfaces.itertuples()
@@ -238,7 +244,7 @@ def test_a_facet_whose_slabs_cannot_be_cut_is_stored_failed_with_its_reason(tmp_
 
 @pytest.mark.slow  # a second surface is computed
 def test_a_facet_with_one_finished_and_one_new_termination_computes_only_the_new_one(tmp_path, monkeypatch):
-    from seiscreen.jobs import TerminationsMaker
+    from seiscreen.workflow.slabs import TerminationsMaker
 
     store = open_store(tmp_path / "store")
     run(emt_campaign(), store)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from seiscreen.campaign import load_campaign
 from seiscreen.cli import app
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.report import compare_orderings, load_literature
 from seiscreen.report import plots
 from seiscreen.report.html import write_report

@@ -1,9 +1,9 @@
-"""The surface verdict from its hops (jobs.summarise_surface) on a synthetic square network: one minimum m0 with
+"""The surface verdict from its hops (verdicts.summarise_surface) on a synthetic square network: one minimum m0 with
 hops along x (0.2 eV) and y (0.3 eV), and a failed hop to a second minimum or along y."""
 
 import pytest
 
-from seiscreen.jobs import summarise_surface
+from seiscreen.verdicts import summarise_surface
 from seiscreen.schemas import HopDoc, MinimaDoc, MinimumDoc, Provenance, SurfaceKey
 
 
@@ -68,8 +68,10 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
     a missed minimum: the summary refines once more, from that valley's image of the joined band."""
     from jobflow import Job, Response
 
-    from seiscreen import jobs
-    from seiscreen.jobs import HopsMaker, SurfaceSummaryMaker, deeper_valleys
+    from seiscreen.workflow import summary
+    from seiscreen.verdicts import deeper_valleys
+    from seiscreen.workflow.hops import HopsMaker
+    from seiscreen.workflow.summary import SurfaceSummaryMaker
 
     minima = MinimaDoc.model_construct(
         minima=[minimum(0, 0.0), minimum(1, 0.05)], rejected=[], error=None, force_calls=0, slab=None, refinement=2,
@@ -100,8 +102,8 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
             refined.append(split)
             return Job(print)
 
-    monkeypatch.setattr(jobs, "RefineMinimaMaker", Refiner)
-    monkeypatch.setattr(jobs, "find_done", lambda *args, **kwargs: None)
+    monkeypatch.setattr(summary, "RefineMinimaMaker", Refiner)
+    monkeypatch.setattr(summary, "find_done", lambda *args, **kwargs: None)
     again = []
 
     def hops_again(self, refined_minima, reuse=None, surface_hash=None):

@@ -124,8 +124,9 @@ class Campaign(BaseModel):
     minima: dict = Field(default_factory=dict)  # MinimaSettings fields except the adsorbate
     neb: NebProtocol = Field(default_factory=NebProtocol)
     # Fidelity funnel: screen with the first preset, recompute the top_k ranked surfaces (None: every surface,
-    # the unranked ones too: flows.funnel_candidates) with the next. The later fidelity finds its own minima (the
-    # earlier ones only add starting points) and starts its bands from the earlier bands where the hop is the same.
+    # the unranked ones too: workflow.flows.funnel_candidates) with the next. The later fidelity finds its own
+    # minima (the earlier ones only add starting points) and starts its bands from the earlier bands where the hop
+    # is the same.
     fidelities: list[str] | None = Field(None, min_length=2)
     top_k: int | None = Field(None, ge=1)
     # Also compute every warm-started hop of a later fidelity from a cold IDPP start and keep the lower saddle: a
@@ -137,7 +138,7 @@ class Campaign(BaseModel):
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
     max_hop_length: float = Field(6.0, gt=0)
     # Also compute the hops the Gabriel neighbour test left out (a third minimum at its disc's edge) when they could
-    # lower a surface's percolation level (jobs.bypass_specs); false: the neighbour network alone.
+    # lower a surface's percolation level (hopgraph.bypass_specs); false: the neighbour network alone.
     bypass_hops: bool = True
     max_refinements: int = Field(2, ge=0)
     # Cell convergence: every surface computed in growing cells, ranked by its largest one (convergence.py).

@@ -268,7 +268,7 @@ def run(
 ) -> None:
     """Run a screening campaign into the store and print its ranking (the help text: :data:`RUN_HELP`)."""
     from seiscreen.campaign import load_campaign
-    from seiscreen.flows import plan_surfaces
+    from seiscreen.workflow.flows import plan_surfaces
     from seiscreen.runner import run_campaign
 
     campaign = load_campaign(campaign_file, calculator=calculator)

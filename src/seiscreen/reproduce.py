@@ -121,7 +121,7 @@ class HopRerunMaker(Maker):
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
              neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None,
              preset: str | None = None, one_band: bool = False) -> HopRerunDoc:
-        from seiscreen.jobs import current_store
+        from seiscreen.workflow.base import current_store
         from seiscreen.store import checkpoint_folder
 
         # Everything that changes the rerun's numbers; not where it runs (parallel). The valleys only where the
@@ -196,7 +196,7 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     from seiscreen.bands import (SLIDE_TOLERANCE, BandFiles, CalculatorLevel, ends_smearing, relaxed_stored_ends,
                                  run_band, same_smearing_gate)
     from seiscreen.calculators import get_preset
-    from seiscreen.jobs import band_fields
+    from seiscreen.workflow.base import band_fields
     from seiscreen.minima import MinimaSettings, ScanCheckpoint
     from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands
     from seiscreen.schemas import SurfaceKey

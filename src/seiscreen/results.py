@@ -314,7 +314,7 @@ def band_images(store, job_uuid: str, trajectory: bool = False) -> list:
         raise SeiscreenError(f"no hop or saved rerun with job uuid {job_uuid!r} in this store: see `seiscreen results "
                              "--hops --format csv` or `--reruns --format csv` (column job_uuid)")
     maker = doc["output"].get("job_uuid")
-    if trajectory and maker and maker != job_uuid:  # a copy (jobs.lower_saddle) was passed the band without it
+    if trajectory and maker and maker != job_uuid:  # a copy (workflow.hops.lower_saddle) was passed the band without it
         # the history stays under the job that made the band; a store without that job keeps what the copy has
         made = store.query_one({"uuid": maker, "output.doc_type": "hop"}, properties=["output"])
         if made is not None:

@@ -164,12 +164,12 @@ def _render(state: _State) -> Group:
 def run_campaign(campaign, location: str | None, console: Console, planned: list | None = None,
                  wait: bool = False) -> tuple[Results, list[str]]:
     """Run ``campaign`` into the store at ``location`` as its only writer (:func:`~seiscreen.store.store_lock`;
-    ``wait``: for another run to finish) and load its results; ``planned``: its surfaces (flows.plan_surfaces).
+    ``wait``: for another run to finish) and load its results; ``planned``: its surfaces (workflow.flows.plan_surfaces).
 
     Surfaces finished in the store are reused, not recomputed (see docs/reliability.md); when every one is and
     their ranking is stored already, nothing runs and nothing is written.
     """
-    from seiscreen.flows import campaign_flow
+    from seiscreen.workflow.flows import campaign_flow
 
     with store_lock(location, wait=wait, say=lambda message: console.print(message, highlight=False)):
         store = open_store(location)  # created here, once, before any job writes
@@ -184,7 +184,8 @@ def run_campaign(campaign, location: str | None, console: Console, planned: list
 def _all_reused(flow, campaign, store) -> int | None:
     """The number of surfaces when the flow has nothing to compute (every surface reused) and its ranking is the
     one stored already, else None. A funnel's higher levels are only known while it runs: never reused here."""
-    from seiscreen.flows import _flatten, rank_surfaces
+    from seiscreen.workflow.flows import rank_surfaces
+    from seiscreen.workflow.surface import flatten_surfaces
 
     if campaign.fidelities or len(flow.jobs) != 1:
         return None
@@ -192,7 +193,7 @@ def _all_reused(flow, campaign, store) -> int | None:
     surfaces = ranking.function_args[0]
     fresh = jsanitize(rank_surfaces.original(surfaces), strict=True, allow_bson=True)
     stored = store.query({"name": ranking.name, "output.doc_type": "ranking"}, properties=["output"])
-    return len(_flatten(surfaces)) if any(doc["output"] == fresh for doc in stored) else None
+    return len(flatten_surfaces(surfaces)) if any(doc["output"] == fresh for doc in stored) else None
 
 
 def _run_flow(flow, campaign, store, location: str | None, console: Console) -> tuple[Results, list[str]]:
@@ -234,7 +235,7 @@ def _run_flow(flow, campaign, store, location: str | None, console: Console) -> 
 
 def campaign_protocols(campaign) -> list[str]:
     """The protocol ids the campaign's surface documents carry: one per fidelity, in the funnel's order."""
-    from seiscreen.jobs import CalculatorMaker
+    from seiscreen.workflow.base import CalculatorMaker
 
     return [protocol_id(CalculatorMaker(calculator_preset=name, slab_settings=campaign.slab,
                                         minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
@@ -271,7 +272,7 @@ class Outcome:
 def campaign_outcome(campaign, location: str | None, protocols: list[str], planned: list) -> Outcome:
     """Each surface of ``campaign`` in the store at ``location``: the newest document per surface and protocol,
     failed when its status is failed or a hop of it failed by an exception; a planned surface without any document
-    (``planned``: flows.plan_surfaces) failed too."""
+    (``planned``: workflow.flows.plan_surfaces) failed too."""
     store = open_store(location, create=False)
     identities = {h for p in planned for h in (p.content_hash, *p.earlier) if h}
     cut = {_where(p.slab.key.model_dump()) for p in planned if p.slab}

@@ -166,9 +166,9 @@ class MinimaDoc(BaseModel):
     # Hops whose band had a valley, and where it relaxed to: {"start", "end", "valley"} fractional in-plane. The hop
     # network routes such a hop through the valley's minimum instead of rebuilding it (surfaces/hops.py).
     split_hops: list[dict] = []
-    # Set by a refinement that left the hop network as it was (jobs.same_network): no further round is run.
+    # Set by a refinement that left the hop network as it was (verdicts.same_network): no further round is run.
     same_network: bool = False
-    # Set by the one refinement started from valleys below every minimum (jobs.deeper_valleys), and kept by later
+    # Set by the one refinement started from valleys below every minimum (verdicts.deeper_valleys), and kept by later
     # rounds: a surface gets one such refinement.
     deeper_refined: bool = False
     provenance: Provenance
@@ -190,7 +190,7 @@ class HopDoc(BaseModel):
     length: float
     multiplicity: int
     bypass: bool = Field(False, description="a hop the Gabriel neighbour test left out, computed because it could "
-                         "lower the percolation level (jobs.bypass_specs); never refined, never blocks the ranking")
+                         "lower the percolation level (hopgraph.bypass_specs); never refined, never blocks the ranking")
     status: Literal["accepted", "barrierless", "failed", "interior_minimum"]
     reason: str = ""
     gates: dict[str, bool]
@@ -205,7 +205,7 @@ class HopDoc(BaseModel):
     endpoints: dict[str, Any]  # how far each relaxed end moved from its minimum (slid?)
     warm_start: bool = False  # band started from another fidelity's band instead of IDPP
     # A cold band not computed: the job whose band it is, the same hop's warm-started band whose seed failed and
-    # which therefore started from IDPP too (the same band, every number equal; jobs.HopNebMaker.make).
+    # which therefore started from IDPP too (the same band, every number equal; workflow.hops.HopNebMaker.make).
     same_band_as: str | None = None
     # A symmetric hop: half the band served as the other half's mirror copy, then every image computed and the
     # band converged again (neb.BandMirror); the end is then the start's exact copy.
@@ -213,7 +213,7 @@ class HopDoc(BaseModel):
     # GPAW: the SCF smearing (eV) each band image's energy was computed at, start to end (None: unknown); SCF
     # retries raise it, and a band that mixes smearings fails the gate same_scf_smearing (bands.same_smearing_gate).
     scf_smearing: list[float | None] | None = None
-    # Other bands of this hop, started differently, whose saddle was higher or that failed (jobs.lower_saddle):
+    # Other bands of this hop, started differently, whose saddle was higher or that failed (workflow.hops.lower_saddle):
     # job_uuid, warm_start, status, reason, forward_barrier, force_calls.
     alternatives: list[dict[str, Any]] = Field(default_factory=list)
     job_uuid: str | None = None  # the NEB job that made it (its band is in the data store under this job)
@@ -336,7 +336,7 @@ class SurfaceDoc(BaseModel):
     slab: SlabDoc | None  # the surface itself, so a later fidelity can start from it (None: slab cutting failed)
     content_hash: str | None = None  # identity of the inputs: a rerun reuses a stored surface with the same hash
     # An incomplete surface's barrier is still bounded: [lower, upper] with every failed hop as easy as it can be
-    # (its saddle at its higher end) and without it (upper None: no path without them). jobs.summarise_surface.
+    # (its saddle at its higher end) and without it (upper None: no path without them). verdicts.summarise_surface.
     barrier_bounds: list[float | None] | None = None
 
     @property

@@ -12,7 +12,7 @@ from jobflow import run_locally
 
 from seiscreen.campaign import load_campaign
 from seiscreen.compare_stores import compare_stores, export_header
-from seiscreen.flows import campaign_flow
+from seiscreen.workflow.flows import campaign_flow
 from seiscreen.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]

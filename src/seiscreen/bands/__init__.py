@@ -8,8 +8,8 @@
 - :mod:`~seiscreen.bands.valleys`: a hop through the valleys of an earlier band.
 - :mod:`~seiscreen.bands.smearing`: the ``same_scf_smearing`` gate.
 
-The campaign (:class:`seiscreen.jobs.HopNebMaker`) and ``seiscreen rerun-hop`` (:mod:`seiscreen.reproduce`) both
-compute their bands here.
+The campaign (:class:`seiscreen.workflow.hops.HopNebMaker`) and ``seiscreen rerun-hop``
+(:mod:`seiscreen.reproduce`) both compute their bands here.
 """
 
 from seiscreen.bands.ends import SLIDE_TOLERANCE, HopEnds, placed_end, relaxed_hop_ends, relaxed_stored_ends

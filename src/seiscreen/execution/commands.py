@@ -47,7 +47,7 @@ def register(app: typer.Typer, clean_errors, console: Console, print_ranking, ca
         from seiscreen.campaign import load_campaign
         from seiscreen.cli import exit_for_failures, refuse_results_file
         from seiscreen.execution.slurm import BatchSettings, submit_campaign
-        from seiscreen.flows import plan_surfaces
+        from seiscreen.workflow.flows import plan_surfaces
         from seiscreen.results import load_results
 
         campaign = load_campaign(campaign_file, calculator=calculator)

@@ -198,7 +198,7 @@ class _Run:
         flows (seeded minima, warm-started bands); the flows go to the workers, the comparison runs here."""
         from jobflow import CURRENT_JOB, OnMissing
 
-        from seiscreen.flows import funnel
+        from seiscreen.workflow.flows import funnel
 
         resolved = [ref.resolve(self.store, on_missing=OnMissing.NONE) for ref in lower]
         previous = CURRENT_JOB.store
@@ -278,7 +278,7 @@ def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
 
 def _rank(campaign, store, references: list, runs: Path) -> None:
     """The campaign's ranking job on the client, over the surfaces now in the store."""
-    from seiscreen.flows import rank_surfaces
+    from seiscreen.workflow.flows import rank_surfaces
 
     ranking = rank_surfaces(references)
     ranking.name = f"ranking {campaign.name}"

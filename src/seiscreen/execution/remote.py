@@ -98,7 +98,7 @@ def submit_with_jobflow_remote(campaign, project: str, worker: str | None, batch
 
     When the project does not exist yet, its template is written first and the user is told to fill it in.
     """
-    from seiscreen.flows import campaign_flow, plan_surfaces
+    from seiscreen.workflow.flows import campaign_flow, plan_surfaces
 
     path = projects_folder() / f"{project}.yaml"
     if not path.exists():

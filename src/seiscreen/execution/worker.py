@@ -100,13 +100,13 @@ def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, r
     Uses seiscreen's own TerminationsMaker and SurfaceFlowMaker (the slab cut, and the bulk relaxation when the
     campaign asks for the calculator's lattice), so the surfaces are exactly those of ``seiscreen run``.
     """
-    from seiscreen.flows import _makers
-    from seiscreen.jobs import TerminationsMaker
+    from seiscreen.workflow.surface import surface_makers
+    from seiscreen.workflow.slabs import TerminationsMaker
 
     _log_to_file(runs_dir)
     send_event("started", unit=unit, worker=worker_name())
     spec = campaign.materials[material_index]
-    surface_maker, settings = _makers(campaign, campaign.calculator, campaign.slab_for(spec), spec.adsorbate)
+    surface_maker, settings = surface_makers(campaign, campaign.calculator, campaign.slab_for(spec), spec.adsorbate)
     maker = TerminationsMaker(surface_flow_maker=surface_maker, only=spec.terminations, **settings)
     planned = []
     for slab in maker.slab_docs(spec.material, list(miller)):

@@ -1,0 +1,84 @@
+"""One surface's flow: minima -> hops (one NEB per symmetry-unique hop) -> summary; and the Makers of a campaign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Flow, Maker
+
+from seiscreen.campaign import Campaign
+from seiscreen.schemas import MinimaDoc, SlabDoc, SurfaceDoc, content_hash
+from seiscreen.store import find_done
+from seiscreen.surfaces.hops import ON_THE_EDGE, POSITION_NOISE
+from seiscreen.surfaces.slabs import SlabSettings
+from seiscreen.workflow.base import current_store
+from seiscreen.workflow.hops import HopNebMaker, HopsMaker, warm_identity
+from seiscreen.workflow.minima import MinimaMaker
+from seiscreen.workflow.summary import SurfaceSummaryMaker
+
+# Which left-out hops are bypass candidates (surfaces.hops.bypass_hops): part of a surface's identity.
+BYPASS_RULE = {"position_noise": POSITION_NOISE, "on_the_edge": ON_THE_EDGE}
+
+
+@dataclass
+class SurfaceFlowMaker(Maker):
+    """minima -> hops (fans out one NEB per symmetry-unique hop) -> surface summary."""
+
+    name: str = "surface"
+    minima_maker: MinimaMaker = field(default_factory=MinimaMaker)
+    hops_maker: HopsMaker = field(default_factory=HopsMaker)
+
+    def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None) -> str:
+        """Identity of the surface document this flow ends in: its minima's identity plus every hop setting."""
+        return self.content_hashes(slab, seeds, warm)[0]
+
+    def content_hashes(self, slab: SlabDoc, seeds: list[dict] | None = None,
+                       warm: list[dict] | None = None) -> list[str]:
+        """:meth:`content_hash`, then the identity from each earlier identity of its minima
+        (``MinimaMaker.content_hashes``): lookups try them all."""
+        hops = self.hops_maker
+        return [content_hash("surface", minima=minima, warm=[warm_identity(w) for w in warm or []],
+                             max_hop_length=hops.max_hop_length,
+                             max_refinements=hops.summary_maker.max_refinements if hops.summary_maker else None,
+                             slide_tolerance=hops.neb_maker.slide_tolerance if hops.neb_maker else None,
+                             **({"seed_band_preset": hops.seed_band_preset} if hops.seed_band_preset else {}),
+                             **({"cold_bands": True} if hops.cold_bands else {}),
+                             **({"bypass_hops": BYPASS_RULE} if hops.summary_maker and hops.summary_maker.bypass_hops
+                                else {}),
+                             **hops.identity(neb=True))
+                for minima in self.minima_maker.content_hashes(slab, seeds)]
+
+    def make(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None,
+             store=None) -> Flow:
+        """``store``: where finished minima are looked up (default: the running job's store, when exposed)."""
+        surface_hash = self.content_hash(slab, seeds, warm)
+        stored = find_done(store or current_store(), "minima", self.minima_maker.content_hashes(slab, seeds))
+        jobs = []
+        if stored is not None:  # found by an earlier run: the hops start from it
+            minima_output = MinimaDoc.model_validate(stored)
+        else:
+            minima = self.minima_maker.make(slab, seeds=seeds)
+            minima.name = f"minima {slab.key.label}"
+            jobs.append(minima)
+            minima_output = minima.output
+        hops = self.hops_maker.make(minima_output, warm=warm, surface_hash=surface_hash)
+        hops.name = f"hops {slab.key.label}"
+        return Flow([*jobs, hops], output=hops.output, name=f"surface {slab.key.label}")
+
+
+def surface_makers(campaign: Campaign, calculator: str, slab: SlabSettings,
+            adsorbate: str | None = None) -> tuple[SurfaceFlowMaker, dict]:
+    settings = dict(calculator_preset=calculator, slab_settings=slab,
+                    minima_settings=campaign.minima_settings_for(adsorbate), neb_protocol=campaign.neb,
+                    parallel=campaign.parallel)
+    summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, bypass_hops=campaign.bypass_hops,
+                                  **settings)
+    hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
+                     max_hop_length=campaign.max_hop_length, **settings)
+    return SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops), settings
+
+
+def flatten_surfaces(groups: list) -> list[SurfaceDoc]:
+    return [SurfaceDoc.model_validate(s) if isinstance(s, dict) else s
+            for group in groups if group is not None
+            for s in (group if isinstance(group, list) else [group]) if s is not None]
