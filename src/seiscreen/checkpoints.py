@@ -40,15 +40,28 @@ class CheckpointUnreadable(ValueError):
     """A checkpoint file that is not one this codec wrote: damaged, cut short, or not plain data."""
 
 
+_REGISTERED: dict[str, type] = {}
+
+
+def plain_data(cls: type[T]) -> type[T]:
+    """Class decorator: ``cls`` (a dataclass or an Enum) may be written to and rebuilt from a checkpoint."""
+    _REGISTERED[cls.__name__] = cls
+    return cls
+
+
 @functools.cache
-def _types() -> dict[str, type]:
-    """The only classes a checkpoint may rebuild, by name (imported when first needed: these modules import this
-    one, and a calculator process reading its plain spec needs none of them)."""
-    from seiscreen.minima import Minimum
-    from seiscreen.neb import NebResult
+def _geometry_types() -> dict[str, type]:
+    """The geometry types a checkpoint may rebuild (imported when first needed: a calculator process reading its
+    plain spec needs none of them)."""
     from seiscreen.surfaces.sites import CandidateSite, Outcome
 
-    return {cls.__name__: cls for cls in (Minimum, NebResult, CandidateSite, Outcome)}
+    return {cls.__name__: cls for cls in (CandidateSite, Outcome)}
+
+
+def _types() -> dict[str, type]:
+    """The only classes a checkpoint may rebuild, by name: the geometry types and those marked :func:`plain_data`
+    (``Minimum``, ``NebResult``)."""
+    return {**_geometry_types(), **_REGISTERED}
 
 
 def dumps(value: Any) -> str:

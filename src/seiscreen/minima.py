@@ -21,7 +21,7 @@ from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from seiscreen.checkpoints import StepCheckpoint
+from seiscreen.checkpoints import StepCheckpoint, plain_data
 from seiscreen.errors import AtomsLeftCell
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, below_top_atom, candidate_sites,
                                       classify_adatom, placed, touching_height)
@@ -59,6 +59,7 @@ def adatom_frac_xy(atoms: Atoms) -> np.ndarray:
     return atoms.cell.scaled_positions(atoms.positions[-1:])[0, :2]
 
 
+@plain_data
 @dataclass
 class Minimum:
     """One relaxed adatom configuration (a representative of its symmetry class once deduplicated)."""

@@ -9,6 +9,8 @@ from ase import Atoms
 from ase.optimize import BFGS, FIRE, MDMin
 from pydantic import BaseModel, ConfigDict, Field
 
+from seiscreen.checkpoints import plain_data
+
 OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE, "MDMin": MDMin}  # NebProtocol.optimizer -> ASE optimiser class
 USABLE = ("accepted", "barrierless")  # band statuses whose saddle energy is known
 
@@ -42,6 +44,7 @@ class NebProtocol(BaseModel):
     min_hop_length: float = Field(0.3, ge=0, description="Å the adatom must travel between the relaxed ends")
 
 
+@plain_data
 @dataclass
 class NebResult:
     """A finished band and its verdict. Energies are absolute (eV)."""
