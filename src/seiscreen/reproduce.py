@@ -193,128 +193,179 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     to ``<checkpoint>.npz`` as it runs (through valleys: band k to ``<checkpoint>-k.npz``, and once finished to
     ``<checkpoint>-k.json``, plain data), and a rerun killed on the way resumes from them (all deleted once it is
     done)."""
-    from seiscreen.bands import (SLIDE_TOLERANCE, BandFiles, CalculatorLevel, ends_smearing, relaxed_stored_ends,
-                                 run_band, same_smearing_gate)
-    from seiscreen.calculators import get_preset
     from seiscreen.workflow.base import band_fields
-    from seiscreen.minima import MinimaSettings, ScanCheckpoint
-    from seiscreen.neb import NebCheckpoint, find_band_mirror, join_bands
-    from seiscreen.schemas import SurfaceKey
-    from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
-    key, provenance = hop["key"], hop["provenance"]
-    protocol = _protocol(hop, neb)
-    level = CalculatorLevel(get_preset(preset or key["calculator"]), _parallel(parallel))
-    notes = []
-    if preset:
-        notes.append(f"recomputed with {preset!r}, stored with {key['calculator']!r}: the ends were relaxed with "
-                     f"{preset!r} first")
-    elif preset_changed(provenance["calculator"]):
-        notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
-    stored_valleys, valleys = through_valleys(hop), through_valleys(hop, one_band, preset)
-    if valleys:
-        # The campaign's own computation (bands.ThroughValleys): the adatom may hardly move between a valley
-        # and its neighbour, so no minimum hop length.
-        protocol = protocol.model_copy(update={"min_hop_length": 0.0})
-        notes.append(f"rerun as {valleys + 1} bands through the {valleys} relaxed valley(s) it was stored through, "
-                     "as the campaign computed it (--one-band: one band between its ends)")
-    elif stored_valleys:
-        notes.append(f"stored through {stored_valleys} relaxed valley(s); a rerun between its ends may find them "
-                     "again as interior minima")
-    band = [atoms_from_dict(image) for image in images]
-    pieces = _pieces(band, valleys + 1)
-    states = [pieces[0][0]] + [piece[-1] for piece in pieces]  # start, valleys, end: each band's fixed ends
-    energies = hop.get("image_energies") or []
-    # None where the document kept no image energies.
-    stride = len(pieces[0]) - 1
-    stored_energies = ([hop["start_energy"] + energies[k * stride] for k in range(len(states))]
-                       if len(energies) == len(band) else [None] * len(states))
-    if level.preset.slab_pbc is not None:
-        for image in states:
-            image.pbc = level.preset.slab_pbc
-    names = ["start", *(f"valley-{k}" for k in range(1, valleys + 1)), "end"]  # the states' GPAW folders
-    ends_file = checkpoint.with_name(f"{checkpoint.name}-ends.npz") if checkpoint is not None else None
-    band_files = ([None] * len(pieces) if checkpoint is None else [checkpoint.with_suffix(".npz")] if not valleys
-                  else [checkpoint.with_name(f"{checkpoint.name}-{k}.npz") for k in range(len(pieces))])
-    saved_ends = NebCheckpoint.load(ends_file) if ends_file is not None and ends_file.exists() else None
-    resumes = [NebCheckpoint.load(path) if saved_ends is not None and path is not None and path.exists() else None
-               for path in band_files]
-    if saved_ends is not None:  # a killed rerun: its ends (hours of DFT with another preset) come back
-        if valleys:
-            states = saved_ends.images(states[0])
-        else:  # the band's copy when there is one: a mirrored band's end is the start's exact image
-            states = list((resumes[0] or saved_ends).end_images(states[0]))
-        end_calls, failure = saved_ends.force_calls, saved_ends.meta["failure"]
-        smearing = saved_ends.meta.get("scf_smearing") or [None] * len(states)
-        in_progress = [f"band {k + 1} {r.stage} step {r.step}" if valleys else f"{r.stage} step {r.step}"
-                       for k, r in enumerate(resumes) if r is not None]
-        notes.append(f"resumed from its checkpoint ({', '.join(in_progress) or 'ends'})")
-    else:
-        end_calls, failure = len(states), ""
-        if preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
-            end_calls, failure = relaxed_stored_ends(level, *states, folder, protocol.endpoint_fmax,
-                                                     MinimaSettings(**provenance["minima_settings"]).max_steps,
-                                                     SLIDE_TOLERANCE)
-        else:  # a folder each: GPAW's output and restart file
-            for name, image in zip(names, states, strict=True):
-                image.calc = level.image_calculator(image, folder / name)
-                image.get_potential_energy()  # now, so that its SCF record is there to read
-        smearing = ends_smearing(folder, names)
-        if ends_file is not None:
-            NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=end_calls, optimizer="",
+    rerun = _HopRerun(hop, [atoms_from_dict(image) for image in images], neb, preset, one_band, parallel,
+                      checkpoint)
+    end_calls, failure, smearing = rerun.evaluated_states(folder)
+    summary = rerun.summary(hop_job_uuid, start, neb)
+    if failure:
+        rerun.remove_checkpoints()
+        return HopRerunDoc(**summary, status="failed", barrier=None, reason=failure, force_calls=end_calls)
+    result, scf_smearing = rerun.bands(folder, start, symmetry, smearing)
+    rerun.remove_checkpoints()
+    return HopRerunDoc(**{**summary, "notes": rerun.notes}, status=result.status, barrier=result.forward_barrier,
+                       reason=result.reason, force_calls=result.force_calls + end_calls, scf_smearing=scf_smearing,
+                       **band_fields(result))
+
+
+class _HopRerun:
+    """One stored hop's rerun: its level and protocol, its stored states (start, valleys, end), its checkpoint
+    files, and the notes that say how it was computed."""
+
+    def __init__(self, hop: dict, band: list, neb: dict | None, preset: str | None, one_band: bool,
+                 parallel: dict | None, checkpoint: Path | None):
+        from seiscreen.bands import CalculatorLevel
+        from seiscreen.calculators import get_preset
+
+        self.hop, self.preset, self.notes = hop, preset, []
+        self.protocol = _protocol(hop, neb)
+        self.level = CalculatorLevel(get_preset(preset or hop["key"]["calculator"]), _parallel(parallel))
+        self.valleys = through_valleys(hop, one_band, preset)
+        self._note_level_and_valleys()
+        if self.valleys:  # as the campaign computes it (bands.ThroughValleys): the adatom may hardly move
+            self.protocol = self.protocol.model_copy(update={"min_hop_length": 0.0})
+        self.pieces = _pieces(band, self.valleys + 1)
+        self.states = [self.pieces[0][0]] + [piece[-1] for piece in self.pieces]  # each band's fixed ends
+        energies, stride = hop.get("image_energies") or [], len(self.pieces[0]) - 1
+        self.stored_energies = ([hop["start_energy"] + energies[k * stride] for k in range(len(self.states))]
+                                if len(energies) == len(band) and not preset else [None] * len(self.states))
+        if self.level.preset.slab_pbc is not None:
+            for image in self.states:
+                image.pbc = self.level.preset.slab_pbc
+        self._checkpoint_files(checkpoint)
+
+    def _note_level_and_valleys(self) -> None:
+        key, preset, stored = self.hop["key"], self.preset, through_valleys(self.hop)
+        if preset:
+            self.notes.append(f"recomputed with {preset!r}, stored with {key['calculator']!r}: the ends were "
+                              f"relaxed with {preset!r} first")
+        elif preset_changed(self.hop["provenance"]["calculator"]):
+            self.notes.append(f"the preset {key['calculator']!r} has changed since: recomputed with today's settings")
+        if self.valleys:
+            self.notes.append(f"rerun as {self.valleys + 1} bands through the {self.valleys} relaxed valley(s) it was "
+                              "stored through, as the campaign computed it (--one-band: one band between its ends)")
+        elif stored:
+            self.notes.append(f"stored through {stored} relaxed valley(s); a rerun between its ends may find them "
+                              "again as interior minima")
+
+    def _checkpoint_files(self, checkpoint: Path | None) -> None:
+        """The ends', each band's in progress and each finished band's files (none without ``checkpoint``)."""
+        n = len(self.pieces)
+        self.ends_file = checkpoint.with_name(f"{checkpoint.name}-ends.npz") if checkpoint is not None else None
+        self.band_files = ([None] * n if checkpoint is None else [checkpoint.with_suffix(".npz")] if not self.valleys
+                           else [checkpoint.with_name(f"{checkpoint.name}-{k}.npz") for k in range(n)])
+        self.finished = ([checkpoint.with_name(f"{checkpoint.name}-{k}.json") for k in range(n)]
+                         if self.valleys and checkpoint is not None else [])
+
+    def evaluated_states(self, folder: Path) -> tuple[int, str, list]:
+        """The stored states evaluated (relaxed with another preset), or read back from a killed rerun's
+        checkpoint: (force calls, why the rerun fails or "", SCF smearing per state)."""
+        from seiscreen.neb import NebCheckpoint
+
+        saved = NebCheckpoint.load(self.ends_file) if self.ends_file and self.ends_file.exists() else None
+        self.resumes = [NebCheckpoint.load(path) if saved and path is not None and path.exists() else None
+                        for path in self.band_files]
+        if saved is not None:  # a killed rerun: its ends (hours of DFT with another preset) come back
+            return self._resumed_states(saved)
+        calls, failure, smearing = self._computed_states(folder)
+        if self.ends_file is not None:
+            states = self.states
+            NebCheckpoint(stage="ends", step=0, steps_plain=0, force_calls=calls, optimizer="",
                           positions=np.array([image.positions for image in states]),
                           energies=np.array([image.get_potential_energy() for image in states]),
                           forces=np.array([image.get_forces(apply_constraint=False) for image in states]),
-                          meta={"failure": failure, "scf_smearing": smearing}).save(ends_file)
-    if preset:
-        stored_energies = [None, None]  # another calculator's energies: nothing to compare with
-    drifts = [abs(image.get_potential_energy() - e) for image, e in zip(states, stored_energies, strict=True)
-              if e is not None]
-    summary = dict(
-        key=SurfaceKey(**key), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"], hop_job_uuid=hop_job_uuid,
-        start=start, neb_changes={name: getattr(protocol, name) for name in neb or {}}, preset=preset,
-        stored_status=hop["status"], stored_barrier=hop["forward_barrier"], through_valleys=valleys,
-        end_energy_drift=max(drifts) if drifts else None, notes=notes,
-        # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine of now.
-        provenance=Provenance(calculator=level.preset.provenance(), slab_settings=provenance["slab_settings"],
-                              minima_settings=provenance["minima_settings"], neb_protocol=protocol.model_dump(),
-                              parallel=level.parallel.provenance()))
-    finished = [checkpoint.with_name(f"{checkpoint.name}-{k}.json") for k in range(len(pieces))] \
-        if valleys and checkpoint is not None else []
-    if failure:
-        _remove(ends_file, *band_files, *finished)
-        return HopRerunDoc(**summary, status="failed", barrier=None, reason=failure, force_calls=end_calls)
-    mirror = None
-    if hop.get("mirrored") and resumes[0] is None:  # a resumed band continues as it was computed
-        mirror = find_band_mirror(*states, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
+                          meta={"failure": failure, "scf_smearing": smearing}).save(self.ends_file)
+        return calls, failure, smearing
+
+    def _resumed_states(self, saved) -> tuple[int, str, list]:
+        if self.valleys:
+            self.states = saved.images(self.states[0])
+        else:  # the band's copy when there is one: a mirrored band's end is the start's exact image
+            self.states = list((self.resumes[0] or saved).end_images(self.states[0]))
+        in_progress = [f"band {k + 1} {r.stage} step {r.step}" if self.valleys else f"{r.stage} step {r.step}"
+                       for k, r in enumerate(self.resumes) if r is not None]
+        self.notes.append(f"resumed from its checkpoint ({', '.join(in_progress) or 'ends'})")
+        smearing = saved.meta.get("scf_smearing") or [None] * len(self.states)
+        return saved.force_calls, saved.meta["failure"], smearing
+
+    def _computed_states(self, folder: Path) -> tuple[int, str, list]:
+        from seiscreen.bands import SLIDE_TOLERANCE, ends_smearing, relaxed_stored_ends
+        from seiscreen.minima import MinimaSettings
+
+        names = ["start", *(f"valley-{k}" for k in range(1, self.valleys + 1)), "end"]  # GPAW's folders
+        calls, failure = len(self.states), ""
+        if self.preset:  # the stored ends are the other level's minima: this level's are nearby, or elsewhere
+            max_steps = MinimaSettings(**self.hop["provenance"]["minima_settings"]).max_steps
+            calls, failure = relaxed_stored_ends(self.level, *self.states, folder, self.protocol.endpoint_fmax,
+                                                 max_steps, SLIDE_TOLERANCE)
+        else:  # a folder each: GPAW's output and restart file
+            for name, image in zip(names, self.states, strict=True):
+                image.calc = self.level.image_calculator(image, folder / name)
+                image.get_potential_energy()  # now, so that its SCF record is there to read
+        return calls, failure, ends_smearing(folder, names)
+
+    def summary(self, hop_job_uuid: str, start: str, neb: dict | None) -> dict:
+        """The rerun document's fields other than its results."""
+        from seiscreen.schemas import SurfaceKey
+
+        hop, provenance = self.hop, self.hop["provenance"]
+        drifts = [abs(image.get_potential_energy() - e) for image, e in zip(self.states, self.stored_energies,
+                                                                            strict=True) if e is not None]
+        return dict(
+            key=SurfaceKey(**hop["key"]), refinement=hop.get("refinement", 0), hop_id=hop["hop_id"],
+            hop_job_uuid=hop_job_uuid, start=start, preset=self.preset,
+            neb_changes={name: getattr(self.protocol, name) for name in neb or {}}, stored_status=hop["status"],
+            stored_barrier=hop["forward_barrier"],
+            through_valleys=self.valleys, end_energy_drift=max(drifts) if drifts else None, notes=self.notes,
+            # Today's preset, the protocol as rerun, the stored slab and minima settings; versions, date, machine.
+            provenance=Provenance(calculator=self.level.preset.provenance(), slab_settings=provenance["slab_settings"],
+                                  minima_settings=provenance["minima_settings"],
+                                  neb_protocol=self.protocol.model_dump(), parallel=self.level.parallel.provenance()))
+
+    def bands(self, folder: Path, start: str, symmetry: dict | None, smearing: list):
+        """Every band between consecutive states (each finished one kept), joined: (result, SCF smearing)."""
+        from seiscreen.bands import BandFiles, run_band, same_smearing_gate
+        from seiscreen.minima import ScanCheckpoint
+        from seiscreen.neb import join_bands
+
+        mirror = self._mirror(symmetry)
+
+        def band(k: int):
+            where = folder / f"band-{k}" if self.valleys else folder  # several bands: a folder each
+            result = run_band(self.level, self.states[k], self.states[k + 1], self.protocol, where,
+                              BandFiles([self.band_files[k]] if self.band_files[k] else []), resume=self.resumes[k],
+                              mirror=mirror, initial_band=[image.positions.copy() for image in self.pieces[k][1:-1]]
+                              if start == "band" else None)
+            return result, same_smearing_gate(result, where, smearing[k: k + 2])
+
+        done = ScanCheckpoint(self.finished[0].parent if self.finished else None)
+        outcomes = []
+        for k in range(len(self.pieces)):
+            outcomes.append(done.cached(self.finished[k].stem, lambda k=k: band(k)) if self.finished else band(k))
+            _remove(self.band_files[k] if self.finished else None)  # a finished band replaces its NEB checkpoint
+        results = [result for result, _ in outcomes]
+        # Per image of the joined band, each valley once (None: not GPAW).
+        first, *rest = (band_smearing for _, band_smearing in outcomes)
+        scf_smearing = None if first is None else first + [v for later in rest for v in (later or [])[1:]]
+        return (join_bands(results) if self.valleys else results[0]), scf_smearing
+
+    def _mirror(self, symmetry: dict | None):
+        """The hop's mirror where it was stored mirrored (a resumed band continues as it was computed)."""
+        from seiscreen.neb import find_band_mirror
+        from seiscreen.surfaces.symmetry import SurfaceSymmetry
+
+        if not self.hop.get("mirrored") or self.resumes[0] is not None:
+            return None
+        mirror = find_band_mirror(*self.states, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
         if mirror is None:
-            notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed in full")
+            self.notes.append("stored as a mirrored band; no operation of the slab swaps its ends here: computed "
+                              "in full")
+        return mirror
 
-    def band(k: int):
-        """Band k between states k and k + 1, its images' files in a folder of its own where there are several."""
-        where = folder / f"band-{k}" if valleys else folder
-        result = run_band(level, states[k], states[k + 1], protocol, where,
-                          BandFiles([band_files[k]] if band_files[k] else []), resume=resumes[k], mirror=mirror,
-                          initial_band=[image.positions.copy() for image in pieces[k][1:-1]]
-                          if start == "band" else None)
-        return result, same_smearing_gate(result, where, smearing[k: k + 2])
-
-    finished_bands = ScanCheckpoint(checkpoint.parent if finished else None)
-    outcomes = []
-    for k in range(len(pieces)):
-        if finished:
-            outcomes.append(finished_bands.cached(finished[k].stem, lambda k=k: band(k)))
-            _remove(band_files[k])  # the finished band replaces its NEB checkpoint (megabytes: the Hessian)
-        else:
-            outcomes.append(band(k))
-    results = [result for result, _ in outcomes]
-    result = join_bands(results) if valleys else results[0]
-    # Per image of the joined band, each valley once (None: not GPAW).
-    first, *rest = (band_smearing for _, band_smearing in outcomes)
-    scf_smearing = None if first is None else first + [value for later in rest for value in (later or [])[1:]]
-    _remove(ends_file, *band_files, *finished)
-    return HopRerunDoc(**summary, status=result.status, barrier=result.forward_barrier, reason=result.reason,
-                       force_calls=result.force_calls + end_calls, scf_smearing=scf_smearing, **band_fields(result))
+    def remove_checkpoints(self) -> None:
+        """Delete every checkpoint file: the rerun's document replaces them."""
+        _remove(self.ends_file, *self.band_files, *self.finished)
 
 
 def _pieces(band: list, bands: int) -> list[list]:
