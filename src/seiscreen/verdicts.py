@@ -109,14 +109,7 @@ def _no_minima_reason(rejected: list[MinimumDoc]) -> str:
 
 def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, provenance: Provenance) -> SurfaceDoc:
     """Percolation barrier from the usable hops; a failed hop that could open a lower path blocks the ranking."""
-    summaries = [HopSummary(**h.model_dump(include=set(HopSummary.model_fields))) for h in hops]
-    common = dict(key=minima.key, n_minima=len(minima.minima), hops=summaries,
-                  minima=[{"index": m.index, "site": m.site, "energy": m.energy, "outcome": m.outcome,
-                           "adsorption_energy": m.adsorption_energy, "started_from": m.started_from,
-                           "position": m.position, "frac_xy": m.frac_xy} for m in minima.minima],
-                  slab=minima.slab,
-                  force_calls=minima.force_calls + sum(h.force_calls + sum(a["force_calls"] for a in h.alternatives)
-                                                       for h in hops), provenance=provenance)
+    common = _common_fields(minima, hops, provenance)
     empty = dict(barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False, limiting_hop_1d=None,
                  limiting_hop_2d=None, path_hops_1d=[], path_hops_2d=[], directions_1d=[], directions_2d=[])
     if minima.error:
@@ -125,66 +118,90 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     if not minima.minima:
         return SurfaceDoc(status="no_minima", reason=_no_minima_reason(minima.rejected),
                           lowest_site=None, adsorption_energy=None, **common, **empty)
-    lowest = minima.minima[0]
-    # Barrierless hops (a band rising to its higher end) join their ends at that end's energy.
-    by_index = [h.hop_id for h in hops]  # hop class index -> id (hops come in class order)
     energies, edges = graph_edges(minima, hops, graph)
     barrier = percolation_barrier(energies, edges)
+    status, reason, bounds = _verdict(minima, hops, graph, energies, edges, barrier)
     bypass = set(graph.get("bypass", ()))  # extra hops beyond the neighbour network: used when usable, else left out
     unresolved = [h.hop_id for h in hops if h.status not in USABLE and h.hop_id in bypass]
-    failed = [h for h in hops if h.status not in USABLE and h.hop_id not in bypass]
+    if unresolved:
+        reason = "; ".join(filter(None, [reason, f"bypass hop(s) {', '.join(unresolved)} not usable, left out"]))
+    lowest = minima.minima[0]
+    return SurfaceDoc(status=status, reason=reason, lowest_site=lowest.site, adsorption_energy=lowest.adsorption_energy,
+                      barrier_bounds=bounds, **common, **_barrier_fields(barrier, hops))
+
+
+def _common_fields(minima: MinimaDoc, hops: list[HopDoc], provenance: Provenance) -> dict:
+    """The surface document's fields whatever its verdict: key, minima, hop summaries, force calls, provenance."""
+    return dict(key=minima.key, n_minima=len(minima.minima),
+                hops=[HopSummary(**h.model_dump(include=set(HopSummary.model_fields))) for h in hops],
+                minima=[{"index": m.index, "site": m.site, "energy": m.energy, "outcome": m.outcome,
+                         "adsorption_energy": m.adsorption_energy, "started_from": m.started_from,
+                         "position": m.position, "frac_xy": m.frac_xy} for m in minima.minima],
+                slab=minima.slab,
+                force_calls=minima.force_calls + sum(h.force_calls + sum(a["force_calls"] for a in h.alternatives)
+                                                     for h in hops), provenance=provenance)
+
+
+def _barrier_fields(barrier, hops: list[HopDoc]) -> dict:
+    """The percolation levels (1D and 2D), their limiting hops and paths, and the easiest accepted hop."""
     # The easiest elementary hop with a resolved barrier, in either direction (barrierless ones have none).
     lowest_hop = min((min(h.forward_barrier, h.reverse_barrier) for h in hops if h.status == "accepted"),
                      default=None)
-    result = dict(barrier_2d=barrier.two_d.barrier, barrier_1d=barrier.one_d.barrier,
-                  lowest_hop_barrier=lowest_hop, channel_only=barrier.channel_only,
-                  limiting_hop_1d=barrier.one_d.limiting_hop, limiting_hop_2d=barrier.two_d.limiting_hop,
-                  path_hops_1d=list(barrier.one_d.path_hops), path_hops_2d=list(barrier.two_d.path_hops),
-                  directions_1d=[list(t) for t in barrier.one_d.directions],
-                  directions_2d=[list(t) for t in barrier.two_d.directions])
+    return dict(barrier_2d=barrier.two_d.barrier, barrier_1d=barrier.one_d.barrier,
+                lowest_hop_barrier=lowest_hop, channel_only=barrier.channel_only,
+                limiting_hop_1d=barrier.one_d.limiting_hop, limiting_hop_2d=barrier.two_d.limiting_hop,
+                path_hops_1d=list(barrier.one_d.path_hops), path_hops_2d=list(barrier.two_d.path_hops),
+                directions_1d=[list(t) for t in barrier.one_d.directions],
+                directions_2d=[list(t) for t in barrier.two_d.directions])
+
+
+def _verdict(minima: MinimaDoc, hops: list[HopDoc], graph: dict, energies, edges, barrier):
+    """(status, reason, barrier bounds or None) of a surface with minima."""
+    bypass = set(graph.get("bypass", ()))
+    failed = [h for h in hops if h.status not in USABLE and h.hop_id not in bypass]
     # A saddle never lies below the higher of its two ends, so a failed hop whose higher end is at or above
     # the percolation level cannot open a lower path: it does not block the ranking. Any other failed hop does.
     level = barrier.two_d.level
     blocking = [h for h in failed if level is None or _higher_end(minima, h) < level - 1e-6]
-    bounds = None
+    by_index = [h.hop_id for h in hops]  # hop class index -> id (hops come in class order)
     easiest = _with_failed_barrierless(energies, edges, graph, by_index, blocking, minima) if blocking else None
-    # A valley relaxed (hops through valleys) below the lowest minimum: the search missed the surface's lowest
-    # state, from which its barrier would have to be measured.
+    deeper = _deeper_state(minima, hops)
+    if deeper:
+        return "incomplete", deeper, None
+    if barrier.one_d.level is None and not failed:
+        return "no_path", "the accepted hops do not connect a minimum to its periodic images", None
+    if blocking and barrier.two_d.level is not None and _same_barriers(easiest, barrier):
+        # Even with no barrier at all those hops leave both percolation levels where they are.
+        return "ranked", (f"{len(blocking)} failed hop(s) below the percolation level cannot lower it even with no "
+                          "barrier: " + ", ".join(f"{h.hop_id} ({h.status})" for h in blocking)), None
+    if blocking:
+        # Ranked by the 1D barrier at best when only channels remain: bound that one.
+        bounds = ([easiest.one_d.barrier, barrier.one_d.barrier] if easiest.channel_only
+                  else [easiest.two_d.barrier, barrier.two_d.barrier])
+        return "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in blocking), bounds
+    reason = (f"{len(failed)} failed hop(s) end above the percolation level and cannot lower it: "
+              + ", ".join(h.hop_id for h in failed)) if failed else ""
+    return "ranked", reason, None
+
+
+def _deeper_state(minima: MinimaDoc, hops: list[HopDoc]) -> str | None:
+    """Why the surface is incomplete when a valley relaxed (hops through valleys) below the lowest minimum: the
+    search missed the surface's lowest state, from which its barrier would have to be measured. None otherwise."""
+    lowest = minima.minima[0]
     deeper = [(h.hop_id, h.start_energy + state["energy"]) for h in hops if h.intermediate
               for state in h.intermediate.get("states", [])
               if h.start_energy + state["energy"] < lowest.energy - BELOW_LOWEST]
-    if deeper:
-        hop_id, energy = min(deeper, key=lambda d: d[1])
-        status = "incomplete"
-        rejected = rejected_state_at(minima, energy)
-        moved = (rejected.details or {}).get("max_surface_displacement") if rejected else None
-        why = (f"a state the minima gates rejected ({rejected.outcome}"
-               + (f", a slab atom moved {moved:.2f} Å" if moved is not None else "")
-               + "): the surface rearranges under this calculator" if rejected else
-               "the minima search missed a lower state")
-        reason = (f"{hop_id}: a valley relaxed {lowest.energy - energy:.3f} eV below the lowest minimum "
-                  f"({lowest.site}), {why}; the barrier is not measured from it")
-    elif barrier.one_d.level is None and not failed:
-        status, reason = "no_path", "the accepted hops do not connect a minimum to its periodic images"
-    elif blocking and barrier.two_d.level is not None and _same_barriers(easiest, barrier):
-        # Even with no barrier at all those hops leave both percolation levels where they are.
-        status = "ranked"
-        reason = (f"{len(blocking)} failed hop(s) below the percolation level cannot lower it even with no "
-                  "barrier: " + ", ".join(f"{h.hop_id} ({h.status})" for h in blocking))
-    elif blocking:
-        status, reason = "incomplete", "; ".join(f"{h.hop_id}: {h.status} ({h.reason})" for h in blocking)
-        if easiest.channel_only:  # ranked by the 1D barrier at best: bound that one
-            bounds = [easiest.one_d.barrier, barrier.one_d.barrier]
-        else:
-            bounds = [easiest.two_d.barrier, barrier.two_d.barrier]
-    else:
-        status = "ranked"
-        reason = (f"{len(failed)} failed hop(s) end above the percolation level and cannot lower it: "
-                  + ", ".join(h.hop_id for h in failed)) if failed else ""
-    if unresolved:
-        reason = "; ".join(filter(None, [reason, f"bypass hop(s) {', '.join(unresolved)} not usable, left out"]))
-    return SurfaceDoc(status=status, reason=reason, lowest_site=lowest.site, adsorption_energy=lowest.adsorption_energy,
-                      barrier_bounds=bounds, **common, **result)
+    if not deeper:
+        return None
+    hop_id, energy = min(deeper, key=lambda d: d[1])
+    rejected = rejected_state_at(minima, energy)
+    moved = (rejected.details or {}).get("max_surface_displacement") if rejected else None
+    why = (f"a state the minima gates rejected ({rejected.outcome}"
+           + (f", a slab atom moved {moved:.2f} Å" if moved is not None else "")
+           + "): the surface rearranges under this calculator" if rejected else
+           "the minima search missed a lower state")
+    return (f"{hop_id}: a valley relaxed {lowest.energy - energy:.3f} eV below the lowest minimum "
+            f"({lowest.site}), {why}; the barrier is not measured from it")
 
 
 def _higher_end(minima: MinimaDoc, hop: HopDoc) -> float:
