@@ -1,7 +1,7 @@
 """What the store costs one NEB job as the store grows: seiscreen's embedded store against jobflow's plain
 ``JobStore`` on the same montydb files, side by side in one run.
 
-    .venv/bin/python benchmarks/store_scaling.py [--store results/in-progress/review-store] [--repeats 3]
+    .venv/bin/python benchmarks/store_scaling.py [--store STORE_FOLDER_OR_RESULTS_FILE] [--repeats 3]
 
 montydb has no indexes: every query and every upsert reads and decodes the whole collection. A NEB job writes its
 hop document and two blobs (final band, trajectory), and a later job of the surface (summary, refinement) resolves
@@ -14,7 +14,8 @@ written again under a new uuid:
   wrote (``BlobStore``); references resolved without band histories (``REFERENCE_LOAD``).
 
 Each side works on its own copy of the store folder, for an empty store (the hop alone) and for ``--store``
-(default: the review campaign's store, 1150 documents, 548 blobs). Wall seconds, median of ``--repeats``.
+(a store folder, or a results file imported into a new one; default: ``results/review-chgnet.json.gz``, the review
+campaign's 1150 documents and 548 blobs). Wall seconds, median of ``--repeats``.
 """
 
 from __future__ import annotations
@@ -70,10 +71,16 @@ def seconds(open_side, folder: Path, hop: dict) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, default=REPO / "results" / "in-progress" / "review-store")
+    parser.add_argument("--store", type=Path, default=REPO / "results" / "review-chgnet.json.gz")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="seiscreen-store-scaling-"))
+    if args.store.name.endswith((".json", ".json.gz")):  # a results file: its documents in a store folder
+        from seiscreen.store import import_results
+
+        folder = work / args.store.name.split(".")[0]
+        import_results(args.store, folder)
+        args.store = folder
     hop = _one_hop(args.store)
     empty = work / "empty"
     _plain(empty).update(hop, key=["uuid", "index"], save={"data": ["band", "trajectory"]})

@@ -294,6 +294,47 @@ def test_a_crashed_neb_resumes_from_its_checkpoint_on_the_rerun(tmp_path, monkey
     assert list(load_results(store).ranking["barrier"].round(2)) == [0.37]
 
 
+def test_a_campaign_continues_from_its_results_file_and_checkpoints_in_a_new_store(tmp_path, monkeypatch):
+    """A long campaign keeps no store folder between sittings: its results file imported into a new store, with
+    the old store's checkpoints/ beside it, continues where it stopped. The band killed mid-run resumes from its
+    checkpoint, and the minima search is reused, not run again (docs/reruns.md)."""
+    import re
+    import shutil
+
+    first = open_store(tmp_path / "first")
+    real_save, saves = NebCheckpoint.save, []
+
+    def dying_save(self, path):
+        saves.append(self.step)
+        if len(saves) > 5:
+            raise RuntimeError("node lost (test)")
+        real_save(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NebCheckpoint, "save", dying_save)
+        patch.setattr("seiscreen.bands.run.CHECKPOINT_SECONDS", 0.0)  # EMT steps take ms: save every one here
+        run(emt_campaign(), first)
+    assert load_results(first).hops["status"].tolist() == ["failed"]
+    exported = tmp_path / "campaign.json.gz"
+    assert CliRunner().invoke(app, ["export", str(exported), "--store", str(tmp_path / "first")]).exit_code == 0
+    shutil.copytree(tmp_path / "first" / "checkpoints", tmp_path / "second" / "checkpoints")  # what git keeps
+    shown = CliRunner().invoke(app, ["import", str(exported), "--store", str(tmp_path / "second")])
+    assert shown.exit_code == 0 and re.match(r"imported \d+ job documents and \d+ bands from ", shown.output), \
+        shown.output
+    again = CliRunner().invoke(app, ["import", str(exported), "--store", str(tmp_path / "second")])
+    assert again.exit_code == 0 and "imported 0 job documents and 0 bands" in again.output
+    assert "were there already" in again.output
+    second = open_store(tmp_path / "second")
+    assert doc_counts(second) == doc_counts(first)
+    run(emt_campaign(), second)
+    (hop,) = second.query({"output.doc_type": "hop", "output.status": "accepted"},
+                          properties=["output.resumed", "output.forward_barrier"])
+    assert hop["output"]["resumed"] is not None and hop["output"]["resumed"]["force_calls"] > 0
+    assert hop["output"]["forward_barrier"] == pytest.approx(0.370, abs=0.01)
+    assert doc_counts(second)["minima"] == 1  # the imported search, reused by its content hash
+    assert list(load_results(second).ranking["barrier"].round(2)) == [0.37]
+
+
 def test_bands_are_inserted_once_and_read_back_alike_from_this_process_and_from_a_new_one(tmp_path):
     """The embedded data collection (store.BlobStore) inserts each blob and answers lookups of what this process
     wrote without reading the collection: what it answers is what a new process reads from the file."""

@@ -371,6 +371,24 @@ def export_command(
     console.print(f"exported {counts['jobs']} job documents and {counts['data']} bands to {out}", highlight=False)
 
 
+@app.command("import")
+@_clean_errors
+def import_command(
+    results_file: Annotated[Path, typer.Argument(help="results file written by `seiscreen export`")],
+    store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI to import into (made when "
+                                                   "new) [env SEISCREEN_STORE]")] = None,
+) -> None:
+    """Copy every result of a results file into a store, so that `seiscreen run` continues the campaign from it:
+    what the file holds is reused by its content hash, as in the store it was exported from."""
+    from seiscreen.store import import_results, resolve_location
+
+    counts = import_results(results_file, store)
+    there = (f" ({counts['jobs_present']} job documents and {counts['data_present']} bands were there already)"
+             if counts["jobs_present"] or counts["data_present"] else "")
+    console.print(f"imported {counts['jobs']} job documents and {counts['data']} bands from {results_file} into "
+                  f"{resolve_location(store)}{there}", highlight=False, soft_wrap=True)
+
+
 @app.command("export-bands")
 @_clean_errors
 def export_bands_command(
