@@ -195,9 +195,14 @@ def test_a_hop_the_neighbour_test_drops_at_its_discs_edge_is_computed_when_it_co
     from seiscreen.surfaces.percolation import GraphEdge, could_lower, percolation_barrier
     from seiscreen.surfaces.slabs import SlabSettings
 
-    settings = SlabSettings(min_thickness=6.0, vacuum=12.0, min_lateral_size=9.0, max_supercell_atoms=600)
-    (term,) = make_terminations(load_bulk("NaBr"), (1, 0, 0), settings)
-    symmetry = SurfaceSymmetry.from_structure(term.slab)
+    # That run's cell: the 5-cell supercell [[-3, -2], [1, -1]] of the primitive surface cell, which breaks the
+    # square's 4-fold axis (supercells keep it now: test_slabs), rebuilt from the primitive slab.
+    settings = SlabSettings(min_thickness=6.0, vacuum=12.0, min_lateral_size=1.0)
+    (primitive,) = make_terminations(load_bulk("NaBr"), (1, 0, 0), settings)
+    old = np.rint(np.array([[-3, -2], [1, -1]]) @ np.linalg.inv(primitive.supercell_matrix)).astype(int)
+    cell = primitive.slab.copy()
+    cell.make_supercell([[*old[0], 0], [*old[1], 0], [0, 0, 1]])
+    symmetry = SurfaceSymmetry.from_structure(cell)
     minima = [np.array([0.0289, 0.0908]), np.array([0.7975, 0.3988])]
     energies_by_minimum, saddles = [-133.9739, -133.9467], [-133.9429, -133.7808]
     network = build_hop_network(minima, symmetry)

@@ -126,3 +126,21 @@ def test_to_atoms_leaves_the_oxidation_states_on_the_slab():
     term.to_atoms()
     assert not term.slab.is_polar() and term.slab.composition.oxi_state_guesses()  # decorated still
     assert {getattr(sp, "oxi_state", None) for sp in term.slab.composition.elements} == {1, -1}
+
+
+def test_supercells_keep_the_surface_point_symmetry():
+    """NaBr(100) at 9 Å and NaF(100) at 13 and 17 Å: the fewest-cell supercells reaching the size (5, 16 and 28
+    cells) break the square surface's 4-fold axis; a symmetric one of the size is chosen instead."""
+    from seiscreen.surfaces.slabs import keeps_point_symmetry
+    from seiscreen.surfaces.symmetry import SurfaceSymmetry
+
+    for material, size in (("NaBr", 9.0), ("NaF", 13.0), ("NaF", 17.0)):
+        (term,) = make_terminations(load_bulk(material), (1, 0, 0), SlabSettings(min_lateral_size=size,
+                                                                                  max_supercell_atoms=5000))
+        rotations = SurfaceSymmetry.from_structure(term.slab).rotations
+        assert len({r.tobytes() for r in rotations}) == 8, material  # the supercell slab keeps C4v
+        lengths = np.linalg.norm(term.slab.lattice.matrix[:2], axis=1)
+        assert min(lengths) >= size - 1e-6 and np.isclose(lengths[0], lengths[1]), (material, size, lengths)
+    square = np.array([[0, -1], [1, 0]])  # a 4-fold rotation of a square cell
+    assert keeps_point_symmetry(np.array([[2, 0], [0, 2]]), [square])
+    assert not keeps_point_symmetry(np.array([[2, 1], [0, 1]]), [square])

@@ -26,6 +26,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from seiscreen.catalog import Bulk
 from seiscreen.errors import SeiscreenError
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 Miller = tuple[int, int, int]
 
@@ -227,7 +228,8 @@ def faces_equivalent(slab: Slab, symprec: float = 0.1) -> bool:
 def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, polar: bool,
             reconstruction: Literal["none", "tasker2"], settings: SlabSettings) -> Termination:
     slab = slab.get_orthogonal_c_slab()
-    matrix = choose_supercell(slab.lattice.matrix[:2, :2], settings.min_lateral_size)
+    rotations = SurfaceSymmetry.from_structure(slab).rotations
+    matrix = choose_supercell(slab.lattice.matrix[:2, :2], settings.min_lateral_size, rotations=rotations)
     n_cells = abs(round(np.linalg.det(np.array(matrix))))
     if len(slab) * n_cells > settings.max_supercell_atoms:
         raise SeiscreenError(
@@ -271,35 +273,51 @@ def reduce_2d(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         u, v = v, u
 
 
-def choose_supercell(basis: np.ndarray, min_size: float, max_index: int = 6) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Smallest in-plane supercell whose shortest lattice vector is >= ``min_size``, as isotropic as possible.
+def keeps_point_symmetry(matrix: np.ndarray, rotations: np.ndarray) -> bool:
+    """Whether the supercell ``matrix`` (rows: its vectors in fractional coordinates of the cell) is mapped onto
+    itself by every rotation (integer 2x2 on fractional column vectors): ``M^-T R M^T`` integer for each."""
+    mt = np.asarray(matrix, float).T
+    inverse = np.linalg.inv(mt)
+    return all(np.allclose(k, np.rint(k), atol=1e-6) for k in (inverse @ r @ mt for r in rotations))
 
-    ``basis`` holds the in-plane cell vectors as rows (2x2). Among supercells of the fewest primitive cells, the
-    one whose two reduced vectors are closest in length and closest to perpendicular wins, and its matrix is
-    returned in reduced form, so an oblique input cell (NaF(100) comes out at 135°) gives a square supercell.
+
+def choose_supercell(basis: np.ndarray, min_size: float, max_index: int = 6,
+                     rotations: np.ndarray | None = None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Smallest in-plane supercell whose shortest lattice vector is >= ``min_size``, symmetric and isotropic.
+
+    ``basis`` holds the in-plane cell vectors as rows (2x2). ``rotations`` (the surface's in-plane point
+    operations on fractional column vectors, :class:`~seiscreen.surfaces.symmetry.SurfaceSymmetry`): a supercell
+    whose lattice every one of them maps onto itself is preferred to any that breaks one, so the adatom's periodic
+    images keep the surface's symmetry and symmetry-equivalent hops stay equivalent. Then, among supercells of
+    the fewest primitive cells, the one whose two reduced vectors are closest in length and closest to
+    perpendicular wins, returned in reduced form (an oblique input cell, NaF(100) at 135°, gives a square one).
     """
     basis = np.asarray(basis, float)
+    rotations = np.eye(2, dtype=int)[None] if rotations is None else np.asarray(rotations)
     best: tuple | None = None
     rng = range(-max_index, max_index + 1)
     for m11, m12, m21, m22 in itertools.product(rng, repeat=4):
         det = m11 * m22 - m12 * m21
-        if det <= 0 or (best is not None and det > best[0]):
+        if det <= 0:
             continue
         vectors = np.array([[m11, m12], [m21, m22]]) @ basis
         u, v = reduce_2d(vectors)
         shortest = min(np.linalg.norm(u), np.linalg.norm(v))
         if shortest < min_size - 1e-6:
             continue
+        broken = not keeps_point_symmetry(np.array([[m11, m12], [m21, m22]]), rotations)
+        if best is not None and (broken, det) > best[:2]:
+            continue
         anisotropy = abs(np.linalg.norm(v) / np.linalg.norm(u) - 1)
         skew = abs(np.dot(u, v)) / (np.linalg.norm(u) * np.linalg.norm(v))
         reduced = np.rint(np.array([u, v]) @ np.linalg.inv(basis)).astype(int)
         if np.linalg.det(reduced) < 0:  # keep a right-handed cell
             reduced[1] *= -1
-        key = (det, round(anisotropy, 6), round(skew, 6))
-        if best is None or key < best[:3]:
+        key = (broken, det, round(anisotropy, 6), round(skew, 6))
+        if best is None or key < best[:4]:
             best = (*key, reduced)
     if best is None:
         raise SeiscreenError(f"no supercell up to {max_index}x{max_index} reaches min_lateral_size={min_size} Å: "
                              "lower min_lateral_size")
-    m = best[3]
+    m = best[4]
     return ((int(m[0, 0]), int(m[0, 1])), (int(m[1, 0]), int(m[1, 1])))
