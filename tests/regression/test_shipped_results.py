@@ -54,7 +54,9 @@ def test_every_shipped_results_file_names_the_committed_code_that_wrote_it():
 @pytest.mark.slow  # about 80 s: NaCl(100) at CHGNet
 def test_a_slice_of_the_review_campaign_gives_the_shipped_numbers(tmp_path):
     review = load_campaign(REPO / "workflows" / "review.yaml")
-    campaign = review.model_copy(update={"materials": [m for m in review.materials if m.material in SLICE]})
+    # The shipped file holds the smallest cell of each series: the slice runs that cell alone.
+    campaign = review.model_copy(update={"materials": [m for m in review.materials if m.material in SLICE],
+                                         "convergence": None})
     assert [m.facets for m in campaign.materials] == [[(1, 0, 0)]] * len(SLICE)
     store = open_store(tmp_path / "store")
     run_locally(campaign_flow(campaign, store=store), store=store, log=False)
