@@ -143,14 +143,10 @@ def gpaw_keywords(params: dict, txt) -> dict:
 
 # What custodian does for VASP, here for GPAW: each rung is applied on top of the preset after an SCF failure
 # (a "convergence" rung updates the preset's criteria, the rest replace). The first two keep the Hamiltonian, so
-# their energies compare with the preset's: a Pulay mixer instead of GPAW's default MSR1, then a 5x looser density
-# criterion (5e-4 per valence electron; the energy criterion stays). gpaw-lcao's spin-polarised NaF(100) band
-# images hovered at 10^-3.7..10^-4.0 under both mixers, the adatom's moment drifting between 0.56 and 0.74 μB
-# (2026-11-27). The looser density alone left forces too noisy for a 0.05 eV/Å band: the one band image on it sat at
-# one energy (to 1 meV) for 30 BFGS steps without meeting fmax, taking 0.2-0.4 eV uphill steps every few, so the
-# rung also asks GPAW for forces that changed by under 0.01 eV/Å between the last two iterations (checked only once
-# the density has met its criterion). Only then is the smearing raised, which changes energies: a band whose images
-# ended on different smearing fails the gate same_scf_smearing (bands.same_smearing_gate).
+# their energies compare with the preset's: a Pulay mixer, then a looser density criterion with a force-change
+# criterion (a looser density alone leaves forces too noisy for a band). Only the last two raise the smearing, which
+# changes energies: a band whose images ended on different smearing fails the gate same_scf_smearing
+# (bands.same_smearing_gate). Measured on gpaw-lcao's NaF(100) bands: docs/notes/2026-11-27-gpaw-lcao-naf100.md.
 SCF_RETRIES = (
     {"mixer": {"beta": 0.05, "nmaxold": 5, "weight": 50.0}, "maxiter": 500},
     {"mixer": {"beta": 0.05, "nmaxold": 5, "weight": 50.0}, "convergence": {"density": 5e-4, "forces": 0.01},

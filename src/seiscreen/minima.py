@@ -97,11 +97,10 @@ STALL_DISTANCE = 0.05  # Å
 def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[bool, int]:
     """BFGS relaxation in place; returns (converged, force calls).
 
-    The initial Hessian guess is softer than ASE's 70 eV/Å² (an adatom's lateral modes are soft): on NaBr(100)
-    with CHGNet, alpha=20 needed 66-76 steps from the four sites where 70 needed 98-108 (same minima).
-    A stalled BFGS starts again from that guess: under GPAW the SCF sometimes lands in another state of the
-    slab's free layer, the energy jumps, and the update learns a Hessian that then allows only 1e-4 Å steps. On
-    NaF(100) one relaxation stood 220 steps with 0.05 eV/Å on the adatom and the energy still within 1e-5 eV.
+    The initial Hessian guess is softer than ASE's 70 eV/Å² (an adatom's lateral modes are soft: fewer steps to
+    the same minima, docs/notes/2026-11-26-neb-defaults.md). A stalled BFGS starts again from that guess: under
+    GPAW the SCF sometimes lands in another state of the slab's free layer, the energy jumps, and the update
+    learns a Hessian that then allows only tiny steps.
     An atom that leaves what the cell can hold (:class:`AtomsLeftCell`) puts ``atoms`` back to the last state
     computed, with its results frozen, and the error is raised for the caller to judge that state.
     """
@@ -192,8 +191,7 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
     where it is (its force is already below fmax) and fails. A failed round starts over from the kicked
     position with a larger kick, up to ``max_rounds``. ``atoms`` is the clean slab plus the adatom, last.
     A first relaxation that converges one basin away from a ``known`` verified minimum at least as low is
-    verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation (50-70
-    force calls of ~15 s each on NaF(100)).
+    verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation.
     """
     atoms = relaxing = atoms.copy()
     calls = 0
