@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.schemas": 4, "seiscreen.hopgraph": 4, "seiscreen.verdicts": 4,
     "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
+    "seiscreen.store_open": 5, "seiscreen.store_collections": 5, "seiscreen.store_lock": 5,
+    "seiscreen.store_reuse": 5, "seiscreen.store_export": 5,
     "seiscreen.campaign": 6, "seiscreen.workflow": 6, "seiscreen.workflow.base": 6, "seiscreen.workflow.slabs": 6,
     "seiscreen.workflow.minima": 6, "seiscreen.workflow.hops": 6, "seiscreen.workflow.summary": 6,
     "seiscreen.workflow.surface": 6, "seiscreen.workflow.flows": 6, "seiscreen.workflow.cells": 6,
