@@ -320,6 +320,16 @@ def surface_documents(store=None) -> list[dict]:
     return docs
 
 
+def convergence_documents(store=None) -> list[dict]:
+    """The newest convergence document (``ConvergenceDoc`` as a dict) per surface and protocol, the rows of
+    ``load_results(store).convergence``, each with ``protocol_id`` and ``job_uuid`` added: every cell's size and
+    barrier, for the convergence plot."""
+    store = _as_store(store)
+    return [{**doc["output"], "protocol_id": protocol_id(doc["output"]["provenance"]), "job_uuid": doc["uuid"]}
+            for doc in _latest(_outputs(store, "convergence"), lambda o: (json.dumps(o["key"], sort_keys=True),
+                                                                          protocol_id(o["provenance"])))]
+
+
 def hop_documents(store=None) -> dict[str, dict]:
     """Every hop document (``HopDoc`` as a dict, band and trajectory left in the data store) by the uuid of the
     NEB job that made it: the ``job_uuid`` of ``load_results(store).hops`` and of a surface's hops."""

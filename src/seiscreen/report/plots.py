@@ -4,7 +4,8 @@
 - ``neb_profiles``: the energy profile of each usable hop of a surface (images, spline, saddle marked);
 - ``top_view``: the surface seen from above with its minima, the hops coloured by saddle height and the
   percolating network highlighted;
-- ``adsorption_vs_barrier``: adsorption energy against percolation barrier.
+- ``adsorption_vs_barrier``: adsorption energy against percolation barrier;
+- ``convergence_chart``: the barrier of each surface computed in growing cells against the cell size.
 
 Energies are in eV, lengths in Å. ``save`` writes a PNG with the Agg canvas.
 """
@@ -23,7 +24,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Patch
 
 USABLE = ("accepted", "barrierless")
 SOURCE_MARKERS = ["D", "s", "^", "v", "P", "X", "*"]
@@ -377,3 +378,60 @@ def adsorption_vs_barrier(surfaces: pd.DataFrame) -> Figure:
         ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     ax.grid(alpha=0.3)
     return fig
+
+
+# --------------------------------------------------------------------------------------------- cell convergence
+
+
+def convergence_chart(series: list[dict], title: str | None = None) -> Figure:
+    """The barrier of each surface computed in growing cells against the cell size (its shortest in-plane
+    period), one line per series (``ConvergenceDoc`` dicts: ``results.convergence_documents``).
+
+    The cells grown along the lateral axis are joined by a line; cells grown in thickness are triangles at their
+    lateral size, labelled with their thickness. The band around the largest cell's barrier (the value ranked)
+    is ± the series' tolerance, drawn over the last step: an axis is converged when the cell before its last lands
+    inside it. Unconverged
+    series are dashed, with hollow markers, and named so in the legend. Cells without a barrier are left out.
+    """
+    fig = _figure(8.6, 4.8)
+    ax = fig.add_subplot()
+    several = len({s["key"]["calculator"] for s in series}) > 1  # name the calculator only where they differ
+    for k, s in enumerate(series):
+        _draw_series(ax, s, f"C{k % 10}", surface_label(s) + (f" [{s['key']['calculator']}]" if several else ""))
+    if not series:
+        ax.text(0.5, 0.5, "no convergence series", ha="center", va="center", transform=ax.transAxes)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Patch(color="#888888", alpha=0.2, lw=0,
+                         label="± tolerance around the largest cell's barrier (last step)"))
+    if any(c["axis"] == "thickness" for s in series for c in s["cells"]):
+        handles.append(Line2D([], [], ls="", marker="^", ms=7, mfc="#888888", mec="#444444",
+                              label="cell grown in thickness (label: its thickness)"))
+    adsorbate = ", ".join(sorted({s["key"]["adsorbate"] for s in series})) or "Na"
+    ax.set_xlabel("cell size: shortest in-plane period (Å)")
+    ax.set_ylabel(f"{adsorbate} adatom percolation barrier (eV)")
+    converged = sum(s["status"] == "converged" for s in series)
+    ax.set_title(title or f"barrier vs cell size: {len(series)} series, {converged} converged, "
+                          f"{len(series) - converged} unconverged", fontsize=10)
+    ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _draw_series(ax, series: dict, color: str, label: str) -> None:
+    """One surface's cells: the lateral ones as a line, the thickness ones as triangles, the tolerance band."""
+    converged = series["status"] == "converged"
+    drawn = [c for c in series["cells"] if c.get("barrier") is not None and c.get("lateral") is not None]
+    lateral = [c for c in drawn if c["axis"] != "thickness"]
+    style = {"color": color, "mec": color, "mfc": color if converged else "white", "zorder": 3}
+    ax.plot([c["lateral"] for c in lateral], [c["barrier"] for c in lateral], ls="-" if converged else "--",
+            marker="o", ms=6, lw=1.6, label=label + ("" if converged else " (unconverged)"), **style)
+    for c in drawn:
+        if c["axis"] == "thickness":
+            ax.plot([c["lateral"]], [c["barrier"]], ls="", marker="^", ms=7, **style)
+            ax.annotate(f"{c['thickness']:.1f} Å", (c["lateral"], c["barrier"]), xytext=(6, -3),
+                        textcoords="offset points", fontsize=7.5, color=color)
+    last_step = [c["lateral"] for c in series["cells"][-2:] if c.get("lateral") is not None]
+    barrier, tolerance = series.get("ranked_barrier"), series["tolerance"]
+    if barrier is not None and last_step:  # over the last step: the cell before lands inside or not
+        ax.fill_between([min(last_step) - 0.4, max(last_step) + 0.4], barrier - tolerance, barrier + tolerance,
+                        color=color, alpha=0.15, lw=0, zorder=1)
