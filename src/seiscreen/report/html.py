@@ -147,6 +147,7 @@ def _head(store, results: Results, comparison: Comparison) -> str:
 
 
 def _scatter_section(surfaces: pd.DataFrame, figures: Path, root: Path) -> str:
+    """Adsorption energy against barrier, one figure."""
     scatter = plots.save(plots.adsorption_vs_barrier(surfaces), figures / "adsorption-vs-barrier.png")
     return "<h2>Adsorption energy vs barrier</h2>" + _img(scatter, root, "adsorption energy vs barrier")
 
@@ -187,6 +188,7 @@ def _signed(value) -> str:
 
 
 def _fidelity_section(fidelity: pd.DataFrame) -> str:
+    """The fidelity funnel's comparison rows; "" for a campaign without fidelities."""
     if fidelity.empty:
         return ""
     return _frame_section("Fidelity funnel", "The same surfaces with two presets.", fidelity)
