@@ -12,8 +12,8 @@ ratio warm/cold, and the two barriers (which must agree; target: ratio <= 0.4 wi
 With ``--campaign`` and ``--store``: the campaign's funnel has already run in that store (its warm-started hops
 are the "warm" column; for the shipped GPAW campaigns, ``seiscreen import results/gpaw-halides.json.gz --store
 results/in-progress/gpaw-naf100-store`` makes that store); each of them is recomputed there from a cold IDPP start
-(stored, so a rerun of the benchmark reuses it). Where the two fidelities found different minima, no hop is the same, nothing is
-warm-started, and the script says so with both levels' hops.
+(stored, so a rerun of the benchmark reuses it). Where the two fidelities found different minima, no hop is the
+same, nothing is warm-started, and the script says so with both levels' hops.
 
 Add ``--ml-band`` for that case: each finished hop of the higher fidelity is recomputed cold (if it was not) and
 from a band the lower fidelity relaxed between the higher fidelity's own end points (IDPP start, ends fixed, the

@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.schemas": 4, "seiscreen.hopgraph": 4, "seiscreen.verdicts": 4,
     "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
+    "seiscreen.store_open": 5, "seiscreen.store_collections": 5, "seiscreen.store_lock": 5,
+    "seiscreen.store_reuse": 5, "seiscreen.store_export": 5, "seiscreen.store_import": 5,
     "seiscreen.campaign": 6, "seiscreen.workflow": 6, "seiscreen.workflow.base": 6, "seiscreen.workflow.slabs": 6,
     "seiscreen.workflow.minima": 6, "seiscreen.workflow.hops": 6, "seiscreen.workflow.summary": 6,
     "seiscreen.workflow.surface": 6, "seiscreen.workflow.flows": 6, "seiscreen.workflow.cells": 6,
@@ -36,6 +38,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.execution.worker": 7, "seiscreen.execution.local": 7, "seiscreen.execution.slurm": 7,
     "seiscreen.execution.remote": 7, "seiscreen.execution.status": 7,
     "seiscreen.compare_stores": 8, "seiscreen.reproduce": 8, "seiscreen.cli": 8, "seiscreen.execution.commands": 8,
+    "seiscreen.cli_common": 8, "seiscreen.cli_tables": 8, "seiscreen.cli_store": 8,
     "seiscreen.report": 8, "seiscreen.report.literature": 8, "seiscreen.report.compare": 8,
     "seiscreen.report.plots": 8, "seiscreen.report.html": 8, "seiscreen.report.export": 8,
 }

@@ -61,7 +61,7 @@ def test_a_calculator_process_stopped_by_a_signal_is_no_result_of_its_inputs(tmp
     from ase.build import add_adsorbate, fcc100
 
     from seiscreen.parallel import CalculatorProcessKilled
-    from seiscreen.store import _is_reusable
+    from seiscreen.store_reuse import _is_reusable
 
     slab = fcc100("Al", size=(2, 2, 3), vacuum=6.0)
     add_adsorbate(slab, "Au", 2.0, "hollow")

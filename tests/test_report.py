@@ -10,15 +10,16 @@ from ase.io import read
 from jobflow import run_locally
 from typer.testing import CliRunner
 
-from seiscreen.campaign import load_campaign
+from seiscreen.campaign import Campaign, load_campaign
 from seiscreen.cli import app
 from seiscreen.workflow.flows import campaign_flow
 from seiscreen.report import compare_orderings, load_literature
 from seiscreen.report import plots
 from seiscreen.report.html import write_report
-from seiscreen.results import band_images, hop_documents, surface_documents
+from seiscreen.results import band_images, convergence_documents, hop_documents, surface_documents
 from seiscreen.schemas import HopDoc, atoms_from_dict
 from seiscreen.store import open_store
+from seiscreen.surfaces.slabs import SlabSettings
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -240,6 +241,38 @@ def test_literature_numbers_beside_ours_and_an_empty_store():
     assert empty.claims["detail"].str.contains("no surfaces in this store").all()
 
 
+def series(material, sizes, barriers, status="converged", tolerance=0.02, thickness=None):
+    """A convergence document (as ``convergence_documents`` gives it) of cells grown laterally, then in thickness."""
+    cells = [{"axis": "first" if k == 0 else "lateral", "lateral": size, "thickness": 6.0, "n_atoms": 20 * (k + 1),
+              "barrier": barrier, "status": "ranked"}
+             for k, (size, barrier) in enumerate(zip(sizes, barriers, strict=True))]
+    if thickness:
+        cells.append({"axis": "thickness", "lateral": sizes[-1], "thickness": thickness[0], "n_atoms": 99,
+                      "barrier": thickness[1], "status": "ranked"})
+    return {"key": {"material": material, "miller": [1, 0, 0], "termination_id": "t0", "adsorbate": "Na",
+                    "calculator": "ml"}, "cells": cells, "tolerance": tolerance, "status": status,
+            "ranked_barrier": cells[-1]["barrier"]}
+
+
+def test_convergence_chart_draws_each_series_and_marks_the_unconverged():
+    fig = plots.convergence_chart([series("NaF", [9.3, 13.5], [0.21, 0.20], thickness=(8.5, 0.205)),
+                                   series("NaBr", [9.4, 13.4], [0.17, 0.23], status="unconverged")])
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["NaF(100) t0", "NaBr(100) t0 (unconverged)"]
+    assert any("tolerance" in text for text in legend) and any("thickness" in text for text in legend)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["NaF(100) t0"].get_linestyle() == "-" and list(lines["NaF(100) t0"].get_xdata()) == [9.3, 13.5]
+    assert lines["NaBr(100) t0 (unconverged)"].get_linestyle() == "--"
+    assert lines["NaBr(100) t0 (unconverged)"].get_markerfacecolor() == "white"  # hollow
+    assert any(t.get_text() == "8.5 Å" for t in ax.texts)  # the cell grown in thickness, labelled
+    bands = ax.collections  # one ± tolerance band per series, around its largest cell's barrier
+    assert len(bands) == 2
+    assert bands[1].get_paths()[0].vertices[:, 1].min() == pytest.approx(0.23 - 0.02)
+    assert "2 series, 1 converged, 1 unconverged" in ax.get_title()
+    assert plots.convergence_chart([]).axes[0].texts[0].get_text() == "no convergence series"
+
+
 def test_barrier_chart_overlays_literature_where_materials_match():
     table = surfaces(("NaF", 0.152), ("Na2Se", 0.25), ("Na3P", 0.3, "(001)"), ("NaBr", "incomplete"))
     fig = plots.barrier_chart(table, load_literature().values_frame())
@@ -280,6 +313,36 @@ def test_report_writes_every_figure_and_the_html_references_them(emt_store, tmp_
     images = read(report.index.parent / band, ":")
     assert len(images) == 7 and images[0].constraints  # 5 images + ends, fixed layers kept
     assert (tmp_path / "report" / "tables" / "review-orderings.csv").exists()
+    # no convergence documents in this store: no such section, figure or table
+    assert "Cell convergence" not in page and "cell-convergence.png" not in names
+    assert not (tmp_path / "report" / "tables" / "convergence.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def convergence_store(tmp_path_factory):
+    """Au on Al(100) with EMT in two cells (tests/test_convergence.py's campaign)."""
+    path = tmp_path_factory.mktemp("conv") / "store"
+    campaign = Campaign(name="emt-conv", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}],
+                        slab=SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5),
+                        convergence={"lateral": [5.5, 8.5]})
+    run_locally(campaign_flow(campaign), store=open_store(path), log=False)
+    return path
+
+
+def test_report_shows_the_cell_convergence_of_a_store_with_convergence_documents(convergence_store, tmp_path):
+    (doc,) = convergence_documents(convergence_store)
+    report = write_report(convergence_store, tmp_path / "report", bands=False)
+    page = report.index.read_text()
+    assert "<h2 id='cell-convergence'>Cell convergence</h2>" in page
+    assert report.index.parent / "figures" / "cell-convergence.png" in report.figures
+    assert "<img src='figures/cell-convergence.png'" in page
+    assert (report.index.parent / "figures" / "cell-convergence.png").stat().st_size > 5000
+    section = page.split("Cell convergence</h2>")[1].split("<h2")[0]
+    assert "Al(100)" in section and f"{doc['cell_term']:.3f}" in section and doc["status"] in section
+    for cell in doc["cells"]:  # every cell with its barrier
+        assert f"({cell['n_atoms']}): {cell['barrier']:.3f} eV" in section
+    assert f"{doc['last_change']['lateral']:+.3f} / -" in section
+    assert (tmp_path / "report" / "tables" / "convergence.csv").exists()
 
 
 def test_top_view_draws_a_failed_hop_dashed(emt_store):

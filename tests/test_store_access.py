@@ -185,7 +185,7 @@ def test_workers_never_open_the_store(tmp_path, monkeypatch):
 
     monkeypatch.setattr(MontyStore, "connect", refused)  # any store folder or MongoDB-like embedded store
     monkeypatch.setattr(FolderStore, "connect", refused)
-    monkeypatch.setattr("seiscreen.store._take_lock", refused)  # the writer lock
+    monkeypatch.setattr("seiscreen.store_lock._take_lock", refused)  # the writer lock
     monkeypatch.chdir(tmp_path)
     (planned,) = worker.plan_surfaces(load_campaign(CAMPAIGN), 0, [1, 0, 0], "unit", str(tmp_path / "runs"))
     result = worker.run_surface(planned["flow"], "unit", str(tmp_path / "runs"))

@@ -75,7 +75,17 @@ def load_results(store=None) -> Results:
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
         store = open_store(store, create=False)
     reruns = _reruns(store)
-    surfaces = []
+    surfaces = pd.DataFrame(_surface_rows(store, reruns), columns=_SURFACE_COLUMNS)
+    convergence = _convergence(store)
+    _apply_convergence(surfaces, convergence)
+    _rank(surfaces)
+    return Results(surfaces, pd.DataFrame(_hop_rows(store)), pd.DataFrame(_minima_rows(store)),
+                   pd.DataFrame(_fidelity_rows(store)), reruns, convergence)
+
+
+def _surface_rows(store, reruns: pd.DataFrame) -> list[dict]:
+    """One row per surface computation (``SurfaceDoc``), the newest of each."""
+    rows = []
     # A rerun of the same surface, protocol and slab settings replaces the earlier document, even where a newer
     # seiscreen names its inputs differently (another content hash); a changed slab (thickness, vacuum) is a
     # different surface computation and both are shown, told apart by slab_atoms and content_hash.
@@ -85,7 +95,7 @@ def load_results(store=None) -> Results:
         o = doc["output"]
         failed = [h for h in o["hops"] if h["status"] not in ("accepted", "barrierless")]
         barrier = o["barrier_1d"] if o["channel_only"] else o["barrier_2d"]
-        surfaces.append({
+        rows.append({
             **_key_columns(o["key"]), "status": o["status"], "barrier": barrier,
             "barrier_2d": o["barrier_2d"], "barrier_1d": o["barrier_1d"], "channel_only": o["channel_only"],
             "lowest_hop_barrier": o["lowest_hop_barrier"], "adsorption_energy": o["adsorption_energy"],
@@ -99,15 +109,21 @@ def load_results(store=None) -> Results:
             **_uncertainties(_uncertainty(o["key"]["calculator"]), _protocol_sensitivity(o, reruns)),
             **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
         })
-    surfaces_df = pd.DataFrame(surfaces, columns=_SURFACE_COLUMNS)
-    convergence = _convergence(store)
-    _apply_convergence(surfaces_df, convergence)
-    if not surfaces_df.empty:
-        ranked = surfaces_df["status"] == "ranked"
-        surfaces_df.loc[ranked, "rank"] = (surfaces_df[ranked].groupby("protocol_id")["barrier"]
-                                           .rank(method="min"))
-    surfaces_df["rank"] = surfaces_df["rank"].astype("Int64")
-    hops = []
+    return rows
+
+
+def _rank(surfaces: pd.DataFrame) -> None:
+    """Rank the ranked surfaces by barrier within each protocol (in place; ties share the lower rank)."""
+    if not surfaces.empty:
+        ranked = surfaces["status"] == "ranked"
+        surfaces.loc[ranked, "rank"] = (surfaces[ranked].groupby("protocol_id")["barrier"]
+                                        .rank(method="min"))
+    surfaces["rank"] = surfaces["rank"].astype("Int64")
+
+
+def _hop_rows(store) -> list[dict]:
+    """One row per hop computation (``HopDoc``), the newest of each."""
+    rows = []
     # A band recomputed cold beside its warm-started one (benchmarks/warm_start.py) is another computation, and so
     # is a hop computed through its relaxed valleys beside the one band that found them: both rows are kept.
     for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
@@ -116,7 +132,7 @@ def load_results(store=None) -> Results:
                                                            o.get("intermediate") is not None)):
         o = doc["output"]
         protocol = o["provenance"].get("neb_protocol") or {}
-        hops.append({
+        rows.append({
             **_key_columns(o["key"]), "refinement": o["refinement"], "hop_id": o["hop_id"],
             "start_site": o["start_site"], "end_site": o["end_site"],
             "length": o["length"], "multiplicity": o["multiplicity"], "status": o["status"], "reason": o["reason"],
@@ -132,23 +148,33 @@ def load_results(store=None) -> Results:
                                                       "interpolation")},
             "protocol_id": protocol_id(o["provenance"]), "job_uuid": doc["uuid"],
         })
-    minima = []
+    return rows
+
+
+def _minima_rows(store) -> list[dict]:
+    """One row per minimum, accepted or rejected, of the newest minima document of each surface and refinement."""
+    rows = []
     for doc in _latest(_outputs(store, "minima"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
                                                               protocol_id(o["provenance"]))):
         o = doc["output"]
         for m in o["minima"] + o["rejected"]:
-            minima.append({**_key_columns(o["key"]), "index": m["index"], "site": m["site"],
-                           "outcome": m["outcome"], "verified": m["verified"], "energy": m["energy"],
-                           "adsorption_energy": m["adsorption_energy"], "started_from": ", ".join(m["started_from"]),
-                           "height": m["details"].get("height"), "refinement": o["refinement"],
-                           "protocol_id": protocol_id(o["provenance"])})
-    fidelity = []
+            rows.append({**_key_columns(o["key"]), "index": m["index"], "site": m["site"],
+                         "outcome": m["outcome"], "verified": m["verified"], "energy": m["energy"],
+                         "adsorption_energy": m["adsorption_energy"], "started_from": ", ".join(m["started_from"]),
+                         "height": m["details"].get("height"), "refinement": o["refinement"],
+                         "protocol_id": protocol_id(o["provenance"])})
+    return rows
+
+
+def _fidelity_rows(store) -> list[dict]:
+    """One row per candidate and pair of fidelities of the funnel's comparison documents."""
+    rows = []
     for doc in _outputs(store, "fidelity_comparison"):
         o = doc["output"]
         for row in o["rows"]:
-            fidelity.append({"lower": o["lower"], "higher": o["higher"], **row, "spearman": o["spearman"],
-                             "kendall": o["kendall"], "top_k_recall": o["top_k_recall"]})
-    return Results(surfaces_df, pd.DataFrame(hops), pd.DataFrame(minima), pd.DataFrame(fidelity), reruns, convergence)
+            rows.append({"lower": o["lower"], "higher": o["higher"], **row, "spearman": o["spearman"],
+                         "kendall": o["kendall"], "top_k_recall": o["top_k_recall"]})
+    return rows
 
 
 _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "calculator", "status", "barrier",
@@ -292,6 +318,16 @@ def surface_documents(store=None) -> list[dict]:
         docs.append({**doc["output"], "protocol_id": protocol_id(doc["output"]["provenance"]),
                      "job_uuid": doc["uuid"]})
     return docs
+
+
+def convergence_documents(store=None) -> list[dict]:
+    """The newest convergence document (``ConvergenceDoc`` as a dict) per surface and protocol, the rows of
+    ``load_results(store).convergence``, each with ``protocol_id`` and ``job_uuid`` added: every cell's size and
+    barrier, for the convergence plot."""
+    store = _as_store(store)
+    return [{**doc["output"], "protocol_id": protocol_id(doc["output"]["provenance"]), "job_uuid": doc["uuid"]}
+            for doc in _latest(_outputs(store, "convergence"), lambda o: (json.dumps(o["key"], sort_keys=True),
+                                                                          protocol_id(o["provenance"])))]
 
 
 def hop_documents(store=None) -> dict[str, dict]:

@@ -18,7 +18,16 @@ from seiscreen.report import plots
 from seiscreen.report.compare import Comparison, compare_orderings, verdict_counts
 from seiscreen.report.literature import Literature, load_literature
 from seiscreen.errors import SeiscreenError
-from seiscreen.results import _as_store, band_images, hop_documents, load_results, plus_minus, surface_documents
+from seiscreen.results import (
+    Results,
+    _as_store,
+    band_images,
+    convergence_documents,
+    hop_documents,
+    load_results,
+    plus_minus,
+    surface_documents,
+)
 
 USABLE = plots.USABLE
 
@@ -84,62 +93,127 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
     figures, tables = out / "figures", out / "tables"
     for folder in (figures, tables):
         folder.mkdir(parents=True, exist_ok=True)
-    surfaces = results.surfaces
     docs = surface_documents(store)
-    hop_docs = hop_documents(store)
-    comparison = compare_orderings(surfaces, literature)
-    values_frame = literature.values_frame()
-
+    comparison = compare_orderings(results.surfaces, literature)
     band_files = _write_bands(store, docs, out / "bands") if bands else {}
+    _write_tables(results, comparison, tables)
+    parts = [_head(store, results, comparison),
+             _ranking_section(results.surfaces, docs, figures, out, literature.values_frame()),
+             _convergence_section(results.convergence, convergence_documents(store), figures, out),
+             _comparison_section(comparison, literature),
+             _scatter_section(results.surfaces, figures, out),
+             _surfaces_section(docs, hop_documents(store), band_files, figures, out),
+             _fidelity_section(results.fidelity),
+             _reruns_section(results.reruns),
+             _sources_section(literature),
+             _files_section(tables, band_files)]
+    index = out / "index.html"
+    index.write_text("\n".join(part for part in parts if part), encoding="utf-8")  # "": a section left out
+    return Report(index, sorted(figures.glob("*.png")), comparison)
 
-    # Tables as CSV, for whoever wants the numbers.
-    surfaces.to_csv(tables / "surfaces.csv", index=False)
+
+def _write_tables(results: Results, comparison: Comparison, tables: Path) -> None:
+    """The tables as CSV, for whoever wants the numbers."""
+    results.surfaces.to_csv(tables / "surfaces.csv", index=False)
     results.hops.to_csv(tables / "hops.csv", index=False)
     comparison.claims.to_csv(tables / "review-orderings.csv", index=False)
     comparison.pairs.to_csv(tables / "review-ordering-pairs.csv", index=False)
     comparison.values.to_csv(tables / "review-numbers.csv", index=False)
     if not results.reruns.empty:
         results.reruns.to_csv(tables / "hop-reruns.csv", index=False)
+    if not results.convergence.empty:  # without the list column of the smaller cells' hashes, as the CLI's CSV
+        results.convergence.drop(columns=["smaller_hashes"]).to_csv(tables / "convergence.csv", index=False)
 
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>seiscreen report</title>"
-             f"<style>{CSS}</style></head><body>"]
-    counts = verdict_counts(comparison.claims)
+
+def _head(store, results: Results, comparison: Comparison) -> str:
+    """The page's head, title and the two notes that open it: what was read, and how to read the numbers."""
     import seiscreen
 
-    parts.append(f"<h1>seiscreen report</h1><p class='note'>store <code>{html.escape(_store_name(store))}</code>; "
-                 f"written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by seiscreen {seiscreen.__version__}."
-                 f" {len(surfaces)} surface(s), {int((surfaces['status'] == 'ranked').sum())} ranked; "
-                 f"{len(results.hops)} hop(s). Review orderings: {counts['reproduced']} reproduced, "
-                 f"{counts['violated']} violated, {counts['undecidable']} undecidable.</p>")
-    parts.append("<p class='note'>Energies in eV, lengths in Å. Barriers are ranked only within one protocol "
-                 "(calculator, minima and NEB settings); the protocol id names it. The percolation barrier is the "
-                 "lowest saddle level at which the accepted hops connect the lowest minimum to its periodic images, "
-                 "minus that minimum's energy. A surface with a failed hop that could lower it is shown, never "
-                 "ranked.</p>")
-    parts.append(_ranking_section(surfaces, docs, figures, out, values_frame))
-    parts.append(_comparison_section(comparison, literature))
+    surfaces = results.surfaces
+    counts = verdict_counts(comparison.claims)
+    return "\n".join([
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>seiscreen report</title>"
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>seiscreen report</h1><p class='note'>store <code>{html.escape(_store_name(store))}</code>; "
+        f"written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by seiscreen {seiscreen.__version__}."
+        f" {len(surfaces)} surface(s), {int((surfaces['status'] == 'ranked').sum())} ranked; "
+        f"{len(results.hops)} hop(s). Review orderings: {counts['reproduced']} reproduced, "
+        f"{counts['violated']} violated, {counts['undecidable']} undecidable.</p>",
+        "<p class='note'>Energies in eV, lengths in Å. Barriers are ranked only within one protocol "
+        "(calculator, minima and NEB settings); the protocol id names it. The percolation barrier is the "
+        "lowest saddle level at which the accepted hops connect the lowest minimum to its periodic images, "
+        "minus that minimum's energy. A surface with a failed hop that could lower it is shown, never "
+        "ranked.</p>"])
+
+
+def _scatter_section(surfaces: pd.DataFrame, figures: Path, root: Path) -> str:
+    """Adsorption energy against barrier, one figure."""
     scatter = plots.save(plots.adsorption_vs_barrier(surfaces), figures / "adsorption-vs-barrier.png")
-    parts.append("<h2>Adsorption energy vs barrier</h2>" + _img(scatter, out, "adsorption energy vs barrier"))
-    parts.append(_surfaces_section(docs, hop_docs, band_files, figures, out))
-    if not results.fidelity.empty:
-        parts.append(_frame_section("Fidelity funnel", "The same surfaces with two presets.", results.fidelity))
-    if not results.reruns.empty:  # `rerun-hop --save`: a hop under changed NEB settings or at another level
-        columns = ["material", "facet", "termination", "hop_id", "calculator", "preset", "start", "neb_changes",
-                   "through_valleys", "stored_barrier", "barrier", "difference", "status", "force_calls", "created_at"]
-        parts.append(_frame_section(
-            "Hop reruns", "Stored hops recomputed (<code>seiscreen rerun-hop --save</code>): with changed NEB "
-            "settings (the change widens the surface's uncertainty), or with another preset, the ends relaxed at "
-            "that level first (that level's barrier of the hop, never ranked with the stored level's). A hop "
-            "stored through relaxed valleys is rerun through them (<code>through_valleys</code>).",
-            results.reruns[columns]))
-    parts.append(_sources_section(literature))
-    parts.append("<h2>Files</h2><p>Tables: " + ", ".join(
+    return "<h2>Adsorption energy vs barrier</h2>" + _img(scatter, root, "adsorption energy vs barrier")
+
+
+def _convergence_section(convergence: pd.DataFrame, series: list[dict], figures: Path, root: Path) -> str:
+    """The surfaces computed in growing cells (``results.convergence`` and its documents): the barrier against
+    the cell size, and per series its cells, last changes, cell term and verdict; "" for a store without any."""
+    if convergence.empty:
+        return ""
+    chart = plots.save(plots.convergence_chart(series), figures / "cell-convergence.png")
+    rows = [{"surface": f"{r.material}{r.facet} {r.termination}",
+             "calculator / protocol": f"{r.calculator} / {r.protocol_id}",
+             "cells: lateral × thickness Å (atoms): barrier": ("html", "<br>".join(
+                 html.escape(cell) for cell in r.cells.split("; "))),
+             "last change lateral / thickness (eV)": f"{_signed(r.lateral_change)} / {_signed(r.thickness_change)}",
+             "cell term (eV)": _num(r.cell_term), "tolerance (eV)": _num(r.tolerance),
+             "ranked barrier (eV)": _num(r.ranked_barrier),
+             "verdict": r.status + (f": {r.reason}" if r.reason else ""),
+             "cls": "ok" if r.status == "converged" else "bad"} for r in convergence.itertuples()]
+    return ("<h2 id='cell-convergence'>Cell convergence</h2><p class='note'>Each surface computed in growing cells "
+            "(the campaign's <code>convergence</code> section): its barrier in each cell against the cell's "
+            "shortest in-plane period. The largest cell's barrier is the one ranked; an axis is converged when its "
+            "last step changed the barrier by no more than the tolerance (the shaded band around the largest "
+            "cell's barrier, over the last step), and the cell term, the largest last change, joins the barrier's "
+            "uncertainty in quadrature. An unconverged series (dashed, hollow markers) is not ranked: list a larger "
+            "size. The smaller cells appear in the ranking as <code>smaller_cell</code>.</p>"
+            + _img(chart, root, "barrier vs cell size")
+            + _table(rows, ["surface", "calculator / protocol", "cells: lateral × thickness Å (atoms): barrier",
+                            "last change lateral / thickness (eV)", "cell term (eV)", "tolerance (eV)",
+                            "ranked barrier (eV)", "verdict"],
+                     numeric={"last change lateral / thickness (eV)", "cell term (eV)", "tolerance (eV)",
+                              "ranked barrier (eV)"}, row_class="cls"))
+
+
+def _signed(value) -> str:
+    """A change with its sign, to 3 decimals; "-" where there is none."""
+    return "-" if value is None or pd.isna(value) else f"{value:+.3f}"
+
+
+def _fidelity_section(fidelity: pd.DataFrame) -> str:
+    """The fidelity funnel's comparison rows; "" for a campaign without fidelities."""
+    if fidelity.empty:
+        return ""
+    return _frame_section("Fidelity funnel", "The same surfaces with two presets.", fidelity)
+
+
+def _reruns_section(reruns: pd.DataFrame) -> str:
+    """Saved hop reruns (``rerun-hop --save``): a hop under changed NEB settings or at another level."""
+    if reruns.empty:
+        return ""
+    columns = ["material", "facet", "termination", "hop_id", "calculator", "preset", "start", "neb_changes",
+               "through_valleys", "stored_barrier", "barrier", "difference", "status", "force_calls", "created_at"]
+    return _frame_section(
+        "Hop reruns", "Stored hops recomputed (<code>seiscreen rerun-hop --save</code>): with changed NEB "
+        "settings (the change widens the surface's uncertainty), or with another preset, the ends relaxed at "
+        "that level first (that level's barrier of the hop, never ranked with the stored level's). A hop "
+        "stored through relaxed valleys is rerun through them (<code>through_valleys</code>).",
+        reruns[columns])
+
+
+def _files_section(tables: Path, band_files: dict) -> str:
+    """Links to the CSV tables and the band folder; closes the page."""
+    return ("<h2>Files</h2><p>Tables: " + ", ".join(
         f"<a href='tables/{p.name}'>{p.name}</a>" for p in sorted(tables.glob("*.csv"))) + ". "
         + ("Bands (extended XYZ, open with <code>ase gui FILE</code>): folder <a href='bands/'>bands/</a>."
            if band_files else "") + "</p></body></html>")
-    index = out / "index.html"
-    index.write_text("\n".join(parts), encoding="utf-8")
-    return Report(index, sorted(figures.glob("*.png")), comparison)
 
 
 def _frame_section(title: str, note_html: str, frame: pd.DataFrame) -> str:

@@ -4,7 +4,8 @@
 - ``neb_profiles``: the energy profile of each usable hop of a surface (images, spline, saddle marked);
 - ``top_view``: the surface seen from above with its minima, the hops coloured by saddle height and the
   percolating network highlighted;
-- ``adsorption_vs_barrier``: adsorption energy against percolation barrier.
+- ``adsorption_vs_barrier``: adsorption energy against percolation barrier;
+- ``convergence_chart``: the barrier of each surface computed in growing cells against the cell size.
 
 Energies are in eV, lengths in Å. ``save`` writes a PNG with the Agg canvas.
 """
@@ -23,7 +24,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Patch
 
 USABLE = ("accepted", "barrierless")
 SOURCE_MARKERS = ["D", "s", "^", "v", "P", "X", "*"]
@@ -82,27 +83,9 @@ def barrier_chart(surfaces: pd.DataFrame, values: pd.DataFrame | None = None, ti
                     color="#B03030", rotation=90)
     handles = [bars]
     if values is not None and not values.empty and not frame.empty:
-        adsorbates = set(frame["adsorbate"])
-        markers = {}
-        for v in values.itertuples():
-            if v.adsorbate not in adsorbates:
-                continue
-            any_facet = not isinstance(v.facet, str)  # None (NaN in a frame): the source names no facet
-            xs = [i for i, r in enumerate(frame.itertuples())
-                  if r.material == v.material and (any_facet or v.facet == r.facet)]
-            if not xs:
-                continue
-            marker = markers.setdefault(v.source, SOURCE_MARKERS[len(markers) % len(SOURCE_MARKERS)])
-            facet = "" if any_facet else (v.facet if v.facet_stated else f"{v.facet} assumed")
-            text = f"{v.source}, {v.method_short}: {v.material}{facet and ' ' + facet} {v.value_ev:.3f} eV"
-            if not v.comparable:
-                text += " (not a surface barrier)"
-            line = ax.scatter(xs, [v.value_ev] * len(xs), marker=marker, s=70, zorder=5,
-                              facecolors="#DD8452" if v.comparable else "none", edgecolors="#8C3A0B",
-                              linewidths=1.5, label=text)
-            handles.append(line)
-            top = max(top, v.value_ev)
-        if len(handles) == 1:
+        markers, top = _literature_markers(ax, frame, values, top)
+        handles += markers
+        if not markers:
             ax.text(0.99, 0.97, "no literature number for these materials\n(review orderings: comparison table)",
                     transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#555555")
     ax.set_xticks(range(len(frame)), labels, fontsize=9)
@@ -118,6 +101,31 @@ def barrier_chart(surfaces: pd.DataFrame, values: pd.DataFrame | None = None, ti
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def _literature_markers(ax, frame: pd.DataFrame, values: pd.DataFrame, top: float) -> tuple[list, float]:
+    """Literature numbers drawn on the bars of ``frame`` (same material, facet where named, adsorbate), one
+    marker per source; returns their legend handles and the new top of the y axis."""
+    adsorbates = set(frame["adsorbate"])
+    markers, handles = {}, []
+    for v in values.itertuples():
+        if v.adsorbate not in adsorbates:
+            continue
+        any_facet = not isinstance(v.facet, str)  # None (NaN in a frame): the source names no facet
+        xs = [i for i, r in enumerate(frame.itertuples())
+              if r.material == v.material and (any_facet or v.facet == r.facet)]
+        if not xs:
+            continue
+        marker = markers.setdefault(v.source, SOURCE_MARKERS[len(markers) % len(SOURCE_MARKERS)])
+        facet = "" if any_facet else (v.facet if v.facet_stated else f"{v.facet} assumed")
+        text = f"{v.source}, {v.method_short}: {v.material}{facet and ' ' + facet} {v.value_ev:.3f} eV"
+        if not v.comparable:
+            text += " (not a surface barrier)"
+        handles.append(ax.scatter(xs, [v.value_ev] * len(xs), marker=marker, s=70, zorder=5,
+                                  facecolors="#DD8452" if v.comparable else "none", edgecolors="#8C3A0B",
+                                  linewidths=1.5, label=text))
+        top = max(top, v.value_ev)
+    return handles, top
 
 
 # --------------------------------------------------------------------------------------------- NEB profiles
@@ -204,25 +212,63 @@ def top_view(surface: dict, reps: tuple[int, int] | None = None) -> Figure:
     one): top-layer atoms, every copy of every minimum, every hop coloured by its saddle energy above the lowest
     minimum, failed hops dashed grey, and the hops of the percolating network (the barrier's path) drawn over a
     red band. Atoms are drawn at one size per layer (colour tells the element; radii would mislead for ions)."""
-    from ase.data import atomic_numbers, chemical_symbols
-    from ase.data.colors import jmol_colors
-
     from seiscreen.schemas import atoms_from_dict
-    from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
     slab = atoms_from_dict(surface["slab"]["structure"])
-    sym = surface["slab"]["symmetry"]
-    symmetry = SurfaceSymmetry(np.array(sym["rotations"], dtype=int), np.array(sym["translations"], float),
-                               np.array(sym["lattice"], float))
+    symmetry = _surface_symmetry(surface)
     lattice = np.asarray(slab.cell.array[:2, :2])
     if reps is None:
         reps = (2, 2) if np.linalg.norm(lattice, axis=1).min() < 8.0 else (1, 1)
     fig = _figure(7.4, 6.2)
     ax = fig.add_subplot()
-    translations = [np.array([i, j]) for i in range(reps[0]) for j in range(reps[1])]  # the cells drawn
     around = [np.array([i, j]) for i in range(-1, reps[0] + 1) for j in range(-1, reps[1] + 1)]  # axes clip
+    atom_handles = _draw_atoms(ax, slab, lattice, around)
+    _draw_cells(ax, lattice, reps)
+    minima = surface.get("minima") or []
+    e_min = min((m["energy"] for m in minima), default=0.0)
+    norm, cmap, hop_handles = _draw_hops(ax, surface, symmetry, lattice, around, e_min)
+    minimum_handles = _draw_minima(ax, minima, symmetry, lattice, around, e_min)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8, pad=0.02)
+    bar.set_label("hop saddle energy above the lowest minimum (eV)")
 
-    # Atoms: the top layer large, the one under it small and faded (fractional xy tiled, then Cartesian).
+    box = np.array([[0, 0], [reps[0], 0], [0, reps[1]], [reps[0], reps[1]]], float) @ lattice
+    margin = 1.2
+    ax.set_xlim(box[:, 0].min() - margin, box[:, 0].max() + margin)
+    ax.set_ylim(box[:, 1].min() - margin, box[:, 1].max() + margin)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (Å)")
+    ax.set_ylabel("y (Å)")
+    ax.set_title(f"{surface_label(surface)}: {surface['key']['adsorbate']} minima and hops, {reps[0]}×{reps[1]} "
+                 f"cells\n{_barrier_summary(surface)}", fontsize=10)
+    ax.legend(handles=minimum_handles + hop_handles + atom_handles, fontsize=7.5, loc="upper left",
+              bbox_to_anchor=(0.0, -0.09), ncol=2, frameon=False)
+    return fig
+
+
+def _surface_symmetry(surface: dict):
+    """The in-plane symmetry operations stored with a surface's slab, as a ``SurfaceSymmetry``."""
+    from seiscreen.surfaces.symmetry import SurfaceSymmetry
+
+    sym = surface["slab"]["symmetry"]
+    return SurfaceSymmetry(np.array(sym["rotations"], dtype=int), np.array(sym["translations"], float),
+                           np.array(sym["lattice"], float))
+
+
+def _barrier_summary(surface: dict) -> str:
+    """'percolation barrier 0.123 eV (2D)', or why the surface is not ranked."""
+    channel_only = surface.get("channel_only")
+    barrier = surface["barrier_1d"] if channel_only else surface["barrier_2d"]
+    kind = "1D channel" if channel_only else "2D"
+    return (f"percolation barrier {barrier:.3f} eV ({kind})" if barrier is not None
+            else f"not ranked: {surface['status']}")
+
+
+def _draw_atoms(ax, slab, lattice: np.ndarray, around: list[np.ndarray]) -> list[Line2D]:
+    """The top layer large, the one under it small and faded (fractional xy tiled, then Cartesian); returns the
+    legend handles, one per element."""
+    from ase.data import atomic_numbers, chemical_symbols
+    from ase.data.colors import jmol_colors
+
     z = slab.positions[:, 2]
     frac = slab.cell.scaled_positions(slab.positions)[:, :2] % 1.0
     ztop = z.max()
@@ -237,22 +283,26 @@ def top_view(surface: dict, reps: tuple[int, int] | None = None) -> Figure:
         ax.add_collection(PatchCollection(circles, facecolors=colors, edgecolors="#444444", linewidths=0.5,
                                           alpha=alpha, zorder=1 + (1 - depth)))
         species += [chemical_symbols[n] for n in slab.numbers[mask]]
-    atom_handles = [Line2D([], [], ls="", marker="o", ms=9, mfc=jmol_colors[atomic_numbers[s]], mec="#444444",
-                           label=f"{s} (top layer; below: small, faded)" if k == 0 else s)
-                    for k, s in enumerate(dict.fromkeys(species))]
+    return [Line2D([], [], ls="", marker="o", ms=9, mfc=jmol_colors[atomic_numbers[s]], mec="#444444",
+                   label=f"{s} (top layer; below: small, faded)" if k == 0 else s)
+            for k, s in enumerate(dict.fromkeys(species))]
 
-    # Cells.
+
+def _draw_cells(ax, lattice: np.ndarray, reps: tuple[int, int]) -> None:
+    """The outline of each cell drawn: the first solid, the others dotted."""
     corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], float)
-    for t in translations:
+    for t in (np.array([i, j]) for i in range(reps[0]) for j in range(reps[1])):
         xy = (corners + t) @ lattice
         ax.plot(xy[:, 0], xy[:, 1], color="#888888", lw=0.8 if t.any() else 1.6, ls=":" if t.any() else "-",
                 zorder=2)
 
-    minima = surface.get("minima") or []
-    e_min = min((m["energy"] for m in minima), default=0.0)
+
+def _draw_hops(ax, surface: dict, symmetry, lattice: np.ndarray, around: list[np.ndarray], e_min: float):
+    """Every copy of every hop, coloured by its saddle above ``e_min``, failed ones dashed grey, the percolating
+    network's over a red band; returns the colour scale (norm, cmap) and the legend handles of the red band and
+    the dashes where drawn."""
     hops = surface.get("hops") or []
-    channel_only = surface.get("channel_only")
-    path = set(surface.get("path_hops_1d") if channel_only else surface.get("path_hops_2d") or [])
+    path = set(surface.get("path_hops_1d") if surface.get("channel_only") else surface.get("path_hops_2d") or [])
     levels = [h["saddle_energy"] - e_min for h in hops if h["status"] in USABLE and h["saddle_energy"] is not None]
     norm = Normalize(vmin=0.0, vmax=max(levels + [1e-3]))
     cmap = colormaps["viridis"]
@@ -271,8 +321,19 @@ def top_view(surface: dict, reps: tuple[int, int] | None = None) -> Figure:
                 else:
                     ax.plot(xy[:, 0], xy[:, 1], color="#777777", lw=1.5, ls="--", zorder=4)
                     failed_drawn = True
+    handles = []
+    if path_drawn:
+        handles.append(Line2D([], [], color="#E0433A", lw=7, alpha=0.35,
+                              label="percolating network at the barrier level"))
+    if failed_drawn:
+        handles.append(Line2D([], [], color="#777777", lw=1.5, ls="--", label="failed hop (no barrier)"))
+    return norm, cmap, handles
 
-    minimum_handles = []
+
+def _draw_minima(ax, minima: list[dict], symmetry, lattice: np.ndarray, around: list[np.ndarray],
+                 e_min: float) -> list[Line2D]:
+    """Every copy of every minimum, one colour each; returns their legend handles (energy above ``e_min``)."""
+    handles = []
     for m in minima:
         points = symmetry.orbit(np.asarray(m["frac_xy"], float) % 1.0)
         color = f"C{m['index'] % 10}"
@@ -280,35 +341,9 @@ def top_view(surface: dict, reps: tuple[int, int] | None = None) -> Figure:
             xy = (points + t) @ lattice
             ax.scatter(xy[:, 0], xy[:, 1], s=60, marker="o", c=color, edgecolors="black", linewidths=1.0,
                        zorder=6)
-        minimum_handles.append(Line2D([], [], ls="", marker="o", ms=9, mfc=color, mec="black",
-                                      label=f"m{m['index']} {m['site']}: {m['energy'] - e_min:+.3f} eV"))
-
-    extra = []
-    if path_drawn:
-        extra.append(Line2D([], [], color="#E0433A", lw=7, alpha=0.35,
-                            label="percolating network at the barrier level"))
-    if failed_drawn:
-        extra.append(Line2D([], [], color="#777777", lw=1.5, ls="--", label="failed hop (no barrier)"))
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8, pad=0.02)
-    bar.set_label("hop saddle energy above the lowest minimum (eV)")
-
-    box = np.array([[0, 0], [reps[0], 0], [0, reps[1]], [reps[0], reps[1]]], float) @ lattice
-    margin = 1.2
-    ax.set_xlim(box[:, 0].min() - margin, box[:, 0].max() + margin)
-    ax.set_ylim(box[:, 1].min() - margin, box[:, 1].max() + margin)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (Å)")
-    ax.set_ylabel("y (Å)")
-    barrier = surface["barrier_1d"] if channel_only else surface["barrier_2d"]
-    kind = "1D channel" if channel_only else "2D"
-    summary = (f"percolation barrier {barrier:.3f} eV ({kind})" if barrier is not None
-               else f"not ranked: {surface['status']}")
-    adsorbate = surface["key"]["adsorbate"]
-    ax.set_title(f"{surface_label(surface)}: {adsorbate} minima and hops, {reps[0]}×{reps[1]} cells\n{summary}",
-                 fontsize=10)
-    ax.legend(handles=minimum_handles + extra + atom_handles, fontsize=7.5, loc="upper left",
-              bbox_to_anchor=(0.0, -0.09), ncol=2, frameon=False)
-    return fig
+        handles.append(Line2D([], [], ls="", marker="o", ms=9, mfc=color, mec="black",
+                              label=f"m{m['index']} {m['site']}: {m['energy'] - e_min:+.3f} eV"))
+    return handles
 
 
 # --------------------------------------------------------------------------------------------- scatter
@@ -343,3 +378,60 @@ def adsorption_vs_barrier(surfaces: pd.DataFrame) -> Figure:
         ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     ax.grid(alpha=0.3)
     return fig
+
+
+# --------------------------------------------------------------------------------------------- cell convergence
+
+
+def convergence_chart(series: list[dict], title: str | None = None) -> Figure:
+    """The barrier of each surface computed in growing cells against the cell size (its shortest in-plane
+    period), one line per series (``ConvergenceDoc`` dicts: ``results.convergence_documents``).
+
+    The cells grown along the lateral axis are joined by a line; cells grown in thickness are triangles at their
+    lateral size, labelled with their thickness. The band around the largest cell's barrier (the value ranked)
+    is ± the series' tolerance, drawn over the last step: an axis is converged when the cell before its last lands
+    inside it. Unconverged
+    series are dashed, with hollow markers, and named so in the legend. Cells without a barrier are left out.
+    """
+    fig = _figure(8.6, 4.8)
+    ax = fig.add_subplot()
+    several = len({s["key"]["calculator"] for s in series}) > 1  # name the calculator only where they differ
+    for k, s in enumerate(series):
+        _draw_series(ax, s, f"C{k % 10}", surface_label(s) + (f" [{s['key']['calculator']}]" if several else ""))
+    if not series:
+        ax.text(0.5, 0.5, "no convergence series", ha="center", va="center", transform=ax.transAxes)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Patch(color="#888888", alpha=0.2, lw=0,
+                         label="± tolerance around the largest cell's barrier (last step)"))
+    if any(c["axis"] == "thickness" for s in series for c in s["cells"]):
+        handles.append(Line2D([], [], ls="", marker="^", ms=7, mfc="#888888", mec="#444444",
+                              label="cell grown in thickness (label: its thickness)"))
+    adsorbate = ", ".join(sorted({s["key"]["adsorbate"] for s in series})) or "Na"
+    ax.set_xlabel("cell size: shortest in-plane period (Å)")
+    ax.set_ylabel(f"{adsorbate} adatom percolation barrier (eV)")
+    converged = sum(s["status"] == "converged" for s in series)
+    ax.set_title(title or f"barrier vs cell size: {len(series)} series, {converged} converged, "
+                          f"{len(series) - converged} unconverged", fontsize=10)
+    ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _draw_series(ax, series: dict, color: str, label: str) -> None:
+    """One surface's cells: the lateral ones as a line, the thickness ones as triangles, the tolerance band."""
+    converged = series["status"] == "converged"
+    drawn = [c for c in series["cells"] if c.get("barrier") is not None and c.get("lateral") is not None]
+    lateral = [c for c in drawn if c["axis"] != "thickness"]
+    style = {"color": color, "mec": color, "mfc": color if converged else "white", "zorder": 3}
+    ax.plot([c["lateral"] for c in lateral], [c["barrier"] for c in lateral], ls="-" if converged else "--",
+            marker="o", ms=6, lw=1.6, label=label + ("" if converged else " (unconverged)"), **style)
+    for c in drawn:
+        if c["axis"] == "thickness":
+            ax.plot([c["lateral"]], [c["barrier"]], ls="", marker="^", ms=7, **style)
+            ax.annotate(f"{c['thickness']:.1f} Å", (c["lateral"], c["barrier"]), xytext=(6, -3),
+                        textcoords="offset points", fontsize=7.5, color=color)
+    last_step = [c["lateral"] for c in series["cells"][-2:] if c.get("lateral") is not None]
+    barrier, tolerance = series.get("ranked_barrier"), series["tolerance"]
+    if barrier is not None and last_step:  # over the last step: the cell before lands inside or not
+        ax.fill_between([min(last_step) - 0.4, max(last_step) + 0.4], barrier - tolerance, barrier + tolerance,
+                        color=color, alpha=0.15, lw=0, zorder=1)

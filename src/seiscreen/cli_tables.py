@@ -1,0 +1,77 @@
+"""The tables ``seiscreen`` prints of stored results: the ranking (one table per protocol), the cell
+convergence, the hops and the saved hop reruns."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from seiscreen.cli_common import console, fmt
+
+def campaign_surfaces(surfaces, protocols: list[str]):
+    """The surfaces of a campaign's protocols (one per fidelity), in the funnel's order: one table each."""
+    mine = surfaces[surfaces["protocol_id"].isin(protocols)]
+    return mine.iloc[mine["protocol_id"].map(protocols.index).argsort(kind="stable")]
+
+
+def print_ranking(frame, title: str) -> None:
+    """One table per protocol: barriers from different protocols are never ranked against each other."""
+    from seiscreen.results import plus_minus
+
+    if frame.empty:
+        console.print("no surfaces in this store yet")
+        return
+    for protocol, group in frame.groupby("protocol_id", sort=False):
+        calculators = ", ".join(sorted(group["calculator"].unique()))
+        table = Table(title=f"{title} [{calculators}, protocol {protocol}]")
+        for column in ("rank", "surface", "barrier (eV)", "2D / 1D", "lowest hop", "E_ads (eV)", "site", "status"):
+            table.add_column(column)
+        for row in group.sort_values(["rank", "material"], na_position="last").itertuples():
+            flag = " 1D only" if row.channel_only else ""
+            table.add_row(fmt(row.rank if row.status == "ranked" else None, 0),
+                          f"{row.material}{row.facet} {row.termination}", fmt(row.barrier) + plus_minus(row) + flag,
+                          f"{fmt(row.barrier_2d)} / {fmt(row.barrier_1d)}", fmt(row.lowest_hop_barrier),
+                          fmt(row.adsorption_energy), fmt(row.lowest_site),
+                          row.status + (f": {row.reason}" if row.reason else ""))
+        console.print(table)
+
+
+def print_convergence(frame) -> None:
+    """One row per surface series: status, ranked barrier, cell term, last change per axis and the cells."""
+    if frame.empty:
+        console.print("no convergence series in this store (a campaign with a 'convergence' section makes them)")
+        return
+    table = Table(title="cell convergence")
+    for column in ("surface", "status", "barrier (eV)", "cell term", "Δ lateral", "Δ thickness", "cells"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(f"{row.material}{row.facet} {row.termination}",
+                      row.status + (f": {row.reason}" if row.reason else ""), fmt(row.ranked_barrier),
+                      fmt(row.cell_term), fmt(row.lateral_change), fmt(row.thickness_change), row.cells)
+    console.print(table)
+
+
+def print_hops(frame) -> None:
+    table = Table(title="hops")
+    for column in ("surface", "hop", "from -> to", "length (Å)", "mult.", "forward / reverse (eV)", "status",
+                   "force calls"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(f"{row.material}{row.facet} {row.termination}", row.hop_id, f"{row.start_site} -> {row.end_site}",
+                      fmt(row.length, 2), str(row.multiplicity),
+                      f"{fmt(row.forward_barrier)} / {fmt(row.reverse_barrier)}",
+                      row.status + (f": {row.reason}" if row.reason else ""), str(row.force_calls))
+    console.print(table)
+
+
+def print_reruns(frame) -> None:
+    table = Table(title="hop reruns")
+    for column in ("surface", "hop (job)", "rerun", "stored eV", "rerun eV", "change eV", "status", "force calls"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        table.add_row(f"{row.material}{row.facet} {row.termination}", f"{row.hop_id} ({row.hop_job_uuid[:8]})",
+                      f"{row.start}, {row.neb_changes}" + (f", {row.preset}" if row.preset != row.calculator else ""),
+                      fmt(row.stored_barrier), fmt(row.barrier),
+                      fmt(row.difference), row.status + (f": {row.reason}" if row.reason else ""),
+                      str(row.force_calls))
+    console.print(table)
+
