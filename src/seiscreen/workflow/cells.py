@@ -5,6 +5,7 @@ from __future__ import annotations
 from jobflow import Flow, JobConfig, OnMissing, OutputReference, Response, job
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.campaign import Campaign, MaterialSpec
 from seiscreen.convergence import Cell, cell_geometry, cell_series, judge_series, map_positions
 from seiscreen.schemas import ConvergenceCell, ConvergenceDoc, SlabDoc, SurfaceDoc, atoms_from_dict
@@ -122,7 +123,7 @@ def convergence_doc(campaign: Campaign, material: int, surfaces: list) -> Conver
                          adsorption_change=verdict.adsorption_change, cell_term=verdict.cell_term,
                          ranked_barrier=verdict.ranked_barrier, status=verdict.status, reason=verdict.reason,
                          provenance=present[-1].provenance)
-    progress.emit("convergence_done", key=doc.key, surface=doc.key.label, status=doc.status,
+    progress.emit(Event.CONVERGENCE_DONE, key=doc.key, surface=doc.key.label, status=doc.status,
                   barrier=doc.ranked_barrier, cell_term=doc.cell_term, reason=doc.reason)
     return doc
 

@@ -14,6 +14,7 @@ from ase import Atoms
 from jobflow import Flow, OutputReference, Response, job
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.bands import (SLIDE_TOLERANCE, BandFiles, HopGeometry, ThroughValleys, compute_hop_band,
                              lower_level_band, moved_band)
 from seiscreen.errors import AtomsLeftCell, SeiscreenError
@@ -75,7 +76,7 @@ class HopNebMaker(CalculatorMaker):
         computed as bands through that valley, relaxed (:class:`seiscreen.bands.ThroughValleys`).
         ``seeded_twin`` (a cold band): the content hash of the same hop's warm-started band; stored with its
         seed failed, it is this band already."""
-        progress.emit("hop_started", surface=minima.key.label, hop=hop["hop_id"])
+        progress.emit(Event.HOP_STARTED, surface=minima.key.label, hop=hop["hop_id"])
         identity = self.content_hash(minima, hop, warm, via)
         twin = unseeded_twin(seeded_twin) if warm is None and via is None else None
         try:
@@ -94,7 +95,7 @@ class HopNebMaker(CalculatorMaker):
             doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
         if via is not None and doc.intermediate is None:  # failed before a valley: still a hop through valleys
             doc = doc.model_copy(update={"intermediate": _through(via, states=[])})
-        progress.emit("hop_done", key=minima.key, surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
+        progress.emit(Event.HOP_DONE, key=minima.key, surface=minima.key.label, hop=hop["hop_id"], status=doc.status,
                       barrier=doc.forward_barrier)
         return doc.model_copy(update={"content_hash": identity})
 
@@ -197,7 +198,7 @@ def hop_geometry(minima: MinimaDoc, hop: dict) -> HopGeometry:
 def _step_reporter(minima: MinimaDoc, hop: dict) -> Callable[[str, int, float], None]:
     """A band's ``on_step``: each optimiser step as a ``neb_step`` progress event (``seiscreen status``)."""
     def on_step(stage: str, step: int, fmax: float) -> None:
-        progress.emit("neb_step", surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
+        progress.emit(Event.NEB_STEP, surface=minima.key.label, hop=hop["hop_id"], stage=stage, step=step,
                       fmax=round(fmax, 4))
 
     return on_step
@@ -294,7 +295,7 @@ class HopsMaker(CalculatorMaker):
                 lower.name = f"lower saddle {minima.key.label} {spec['hop_id']}"
                 jobs.append(lower)
                 outputs.append(lower.output)
-        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=new_bands,
+        progress.emit(Event.HOPS_PLANNED, key=minima.key, surface=minima.key.label, n=new_bands,
                       refinement=minima.refinement)
         summary = self.summary_maker.make(minima, outputs, graph, hops_maker=self, surface_hash=surface_hash)
         summary.name = f"summary {minima.key.label}"
@@ -306,7 +307,7 @@ class HopsMaker(CalculatorMaker):
         ``twin``: for a cold band, the warm start of the same hop's other band (which may turn out to be IDPP)."""
         stored = find_done(store, "hop", self.neb_maker.content_hash(minima, spec, warm), load=True)
         if stored is not None:  # finished by an earlier run of the campaign
-            progress.emit("hop_reused", surface=minima.key.label, hop=spec["hop_id"])
+            progress.emit(Event.HOP_REUSED, surface=minima.key.label, hop=spec["hop_id"])
             return with_later_gates(HopDoc.model_validate(stored))
         seeded = self.neb_maker.content_hash(minima, spec, twin) if twin is not None else None
         neb = self.neb_maker.make(minima, spec, warm=warm, seeded_twin=seeded)

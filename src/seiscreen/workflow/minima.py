@@ -12,6 +12,7 @@ from jobflow import job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.catalog import load_bulk
 from seiscreen.hopgraph import symmetry_of
 from seiscreen.minima import Minimum, ScanCheckpoint, merge_equivalent, relax_and_verify, scan_surface
@@ -53,7 +54,7 @@ class MinimaMaker(CalculatorMaker):
     @job(config=EXPOSE_STORE)  # the store names the checkpoint folder of a long (DFT) search
     def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
         """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
-        progress.emit("minima_started", key=slab.key, surface=slab.key.label)
+        progress.emit(Event.MINIMA_STARTED, key=slab.key, surface=slab.key.label)
         identities = self.content_hashes(slab, seeds)
         identity = identities[0]
         extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
@@ -71,7 +72,7 @@ class MinimaMaker(CalculatorMaker):
         shutil.rmtree(saved, ignore_errors=True)  # finished: its document replaces the checkpoint
         accepted = [minimum_doc(m) for m in scan.accepted]
         rejected = [minimum_doc(m) for m in scan.minima if not m.accepted]
-        progress.emit("minima_done", surface=slab.key.label, n=len(accepted))
+        progress.emit(Event.MINIMA_DONE, surface=slab.key.label, n=len(accepted))
         return MinimaDoc(key=slab.key, slab=slab, clean_energy=scan.clean_energy,
                          clean_structure=atoms_to_dict(scan.clean), adsorbate_reference=scan.adsorbate_reference,
                          minima=accepted, rejected=rejected, force_calls=scan.force_calls,
@@ -105,7 +106,7 @@ class RefineMinimaMaker(CalculatorMaker):
         clean = atoms_from_dict(minima.clean_structure)
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
-        progress.emit("minima_refining", key=minima.key, surface=minima.key.label, valleys=len(split),
+        progress.emit(Event.MINIMA_REFINING, key=minima.key, surface=minima.key.label, valleys=len(split),
                       refinement=minima.refinement + 1)
         identity = self.content_hash(minima, split, deeper)
         # One file per relaxed valley, as in a minima search: a killed refinement resumes at the valley it was in.
@@ -141,7 +142,7 @@ class RefineMinimaMaker(CalculatorMaker):
             if found.accepted and holder is not None:
                 splits.append({"start": list(hop.start), "end": list(hop.end),
                                "valley": _valley_next_to_hop(hop, holder.frac_xy, symmetry).tolist()})
-        progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
+        progress.emit(Event.MINIMA_REFINED, surface=minima.key.label, n=len(accepted))
         shutil.rmtree(saved, ignore_errors=True)  # finished: its document replaces the checkpoint
         return minima.model_copy(update={
             "same_network": same_network(minima, accepted, splits),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from jobflow import Flow, Response, job
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.hopgraph import bypass_specs
 from seiscreen.neb import USABLE
 from seiscreen.schemas import HopDoc, MinimaDoc
@@ -54,7 +55,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
                 return self._with_bypass(minima, hops, graph, hops_maker, specs, edges, surface_hash)
         doc = summarise_surface(minima, hops, graph, self.provenance(with_neb=True))
         doc = doc.model_copy(update={"content_hash": surface_hash})
-        progress.emit("surface_done", key=minima.key, surface=minima.key.label, status=doc.status,
+        progress.emit(Event.SURFACE_DONE, key=minima.key, surface=minima.key.label, status=doc.status,
                       barrier=doc.ranking_barrier, **({"reason": doc.reason} if doc.status == "failed" else {}))
         return doc
 
@@ -82,7 +83,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
         store, jobs = current_store(), []
         bands = [hops_maker.band_job(minima, {**spec, "bypass": True}, None, store, jobs) for spec in specs]
         bands = [b.model_copy(update={"bypass": True}) if isinstance(b, HopDoc) else b for b in bands]
-        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=len(jobs),
+        progress.emit(Event.HOPS_PLANNED, key=minima.key, surface=minima.key.label, n=len(jobs),
                       refinement=minima.refinement)
         widened = {**graph, "edges": [*graph["edges"], *edges], "bypass": [spec["hop_id"] for spec in specs]}
         summary = self.make(minima, [*hops, *bands], widened, hops_maker=hops_maker, surface_hash=surface_hash)
@@ -106,7 +107,7 @@ class SurfaceSummaryMaker(CalculatorMaker):
             neb.name = f"neb {minima.key.label} {hop.hop_id} (through its valley)"
             jobs.append(neb)
             resolved.append(neb.output)
-        progress.emit("hops_planned", key=minima.key, surface=minima.key.label, n=len(jobs),
+        progress.emit(Event.HOPS_PLANNED, key=minima.key, surface=minima.key.label, n=len(jobs),
                       refinement=minima.refinement)
         # Hops through valleys have none left (a band that has one past MAX_INTERMEDIATES fails), so this summary
         # splits nothing; with hops_maker it can still refine from a valley deeper than every minimum.
