@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -38,8 +40,7 @@ from ase.optimize import BFGS
 
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from seiscreen.minima import adatom_frac_xy
-from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, unwrap_final, with_fixed_results
+from seiscreen.neb import NebProtocol, find_band_mirror, run_neb, with_fixed_results
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
 FMAX = 0.05
@@ -131,8 +132,9 @@ def ml_hops(material: str, preset: str = "ml") -> list[tuple[str, Atoms, Atoms, 
     from maggma.stores import MemoryStore
 
     from seiscreen.catalog import load_bulk
-    from seiscreen.hopgraph import hop_specs, symmetry_of
-    from seiscreen.workflow.hops import HopNebMaker
+    from seiscreen.bands.ends import placed_end, relaxed_hop_ends
+    from seiscreen.hopgraph import hop_specs
+    from seiscreen.workflow.hops import HopNebMaker, hop_geometry
     from seiscreen.workflow.minima import MinimaMaker
     from seiscreen.workflow.slabs import slab_doc
     from seiscreen.surfaces.slabs import SlabSettings, make_terminations
@@ -146,16 +148,16 @@ def ml_hops(material: str, preset: str = "ml") -> list[tuple[str, Atoms, Atoms, 
     maker = HopNebMaker(calculator_preset=preset, slab_settings=settings)
     hops = []
     for hop in specs:
-        start, end = np.array(hop["start"]), np.array(hop["end"])
-        initial, _ = maker._endpoint(minima, hop["start_minimum"], start)
-        final, _ = maker._endpoint(minima, hop["end_minimum"], end)
-        # As HopNebMaker._run: the hop's vector, corrected for where each relaxed end sits.
-        start_actual = adatom_frac_xy(initial)
-        end_actual = adatom_frac_xy(final)
-        end_actual = end_actual + np.rint((end - start) - (end_actual - start_actual))
-        shift = np.append((end_actual - start_actual) @ initial.cell.array[:2, :2], 0.0)
-        hops.append((f"CHGNet Na/{material}(100) {hop['hop_id']}", initial, unwrap_final(initial, final, shift),
-                     symmetry_of(minima.slab)))
+        # As the pipeline does (bands.compute_hop_band): each minimum copied onto its node, re-relaxed, and the end
+        # unwrapped along the hop's vector, corrected for where each relaxed end sits.
+        geometry = hop_geometry(minima, hop)
+        placed = tuple(placed_end(minimum, frac, node, geometry.symmetry, geometry.clean_positions)
+                       for minimum, frac, node in ((geometry.start_minimum, geometry.start_frac, geometry.start),
+                                                   (geometry.end_minimum, geometry.end_frac, geometry.end)))
+        ends = relaxed_hop_ends(maker.level, placed, (geometry.start, geometry.end), geometry.symmetry,
+                                maker.neb_protocol.endpoint_fmax, maker.minima_settings.max_steps,
+                                maker.slide_tolerance, Path(tempfile.mkdtemp(prefix="neb-force-calls-")))
+        hops.append((f"CHGNet Na/{material}(100) {hop.hop_id}", ends.initial, ends.final, geometry.symmetry))
     return hops
 
 

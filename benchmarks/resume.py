@@ -16,7 +16,6 @@ It fails when a resumed band spends more band force calls in all than the unbrok
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -36,7 +35,7 @@ from seiscreen.workflow.minima import MinimaMaker
 from seiscreen.workflow.slabs import slab_doc
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebCheckpoint
-from seiscreen.schemas import HopDoc, MinimaDoc
+from seiscreen.schemas import HopDoc, HopSpec, MinimaDoc
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 from neb_force_calls import counting  # benchmarks/ is on sys.path when a script runs
@@ -59,7 +58,7 @@ def settings(args) -> dict:
                 minima_settings=MinimaSettings(adsorbate=args.adsorbate))
 
 
-def run_hop(maker: HopNebMaker, minima: MinimaDoc, spec: dict, store_path: Path) -> HopDoc:
+def run_hop(maker: HopNebMaker, minima: MinimaDoc, spec: HopSpec, store_path: Path) -> HopDoc:
     store = open_store(store_path)
     job = maker.make(minima, spec)
     responses = run_locally(job, store=store, create_folders=True, root_dir=store_path / "runs", log=False,
@@ -76,7 +75,7 @@ def done_steps(path: Path) -> int | None:
 
 def child(args) -> None:
     minima = MinimaDoc.model_validate_json(Path(args.child[0]).read_text())
-    spec = json.loads(Path(args.child[1]).read_text())
+    spec = HopSpec.model_validate_json(Path(args.child[1]).read_text())
     run_hop(HopNebMaker(**settings(args)), minima, spec, Path(args.child[2]))
 
 
@@ -105,8 +104,8 @@ def main() -> None:
     minima = MinimaDoc.model_validate(out[minima_job.uuid][1].output)
     spec = hop_specs(minima, 6.0)[0][0]
     (work / "minima.json").write_text(minima.model_dump_json())
-    (work / "spec.json").write_text(json.dumps(spec))
-    print(f"{slab.key.label} with {args.calculator}: hop {spec['hop_id']} ({spec['length']:.2f} Å)")
+    (work / "spec.json").write_text(spec.model_dump_json())
+    print(f"{slab.key.label} with {args.calculator}: hop {spec.hop_id} ({spec.length:.2f} Å)")
 
     CALLS[0] = 0
     cold = run_hop(CountingNebMaker(**settings(args)), minima, spec, work / "cold")

@@ -33,6 +33,7 @@ from seiscreen.campaign import Campaign
 from seiscreen.workflow.surface import surface_makers
 from seiscreen.catalog import load_bulk
 from seiscreen.workflow.slabs import slab_doc
+from seiscreen.schemas import WarmStart
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import make_terminations
 
@@ -66,7 +67,7 @@ def main() -> None:
         slab = slab_doc(term, args.adsorbate, calculator)
         warm = None
         if warm_from is not None:
-            warm = [{"start": h.start, "end": h.end, "band": h.band} for h in warm_from]
+            warm = [WarmStart(start=h.start, end=h.end, band=h.band) for h in warm_from]
         flow = surface.make(slab, warm=warm)
         run_locally(flow, store=store, log=False, create_folders=True, root_dir=work / "runs")
 
@@ -109,10 +110,10 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
         (minima,) = [MinimaDoc.model_validate(d["output"]) for d in store.query(
             {"output.doc_type": "minima", "output.key": hop["key"], "output.refinement": hop["refinement"]},
             properties=["output"], load=True)][-1:]
-        (spec,) = [s for s in hop_specs(minima, campaign.max_hop_length)[0] if s["hop_id"] == hop["hop_id"]]
-        if (minima.content_hash, spec["hop_id"]) in seen:
+        (spec,) = [s for s in hop_specs(minima, campaign.max_hop_length)[0] if s.hop_id == hop["hop_id"]]
+        if (minima.content_hash, spec.hop_id) in seen:
             continue
-        seen.add((minima.content_hash, spec["hop_id"]))
+        seen.add((minima.content_hash, spec.hop_id))
         surface, _ = surface_makers(campaign, high, SlabSettings(**hop["provenance"]["slab_settings"]),
                              hop["key"]["adsorbate"])
         neb_maker = surface.hops_maker.neb_maker
@@ -135,7 +136,7 @@ def from_campaign_store(campaign_file: str, location: str, ml_band: bool = False
 
         cold = computed(None)
         if ml_band:  # the seed the funnel gives a hop the lower fidelity has no band of
-            warm = computed({"start": spec["start"], "end": spec["end"], "relax_with": campaign.fidelities[0]})
+            warm = computed(WarmStart(start=spec.start, end=spec.end, relax_with=campaign.fidelities[0]))
         else:
             warm = hop
         pairs.append((cold, warm))

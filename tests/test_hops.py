@@ -175,14 +175,14 @@ def test_a_valley_merged_into_a_lower_minimum_beside_the_hops_end_routes_the_hop
 
 def test_a_refinement_that_adds_no_minimum_and_no_new_split_leaves_the_network_as_it_was():
     from seiscreen.verdicts import same_network
-    from seiscreen.schemas import MinimaDoc, MinimumDoc
+    from seiscreen.schemas import MinimaDoc, MinimumDoc, SplitHop
 
-    split = {"start": [0.0, 0.0], "end": [0.5, 0.0], "valley": [0.25, 0.0]}
+    split = SplitHop(start=[0.0, 0.0], end=[0.5, 0.0], valley=[0.25, 0.0])
     before = MinimaDoc.model_construct(minima=[MinimumDoc.model_construct(frac_xy=[0.0, 0.0]),
                                                MinimumDoc.model_construct(frac_xy=[0.5, 0.5])], split_hops=[split])
     same = [MinimumDoc.model_construct(frac_xy=[0.0, 0.0]), MinimumDoc.model_construct(frac_xy=[0.5, 0.5])]
-    assert same_network(before, same, [dict(split)])  # the same valley found again
-    assert not same_network(before, same, [{**split, "valley": [0.3, 0.1]}])  # a new route
+    assert same_network(before, same, [split.model_copy()])  # the same valley found again
+    assert not same_network(before, same, [split.model_copy(update={"valley": [0.3, 0.1]})])  # a new route
     assert not same_network(before, [*same, MinimumDoc.model_construct(frac_xy=[0.25, 0.0])], [])  # a new minimum
 
 

@@ -190,6 +190,7 @@ def test_status_of_a_local_run_counts_neb_bands_and_names_the_refinement_round(t
     import logging
 
     from seiscreen import progress
+    from seiscreen.progress import Event
     from seiscreen.runner import _StatusHandler
     from seiscreen.schemas import SurfaceKey
 
@@ -204,20 +205,20 @@ def test_status_of_a_local_run_counts_neb_bands_and_names_the_refinement_round(t
             return row["state"], row["detail"]
 
         with caplog.at_level(logging.INFO, logger="seiscreen.progress"):
-            progress.emit("surface_pending", key=key, surface=key.label)
-            progress.emit("minima_started", key=key, surface=key.label)
+            progress.emit(Event.SURFACE_PENDING, key=key, surface=key.label)
+            progress.emit(Event.MINIMA_STARTED, key=key, surface=key.label)
             assert detail() == ("running", "minima search")
-            progress.emit("hops_planned", key=key, surface=key.label, n=6, refinement=0)
-            progress.emit("hop_done", key=key, surface=key.label, hop="hop0-m0-m0", status="accepted", barrier=0.1)
+            progress.emit(Event.HOPS_PLANNED, key=key, surface=key.label, n=6, refinement=0)
+            progress.emit(Event.HOP_DONE, key=key, surface=key.label, hop="hop0-m0-m0", status="accepted", barrier=0.1)
             assert detail() == ("running", "1/6 NEB band(s) done")
-            progress.emit("minima_refining", key=key, surface=key.label, valleys=2, refinement=1)
+            progress.emit(Event.MINIMA_REFINING, key=key, surface=key.label, valleys=2, refinement=1)
             assert detail() == ("running", "refinement 1: relaxing 2 valley(s)")
-            progress.emit("hops_planned", key=key, surface=key.label, n=4, refinement=1)
+            progress.emit(Event.HOPS_PLANNED, key=key, surface=key.label, n=4, refinement=1)
             for _ in range(3):
-                progress.emit("hop_done", key=key, surface=key.label, hop="hop2-m0-m1", status="accepted",
+                progress.emit(Event.HOP_DONE, key=key, surface=key.label, hop="hop2-m0-m1", status="accepted",
                               barrier=0.07)
             assert detail() == ("running", "3/4 NEB band(s) done (refinement 1)")
-            progress.emit("surface_done", key=key, surface=key.label, status="ranked", barrier=0.5674)
+            progress.emit(Event.SURFACE_DONE, key=key, surface=key.label, status="ranked", barrier=0.5674)
             assert detail() == ("done", "ranked 0.567 eV")
     finally:
         progress.log.removeHandler(handler)

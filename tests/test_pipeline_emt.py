@@ -24,7 +24,7 @@ from seiscreen.workflow.summary import SurfaceSummaryMaker
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.results import load_results
-from seiscreen.schemas import atoms_from_dict
+from seiscreen.schemas import WarmStart, atoms_from_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
@@ -397,7 +397,7 @@ def test_a_band_relaxed_by_the_lower_fidelity_between_this_levels_ends_seeds_the
     (spec,) = hop_specs(minima, 6.0)[0]
     maker = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                         neb_protocol=NebProtocol())
-    seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
+    seed = WarmStart(start=spec.start, end=spec.end, relax_with="emt")
     run_locally(maker.make(minima, spec, warm=seed), store=emt_store, log=False)
     warm = HopDoc.model_validate(find_done(emt_store, "hop", maker.content_hash(minima, spec, seed), load=True))
     cold = HopDoc.model_validate(find_done(emt_store, "hop", maker.content_hash(minima, spec), load=True))
@@ -482,7 +482,7 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
     responses = run_locally(hops.make(minima), store=store, log=False, ensure_success=True)
     surface = next(r[1].output for r in responses.values() if getattr(r[1].output, "doc_type", "") == "surface")
     (spec,) = hop_makers.hop_specs(minima, 6.0)[0]
-    seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
+    seed = WarmStart(start=spec.start, end=spec.end, relax_with="emt")
     warm, cold = (HopDoc.model_validate(find_done(store, "hop", neb.content_hash(minima, spec, start), load=True))
                   for start in (seed, None))
     assert not warm.warm_start and warm.status == "accepted" and warm.force_calls > 0
@@ -520,7 +520,7 @@ def test_a_warm_band_resumed_from_its_checkpoint_still_says_whether_it_started_f
     neb = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                       neb_protocol=NebProtocol())
     (spec,) = hop_makers.hop_specs(minima, 6.0)[0]
-    seed = {"start": spec["start"], "end": spec["end"], "relax_with": "emt"}
+    seed = WarmStart(start=spec.start, end=spec.end, relax_with="emt")
     relaxed_band, noise = HopNebMaker._relaxed_band, np.random.default_rng(0)
     # A seed that fails its gates, or one a little off its own saddle (so the band takes steps to be stopped in).
     monkeypatch.setattr(HopNebMaker, "_relaxed_band", lambda self, *args: None if seed_fails else [

@@ -4,7 +4,13 @@ hops along x (0.2 eV) and y (0.3 eV), and a failed hop to a second minimum or al
 import pytest
 
 from seiscreen.verdicts import summarise_surface
-from seiscreen.schemas import HopDoc, MinimaDoc, MinimumDoc, Provenance, SurfaceKey
+from seiscreen.schemas import GraphEdgeSpec, HopDoc, HopGraph, MinimaDoc, MinimumDoc, Provenance, SurfaceKey
+
+
+def hop_graph(nodes: list[int], edges: list[dict]) -> HopGraph:
+    """The graph of ``nodes`` (the minimum behind each) and ``edges`` {i, j, image, hop}."""
+    return HopGraph(nodes=nodes, edges=[GraphEdgeSpec(**e, i_minimum=nodes[e["i"]], j_minimum=nodes[e["j"]])
+                                        for e in edges])
 
 
 def minimum(index, energy):
@@ -31,7 +37,7 @@ def summary(failed_hop):
                                        calculator="emt"))
     edges = [{"i": 0, "j": 0, "image": [1, 0], "hop": 0}, {"i": 0, "j": 0, "image": [0, 1], "hop": 1},
              {"hop": 2, **failed_hop}]
-    graph = {"nodes": [0, 1], "edges": edges}
+    graph = hop_graph([0, 1], edges)
     hops = [hop("hop0", 0, 0, 0.2), hop("hop1", 0, 0, 0.3),
             hop("hop2", 0, edges[2]["j"], None, status="failed")]
     return summarise_surface(minima, hops, graph, Provenance.model_construct())
@@ -57,8 +63,8 @@ def test_a_valley_relaxed_below_the_lowest_minimum_leaves_the_surface_unranked()
                                        calculator="emt"))
     through = hop("hop0", 0, 0, 0.2).model_copy(update={"start_energy": 0.0, "intermediate": {
         "states": [{"energy": -0.06}]}})  # its valley relaxed 0.06 eV below m0
-    graph = {"nodes": [0, 1], "edges": [{"i": 0, "j": 0, "image": [1, 0], "hop": 0},
-                                        {"i": 0, "j": 0, "image": [0, 1], "hop": 1}]}
+    graph = hop_graph([0, 1], [{"i": 0, "j": 0, "image": [1, 0], "hop": 0},
+                               {"i": 0, "j": 0, "image": [0, 1], "hop": 1}])
     doc = summarise_surface(minima, [through, hop("hop1", 0, 0, 0.3)], graph, Provenance.model_construct())
     assert doc.status == "incomplete" and "0.060 eV below the lowest minimum" in doc.reason
 
@@ -111,7 +117,7 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
         return Job(print)
 
     monkeypatch.setattr(HopsMaker, "make", hops_again)
-    graph = {"nodes": [0, 1], "edges": []}
+    graph = hop_graph([0, 1], [])
     maker = SurfaceSummaryMaker(max_refinements=2)
     response = SurfaceSummaryMaker.make.original(maker, minima, [through, plain], graph, hops_maker=HopsMaker())
     assert isinstance(response, Response) and refined[0][0].interior_minimum_image == 2
@@ -139,7 +145,7 @@ def test_a_surface_without_a_verified_minimum_says_what_became_of_every_start():
         minima=[], rejected=rejected, error=None, force_calls=0, slab=None,
         key=SurfaceKey.model_construct(material="X", miller=[1, 0, 0], termination_id="t", adsorbate="Na",
                                        calculator="emt"))
-    doc = summarise_surface(minima, [], {"nodes": [], "edges": []}, Provenance.model_construct())
+    doc = summarise_surface(minima, [], hop_graph([], []), Provenance.model_construct())
     assert doc.status == "no_minima" and doc.reason == (
         "no verified adsorbed minimum: 3 start(s) rejected (2 desorbed, 1 adsorbed but not verified; "
         "see rejected minima)")

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from seiscreen.execution.status import StatusBook, surface_detail
+from seiscreen.progress import Event
 from seiscreen.results import Results, load_results, protocol_id
 from seiscreen.store import open_store, resolve_location, runs_folder, store_lock
 
@@ -47,20 +48,20 @@ class _ProgressHandler(logging.Handler):
                 self.state.failed.append(message.split(" failed with exception")[0])
             return
         f, s = record.seiscreen_fields, self.state
-        if event == "surfaces_planned":
+        if event == Event.SURFACES_PLANNED:
             s.surfaces_planned += f["n"]
-        elif event == "minima_started":
+        elif event == Event.MINIMA_STARTED:
             s.current = f"minima of {f['surface']}"
-        elif event == "hops_planned":
+        elif event == Event.HOPS_PLANNED:
             s.hops_planned += f["n"]
             s.current = f"NEBs of {f['surface']}"
-        elif event == "neb_step":
+        elif event == Event.NEB_STEP:
             s.neb = f"{f['hop']} {f['stage']} step {f['step']} fmax {f['fmax']:.3f} eV/Å"
-        elif event == "hop_done":
+        elif event == Event.HOP_DONE:
             s.hops_done += 1
             barrier = f"{f['barrier']:.3f} eV" if f["barrier"] is not None else "-"
             s.last = [*s.last[-4:], f"{f['surface']} {f['hop']}: {f['status']} {barrier}"]
-        elif event == "surface_done":
+        elif event == Event.SURFACE_DONE:
             s.surfaces_done += 1
         self.refresh()
 
@@ -83,20 +84,20 @@ class _LineHandler(_ProgressHandler):
             self.console.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def progress_line(event: str, f: dict) -> str | None:
+def progress_line(event: Event, f: dict) -> str | None:
     """The plain line of a progress event that finishes a step, or None for the others."""
     energy = (lambda value: "-" if value is None else f"{value:.3f} eV")
-    if event in ("minima_done", "minima_refined"):
+    if event in (Event.MINIMA_DONE, Event.MINIMA_REFINED):
         found = f"{f['n']} minim{'um' if f['n'] == 1 else 'a'}"
-        return f"minima {'search' if event == 'minima_done' else 'refined'} {f['surface']}: {found}"
-    if event == "hop_done":
+        return f"minima {'search' if event == Event.MINIMA_DONE else 'refined'} {f['surface']}: {found}"
+    if event == Event.HOP_DONE:
         return f"NEB band {f['surface']} {f['hop']}: {f['status']}, barrier {energy(f['barrier'])}"
-    if event == "surface_done":
+    if event == Event.SURFACE_DONE:
         reason = f": {f['reason']}" if f.get("reason") else ""
         return f"surface {f['surface']}: {f['status']}, barrier {energy(f['barrier'])}{reason}"
-    if event == "surface_reused":
+    if event == Event.SURFACE_REUSED:
         return f"surface {f['surface']}: reused from the store"
-    if event == "convergence_done":
+    if event == Event.CONVERGENCE_DONE:
         cell_term = "-" if f["cell_term"] is None else f"{f['cell_term']:.3f} eV"
         return f"cell series {f['surface']}: {f['status']}, barrier {energy(f['barrier'])}, cell term {cell_term}"
     return None
@@ -126,24 +127,24 @@ class _StatusHandler(logging.Handler):
         f = record.seiscreen_fields
         where = (key.material, key.miller, key.termination_id)
         unit = self.book.key(*where, calculator=key.calculator)
-        if event == "surface_pending":
+        if event == Event.SURFACE_PENDING:
             self.book.set(unit, "pending", *where, calculator=key.calculator)
-        elif event == "minima_started":
+        elif event == Event.MINIMA_STARTED:
             self.book.set(unit, "running", *where, calculator=key.calculator, detail="minima search")
-        elif event == "minima_refining":
+        elif event == Event.MINIMA_REFINING:
             self.book.update(unit, detail=f"refinement {f['refinement']}: relaxing {f['valleys']} valley(s)")
-        elif event == "hops_planned":
+        elif event == Event.HOPS_PLANNED:
             self.bands[unit] = [0, f["n"], f["refinement"]]
             self.book.update(unit, detail=self._bands_detail(unit))
-        elif event == "hop_done" and unit in self.bands:
+        elif event == Event.HOP_DONE and unit in self.bands:
             self.bands[unit][0] += 1
             self.book.update(unit, detail=self._bands_detail(unit))
-        elif event == "surface_reused":
+        elif event == Event.SURFACE_REUSED:
             self.book.set(unit, "done", *where, calculator=key.calculator, detail="reused from the store")
-        elif event == "surface_done":
+        elif event == Event.SURFACE_DONE:
             self.book.set(unit, "failed" if f["status"] == "failed" else "done", *where, calculator=key.calculator,
                           detail=surface_detail(f["status"], f["barrier"]), reason=f.get("reason", ""))
-        elif event == "convergence_done":  # the series' verdict replaces its last cell's
+        elif event == Event.CONVERGENCE_DONE:  # the series' verdict replaces its last cell's
             self.book.set(unit, "done", *where, calculator=key.calculator, reason=f.get("reason", ""),
                           detail=surface_detail("ranked" if f["status"] == "converged" else f["status"],
                                                 f["barrier"]))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from ase import Atoms
 from ase.io.jsonio import decode, encode
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 VERSIONED_PACKAGES = ("seiscreen", "ase", "pymatgen", "jobflow", "maggma", "numpy", "spglib")
 
@@ -96,6 +96,103 @@ def _installed_versions() -> tuple[tuple[str, str | None], ...]:
     return tuple(out)
 
 
+class MinimumSeed(BaseModel):
+    """An extra start of a minima search: a minimum another fidelity (or a smaller cell) found.
+
+    Site classes are always searched too; a seed only adds a start (``MinimaMaker.make``).
+    """
+
+    name: str = Field(description="where it comes from, e.g. the other level's site label; the start is named "
+                      "seed-<name>")
+    position: list[float] = Field(description="the adatom's Cartesian position on this slab, Å (x, y, z)")
+
+
+class SplitHop(BaseModel):
+    """A hop whose band had a valley, and where that valley relaxed to (``MinimaDoc.split_hops``).
+
+    The hop network routes such a hop through the valley's minimum instead of rebuilding it
+    (:func:`seiscreen.surfaces.hops.build_hop_network`).
+    """
+
+    start: list[float] = Field(description="the hop's start, fractional in-plane")
+    end: list[float] = Field(description="the hop's end, fractional in-plane")
+    valley: list[float] = Field(description="the copy of the minimum the valley relaxed into next to the hop, "
+                                "fractional in-plane in the frame of start and end")
+
+
+class HopSpec(BaseModel):
+    """One symmetry-unique hop as a NEB job's input (``hopgraph.hop_specs``): its minima, ends and weight.
+
+    Its content hash reads only the two minima and the two ends (``HopNebMaker.content_hash``).
+    """
+
+    hop_id: str = Field(description="hop<index>-m<start>-m<end>, e.g. hop0-m0-m1")
+    index: int = Field(description="the hop class: its place among the surface's hops; graph edges refer to it")
+    start_minimum: int = Field(description="index of the start minimum (MinimaDoc.minima)")
+    end_minimum: int = Field(description="index of the end minimum")
+    start: list[float] = Field(description="the start, fractional in-plane")
+    end: list[float] = Field(description="the end, fractional in-plane")
+    length: float = Field(description="in-plane length, Å")
+    multiplicity: int = Field(description="symmetry copies of the hop in the cell (both directions)")
+    bypass: bool = Field(False, description="a hop the Gabriel neighbour test left out, computed because it "
+                         "could lower the percolation level (hopgraph.bypass_specs)")
+
+    @classmethod
+    def of(cls, hop: HopDoc, index: int) -> HopSpec:
+        """The spec of a computed hop (its class index ``index``: its place among the surface's hops)."""
+        return cls(index=index, **hop.model_dump(include={"hop_id", "start_minimum", "end_minimum", "start", "end",
+                                                          "length", "multiplicity", "bypass"}))
+
+
+class GraphEdgeSpec(BaseModel):
+    """One edge of a surface's hop graph: a hop between two minima copies of the cell, maybe into a next cell."""
+
+    i: int = Field(description="the start node (HopGraph.nodes)")
+    j: int = Field(description="the end node")
+    image: list[int] = Field(description="the periodic image of the cell the end node lies in (two integers)")
+    hop: int = Field(description="the hop class it is a copy of (HopSpec.index)")
+    i_minimum: int = Field(description="the minimum behind node i")
+    j_minimum: int = Field(description="the minimum behind node j")
+
+
+class HopGraph(BaseModel):
+    """A surface's periodic hop graph for percolation (``hopgraph.hop_specs``): nodes are the copies of the
+    minima in one cell, edges the copies of the hops."""
+
+    nodes: list[int] = Field(description="per node: the index of the minimum it is a copy of")
+    edges: list[GraphEdgeSpec] = Field(description="every copy of every hop between the nodes")
+    bypass: list[str] | None = Field(None, description="hop ids of the bypass hops (hopgraph.bypass_specs) the "
+                                     "graph was widened with; None: bypass hops not yet looked for")
+
+    @property
+    def bypass_ids(self) -> set[str]:
+        """The bypass hops' ids (empty before any were looked for)."""
+        return set(self.bypass or ())
+
+
+class WarmStart(BaseModel):
+    """Where a hop's band starts instead of IDPP: the same hop's band at another fidelity, or a band a cheaper
+    level relaxes between this level's ends (``HopNebMaker.make``).
+
+    ``band`` may hold a jobflow ``OutputReference`` (typed ``Any`` here: schemas imports no jobflow). Passed to a
+    job, the warm start is serialised with it and jobflow resolves the reference inside the model before the job
+    runs (``jobflow.core.reference.find_and_resolve_references``), so the job sees the images themselves.
+    """
+
+    start: list[float] = Field(description="the other band's hop start, fractional in-plane")
+    end: list[float] = Field(description="the other band's hop end, fractional in-plane")
+    band: Any = Field(None, description="the other band's final images (ASE JSON dicts), or a jobflow "
+                      "OutputReference to them (or its serialised dict) until the job that takes it runs")
+    relax_with: str | None = Field(None, description="instead of a band: the calculator preset that relaxes a "
+                                   "band between this level's relaxed ends (bands.lower_level_band)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WarmStart:
+        if (self.band is None) == (self.relax_with is None):
+            raise ValueError("a warm start names either its band or relax_with (the level that relaxes one)")
+        return self
+
+
 class Provenance(BaseModel):
     """How a number was made: calculator, every protocol, versions, date and machine."""
 
@@ -163,9 +260,9 @@ class MinimaDoc(BaseModel):
     rejected: list[MinimumDoc]
     force_calls: int
     refinement: int = 0  # how many times minima found inside NEB bands were added
-    # Hops whose band had a valley, and where it relaxed to: {"start", "end", "valley"} fractional in-plane. The hop
-    # network routes such a hop through the valley's minimum instead of rebuilding it (surfaces/hops.py).
-    split_hops: list[dict] = []
+    # Hops whose band had a valley, and where it relaxed to. The hop network routes such a hop through the valley's
+    # minimum instead of rebuilding it (surfaces/hops.py).
+    split_hops: list[SplitHop] = []
     # Set by a refinement that left the hop network as it was (verdicts.same_network): no further round is run.
     same_network: bool = False
     # Set by the one refinement started from valleys below every minimum (verdicts.deeper_valleys), and kept by later

@@ -11,7 +11,8 @@ import numpy as np
 from seiscreen.hopgraph import graph_edges
 from seiscreen.minima import Minimum
 from seiscreen.neb import USABLE, band_slip, follows_hop, slip_reason
-from seiscreen.schemas import HopDoc, HopSummary, MinimaDoc, MinimumDoc, Provenance, SurfaceDoc, atoms_from_dict
+from seiscreen.schemas import (HopDoc, HopGraph, HopSummary, MinimaDoc, MinimumDoc, Provenance, SplitHop, SurfaceDoc,
+                               atoms_from_dict)
 from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
 from seiscreen.surfaces.sites import Outcome
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
@@ -31,7 +32,7 @@ def with_later_gates(doc: HopDoc) -> HopDoc:
     return doc.model_copy(update={"gates": gates, "status": "failed", "reason": slip_reason(slip)})
 
 
-def same_network(before: MinimaDoc, minima: list[MinimumDoc], splits: list[dict]) -> bool:
+def same_network(before: MinimaDoc, minima: list[MinimumDoc], splits: list[SplitHop]) -> bool:
     """A refinement that leaves the hop network as it was: the same minima at the same places (energies may be
     lower) and no split not recorded before. Its hops would be the same bands again."""
     def close(a, b) -> bool:
@@ -41,7 +42,8 @@ def same_network(before: MinimaDoc, minima: list[MinimumDoc], splits: list[dict]
             minima, before.minima, strict=True)):
         return False
     known = before.split_hops
-    return all(any(all(close(s[k], o[k]) for k in ("start", "end", "valley")) for o in known) for s in splits)
+    return all(any(all(close(getattr(s, k), getattr(o, k)) for k in ("start", "end", "valley")) for o in known)
+               for s in splits)
 
 
 # eV: a valley relaxed to within this of a rejected state's energy is that state (NaBi(111): 1-2 meV apart).
@@ -107,7 +109,7 @@ def _no_minima_reason(rejected: list[MinimumDoc]) -> str:
             if rejected else "no verified adsorbed minimum")
 
 
-def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, provenance: Provenance) -> SurfaceDoc:
+def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: HopGraph, provenance: Provenance) -> SurfaceDoc:
     """Percolation barrier from the usable hops; a failed hop that could open a lower path blocks the ranking."""
     common = _common_fields(minima, hops, provenance)
     empty = dict(barrier_2d=None, barrier_1d=None, lowest_hop_barrier=None, channel_only=False, limiting_hop_1d=None,
@@ -121,7 +123,7 @@ def summarise_surface(minima: MinimaDoc, hops: list[HopDoc], graph: dict, proven
     energies, edges = graph_edges(minima, hops, graph)
     barrier = percolation_barrier(energies, edges)
     status, reason, bounds = _verdict(minima, hops, graph, energies, edges, barrier)
-    bypass = set(graph.get("bypass", ()))  # extra hops beyond the neighbour network: used when usable, else left out
+    bypass = graph.bypass_ids  # extra hops beyond the neighbour network: used when usable, else left out
     unresolved = [h.hop_id for h in hops if h.status not in USABLE and h.hop_id in bypass]
     if unresolved:
         reason = "; ".join(filter(None, [reason, f"bypass hop(s) {', '.join(unresolved)} not usable, left out"]))
@@ -155,9 +157,9 @@ def _barrier_fields(barrier, hops: list[HopDoc]) -> dict:
                 directions_2d=[list(t) for t in barrier.two_d.directions])
 
 
-def _verdict(minima: MinimaDoc, hops: list[HopDoc], graph: dict, energies, edges, barrier):
+def _verdict(minima: MinimaDoc, hops: list[HopDoc], graph: HopGraph, energies, edges, barrier):
     """(status, reason, barrier bounds or None) of a surface with minima."""
-    bypass = set(graph.get("bypass", ()))
+    bypass = graph.bypass_ids
     failed = [h for h in hops if h.status not in USABLE and h.hop_id not in bypass]
     # A saddle never lies below the higher of its two ends, so a failed hop whose higher end is at or above
     # the percolation level cannot open a lower path: it does not block the ranking. Any other failed hop does.
@@ -209,12 +211,12 @@ def _higher_end(minima: MinimaDoc, hop: HopDoc) -> float:
     return max(minima.minima[hop.start_minimum].energy, minima.minima[hop.end_minimum].energy)
 
 
-def _with_failed_barrierless(energies, edges, graph, by_index, failed, minima):
+def _with_failed_barrierless(energies, edges, graph: HopGraph, by_index, failed, minima):
     """The percolation with every failed hop as easy as a hop can be: its saddle at its higher end (a saddle never
     lies below it). Its barriers are lower bounds; those without the failed hops are upper bounds."""
     lowest = {h.hop_id: _higher_end(minima, h) for h in failed}
-    extra = [GraphEdge(e["i"], e["j"], tuple(e["image"]), lowest[by_index[e["hop"]]], by_index[e["hop"]])
-             for e in graph["edges"] if by_index[e["hop"]] in lowest]
+    extra = [GraphEdge(e.i, e.j, tuple(e.image), lowest[by_index[e.hop]], by_index[e.hop])
+             for e in graph.edges if by_index[e.hop] in lowest]
     return percolation_barrier(energies, edges + extra)
 
 

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from seiscreen.execution import worker
 from seiscreen.execution.status import StatusBook, surface_detail
+from seiscreen.progress import Event
 from seiscreen.store import find_done_job, open_store, resolve_location
 
 log = logging.getLogger(__name__)
@@ -270,9 +271,9 @@ def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
                 display.counts["running"] += 1
         elif event["kind"] == "progress":
             fields = event["fields"]
-            if event["event"] == "hop_done":
+            if event["event"] == Event.HOP_DONE:
                 display.hops_done += 1
-            elif event["event"] == "neb_step":
+            elif event["event"] == Event.NEB_STEP:
                 display.neb = f"{fields['hop']} {fields['stage']} step {fields['step']} fmax {fields['fmax']:.3f}"
 
 

@@ -40,9 +40,9 @@ class _ForwardProgress(logging.Handler):
         self.unit = unit
 
     def emit(self, record: logging.LogRecord) -> None:
-        event = getattr(record, "seiscreen_event", None)
+        event = getattr(record, "seiscreen_event", None)  # a progress.Event: a str, sent as its value
         if event is not None:
-            send_event("progress", unit=self.unit, event=event, fields=record.seiscreen_fields)
+            send_event("progress", unit=self.unit, event=str(event), fields=record.seiscreen_fields)
 
 
 class _JobFailures(logging.Handler):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from jobflow import Flow, JobConfig, OnMissing, OutputReference, Response, job
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.campaign import Campaign, MaterialSpec
 from seiscreen.convergence import Cell, cell_geometry, cell_series, judge_series, map_positions
-from seiscreen.schemas import ConvergenceCell, ConvergenceDoc, SlabDoc, SurfaceDoc, atoms_from_dict
+from seiscreen.schemas import ConvergenceCell, ConvergenceDoc, MinimumSeed, SlabDoc, SurfaceDoc, atoms_from_dict
 from seiscreen.store import find_done_job
 from seiscreen.surfaces.slabs import SlabSettings
 from seiscreen.workflow.base import current_store
@@ -90,7 +91,7 @@ def _cell_surfaces(surface: SurfaceFlowMaker, docs: list[SlabDoc], previous: lis
     return flows, outputs
 
 
-def cell_seeds(smaller: SurfaceDoc, slab: SlabDoc, cell: int) -> list[dict]:
+def cell_seeds(smaller: SurfaceDoc, slab: SlabDoc, cell: int) -> list[MinimumSeed]:
     """The smaller cell's minima as starting points on ``slab``: mapped through the lattice (convergence.
     map_positions), named after the cell they come from."""
     if not smaller.minima:
@@ -100,7 +101,7 @@ def cell_seeds(smaller: SurfaceDoc, slab: SlabDoc, cell: int) -> list[dict]:
     positions = map_positions([m["position"] for m in smaller.minima], old,
                               smaller.slab.termination["supercell_matrix"], new,
                               slab.termination["supercell_matrix"])
-    return [{"name": f"cell{cell - 1}-{m['site']}", "position": [round(float(x), 6) for x in p]}
+    return [MinimumSeed(name=f"cell{cell - 1}-{m['site']}", position=[round(float(x), 6) for x in p])
             for m, p in zip(smaller.minima, positions, strict=True)]
 
 
@@ -122,7 +123,7 @@ def convergence_doc(campaign: Campaign, material: int, surfaces: list) -> Conver
                          adsorption_change=verdict.adsorption_change, cell_term=verdict.cell_term,
                          ranked_barrier=verdict.ranked_barrier, status=verdict.status, reason=verdict.reason,
                          provenance=present[-1].provenance)
-    progress.emit("convergence_done", key=doc.key, surface=doc.key.label, status=doc.status,
+    progress.emit(Event.CONVERGENCE_DONE, key=doc.key, surface=doc.key.label, status=doc.status,
                   barrier=doc.ranked_barrier, cell_term=doc.cell_term, reason=doc.reason)
     return doc
 

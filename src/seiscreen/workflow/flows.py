@@ -10,7 +10,7 @@ from seiscreen.campaign import Campaign
 from seiscreen.errors import SeiscreenError
 from seiscreen.hopgraph import symmetry_of
 from seiscreen.neb import USABLE
-from seiscreen.schemas import SlabDoc, SurfaceDoc, atoms_from_dict
+from seiscreen.schemas import MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, atoms_from_dict
 from seiscreen.store import done_surfaces, find_done
 from seiscreen.surfaces.slabs import SlabSettings
 from seiscreen.workflow.base import current_store
@@ -162,8 +162,8 @@ def funnel(campaign: Campaign, surfaces: list, level: int):
         surface.hops_maker.seed_band_preset = campaign.fidelities[level - 1]  # for hops it has no band of
         surface.hops_maker.cold_bands = campaign.cold_bands
         slab = doc.slab.model_copy(update={"key": doc.key.model_copy(update={"calculator": calculator})})
-        seeds = [{"name": m["site"], "position": m["position"]} for m in doc.minima]
-        warm = [{"start": h.start, "end": h.end, "band": OutputReference(h.job_uuid, (("a", "band"),))}
+        seeds = [MinimumSeed(name=m["site"], position=m["position"]) for m in doc.minima]
+        warm = [WarmStart(start=h.start, end=h.end, band=OutputReference(h.job_uuid, (("a", "band"),)))
                 for h in doc.hops if h.job_uuid and h.status in USABLE]
         done = find_done(current_store(), "surface", surface.content_hashes(slab, seeds=seeds, warm=warm))
         if done is not None:  # this fidelity finished it in an earlier run

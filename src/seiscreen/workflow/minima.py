@@ -12,12 +12,13 @@ from jobflow import job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.catalog import load_bulk
 from seiscreen.hopgraph import symmetry_of
 from seiscreen.minima import Minimum, ScanCheckpoint, merge_equivalent, relax_and_verify, scan_surface
 from seiscreen.parallel import CalculatorProcessKilled
-from seiscreen.schemas import (HopDoc, MinimaDoc, MinimumDoc, SlabDoc, atoms_from_dict, atoms_to_dict, content_hash,
-                               structure_fingerprints)
+from seiscreen.schemas import (HopDoc, MinimaDoc, MinimumDoc, MinimumSeed, SlabDoc, SplitHop, atoms_from_dict,
+                               atoms_to_dict, content_hash, structure_fingerprints)
 from seiscreen.store import checkpoint_folder
 from seiscreen.surfaces.sites import CandidateSite
 from seiscreen.verdicts import _minimum_from_doc, _valley_next_to_hop, same_network
@@ -39,24 +40,24 @@ class MinimaMaker(CalculatorMaker):
 
     name: str = "minima"
 
-    def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None) -> str:
+    def content_hash(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None) -> str:
         return self.content_hashes(slab, seeds)[0]
 
-    def content_hashes(self, slab: SlabDoc, seeds: list[dict] | None = None) -> list[str]:
+    def content_hashes(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None) -> list[str]:
         """The search's identity, then the one it had before a slab's face atoms were all taken at fraction 0
         (``schemas.structure_fingerprints``), if that differs: lookups try both."""
         key = slab.key.model_dump(mode="json", exclude={"calculator"})  # the preset is in identity()
         return [content_hash("minima", surface=key, structure=structure,
-                             seeds=[{"name": s["name"], "position": np.round(s["position"], 4)} for s in seeds or []],
+                             seeds=[{"name": s.name, "position": np.round(s.position, 4)} for s in seeds or []],
                              **self.identity()) for structure in structure_fingerprints(slab.structure)]
 
     @job(config=EXPOSE_STORE)  # the store names the checkpoint folder of a long (DFT) search
-    def make(self, slab: SlabDoc, seeds: list[dict] | None = None) -> MinimaDoc:
-        """``seeds``: extra starts {"name", "position"} (another fidelity's minima); site classes always run."""
-        progress.emit("minima_started", key=slab.key, surface=slab.key.label)
+    def make(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None) -> MinimaDoc:
+        """``seeds``: extra starts (another fidelity's minima, a smaller cell's); site classes always run."""
+        progress.emit(Event.MINIMA_STARTED, key=slab.key, surface=slab.key.label)
         identities = self.content_hashes(slab, seeds)
         identity = identities[0]
-        extra = [CandidateSite(f"seed-{s['name']}", np.array(s["position"])) for s in seeds or []]
+        extra = [CandidateSite(f"seed-{s.name}", np.array(s.position)) for s in seeds or []]
         folders = [checkpoint_folder(current_store()) / f"minima-{i}" for i in identities]
         saved = next((folder for folder in folders if folder.exists()), folders[0])  # begun under either
         try:
@@ -71,7 +72,7 @@ class MinimaMaker(CalculatorMaker):
         shutil.rmtree(saved, ignore_errors=True)  # finished: its document replaces the checkpoint
         accepted = [minimum_doc(m) for m in scan.accepted]
         rejected = [minimum_doc(m) for m in scan.minima if not m.accepted]
-        progress.emit("minima_done", surface=slab.key.label, n=len(accepted))
+        progress.emit(Event.MINIMA_DONE, surface=slab.key.label, n=len(accepted))
         return MinimaDoc(key=slab.key, slab=slab, clean_energy=scan.clean_energy,
                          clean_structure=atoms_to_dict(scan.clean), adsorbate_reference=scan.adsorbate_reference,
                          minima=accepted, rejected=rejected, force_calls=scan.force_calls,
@@ -105,7 +106,7 @@ class RefineMinimaMaker(CalculatorMaker):
         clean = atoms_from_dict(minima.clean_structure)
         symmetry = symmetry_of(minima.slab)
         calc = self.calculator
-        progress.emit("minima_refining", key=minima.key, surface=minima.key.label, valleys=len(split),
+        progress.emit(Event.MINIMA_REFINING, key=minima.key, surface=minima.key.label, valleys=len(split),
                       refinement=minima.refinement + 1)
         identity = self.content_hash(minima, split, deeper)
         # One file per relaxed valley, as in a minima search: a killed refinement resumes at the valley it was in.
@@ -139,9 +140,9 @@ class RefineMinimaMaker(CalculatorMaker):
             holders = [m for m in accepted if found.started_from[0] in m.started_from]  # a label of an older
             holder = min(holders, key=lambda m: abs(m.energy - found.energy), default=None)  # round may repeat
             if found.accepted and holder is not None:
-                splits.append({"start": list(hop.start), "end": list(hop.end),
-                               "valley": _valley_next_to_hop(hop, holder.frac_xy, symmetry).tolist()})
-        progress.emit("minima_refined", surface=minima.key.label, n=len(accepted))
+                splits.append(SplitHop(start=list(hop.start), end=list(hop.end),
+                                       valley=_valley_next_to_hop(hop, holder.frac_xy, symmetry).tolist()))
+        progress.emit(Event.MINIMA_REFINED, surface=minima.key.label, n=len(accepted))
         shutil.rmtree(saved, ignore_errors=True)  # finished: its document replaces the checkpoint
         return minima.model_copy(update={
             "same_network": same_network(minima, accepted, splits),

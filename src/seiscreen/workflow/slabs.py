@@ -10,6 +10,7 @@ from jobflow import Flow, JobConfig, Maker, OutputReference, Response, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen import progress
+from seiscreen.progress import Event
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.schemas import Provenance, SlabDoc, SurfaceDoc, SurfaceKey, atoms_to_dict
 from seiscreen.store import find_done_job
@@ -64,16 +65,16 @@ class TerminationsMaker(CalculatorMaker):
                                                   f"slab cutting failed: {type(exc).__name__}: {exc}",
                                                   self.provenance(True)))
             return Response(replace=Flow([failed], output=[failed.output]))
-        progress.emit("surfaces_planned", material=material, miller=miller, n=len(docs))
+        progress.emit(Event.SURFACES_PLANNED, material=material, miller=miller, n=len(docs))
         store = current_store()
         flows, outputs = [], []
         for doc in docs:
             done = find_done_job(store, "surface", self.surface_flow_maker.content_hashes(doc))
             if done is not None:  # finished by an earlier run: referred to, not recomputed and not copied
-                progress.emit("surface_reused", key=doc.key, surface=doc.key.label)
+                progress.emit(Event.SURFACE_REUSED, key=doc.key, surface=doc.key.label)
                 outputs.append(OutputReference(done["uuid"]))
                 continue
-            progress.emit("surface_pending", key=doc.key, surface=doc.key.label)
+            progress.emit(Event.SURFACE_PENDING, key=doc.key, surface=doc.key.label)
             flow = self.surface_flow_maker.make(doc)
             flows.append(flow)
             outputs.append(flow.output)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from jobflow import Flow, Maker
 
 from seiscreen.campaign import Campaign
-from seiscreen.schemas import MinimaDoc, SlabDoc, SurfaceDoc, content_hash
+from seiscreen.schemas import MinimaDoc, MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, content_hash
 from seiscreen.store import find_done
 from seiscreen.surfaces.hops import ON_THE_EDGE, POSITION_NOISE
 from seiscreen.surfaces.slabs import SlabSettings
@@ -28,12 +28,13 @@ class SurfaceFlowMaker(Maker):
     minima_maker: MinimaMaker = field(default_factory=MinimaMaker)
     hops_maker: HopsMaker = field(default_factory=HopsMaker)
 
-    def content_hash(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None) -> str:
+    def content_hash(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None,
+                     warm: list[WarmStart] | None = None) -> str:
         """Identity of the surface document this flow ends in: its minima's identity plus every hop setting."""
         return self.content_hashes(slab, seeds, warm)[0]
 
-    def content_hashes(self, slab: SlabDoc, seeds: list[dict] | None = None,
-                       warm: list[dict] | None = None) -> list[str]:
+    def content_hashes(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None,
+                       warm: list[WarmStart] | None = None) -> list[str]:
         """:meth:`content_hash`, then the identity from each earlier identity of its minima
         (``MinimaMaker.content_hashes``): lookups try them all."""
         hops = self.hops_maker
@@ -48,9 +49,11 @@ class SurfaceFlowMaker(Maker):
                              **hops.identity(neb=True))
                 for minima in self.minima_maker.content_hashes(slab, seeds)]
 
-    def make(self, slab: SlabDoc, seeds: list[dict] | None = None, warm: list[dict] | None = None,
+    def make(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None, warm: list[WarmStart] | None = None,
              store=None) -> Flow:
-        """``store``: where finished minima are looked up (default: the running job's store, when exposed)."""
+        """``seeds``: extra starts of the minima search; ``warm``: another fidelity's bands of the same hops (their
+        references resolved when the hops job runs); ``store``: where finished minima are looked up (default: the
+        running job's store, when exposed)."""
         surface_hash = self.content_hash(slab, seeds, warm)
         stored = find_done(store or current_store(), "minima", self.minima_maker.content_hashes(slab, seeds))
         jobs = []
