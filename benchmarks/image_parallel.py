@@ -5,8 +5,8 @@ processes of their own, and with each image on two MPI ranks, side by side in on
         [--lateral 6.5]
 
 The band: a Na adatom from the top of one F to the top of the next on a NaF(100) slab of two planes, at least
-``--lateral`` Å wide (6.5: 2x2 primitive, 17 atoms, the slab of tests/test_gpaw.py; 9: 2x2 conventional, 33 atoms),
-ends relaxed once with the preset (fmax 0.05 eV/Å), images interpolated with IDPP. Each variant
+``--lateral`` Å wide (6.5: 2x2 primitive, 17 atoms, the slab of tests/calculators/test_gpaw.py; 9: 2x2 conventional,
+33 atoms), ends relaxed once with the preset (fmax 0.05 eV/Å), images interpolated with IDPP. Each variant
 computes the same ``--steps`` band steps: every image moved (the same small displacements for all variants) and
 evaluated through ``CalculatorLevel.band_calculators``, as an NEB step does. A fixed sequence of steps makes the work
 identical, where a whole NEB would stop after a number of steps that the forces' noise decides. Printed: wall time

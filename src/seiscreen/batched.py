@@ -12,7 +12,7 @@ campaign runs this way (``bands.CalculatorLevel.band_calculators``).
     run_neb(initial, final, batch.image_calculator, protocol)
 
 Implemented for CHGNet (the ``ml`` preset). Forces equal the per-image ``CHGNetCalculator``'s within float32
-round-off (tests/test_performance.py).
+round-off (tests/neb/test_performance.py).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from seiscreen.surfaces.slabs import SlabSettings, parse_miller
 Facet = Annotated[tuple[int, int, int], BeforeValidator(parse_miller)]
 
 # Elements of MPtrj, the training set of CHGNet 0.3.0 and SevenNet-0: every element up to Pu but Po, At, Rn, Fr and
-# Ra (the 89 ``chemical_species`` of 7net-0's checkpoint; tests/test_bad_inputs.py checks them against it).
+# Ra (the 89 ``chemical_species`` of 7net-0's checkpoint; tests/cli/test_bad_inputs.py checks them against it).
 ML_ELEMENTS = frozenset(chemical_symbols[1:95]) - {"Po", "At", "Rn", "Fr", "Ra"}
 # Exchange-correlation functionals GPAW names its setup files after (Na.PBE.gz, Na.1.LDA.gz, ...).
 _SETUP_XC = ("LDA", "PBE", "revPBE", "RPBE", "GLLBSC")

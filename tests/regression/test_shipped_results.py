@@ -25,8 +25,8 @@ EXPORTED_WITHOUT_CODE_VERSION = {
     "gpaw-naf100.json.gz": "2026-11-26T16:01:53.292938+00:00",
     "review-chgnet.json.gz": "2026-11-27T03:37:44.208958+00:00",
 }
-# eV. Two runs of one code agree to the last digit (tests/test_determinism.py); today's code gives NaF(100) and
-# NaCl(100) within 0.3 meV of the shipped file, written by the code of 2026-11-26. Relaxations stop at fmax 0.01
+# eV. Two runs of one code agree to the last digit (tests/reliability/test_determinism.py); today's code gives NaF(100)
+# and NaCl(100) within 0.3 meV of the shipped file, written by the code of 2026-11-26. Relaxations stop at fmax 0.01
 # (minima) and 0.05 eV/Å (bands): a change in how they get there moves numbers by a few meV, not science. 5 meV is
 # a fifth of the closest gap the shipped ranking draws between two halides (NaF(100) 0.210, NaI(100) 0.234 eV).
 TOLERANCE = 0.005

@@ -58,7 +58,7 @@ def interpolate_band(initial: Atoms, final: Atoms, protocol: NebProtocol) -> lis
     may hop farther than half the cell). IDPP's pair distances are periodic ones: an atom stored in a neighbouring
     cell (a minimum copied by symmetry is often unwrapped there) is otherwise invisible to the atoms it meets
     across the cell boundary, and IDPP can push a slab atom straight through it (the Na2Se(100) case of
-    tests/test_neb_start.py and docs/report.md).
+    tests/neb/test_start.py and docs/report.md).
     """
     images = [initial.copy() for _ in range(protocol.n_images + 1)] + [final.copy()]
     band = NEB(images, method=protocol.method)

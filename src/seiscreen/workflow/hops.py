@@ -211,8 +211,8 @@ def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
     its seed failed its gates (``lower_level_band``) or did not fit its ends. A cold band would then repeat it step
     for step: on GPAW's Na2Se(100) two hops computed both ways gave the same barrier to the last digit twice,
     6 and 17 minutes of two cores per band. A band resumed from a checkpoint counts: it is the same IDPP start
-    (with EMT a resumed NEB repeats the unbroken one's steps exactly, tests/test_reliability.py; with GPAW the
-    images' SCF restarts from scratch, and two such hops of Na2Se(100) came out 0.002-0.003 eV apart). A band
+    (with EMT a resumed NEB repeats the unbroken one's steps exactly, tests/reliability/test_reliability.py; with GPAW
+    the images' SCF restarts from scratch, and two such hops of Na2Se(100) came out 0.002-0.003 eV apart). A band
     stopped by an error is not used."""
     if seeded_hash is None:
         return None

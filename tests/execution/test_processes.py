@@ -115,7 +115,7 @@ def test_the_launcher_starts_each_mpi_calculation_with_its_ranks(tmp_path):
 @pytest.mark.slow  # seconds: run by `make test`, kept out of `make test-fast`
 def test_a_campaign_or_a_rerun_with_images_at_once_gives_the_serial_barrier_under_its_protocol(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = yaml.safe_load(open(__file__.replace("tests/test_processes.py", "workflows/emt-demo.yaml")))
+    spec = yaml.safe_load(open(__file__.replace("tests/execution/test_processes.py", "workflows/emt-demo.yaml")))
     runner = CliRunner()
     barriers = {}
     for name, extra in (("serial", {}), ("images", {"parallel": {"images_at_once": 3}})):

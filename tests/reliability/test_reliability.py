@@ -26,7 +26,7 @@ from seiscreen.schemas import atoms_from_dict, atoms_to_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)
 
 

@@ -13,7 +13,7 @@ from seiscreen.cli import app
 from seiscreen.results import band_images, load_results
 from seiscreen.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from seiscreen.schemas import WarmStart, atoms_from_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2 Al(100), 4 planes, 2 fixed
 
 

@@ -10,7 +10,7 @@ import pytest
 from seiscreen.results import load_results
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def seiscreen(*args, cwd):

@@ -344,7 +344,7 @@ def test_bad_input_through_the_api_is_one_clear_error(action, message):
 
 # ------------------------------------------------------------------------------------ the docs table, generated
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 TABLE_HEADER = "| case | input | message |"
 
 
@@ -384,7 +384,8 @@ def test_the_docs_bad_input_table_is_the_cases_with_their_messages(filled_store,
         DOCS.write_text(text[:start] + table + text[start + len(current):], encoding="utf-8")
         return
     assert current == table, ("docs/reliability.md's bad-input table differs from CASES; rewrite it with "
-                              "SEISCREEN_UPDATE_DOCS=1 pytest tests/test_bad_inputs.py -k docs, or paste:\n" + table)
+                              "SEISCREEN_UPDATE_DOCS=1 pytest tests/cli/test_bad_inputs.py -k docs, "
+                              "or paste:\n" + table)
 
 
 @pytest.mark.slow

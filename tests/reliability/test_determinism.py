@@ -26,7 +26,7 @@ from seiscreen.workflow.flows import campaign_flow
 from seiscreen.neb import NebCheckpoint
 from seiscreen.store import code_version, export_store, open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = str(REPO / "workflows" / "emt-demo.yaml")
 MEV = 0.001  # the target: two runs of one campaign agree within 1 meV
 

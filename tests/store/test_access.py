@@ -24,7 +24,7 @@ import pytest
 from seiscreen.results import load_results
 from seiscreen.store import LOCK_FILE, open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = REPO / "workflows" / "emt-demo.yaml"  # Au on Al(100) with EMT: one surface, seconds
 HOLD = ("import sys; from seiscreen.store import store_lock\n"
         "with store_lock(sys.argv[1]):\n"

@@ -7,7 +7,7 @@ import pytest
 from seiscreen.campaign import load_campaign
 from seiscreen.errors import SeiscreenError
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda p: p.name)

@@ -28,7 +28,7 @@ from seiscreen.store import EXPORT_FORMAT, find_done, open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 from seiscreen.trust import foreign_code
 
-SHIPPED = Path(__file__).resolve().parents[1] / "results"
+SHIPPED = Path(__file__).resolve().parents[2] / "results"
 
 
 class _WritesMarker:

@@ -21,7 +21,7 @@ from seiscreen.schemas import HopDoc, atoms_from_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
@@ -320,7 +320,7 @@ def test_report_writes_every_figure_and_the_html_references_them(emt_store, tmp_
 
 @pytest.fixture(scope="module")
 def convergence_store(tmp_path_factory):
-    """Au on Al(100) with EMT in two cells (tests/test_convergence.py's campaign)."""
+    """Au on Al(100) with EMT in two cells (tests/workflow/test_convergence.py's campaign)."""
     path = tmp_path_factory.mktemp("conv") / "store"
     campaign = Campaign(name="emt-conv", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}],
                         slab=SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5),

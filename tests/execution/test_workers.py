@@ -28,7 +28,7 @@ from seiscreen.workflow.flows import campaign_flow
 from seiscreen.results import load_results
 from seiscreen.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEISCREEN = str(Path(sys.executable).with_name("seiscreen"))
 SLAB = {"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.5}
 # Two surfaces of one material: enough for two workers to share.
@@ -98,7 +98,7 @@ def test_a_worker_runs_a_surface_without_touching_the_campaign_store(tmp_path):
 
 @pytest.mark.slow
 def test_the_funnel_level_runs_on_the_workers_with_bands_warm_started_from_the_lower_level(tmp_path):
-    # One candidate (the serial funnel with two, and its rank statistics, is tests/test_funnel.py).
+    # One candidate (the serial funnel with two, and its rank statistics, is tests/workflow/test_funnel.py).
     campaign = Campaign(name="funnel-workers", fidelities=["emt", "chgnet"], adsorbate="Au",
                         materials=[{"material": "Al"}],
                         slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0})

@@ -22,7 +22,7 @@ from seiscreen.execution.status import campaign_status
 from seiscreen.results import load_results
 from seiscreen.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "scripts" / "slurm-test-cluster.sh"
 SEISCREEN = str(Path(sys.executable).with_name("seiscreen"))
 DAEMONS = ("slurmctld", "slurmd", "munged", "sbatch")

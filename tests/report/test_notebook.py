@@ -11,7 +11,7 @@ from seiscreen.campaign import load_campaign
 from seiscreen.workflow.flows import campaign_flow
 from seiscreen.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_analysis_notebook_runs_on_a_real_store(tmp_path, monkeypatch):
