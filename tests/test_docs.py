@@ -148,3 +148,34 @@ def test_docs_site_builds_strict_without_warnings(tmp_path):
     assert (site / "architecture" / "index.html").exists()
     neb = (site / "api" / "neb" / "index.html").read_text(encoding="utf-8")
     assert 'id="seiscreen.neb.gates.judge_band"' in neb  # the API pages are rendered from the docstrings
+
+
+def test_the_import_graph_has_no_cycles():
+    """docs/architecture.md: the import graph is what the layers say, with no cycle inside a layer either. Imports
+    for type checking only (``if TYPE_CHECKING:``) and a package importing its own submodules do not count."""
+    modules = package_modules()
+    graph = {}
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", "") == "TYPE_CHECKING" for node in ast.walk(block)}
+        names = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only or not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            names.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                         for a in node.names)
+        graph[module] = {n for n in names if n in modules and n != module and not n.startswith(module + ".")}
+    state: dict[str, int] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for name in sorted(graph[module]):
+            assert state.get(name) != 1, f"import cycle: {' -> '.join([*path, module, name])}"
+            if name not in state:
+                visit(name, [*path, module])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
