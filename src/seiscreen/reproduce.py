@@ -24,17 +24,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jobflow import JobConfig, Maker, job
+from jobflow import JobConfig, Maker, job, run_locally
+from pydantic import ValidationError
 
+from seiscreen.bands import (SLIDE_TOLERANCE, BandFiles, CalculatorLevel, ends_smearing, relaxed_stored_ends, run_band,
+                             same_smearing_gate)
+from seiscreen.calculators import get_preset
 from seiscreen.errors import SeiscreenError
-from seiscreen.schemas import (HopRerunDoc, Provenance, atoms_from_dict, atoms_to_dict, calculator_identity,
+from seiscreen.minima import MinimaSettings, ScanCheckpoint
+from seiscreen.neb import NebCheckpoint, NebProtocol, find_band_mirror, join_bands
+from seiscreen.parallel import ParallelSettings
+from seiscreen.results import _as_store, band_images, hop_documents
+from seiscreen.schemas import (HopRerunDoc, Provenance, SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity,
                                content_hash)
+from seiscreen.store import EXPORT_SUFFIXES, checkpoint_folder, open_store, resolve_location, runs_folder, store_lock
+from seiscreen.surfaces.symmetry import SurfaceSymmetry
+from seiscreen.workflow.base import band_fields, current_store
 
 
 def find_hop(store, hop: str) -> tuple[str, dict]:
     """The stored hop whose NEB job uuid is ``hop`` or starts with it: (job uuid, hop document)."""
-    from seiscreen.results import hop_documents
-
     docs = hop_documents(store)
     matches = [uuid for uuid in docs if uuid.startswith(hop)] if len(hop) >= 8 else []
     if len(matches) != 1:
@@ -46,8 +55,6 @@ def find_hop(store, hop: str) -> tuple[str, dict]:
 
 def preset_changed(stored: dict) -> bool:
     """Whether the preset a document names (its ``provenance["calculator"]``) now has other settings."""
-    from seiscreen.calculators import get_preset
-
     # Compared as stored (JSON): a tuple in a preset is a list in its documents.
     stored, today = (json.loads(json.dumps(calculator_identity(p), default=str)) for p in (
         stored, get_preset(stored["preset"]).provenance()))
@@ -64,11 +71,8 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     (MPI ranks, images at once) for the band's calculations. ``preset``: recompute with this calculator preset
     instead of the hop's own. ``one_band``: a hop stored through relaxed valleys rerun as one band between its
     ends (it may find the valleys again) instead of through them."""
-    from seiscreen.results import _as_store, band_images
-
     if start not in ("cold", "band"):
         raise SeiscreenError(f"unknown start {start!r}: use cold (a new band) or band (the stored one)")
-    from seiscreen.store import EXPORT_SUFFIXES, open_store, resolve_location, runs_folder, store_lock
 
     root = resolve_location(store) if store is None or isinstance(store, (str, os.PathLike)) else None
     if save and (root is None or root.endswith(EXPORT_SUFFIXES)):
@@ -81,7 +85,6 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
         raise SeiscreenError(f"hop {_label(doc)} has no stored band ({doc['status']}: {doc['reason']}): nothing "
                              "to rerun")
     protocol = _protocol(doc, neb)  # a bad setting fails here, before any job or force call
-    from seiscreen.calculators import get_preset
 
     level = get_preset(preset or doc["key"]["calculator"])  # an unknown name fails here
     _parallel(parallel).check([level.code])
@@ -99,7 +102,6 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
     if not save:
         with tempfile.TemporaryDirectory(prefix="seiscreen-rerun-", dir=workdir) as folder:
             return recompute_hop(**inputs, folder=Path(folder))
-    from jobflow import run_locally
 
     rerun = HopRerunMaker().make(**inputs)
     with store_lock(root):  # one writer at a time: a campaign run into this store stops it here
@@ -113,7 +115,6 @@ def rerun_hop(store, hop: str, start: str = "cold", neb: dict | None = None,
 @dataclass
 class HopRerunMaker(Maker):
     """One stored hop recomputed as a job, so that a saved rerun is a document of the store like any other."""
-
     name: str = "hop rerun"
 
     # The store names the checkpoint folder (a killed rerun resumes); the band goes to the data store.
@@ -121,8 +122,6 @@ class HopRerunMaker(Maker):
     def make(self, hop: dict, hop_job_uuid: str, images: list[dict], start: str = "cold",
              neb: dict | None = None, symmetry: dict | None = None, parallel: dict | None = None,
              preset: str | None = None, one_band: bool = False) -> HopRerunDoc:
-        from seiscreen.workflow.base import current_store
-        from seiscreen.store import checkpoint_folder
 
         # Everything that changes the rerun's numbers; not where it runs (parallel). The valleys only where the
         # rerun goes through them, so that a plain hop's identity is what it was.
@@ -149,8 +148,6 @@ def _label(doc: dict) -> str:
 
 def _validated(model, fields: dict, what: str, hint: str = ""):
     """``model(**fields)``, or a one-line error naming each bad setting as pydantic does, and what it accepts."""
-    from pydantic import ValidationError
-
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -160,16 +157,12 @@ def _validated(model, fields: dict, what: str, hint: str = ""):
 
 def _protocol(doc: dict, neb: dict | None):
     """The stored hop's NEB protocol with ``neb``'s changes, or a one-line error naming the bad setting."""
-    from seiscreen.neb import NebProtocol
-
     return _validated(NebProtocol, {**doc["provenance"]["neb_protocol"], **(neb or {})}, "NEB",
                       f": the settings are {', '.join(NebProtocol.model_fields)}")
 
 
 def _parallel(fields: dict | None):
     """ParallelSettings from ``fields``, or a one-line error naming the bad one."""
-    from seiscreen.parallel import ParallelSettings
-
     return _validated(ParallelSettings, fields or {}, "parallel")
 
 
@@ -193,8 +186,6 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
     to ``<checkpoint>.npz`` as it runs (through valleys: band k to ``<checkpoint>-k.npz``, and once finished to
     ``<checkpoint>-k.json``, plain data), and a rerun killed on the way resumes from them (all deleted once it is
     done)."""
-    from seiscreen.workflow.base import band_fields
-
     rerun = _HopRerun(hop, [atoms_from_dict(image) for image in images], neb, preset, one_band, parallel,
                       checkpoint)
     end_calls, failure, smearing = rerun.evaluated_states(folder)
@@ -212,11 +203,8 @@ def recompute_hop(hop: dict, hop_job_uuid: str, images: list[dict], start: str, 
 class _HopRerun:
     """One stored hop's rerun: its level and protocol, its stored states (start, valleys, end), its checkpoint
     files, and the notes that say how it was computed."""
-
     def __init__(self, hop: dict, band: list, neb: dict | None, preset: str | None, one_band: bool,
                  parallel: dict | None, checkpoint: Path | None):
-        from seiscreen.bands import CalculatorLevel
-        from seiscreen.calculators import get_preset
 
         self.hop, self.preset, self.notes = hop, preset, []
         self.protocol = _protocol(hop, neb)
@@ -261,8 +249,6 @@ class _HopRerun:
     def evaluated_states(self, folder: Path) -> tuple[int, str, list]:
         """The stored states evaluated (relaxed with another preset), or read back from a killed rerun's
         checkpoint: (force calls, why the rerun fails or "", SCF smearing per state)."""
-        from seiscreen.neb import NebCheckpoint
-
         saved = NebCheckpoint.load(self.ends_file) if self.ends_file and self.ends_file.exists() else None
         self.resumes = [NebCheckpoint.load(path) if saved and path is not None and path.exists() else None
                         for path in self.band_files]
@@ -290,8 +276,6 @@ class _HopRerun:
         return saved.force_calls, saved.meta["failure"], smearing
 
     def _computed_states(self, folder: Path) -> tuple[int, str, list]:
-        from seiscreen.bands import SLIDE_TOLERANCE, ends_smearing, relaxed_stored_ends
-        from seiscreen.minima import MinimaSettings
 
         names = ["start", *(f"valley-{k}" for k in range(1, self.valleys + 1)), "end"]  # GPAW's folders
         calls, failure = len(self.states), ""
@@ -307,8 +291,6 @@ class _HopRerun:
 
     def summary(self, hop_job_uuid: str, start: str, neb: dict | None) -> dict:
         """The rerun document's fields other than its results."""
-        from seiscreen.schemas import SurfaceKey
-
         hop, provenance = self.hop, self.hop["provenance"]
         drifts = [abs(image.get_potential_energy() - e) for image, e in zip(self.states, self.stored_energies,
                                                                             strict=True) if e is not None]
@@ -325,10 +307,6 @@ class _HopRerun:
 
     def bands(self, folder: Path, start: str, symmetry: dict | None, smearing: list):
         """Every band between consecutive states (each finished one kept), joined: (result, SCF smearing)."""
-        from seiscreen.bands import BandFiles, run_band, same_smearing_gate
-        from seiscreen.minima import ScanCheckpoint
-        from seiscreen.neb import join_bands
-
         mirror = self._mirror(symmetry)
 
         def band(k: int):
@@ -352,9 +330,6 @@ class _HopRerun:
 
     def _mirror(self, symmetry: dict | None):
         """The hop's mirror where it was stored mirrored (a resumed band continues as it was computed)."""
-        from seiscreen.neb import find_band_mirror
-        from seiscreen.surfaces.symmetry import SurfaceSymmetry
-
         if not self.hop.get("mirrored") or self.resumes[0] is not None:
             return None
         mirror = find_band_mirror(*self.states, SurfaceSymmetry.from_dict(symmetry)) if symmetry else None
