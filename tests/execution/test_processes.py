@@ -172,7 +172,7 @@ def test_a_launcher_that_fails_is_one_line_naming_it(tmp_path):
 
 @pytest.mark.slow
 def test_gpaw_in_its_own_process_gives_the_in_process_forces(tmp_path):
-    from test_gpaw import _tiny_naf_with_adatom
+    from tests.calculators.test_gpaw import _tiny_naf_with_adatom
 
     preset = get_preset("gpaw-test")
     here = _tiny_naf_with_adatom()
@@ -195,7 +195,7 @@ def test_gpaw_on_two_mpi_ranks_gives_the_serial_forces(tmp_path, monkeypatch):
     import shutil
 
     import _gpaw
-    from test_gpaw import _tiny_naf_with_adatom
+    from tests.calculators.test_gpaw import _tiny_naf_with_adatom
 
     from seiscreen.workflow.hops import HopNebMaker
 
