@@ -209,11 +209,8 @@ def _step_reporter(minima: MinimaDoc, hop: HopSpec) -> Callable[[str, int, float
 def unseeded_twin(seeded_hash: str | None) -> HopDoc | None:
     """The same hop's warm-started band (content hash ``seeded_hash``) when it is stored and started from IDPP:
     its seed failed its gates (``lower_level_band``) or did not fit its ends. A cold band would then repeat it step
-    for step: on GPAW's Na2Se(100) two hops computed both ways gave the same barrier to the last digit twice,
-    6 and 17 minutes of two cores per band. A band resumed from a checkpoint counts: it is the same IDPP start
-    (with EMT a resumed NEB repeats the unbroken one's steps exactly, tests/reliability/test_reliability.py; with GPAW
-    the images' SCF restarts from scratch, and two such hops of Na2Se(100) came out 0.002-0.003 eV apart). A band
-    stopped by an error is not used."""
+    for step (measured with GPAW: docs/notes/2026-11-27-gpaw-na2se100.md). A band resumed from a checkpoint counts:
+    it is the same IDPP start. A band stopped by an error is not used."""
     if seeded_hash is None:
         return None
     stored = find_done(current_store(), "hop", seeded_hash, load=True)

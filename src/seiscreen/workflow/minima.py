@@ -134,9 +134,8 @@ class RefineMinimaMaker(CalculatorMaker):
         accepted = [minimum_doc(m) for m in merged if m.accepted]
         for hop, found in new:
             # Where the valley went, so the next network routes the hop through it: the copy of the minimum it
-            # was merged into (by energy and position), not its own relaxed position, which can lie nearer
-            # another minimum of that basin (Na2Se(100): 0.17 Å from the hop's end, 0.23 Å from the lower
-            # minimum it had merged into), and then the hop was rebuilt round after round.
+            # was merged into (by energy and position), not its own relaxed position, which can lie nearer another
+            # minimum of that basin (the hop would then be rebuilt round after round).
             holders = [m for m in accepted if found.started_from[0] in m.started_from]  # a label of an older
             holder = min(holders, key=lambda m: abs(m.energy - found.energy), default=None)  # round may repeat
             if found.accepted and holder is not None:
