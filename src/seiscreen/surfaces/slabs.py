@@ -276,9 +276,10 @@ def reduce_2d(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def keeps_point_symmetry(matrix: np.ndarray, rotations: np.ndarray) -> bool:
     """Whether the supercell ``matrix`` (rows: its vectors in fractional coordinates of the cell) is mapped onto
     itself by every rotation (integer 2x2 on fractional column vectors): ``M^-T R M^T`` integer for each."""
-    mt = np.asarray(matrix, float).T
-    inverse = np.linalg.inv(mt)
-    return all(np.allclose(k, np.rint(k), atol=1e-6) for k in (inverse @ r @ mt for r in rotations))
+    mt = np.rint(np.asarray(matrix)).astype(int).T
+    det = int(round(np.linalg.det(mt)))
+    adjugate = np.array([[mt[1, 1], -mt[0, 1]], [-mt[1, 0], mt[0, 0]]])  # det * inverse, in integers
+    return all(not ((adjugate @ np.asarray(r, int) @ mt) % det).any() for r in rotations)
 
 
 def choose_supercell(basis: np.ndarray, min_size: float, max_index: int = 6,
@@ -298,7 +299,7 @@ def choose_supercell(basis: np.ndarray, min_size: float, max_index: int = 6,
     rng = range(-max_index, max_index + 1)
     for m11, m12, m21, m22 in itertools.product(rng, repeat=4):
         det = m11 * m22 - m12 * m21
-        if det <= 0:
+        if det <= 0 or (best is not None and not best[0] and det > best[1]):  # a smaller symmetric one is known
             continue
         vectors = np.array([[m11, m12], [m21, m22]]) @ basis
         u, v = reduce_2d(vectors)
