@@ -108,15 +108,17 @@ def axis_cells(cells: list[Cell]) -> dict[str, list[Cell]]:
 
 def judge_axis(cells: list[Cell], tolerance: float) -> tuple[bool | None, float | None, float | None, str]:
     """(converged, last barrier change, last adsorption-energy change, reason) of one axis; converged None when
-    the axis has one cell (not tested). The last two cells must both be ranked and differ in size."""
+    the axis has one cell (not tested). Sizes that give the cell of the size before count once (Na(100): 13 and
+    17 Å both give a 17.2 Å cell); the last two distinct cells must both be ranked."""
     if len(cells) < 2:
         return None, None, None, ""
-    previous, last = cells[-2], cells[-1]
+    distinct = [c for k, c in enumerate(cells) if k == 0 or _geometry(c) != _geometry(cells[k - 1])]
+    if len(distinct) < 2:
+        return False, None, None, f"every size gives the same cell ({_size(cells[-1])}): list a larger size"
+    previous, last = distinct[-2], distinct[-1]
     for c in (previous, last):
         if not c.usable:
             return False, None, None, f"the cell of {_size(c)} has no barrier ({c.status})"
-    if (previous.lateral, previous.thickness, previous.n_atoms) == (last.lateral, last.thickness, last.n_atoms):
-        return False, None, None, f"the last two sizes give the same cell ({_size(last)}): list a larger size"
     change = last.barrier - previous.barrier
     ads = (None if last.adsorption_energy is None or previous.adsorption_energy is None
            else last.adsorption_energy - previous.adsorption_energy)
@@ -146,6 +148,13 @@ def judge_series(cells: list[Cell], tolerance: float) -> Verdict:
         verdict.status = "unconverged"
     verdict.reason = "; ".join(reasons)
     return verdict
+
+
+def _geometry(cell: Cell) -> tuple:
+    """What makes two cells the same cell: their lateral period, thickness and atoms (None: never computed)."""
+    if cell.n_atoms is None:
+        return (id(cell),)
+    return cell.lateral, cell.thickness, cell.n_atoms
 
 
 def _size(cell: Cell) -> str:

@@ -68,6 +68,15 @@ def test_two_sizes_that_give_the_same_cell_do_not_count_as_converged():
     assert verdict.status == "unconverged" and "same cell" in verdict.reason
 
 
+def test_a_size_that_gives_the_cell_before_counts_once():
+    # Na(100) under CHGNet: 9 Å gives a 12.1 Å cell, 13 and 17 Å both a 17.2 Å one: judged over 12.1 -> 17.2 Å.
+    cells = [cell("first", 12.1, 0.134), cell("lateral", 17.2, 0.132), cell("lateral", 17.2, 0.132)]
+    verdict = judge_series(cells, 0.02)
+    assert verdict.status == "converged" and verdict.last_change["lateral"] == pytest.approx(-0.002)
+    moved = judge_series([cell("first", 12.1, 0.10), *cells[1:]], 0.02)
+    assert moved.status == "unconverged" and "moved +0.032 eV" in moved.reason
+
+
 def test_the_cells_form_an_l_lateral_first_then_thickness_at_the_largest_lateral_size():
     cells = cell_series(ConvergenceSettings(lateral=[9, 13], thickness=[6, 8, 10]), SLAB)
     assert [(c.axis, c.slab.min_lateral_size, c.slab.min_thickness) for c in cells] == [
