@@ -196,9 +196,6 @@ def run(
     location = store or campaign.store
     refuse_results_file(location)
     planned = plan_surfaces(campaign)  # bad materials or facets fail here, before the store is created
-    if workers is not None and campaign.convergence is not None:
-        raise SeiscreenError("--workers does not run a convergence campaign yet (its larger cells wait for the "
-                             "smaller cells' minima): run it without --workers")
     if workers is not None:  # one Dask task per surface; the client is the store's only writer
         from seiscreen.execution.local import run_with_workers
         from seiscreen.results import load_results

@@ -51,6 +51,35 @@ def seiscreen(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+def test_a_convergence_campaign_on_workers_gives_the_serial_series_and_a_rerun_reuses_it(tmp_path):
+    """Each facet's cell series is one worker's unit (its larger cell starts from the smaller cell's minima): two
+    facets on two workers give the serial verdicts, and a rerun computes nothing again."""
+    spec = {**TWO_SURFACES, "name": "emt-conv", "convergence": {"lateral": [5.5, 8.5], "tolerance": 0.05}}
+    campaign_file = write_campaign(tmp_path, spec)
+    serial = open_store(tmp_path / "serial")
+    run_locally(campaign_flow(load_campaign(campaign_file)), store=serial, log=False)
+    expected = load_results(serial).convergence.set_index("facet")
+    assert len(expected) == 2
+
+    store = tmp_path / "parallel"
+    done = seiscreen("run", str(campaign_file), "--store", str(store), "--workers", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = load_results(str(store)).convergence.set_index("facet")
+    assert sorted(found.index) == sorted(expected.index)
+    for facet, row in expected.iterrows():
+        assert found.loc[facet, "status"] == row["status"], facet
+        assert found.loc[facet, "ranked_barrier"] == pytest.approx(row["ranked_barrier"], abs=1e-6), facet
+    docs = open_store(str(store))
+    (ranking,) = docs.query({"output.doc_type": "ranking"}, properties=["output"])
+    assert len(ranking["output"]["ranked"]) + len(ranking["output"]["unranked"]) == 2
+    computed = docs.count({"output.doc_type": {"$in": ["hop", "minima", "surface"]}})
+
+    again = seiscreen("run", str(campaign_file), "--store", str(store), "--workers", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert open_store(str(store)).count({"output.doc_type": {"$in": ["hop", "minima", "surface"]}}) == computed
+
+
+@pytest.mark.slow
 def test_two_workers_give_the_serial_results_once_each_and_a_rerun_reuses_them(tmp_path):
     campaign_file = write_campaign(tmp_path, TWO_SURFACES)
     serial = open_store(tmp_path / "serial")

@@ -68,9 +68,6 @@ def submit(
         return
     if engine != "dask":
         raise SeiscreenError(f"unknown engine {engine!r}: use dask or jobflow-remote")
-    if campaign.convergence is not None:
-        raise SeiscreenError("the dask engine does not run a convergence campaign yet (its larger cells wait "
-                             "for the smaller cells' minima): use --engine jobflow-remote or `seiscreen run`")
     batch.check()
     location = store or campaign.store
     refuse_results_file(location)

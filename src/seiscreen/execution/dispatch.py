@@ -74,7 +74,8 @@ def _write(store, result: dict) -> None:
     """Blobs first, the surface's summary document last: a reader never sees a summary whose data is missing."""
     if result["blobs"]:
         store.additional_stores["data"].update(result["blobs"], key="blob_uuid")
-    docs = sorted(result["docs"], key=lambda d: (d.get("output") or {}).get("doc_type") == "surface")
+    docs = sorted(result["docs"], key=lambda d: isinstance(d.get("output"), dict)
+                  and d["output"].get("doc_type") == "surface")  # a job's output may be a list (a cell series)
     if docs:
         store.docs_store.update(docs, key=["uuid", "index"])
 
@@ -96,7 +97,10 @@ def execute_campaign(campaign, location: str | None, client, console: Console, e
     run = _Run(campaign, location, client, console, engine)
     for index, spec in enumerate(campaign.materials):
         for miller in spec.facets:
-            run.plan(index, spec.material, miller)
+            if campaign.convergence is not None:  # one unit per series: its cells run in order, seeded
+                run.series(index, spec.material, miller)
+            else:
+                run.plan(index, spec.material, miller)
     run.wait()
     references = run.surfaces
     _rank(campaign, run.store, references, run.runs)
@@ -131,6 +135,23 @@ class _Run:
         future = self.client.submit(worker.plan_surfaces, self.campaign, index, list(miller), key, str(self.runs),
                                     pure=False, key=f"terminations-{material}-{_facet(miller)}-{time.time_ns()}")
         self.futures[future] = ("plan", key, material, miller, None, None)
+
+    def series(self, index: int, material: str, miller) -> None:
+        """One (material, facet) of a convergence campaign: its whole cell series on one worker (each larger cell
+        starts from the smaller cell's minima), with the store's finished documents of that facet to reuse."""
+        from seiscreen.workflow.cells import convergence_cell
+
+        key = self.book.key(material, miller)
+        cell = convergence_cell(self.campaign, index, list(miller))
+        cell.name = f"cell 0 {material} {''.join(map(str, miller))}"
+        self.book.set(key, "pending", material, miller)
+        self.display.counts["pending"] += 1
+        self.surfaces.append(OutputReference(cell.uuid))  # the series' convergence documents
+        upstream = _facet_documents(self.store, material, list(miller))
+        task = self.client.submit(worker.run_surface, Flow([cell], output=cell.output).as_dict(), key,
+                                  str(self.runs), upstream, self.checkpoints, pure=False,
+                                  key=f"series-{material}-{_facet(miller)}-{time.time_ns()}")
+        self.futures[task] = ("series", key, material, miller, None, None)
 
     def surface(self, flow_dict: dict, key: dict, content_hash: str | list[str] | None, output_uuid: str) -> None:
         """One surface: referred to if finished before (same content hash, or any of its identities), else sent to
@@ -186,6 +207,10 @@ class _Run:
                         for planned in result:
                             self.surface(planned["flow"], planned["key"], planned["content_hash"],
                                          planned["output_uuid"])
+                    elif kind == "series":
+                        _write(self.store, result)
+                        display.counts["pending"] = max(0, display.counts["pending"] - 1)
+                        _record_series(result, self.book, key, material, miller, display, self.console)
                     else:
                         _write(self.store, result)
                         display.counts["running"] = max(0, display.counts["running"] - 1)
@@ -258,6 +283,38 @@ def _record_surface(result, book, key, material, miller, termination, calculator
         console.print(f"[red]failed[/] {material}{_facet(miller)} {termination}: {reason}")
 
 
+def _record_series(result, book, key, material, miller, display, console) -> None:
+    """A cell series back from its worker: each termination's verdict, or why the series failed."""
+    docs = [d for d in result["surface"] or [] if d is not None] if isinstance(result["surface"], list) else []
+    verdicts = [d if isinstance(d, dict) else d.model_dump(mode="json") for d in docs]
+    if not verdicts:
+        reason = "; ".join(result["errors"]) or "the cell series produced no verdict"
+        book.set(key, "failed", material, miller, reason=reason, worker=result["worker"],
+                 seconds=round(result["seconds"], 1))
+        display.counts["failed"] += 1
+        console.print(f"[red]failed[/] {material}{_facet(miller)}: {reason}")
+        return
+    detail = "; ".join(f"{v['key']['termination_id']} {v['status']} {v['ranked_barrier'] or float('nan'):.3f} eV"
+                       for v in verdicts)
+    book.set(key, "done", material, miller, detail=detail, worker=result["worker"],
+             seconds=round(result["seconds"], 1))
+    display.counts["done"] += 1
+    console.print(f"done {material}{_facet(miller)}: {detail} ({result['seconds']:.0f} s on {result['worker']})")
+
+
+def _facet_documents(store, material: str, miller: list[int]) -> dict:
+    """The store's finished slabs' minima, hops and surfaces of one (material, facet), with their bands: what a
+    worker running that facet's cell series reuses instead of recomputing."""
+    criteria = {"output.key.material": material, "output.key.miller": miller,
+                "output.doc_type": {"$in": ["minima", "hop", "surface"]}}
+    uuids = sorted({d["uuid"] for d in store.query(criteria, properties=["uuid"])})
+    if not uuids:
+        return {"docs": [], "blobs": []}
+    docs = [worker._plain(d) for d in store.docs_store.query({"uuid": {"$in": uuids}})]
+    blobs = [worker._plain(b) for b in store.additional_stores["data"].query({"job_uuid": {"$in": uuids}})]
+    return {"docs": docs, "blobs": blobs}
+
+
 def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
     while True:
         try:
@@ -279,9 +336,10 @@ def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
 
 def _rank(campaign, store, references: list, runs: Path) -> None:
     """The campaign's ranking job on the client, over the surfaces now in the store."""
+    from seiscreen.workflow.cells import rank_converged
     from seiscreen.workflow.flows import rank_surfaces
 
-    ranking = rank_surfaces(references)
+    ranking = (rank_converged if campaign.convergence is not None else rank_surfaces)(references)
     ranking.name = f"ranking {campaign.name}"
     ranking.config = JobConfig(on_missing_references=OnMissing.NONE)
     run_locally(Flow([ranking], name=f"{campaign.name} ranking"), store=store, create_folders=True, root_dir=runs,
