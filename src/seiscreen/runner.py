@@ -235,13 +235,24 @@ def _run_flow(flow, campaign, store, location: str | None, console: Console) -> 
 
 
 def campaign_protocols(campaign) -> list[str]:
-    """The protocol ids the campaign's surface documents carry: one per fidelity, in the funnel's order."""
+    """The protocol ids the campaign's surface documents carry: per fidelity, in the funnel's order, one per adatom
+    (a material's own ``adsorbate`` is a protocol of its own: its barriers are never ranked with the others)."""
+    return list(protocol_levels(campaign))
+
+
+def protocol_levels(campaign) -> dict[str, int]:
+    """Each protocol id of the campaign (:func:`campaign_protocols`) and the fidelity level it belongs to."""
     from seiscreen.workflow.base import CalculatorMaker
 
-    return [protocol_id(CalculatorMaker(calculator_preset=name, slab_settings=campaign.slab,
-                                        minima_settings=campaign.minima_settings, neb_protocol=campaign.neb)
-                        .provenance(with_neb=True).model_dump())
-            for name in campaign.fidelities or [campaign.calculator]]
+    adsorbates = dict.fromkeys([campaign.adsorbate, *(spec.adsorbate or campaign.adsorbate
+                                                      for spec in campaign.materials)])
+    levels: dict[str, int] = {}
+    for level, name in enumerate(campaign.fidelities or [campaign.calculator]):
+        for adsorbate in adsorbates:
+            maker = CalculatorMaker(calculator_preset=name, slab_settings=campaign.slab, neb_protocol=campaign.neb,
+                                    minima_settings=campaign.minima_settings_for(adsorbate))
+            levels.setdefault(protocol_id(maker.provenance(with_neb=True).model_dump()), level)
+    return levels
 
 
 # What the exit status of `seiscreen run` (and `submit`) says: 0 when every surface of the campaign has a result, ranked
@@ -275,6 +286,7 @@ def campaign_outcome(campaign, location: str | None, protocols: list[str], plann
     failed when its status is failed or a hop of it failed by an exception; a planned surface without any document
     (``planned``: workflow.flows.plan_surfaces) failed too."""
     store = open_store(location, create=False)
+    levels = protocol_levels(campaign)
     identities = {h for p in planned for h in (p.content_hash, *p.earlier) if h}
     cut = {_where(p.slab.key.model_dump()) for p in planned if p.slab}
     uncut = {(name, p.miller) for p in planned if not p.slab for name in _names(p.material)}  # cut in the flow
@@ -283,7 +295,7 @@ def campaign_outcome(campaign, location: str | None, protocols: list[str], plann
     docs = store.query({"output.doc_type": "surface"}, properties=[*(f"output.{f}" for f in fields), "completed_at"])
     for doc in sorted(docs, key=lambda d: d.get("completed_at") or ""):
         o, where = doc["output"], _where(doc["output"]["key"])
-        level = protocols.index(pid) if (pid := protocol_id(o["provenance"])) in protocols else None
+        level = levels.get(protocol_id(o["provenance"])) if protocol_id(o["provenance"]) in protocols else None
         # The first fidelity's surfaces are the planned ones: their content hash (a surface that failed before it
         # had one: the planned slab), not the documents of an older run's other slabs.
         planned_now = (level != 0 or o.get("content_hash") in identities or where[:2] in uncut

@@ -75,6 +75,19 @@ def test_every_surface_failing_exits_1_with_the_summary_line_and_a_rerun_that_fi
                                                                                      done.output), done.output
 
 
+def test_a_material_with_its_own_adatom_is_a_result_of_the_campaign_and_exits_0(tmp_path):
+    # workflows/metals.yaml: Li on Li, Mg on Mg. A material's own adatom is a protocol of its own; its surfaces
+    # were counted as "no result stored" because only the campaign adatom's protocol was looked for.
+    campaign = write_campaign(tmp_path, [{"material": "Al", "facets": [[1, 0, 0]]},
+                                         {"material": "Al", "adsorbate": "Cu", "facets": [[1, 1, 1]]}])
+    args = ["run", str(campaign), "--store", str(tmp_path / "store")]
+    for _ in range(2):  # computed, then reused
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "error:" not in result.output and "Al(111) 111-s0.167" in result.output
+    assert sorted(d["key"]["adsorbate"] for d in surface_docs(tmp_path / "store")) == ["Au", "Cu"]
+
+
 def test_a_surface_left_unranked_by_a_gate_is_a_result_and_exits_0(tmp_path):
     # Every start judged desorbed (desorption_ratio far below any bond): no verified minimum, a physics result.
     campaign = write_campaign(tmp_path, [{"material": "Al", "facets": [[1, 0, 0]]}],
