@@ -65,15 +65,24 @@ def test_a_calculator_process_stopped_by_a_signal_is_no_result_of_its_inputs(tmp
 
     slab = fcc100("Al", size=(2, 2, 3), vacuum=6.0)
     add_adsorbate(slab, "Au", 2.0, "hollow")
-    calc = SubprocessCalculator(get_preset("emt"), tmp_path / "calc", ParallelSettings(images_at_once=2))
-    slab.calc = calc
-    slab.get_potential_energy()
-    calc._client.server.proc.send_signal(signal.SIGINT)
-    calc._client.server.proc.wait(timeout=60)  # dead before the next call (a loaded machine delays the signal)
-    slab.positions[-1, 0] += 0.1
-    with pytest.raises(CalculatorProcessKilled, match=r"stopped by signal 2: rerun to compute it") as raised:
+    # Ctrl-C as in a terminal: a test run started in the background inherits SIGINT ignored, and so would the
+    # calculator process; a handler here gives the process the default action.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        calc = SubprocessCalculator(get_preset("emt"), tmp_path / "calc", ParallelSettings(images_at_once=2))
+        slab.calc = calc
         slab.get_potential_energy()
-    assert not isinstance(raised.value, SeiscreenError) and not list(parallel._live)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        calc._client.server.proc.send_signal(signal.SIGINT)
+        calc._client.server.proc.wait(timeout=60)  # dead before the next call (a loaded machine delays it)
+        slab.positions[-1, 0] += 0.1
+        with pytest.raises(CalculatorProcessKilled, match=r"stopped by signal 2: rerun to compute it") as raised:
+            slab.get_potential_energy()
+        assert not isinstance(raised.value, SeiscreenError) and not list(parallel._live)
+    finally:
+        calc.close()  # a failure here must not leave its process to the tests after this one
     assert not _is_reusable({"doc_type": "hop", "status": "failed", "error": True})
 
 
