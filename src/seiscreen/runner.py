@@ -295,7 +295,8 @@ def campaign_outcome(campaign, location: str | None, protocols: list[str], plann
     docs = store.query({"output.doc_type": "surface"}, properties=[*(f"output.{f}" for f in fields), "completed_at"])
     for doc in sorted(docs, key=lambda d: d.get("completed_at") or ""):
         o, where = doc["output"], _where(doc["output"]["key"])
-        level = levels.get(protocol_id(o["provenance"])) if protocol_id(o["provenance"]) in protocols else None
+        pid = protocol_id(o["provenance"])
+        level = levels.get(pid) if pid in protocols else None
         # The first fidelity's surfaces are the planned ones: their content hash (a surface that failed before it
         # had one: the planned slab), not the documents of an older run's other slabs.
         planned_now = (level != 0 or o.get("content_hash") in identities or where[:2] in uncut

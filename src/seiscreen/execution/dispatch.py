@@ -62,11 +62,16 @@ def _upstream(flow_dict: dict, key: dict, store) -> dict:
     same_surface = {f"output.key.{field}": value for field, value in key.items()}
     outside |= {d["uuid"] for d in store.query({**same_surface, "output.doc_type": {"$in": ["minima", "hop"]}},
                                                properties=["uuid"])}
-    if not outside:
+    return _job_documents(store, outside)
+
+
+def _job_documents(store, uuids) -> dict:
+    """The documents and bands of the jobs ``uuids``, ready for a worker's memory store."""
+    if not uuids:
         return {"docs": [], "blobs": []}
-    outside = sorted(outside)
-    docs = [worker._plain(d) for d in store.docs_store.query({"uuid": {"$in": outside}})]
-    blobs = [worker._plain(b) for b in store.additional_stores["data"].query({"job_uuid": {"$in": outside}})]
+    uuids = sorted(uuids)
+    docs = [worker._plain(d) for d in store.docs_store.query({"uuid": {"$in": uuids}})]
+    blobs = [worker._plain(b) for b in store.additional_stores["data"].query({"job_uuid": {"$in": uuids}})]
     return {"docs": docs, "blobs": blobs}
 
 
@@ -307,12 +312,7 @@ def _facet_documents(store, material: str, miller: list[int]) -> dict:
     worker running that facet's cell series reuses instead of recomputing."""
     criteria = {"output.key.material": material, "output.key.miller": miller,
                 "output.doc_type": {"$in": ["minima", "hop", "surface"]}}
-    uuids = sorted({d["uuid"] for d in store.query(criteria, properties=["uuid"])})
-    if not uuids:
-        return {"docs": [], "blobs": []}
-    docs = [worker._plain(d) for d in store.docs_store.query({"uuid": {"$in": uuids}})]
-    blobs = [worker._plain(b) for b in store.additional_stores["data"].query({"job_uuid": {"$in": uuids}})]
-    return {"docs": docs, "blobs": blobs}
+    return _job_documents(store, {d["uuid"] for d in store.query(criteria, properties=["uuid"])})
 
 
 def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
