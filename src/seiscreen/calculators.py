@@ -23,6 +23,7 @@ from ase.calculators.calculator import Calculator
 from pydantic import BaseModel, ConfigDict
 
 from seiscreen.errors import AtomsLeftCell, SeiscreenError, UnknownNameError
+from seiscreen.frames import RecordingCalculator, record
 
 Code = Literal["emt", "chgnet", "sevennet", "gpaw"]
 _PACKAGE = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
@@ -45,6 +46,14 @@ class CalculatorPreset(BaseModel):
     # eV: the convergence residual measured for this preset (docs/calculators.md), reported with every barrier
     # it gives. An assessment of the settings, not a setting: not part of the protocol or of content hashes.
     barrier_uncertainty: float | None = None
+    # Keep every calculation with forces as a training frame (seiscreen.frames); None: the DFT codes do. Changes no
+    # number: not part of the provenance.
+    records_frames: bool | None = None
+
+    @property
+    def recording(self) -> bool:
+        """Whether this preset's calculations are kept as training frames."""
+        return self.code == "gpaw" if self.records_frames is None else self.records_frames
 
     def provenance(self) -> dict[str, Any]:
         """Everything needed to say how a number was computed."""
@@ -65,7 +74,11 @@ class CalculatorPreset(BaseModel):
         """An ASE calculator; ``atoms`` (when given) is prepared in place (:meth:`prepare`)."""
         if atoms is not None:
             self.prepare(atoms)
-        return _BUILDERS[self.code](self, atoms, Path(directory) if directory else None)
+        folder = Path(directory) if directory else None
+        calc = _BUILDERS[self.code](self, atoms, folder)
+        if self.recording and self.code != "gpaw":  # GPAW records inside ScfRetryCalculator, on MPI rank 0 only
+            return RecordingCalculator(calc, self.name, folder)
+        return calc
 
     def prepare(self, atoms: Atoms) -> None:
         """What this code needs of a slab, set in place: GPAW's periodicity (none along z) and, with spin, the
@@ -125,7 +138,8 @@ def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
     params = dict(preset.parameters)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-    return ScfRetryCalculator(params, directory, adatom_magmom=preset.adatom_magmom)
+    return ScfRetryCalculator(params, directory, adatom_magmom=preset.adatom_magmom,
+                              frames_preset=preset.name if preset.recording else None)
 
 
 def gpaw_keywords(params: dict, txt) -> dict:
@@ -210,8 +224,9 @@ class ScfRetryCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress", "magmom", "magmoms"]
 
     def __init__(self, params: dict, directory: Path | None = None, retries=SCF_RETRIES, adatom_magmom: float = 0.0,
-                 restart_seconds: float = 60.0, stall_window: int = 40):
+                 restart_seconds: float = 60.0, stall_window: int = 40, frames_preset: str | None = None):
         super().__init__()
+        self.frames_preset = frames_preset  # the preset name its training frames carry (None: none recorded)
         self.stall_window = stall_window  # ScfStall's window (0: none; each rung then runs to its maxiter)
         self.params, self.retries, self.workdir = dict(params), retries, directory
         self.adatom_magmom, self.restart_seconds = adatom_magmom, restart_seconds
@@ -303,6 +318,12 @@ class ScfRetryCalculator(Calculator):
             os.replace(partial, path)
             self._recorded = record
 
+    def _record_frame(self) -> None:
+        """The calculation as a training frame in the job folder (with forces only; rank 0 writes)."""
+        if self.frames_preset and self.workdir is not None and self._gpaw.world.rank == 0:
+            record(self.workdir, self.atoms, self.results, self.frames_preset, scf_rung=self.rung,
+                   smearing=self.smearing or 0.0)
+
     def _stress(self):
         """Plane waves only: GPAW's LCAO and finite-difference modes have none (callers then fit an EOS)."""
         from ase.calculators.calculator import PropertyNotImplementedError
@@ -346,6 +367,7 @@ class ScfRetryCalculator(Calculator):
                     self.results["stress"] = self._stress()
                 self._write_restart(kind)
                 self._record_rung()
+                self._record_frame()
                 return
             except KohnShamConvergenceError as exc:
                 self.history.append(f"rung {self.rung}: SCF not converged" + (f" ({exc})" if str(exc) else ""))

@@ -155,13 +155,13 @@ def presets() -> None:
     from seiscreen.calculators import ALIASES, PRESETS
 
     table = Table(title="calculator presets")
-    for column in ("name", "code", "description", "barrier ± (eV)"):
+    for column in ("name", "code", "description", "barrier ± (eV)", "training frames"):
         table.add_column(column)
     for preset in PRESETS.values():
         aliases = [a for a, target in ALIASES.items() if target == preset.name]
         uncertainty = "-" if preset.barrier_uncertainty is None else f"{preset.barrier_uncertainty:.3f}"
         table.add_row(preset.name + (f" (= {', '.join(aliases)})" if aliases else ""), preset.code, preset.description,
-                      uncertainty)
+                      uncertainty, "recorded" if preset.recording else "-")
     console.print(table)
 
 

@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("export")(clean_errors(export_command))
     app.command("import")(clean_errors(import_command))
     app.command("export-bands")(clean_errors(export_bands_command))
+    app.command("dataset")(clean_errors(dataset_command))
     app.command("rerun-hop")(clean_errors(rerun_hop_command))
     app.command("compare")(clean_errors(compare_command))
 
@@ -116,6 +117,37 @@ def import_command(
              if counts["jobs_present"] or counts["data_present"] else "")
     console.print(f"imported {counts['jobs']} job documents and {counts['data']} bands from {results_file} into "
                   f"{resolve_location(store)}{there}", highlight=False, soft_wrap=True)
+
+
+def dataset_command(
+    out: Annotated[Path, typer.Option(help="extended XYZ file to write (energy, forces, tags per frame)")],
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    preset: Annotated[str | None, typer.Option(help="only this DFT preset's frames (default: all)")] = None,
+    material: Annotated[str | None, typer.Option(help="only this material's frames")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Export the training frames a store's DFT calculations recorded (structure, energy, forces, preset, the job
+    and surface that computed each) as extended XYZ: the input of `seiscreen finetune` and of other codes."""
+    from collections import Counter
+
+    from seiscreen.store import resolve_location, runs_folder, store_folder
+    from seiscreen.store_export import EXPORT_SUFFIXES
+    from seiscreen.store_frames import collect_frames, export_frames, frames_database, load_frames
+
+    location = resolve_location(store)
+    if location.endswith(EXPORT_SUFFIXES):
+        raise SeiscreenError(f"{location} is a results file, which holds no training frames: pass the store folder")
+    if out.exists() and not force:
+        raise SeiscreenError(f"{out} exists: pass --force to replace it, or write another file")
+    if "://" not in location:
+        store_folder(location, create=False)
+    runs = runs_folder(location)
+    collect_frames(runs, frames_database(runs))  # frames of jobs that were killed before they added theirs
+    frames = load_frames(frames_database(runs), preset=preset, material=material)
+    export_frames(frames, out)
+    counts = Counter((f.info.get("preset"), f.info.get("material", "?")) for f in frames)
+    detail = ", ".join(f"{m} ({p}): {n}" for (p, m), n in sorted(counts.items()))
+    console.print(f"wrote {len(frames)} frames to {out}: {detail}", highlight=False, soft_wrap=True)
 
 
 def export_bands_command(

@@ -11,11 +11,14 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+from ase import Atoms
 
 from seiscreen.schemas import atoms_from_dict
 from seiscreen.store import open_store
+from seiscreen.store_frames import frames_database, load_frames, store_runs
 
 # Not part of the ranking identity: versions, date and machine; and the slab settings, which are per material
 # (a Tasker-2 slab needs more planes than a rocksalt one) and stored with every number all the same.
@@ -38,6 +41,12 @@ class Results:
     reruns: pd.DataFrame  # one row per saved hop rerun (`seiscreen rerun-hop --save`): stored and rerun barrier
     # One row per surface computed in growing cells (a campaign's ``convergence``): the verdict and the cell term.
     convergence: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_CONVERGENCE_COLUMNS))
+    frames_database: Path | None = None  # the store's training frames (seiscreen.store_frames), when it has any
+
+    @property
+    def frames(self) -> list[Atoms]:
+        """The training frames the store's DFT calculations recorded (energy, forces; tags in ``atoms.info``)."""
+        return load_frames(self.frames_database) if self.frames_database is not None else []
 
     @property
     def ranking(self) -> pd.DataFrame:
@@ -79,8 +88,10 @@ def load_results(store=None) -> Results:
     convergence = _convergence(store)
     _apply_convergence(surfaces, convergence)
     _rank(surfaces)
+    runs = store_runs(store)
     return Results(surfaces, pd.DataFrame(_hop_rows(store)), pd.DataFrame(_minima_rows(store)),
-                   pd.DataFrame(_fidelity_rows(store)), reruns, convergence)
+                   pd.DataFrame(_fidelity_rows(store)), reruns, convergence,
+                   frames_database(runs) if runs is not None else None)
 
 
 def _surface_rows(store, reruns: pd.DataFrame) -> list[dict]:

@@ -5,6 +5,7 @@ import pytest
 
 from seiscreen.calculators import get_preset
 from seiscreen.catalog import load_bulk
+from seiscreen.frames import FRAMES_FILE, read_frames
 from seiscreen.surfaces.sites import candidate_sites, placed
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
@@ -36,6 +37,12 @@ def test_gpaw_single_point_on_a_tiny_naf_slab(tmp_path):
     # Moving the adatom off the symmetric site (what every relaxation does) must not stop GPAW.
     atoms.positions[-1, 0] += 0.1
     assert np.isfinite(atoms.get_potential_energy())
+    # Every calculation with forces is a training frame in the folder (the energy-only one after it is not).
+    (frame,) = read_frames(tmp_path / "gpaw" / FRAMES_FILE)
+    moving = np.abs(forces).sum(axis=1) > 0  # the frame keeps the raw forces, also on the fixed atoms
+    assert frame.get_potential_energy() == pytest.approx(energy)
+    assert np.allclose(frame.get_forces()[moving], forces[moving]) and np.abs(frame.get_forces()[~moving]).sum() > 0
+    assert frame.info["preset"] == "gpaw-test" and frame.info["scf_rung"] == 0
 
 
 def test_gpaw_production_presets_are_complete():

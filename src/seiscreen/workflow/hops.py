@@ -81,20 +81,21 @@ class HopNebMaker(CalculatorMaker):
         progress.emit(Event.HOP_STARTED, surface=minima.key.label, hop=hop.hop_id)
         identity = self.content_hash(minima, hop, warm, via)
         twin = unseeded_twin(seeded_twin) if warm is None and via is None else None
-        try:
-            if twin is not None:
-                BandFiles([p for p in self.checkpoint_paths(identity) if p is not None]).remove()  # not needed
-                doc = twin.model_copy(update={"job_uuid": current_job_uuid(), "same_band_as": twin.job_uuid,
-                                              "force_calls": 0, "alternatives": []})
-            elif via is not None:
-                doc = self._run_via(minima, hop, via, identity)
-            else:
-                doc = self._run(minima, hop, warm, identity)
-        except (SeiscreenError, AtomsLeftCell) as exc:  # the same inputs would fail the same way: stored, reused
-            doc = self._failed(minima, hop, str(exc))
-        except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
-            log.exception("hop %s %s failed", minima.key.label, hop.hop_id)
-            doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
+        with self.recording_frames("hop", identity, minima.key):
+            try:
+                if twin is not None:
+                    BandFiles([p for p in self.checkpoint_paths(identity) if p is not None]).remove()  # not needed
+                    doc = twin.model_copy(update={"job_uuid": current_job_uuid(), "same_band_as": twin.job_uuid,
+                                                  "force_calls": 0, "alternatives": []})
+                elif via is not None:
+                    doc = self._run_via(minima, hop, via, identity)
+                else:
+                    doc = self._run(minima, hop, warm, identity)
+            except (SeiscreenError, AtomsLeftCell) as exc:  # the same inputs would fail the same way: stored, reused
+                doc = self._failed(minima, hop, str(exc))
+            except Exception as exc:  # one failing hop must not stop the campaign: stored as failed, with why
+                log.exception("hop %s %s failed", minima.key.label, hop.hop_id)
+                doc = self._failed(minima, hop, f"{type(exc).__name__}: {exc}", error=True)
         if via is not None and doc.intermediate is None:  # failed before a valley: still a hop through valleys
             doc = doc.model_copy(update={"intermediate": _through(via, states=[])})
         progress.emit(Event.HOP_DONE, key=minima.key, surface=minima.key.label, hop=hop.hop_id, status=doc.status,

@@ -61,8 +61,9 @@ class MinimaMaker(CalculatorMaker):
         folders = [checkpoint_folder(current_store()) / f"minima-{i}" for i in identities]
         saved = next((folder for folder in folders if folder.exists()), folders[0])  # begun under either
         try:
-            scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
-                                _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra, checkpoint=saved)
+            with self.recording_frames("minima", identity, slab.key):
+                scan = scan_surface(atoms_from_dict(slab.structure), self.calculator, self.minima_settings,
+                                    _adsorbate_bulk(self.minima_settings.adsorbate), seeds=extra, checkpoint=saved)
         except Exception as exc:  # noqa: BLE001 - stored as a failed surface with why; the campaign goes on
             log.exception("minima of %s failed", slab.key.label)
             return MinimaDoc(key=slab.key, slab=slab, clean_energy=None, clean_structure=slab.structure,
@@ -113,23 +114,24 @@ class RefineMinimaMaker(CalculatorMaker):
         saved = checkpoint_folder(current_store()) / f"refine-{identity}"
         checkpoint = ScanCheckpoint(saved)
         new, splits = [], []
-        for k, hop in enumerate(split):
-            # Start from the band's valley image itself: the slab around it is already relaxed.
-            image = atoms_from_dict(hop.band[hop.interior_minimum_image])
-            # One random stream per valley, so a resumed refinement kicks the rest as an unbroken one would.
-            rng = np.random.default_rng([self.minima_settings.seed, minima.refinement + 1, k])
-            try:
-                # No "verified by a known minimum one basin away" here: the band rose between the valley and
-                # its ends, so a valley within one basin of an end is just what needs its own verification.
-                found = checkpoint.cached(f"valley-{k}", lambda image=image, hop=hop, rng=rng: relax_and_verify(
-                    image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng))
-            except CalculatorProcessKilled:  # the run is being stopped: no valley result, nothing stored
-                raise
-            except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
-                log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
-                continue
-            found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
-            new.append((hop, found))
+        with self.recording_frames("refine", identity, minima.key):
+            for k, hop in enumerate(split):
+                # Start from the band's valley image itself: the slab around it is already relaxed.
+                image = atoms_from_dict(hop.band[hop.interior_minimum_image])
+                # One random stream per valley, so a resumed refinement kicks the rest as an unbroken one would.
+                rng = np.random.default_rng([self.minima_settings.seed, minima.refinement + 1, k])
+                try:
+                    # No "verified by a known minimum one basin away" here: the band rose between the valley and
+                    # its ends, so a valley within one basin of an end is just what needs its own verification.
+                    found = checkpoint.cached(f"valley-{k}", lambda image=image, hop=hop, rng=rng: relax_and_verify(
+                        image, clean, f"valley-of-{hop.hop_id}", calc, self.minima_settings, rng))
+                except CalculatorProcessKilled:  # the run is being stopped: no valley result, nothing stored
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad valley must not lose the others
+                    log.warning("relaxing the valley of %s failed: %s", hop.hop_id, exc)
+                    continue
+                found.adsorption_energy = found.energy - minima.clean_energy - minima.adsorbate_reference
+                new.append((hop, found))
         merged = merge_equivalent([_minimum_from_doc(d) for d in minima.minima] + [f for _, f in new], symmetry)
         accepted = [minimum_doc(m) for m in merged if m.accepted]
         for hop, found in new:

@@ -1,0 +1,82 @@
+"""A store's training frames: the recorded calculations of its run folders, in an ASE database beside its documents.
+
+Each frame (:mod:`seiscreen.frames`) is stored once, by its ``frame_id``, as an ``ase.db`` row (SQLite) holding the
+structure, energy, forces (stress where computed) and key-value pairs: ``preset``, ``frame_id`` and, from the job
+that computed it, ``kind`` (minima, hop, refine), ``content_hash``, ``material``, ``facet``, ``termination``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ase import Atoms
+from ase.io import write
+
+from seiscreen.errors import SeiscreenError
+from seiscreen.frames import context_of, frame_files, read_frames
+
+FRAMES_DB = "frames.db"
+TAGS = ("preset", "frame_id", "kind", "content_hash", "material", "facet", "termination", "scf_rung", "smearing")
+
+
+def frames_database(runs: Path) -> Path:
+    """The frames database of the store whose jobs run in folders under ``runs`` (``store_open.runs_folder``:
+    ``<store folder>/runs``, or ``seiscreen-runs`` beside a MongoDB store's campaign)."""
+    return runs / FRAMES_DB
+
+
+def store_runs(store) -> Path | None:
+    """The run folder of an opened store (a folder store's ``runs``); None for a results file or MongoDB."""
+    database_path = getattr(getattr(store, "docs_store", None), "database_path", None)
+    return Path(database_path) / "runs" if database_path else None
+
+
+def collect_frames(runs: Path, database: Path) -> int:
+    """Add every frame recorded under ``runs`` that ``database`` does not hold yet; the number added."""
+    from ase.db import connect
+
+    files = list(frame_files(runs))
+    if not files:
+        return 0
+    added = 0
+    with connect(database) as db:
+        known = {row.frame_id for row in db.select(include_data=False) if "frame_id" in row}
+        for path in files:
+            context = context_of(path, runs)
+            for frame in read_frames(path):
+                if frame.info.get("frame_id") in known:
+                    continue
+                db.write(frame, key_value_pairs=_tags({**context, **frame.info}))
+                known.add(frame.info["frame_id"])
+                added += 1
+    return added
+
+
+def _tags(info: dict) -> dict:
+    """The key-value pairs ase.db keeps of a frame: the :data:`TAGS` present, as str, int or float."""
+    return {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+            for k, v in info.items() if k in TAGS and v is not None}
+
+
+def load_frames(database: Path, preset: str | None = None, material: str | None = None) -> list[Atoms]:
+    """The frames of ``database`` (of one preset, one material), oldest first; their tags in ``atoms.info``."""
+    from ase.db import connect
+
+    if not database.exists():
+        return []
+    query = {k: v for k, v in (("preset", preset), ("material", material)) if v is not None}
+    frames = []
+    with connect(database) as db:
+        for row in db.select(**query, sort="id"):
+            atoms = row.toatoms()
+            atoms.info.update({k: row.get(k) for k in TAGS if k in row})
+            frames.append(atoms)
+    return frames
+
+
+def export_frames(frames: list[Atoms], out: Path) -> None:
+    """Frames as extended XYZ (energy, forces, stress and tags), the format fine-tuning codes read."""
+    if not frames:
+        raise SeiscreenError("no training frames match: a DFT preset's campaign records them as it computes "
+                             "(`seiscreen presets` says which record)")
+    write(str(out), frames, format="extxyz")

@@ -1,0 +1,100 @@
+"""Training frames: recorded as a recording preset computes, gathered into the store's ASE database, exported."""
+
+import numpy as np
+import pytest
+from ase.build import fcc100
+from ase.calculators.emt import EMT
+from ase.io import read
+from typer.testing import CliRunner
+
+from seiscreen import calculators
+from seiscreen.calculators import CalculatorPreset
+from seiscreen.cli import app
+from seiscreen.frames import FRAMES_FILE, frame_id, read_frames, record
+from seiscreen.results import load_results
+from seiscreen.runner import run_campaign
+from seiscreen.store import open_store
+from seiscreen.store_frames import collect_frames, load_frames
+from tests.workflow.test_pipeline_emt import emt_campaign
+
+
+def _slab():
+    atoms = fcc100("Al", (2, 2, 3), vacuum=5.0)
+    atoms.calc = EMT()
+    return atoms
+
+
+def test_a_record_keeps_energy_and_forces_and_survives_a_truncated_tail(tmp_path):
+    atoms = _slab()
+    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+    record(tmp_path, atoms, results, "emt-dft", kind="minima")
+    atoms.positions[0, 2] += 0.05
+    record(tmp_path, atoms, {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}, "emt-dft")
+    record(tmp_path, atoms, {"energy": 1.0}, "emt-dft")  # no forces: not a training frame
+    with open(tmp_path / FRAMES_FILE, "a") as stream:
+        stream.write("12\nLattice=\"4.0 0")  # a writer killed mid-frame
+    first, second = read_frames(tmp_path / FRAMES_FILE)
+    assert first.get_potential_energy() == pytest.approx(results["energy"])
+    assert np.allclose(first.get_forces(), results["forces"])
+    assert second.info["frame_id"] == frame_id(atoms, atoms.get_potential_energy()) != first.info["frame_id"]
+    assert first.info["preset"] == "emt-dft" and first.info["kind"] == "minima"
+
+
+def test_collecting_twice_adds_each_frame_once(tmp_path):
+    atoms = _slab()
+    record(tmp_path / "runs" / "job_1", atoms, {"energy": atoms.get_potential_energy(),
+                                                "forces": atoms.get_forces()}, "emt-dft")
+    database = tmp_path / "runs" / "frames.db"
+    assert collect_frames(tmp_path / "runs", database) == 1
+    assert collect_frames(tmp_path / "runs", database) == 0
+    (frame,) = load_frames(database)
+    assert np.allclose(frame.get_forces(), atoms.get_forces())
+
+
+@pytest.fixture(scope="module")
+def recorded_store(tmp_path_factory):
+    """The EMT campaign run with EMT standing in for DFT (a recording preset), as `seiscreen run` runs it."""
+    stand_in = CalculatorPreset(name="emt-dft", code="emt", description="EMT recording frames, as DFT does",
+                                records_frames=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(calculators.PRESETS, "emt-dft", stand_in)
+        location = str(tmp_path_factory.mktemp("frames") / "store")
+        from rich.console import Console
+
+        run_campaign(emt_campaign(calculator="emt-dft"), location, Console(quiet=True))
+    return location
+
+
+def test_a_campaign_records_every_calculation_with_its_job(recorded_store):
+    frames = load_results(recorded_store).frames
+    kinds = {f.info["kind"] for f in frames}
+    assert {"minima", "hop"} <= kinds
+    assert {f.info["material"] for f in frames} == {"Al"} and {f.info["preset"] for f in frames} == {"emt-dft"}
+    store = open_store(recorded_store, create=False)
+    hop_hashes = {d["output"]["content_hash"] for d in store.query({"output.doc_type": "hop"},
+                                                                   properties=["output.content_hash"])}
+    assert {f.info["content_hash"] for f in frames if f.info["kind"] == "hop"} <= hop_hashes
+    for frame in frames[:: max(1, len(frames) // 5)]:  # the stored forces are the calculator's at that geometry
+        atoms = frame.copy()
+        atoms.calc = EMT()
+        assert np.allclose(atoms.get_forces(), frame.get_forces(), atol=1e-6)
+    assert len({f.info["frame_id"] for f in frames}) == len(frames)
+
+
+def test_dataset_exports_the_frames_as_extended_xyz(recorded_store, tmp_path):
+    out = tmp_path / "frames.extxyz"
+    result = CliRunner().invoke(app, ["dataset", "--store", recorded_store, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = read(out, ":")
+    assert len(written) == len(load_results(recorded_store).frames) > 0
+    assert "forces" in written[0].calc.results and written[0].info["preset"] == "emt-dft"
+    again = CliRunner().invoke(app, ["dataset", "--store", recorded_store, "--out", str(out)])
+    assert again.exit_code == 2 and "exists" in again.output
+    none = CliRunner().invoke(app, ["dataset", "--store", recorded_store, "--out", str(tmp_path / "x.extxyz"),
+                                    "--preset", "gpaw-lcao"])
+    assert none.exit_code == 2 and "no training frames" in none.output
+
+
+def test_an_ml_preset_records_nothing(tmp_path):
+    assert not calculators.get_preset("chgnet").recording and not calculators.get_preset("emt").recording
+    assert calculators.get_preset("gpaw-lcao").recording
