@@ -39,7 +39,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.execution.worker": 7, "seiscreen.execution.local": 7, "seiscreen.execution.slurm": 7,
     "seiscreen.execution.remote": 7, "seiscreen.execution.status": 7,
     "seiscreen.compare_stores": 8, "seiscreen.reproduce": 8, "seiscreen.cli": 8, "seiscreen.execution.commands": 8,
-    "seiscreen.cli_common": 8, "seiscreen.cli_tables": 8, "seiscreen.cli_store": 8,
+    "seiscreen.cli_common": 8, "seiscreen.frames_backfill": 8, "seiscreen.cli_tables": 8, "seiscreen.cli_store": 8,
     "seiscreen.report": 8, "seiscreen.report.literature": 8, "seiscreen.report.compare": 8,
     "seiscreen.report.plots": 8, "seiscreen.report.html": 8, "seiscreen.report.export": 8,
 }

@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.command("import")(clean_errors(import_command))
     app.command("export-bands")(clean_errors(export_bands_command))
     app.command("dataset")(clean_errors(dataset_command))
+    app.command("backfill-frames")(clean_errors(backfill_command))
     app.command("rerun-hop")(clean_errors(rerun_hop_command))
     app.command("compare")(clean_errors(compare_command))
 
@@ -148,6 +149,36 @@ def dataset_command(
     counts = Counter((f.info.get("preset"), f.info.get("material", "?")) for f in frames)
     detail = ", ".join(f"{m} ({p}): {n}" for (p, m), n in sorted(counts.items()))
     console.print(f"wrote {len(frames)} frames to {out}: {detail}", highlight=False, soft_wrap=True)
+
+
+def backfill_command(
+    source: Annotated[str, typer.Argument(help="store or results file whose DFT results lack training frames")],
+    preset: Annotated[str, typer.Option(help="the DFT preset whose stored structures are recomputed")],
+    store: Annotated[str | None, typer.Option(help="store folder the frames go into [env SEISCREEN_STORE]")] = None,
+    per_surface: Annotated[int, typer.Option(help="structures per surface: clean slab, minima, climbing images, "
+                                                  "then other band images")] = 12,
+    material: Annotated[str | None, typer.Option(help="only this material's surfaces")] = None,
+) -> None:
+    """Recompute single points (energy and forces) on a sample of a store's stored DFT structures, as training
+    frames of --store: for results computed before frames were recorded. Resumes where it stopped."""
+    from seiscreen.frames_backfill import recompute, sample_structures
+    from seiscreen.store import open_store, resolve_location, runs_folder, store_folder
+    from seiscreen.store_frames import collect_frames, frames_database
+
+    if per_surface < 1:
+        raise SeiscreenError(f"--per-surface {per_surface}: give at least 1")
+    sample = sample_structures(open_store(source, create=False), preset, per_surface, material)
+    runs = runs_folder(str(store_folder(resolve_location(store))))
+
+    def done(outcome, n: int) -> None:
+        s = outcome.structure
+        console.print(f"[{n}/{len(sample)}] {s.surface} {s.kind} {s.label}: {outcome.energy:.4f} eV "
+                      f"(stored {outcome.deviation:+.4f})", highlight=False, soft_wrap=True)
+
+    deviations = [abs(o.deviation) for o in recompute(sample, runs, preset, on_done=done)]
+    added = collect_frames(runs, frames_database(runs))
+    console.print(f"{len(sample)} frames of {preset} ({added} new) in {frames_database(runs)}; recomputed minus "
+                  f"stored energy: max |Δ| {max(deviations):.4f} eV", highlight=False, soft_wrap=True)
 
 
 def export_bands_command(

@@ -37,6 +37,7 @@ from seiscreen.parallel import ParallelSettings
 from seiscreen.results import _as_store, band_images, hop_documents
 from seiscreen.schemas import (HopRerunDoc, Provenance, SurfaceKey, atoms_from_dict, atoms_to_dict, calculator_identity,
                                content_hash)
+from seiscreen.store_frames import job_frames
 from seiscreen.store import EXPORT_SUFFIXES, checkpoint_folder, open_store, resolve_location, runs_folder, store_lock
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 from seiscreen.workflow.base import band_fields, current_store
@@ -129,9 +130,13 @@ class HopRerunMaker(Maker):
         identity = content_hash("hop_rerun", hop_job_uuid=hop_job_uuid, images=images, start=start,
                                 neb=neb or {}, preset=preset, symmetry=symmetry,
                                 **({"through_valleys": valleys} if valleys else {}))
-        return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
-                             parallel=parallel, preset=preset, one_band=one_band,
-                             checkpoint=checkpoint_folder(current_store()) / f"rerun-{identity}")
+        key = hop["key"]
+        with job_frames(get_preset(preset or key["calculator"]).recording, kind="hop rerun", content_hash=identity,
+                        material=key["material"], facet="(" + "".join(map(str, key["miller"])) + ")",
+                        termination=key["termination_id"]):
+            return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
+                                 parallel=parallel, preset=preset, one_band=one_band,
+                                 checkpoint=checkpoint_folder(current_store()) / f"rerun-{identity}")
 
 
 def _slab_symmetry(store, key: dict) -> dict | None:

@@ -7,13 +7,18 @@ that computed it, ``kind`` (minima, hop, refine), ``content_hash``, ``material``
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 from ase.io import write
 
 from seiscreen.errors import SeiscreenError
-from seiscreen.frames import context_of, frame_files, read_frames
+from seiscreen.frames import context_of, frame_files, read_frames, write_context
+
+log = logging.getLogger(__name__)
 
 FRAMES_DB = "frames.db"
 TAGS = ("preset", "frame_id", "kind", "content_hash", "material", "facet", "termination", "scf_rung", "smearing")
@@ -52,10 +57,35 @@ def collect_frames(runs: Path, database: Path) -> int:
     return added
 
 
+@contextlib.contextmanager
+def job_frames(recording: bool, **context):
+    """Around a job's calculations: the frames recorded under its folder (the working folder, one jobflow made)
+    are tagged with ``context`` (kind, content_hash, material, facet, termination) and, when it ends, failed or
+    not, added to the store's frames database."""
+    folder = Path.cwd()
+    recording = recording and folder.name.startswith("job_")
+    if recording:
+        write_context(folder, **context)
+    try:
+        yield
+    finally:
+        if recording:
+            try:
+                collect_frames(folder, frames_database(folder.parent))
+            except Exception as exc:  # noqa: BLE001 - they stay in the job folder: `seiscreen dataset` adds them
+                log.warning("training frames of %s not added to the store yet: %s", folder.name, exc)
+
+
 def _tags(info: dict) -> dict:
     """The key-value pairs ase.db keeps of a frame: the :data:`TAGS` present, as str, int or float."""
-    return {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
-            for k, v in info.items() if k in TAGS and v is not None}
+    return {k: _plain(v) for k, v in info.items() if k in TAGS and v is not None}
+
+
+def _plain(value):
+    """A number as Python int or float (extxyz reads numpy ones), anything else as str."""
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def load_frames(database: Path, preset: str | None = None, material: str | None = None) -> list[Atoms]:

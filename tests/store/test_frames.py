@@ -98,3 +98,23 @@ def test_dataset_exports_the_frames_as_extended_xyz(recorded_store, tmp_path):
 def test_an_ml_preset_records_nothing(tmp_path):
     assert not calculators.get_preset("chgnet").recording and not calculators.get_preset("emt").recording
     assert calculators.get_preset("gpaw-lcao").recording
+
+
+def test_backfill_recomputes_a_sample_of_stored_structures_as_frames(recorded_store, tmp_path, monkeypatch):
+    monkeypatch.setitem(calculators.PRESETS, "emt-dft", calculators.PRESETS["emt"].model_copy(
+        update={"name": "emt-dft", "records_frames": True}))
+    target = tmp_path / "target"
+    args = ["backfill-frames", recorded_store, "--preset", "emt-dft", "--store", str(target), "--per-surface", "4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frames = load_frames(target / "runs" / "frames.db")
+    # The clean slab and the minimum first, then the hop's images from the climbing one: each reproduces its
+    # stored energy.
+    assert sorted(f.info["kind"] for f in frames) == ["backfill band image"] * 2 + ["backfill clean",
+                                                                                    "backfill minimum"]
+    assert "[1/4] Al(100) 100-s0.250 clean" in result.output and "[2/4] Al(100) 100-s0.250 minimum" in result.output
+    assert "max |Δ| 0.0000 eV" in result.output
+    again = CliRunner().invoke(app, args)  # resumed: every structure's folder holds its frame
+    assert again.exit_code == 0 and "(0 new)" in again.output
+    wrong = CliRunner().invoke(app, [*args[:3], "emt", *args[4:]])
+    assert wrong.exit_code == 2 and "records no training frames" in wrong.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +15,8 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.parallel import ParallelSettings
-from seiscreen.frames import write_context
 from seiscreen.schemas import Provenance, SurfaceKey, atoms_to_dict, calculator_identity
-from seiscreen.store_frames import collect_frames, frames_database
+from seiscreen.store_frames import job_frames
 from seiscreen.surfaces.slabs import SlabSettings
 
 log = logging.getLogger(__name__)
@@ -79,23 +77,11 @@ class CalculatorMaker(Maker):
         """A calculator for one structure (:meth:`seiscreen.bands.CalculatorLevel.image_calculator`)."""
         return self.level.image_calculator(atoms, directory)
 
-    @contextlib.contextmanager
     def recording_frames(self, kind: str, identity: str, key: SurfaceKey):
-        """Around a job's calculations: its recorded training frames (DFT presets) are tagged with what the job
-        computes and, when it ends (failed or not), added to the store's frames database."""
-        folder = Path.cwd()
-        recording = self.preset.recording and folder.name.startswith("job_")  # a job folder jobflow made
-        if recording:
-            write_context(folder, kind=kind, content_hash=identity, material=key.material, facet=key.facet,
-                          termination=key.termination_id)
-        try:
-            yield
-        finally:
-            if recording:
-                try:
-                    collect_frames(folder, frames_database(folder.parent))
-                except Exception as exc:  # noqa: BLE001 - they stay in the job folder: `seiscreen dataset` adds them
-                    log.warning("training frames of %s not added to the store yet: %s", folder.name, exc)
+        """Around a job's calculations: its training frames (DFT presets) tagged with the job and added to the
+        store (:func:`seiscreen.store_frames.job_frames`)."""
+        return job_frames(self.preset.recording, kind=kind, content_hash=identity, material=key.material,
+                          facet=key.facet, termination=key.termination_id)
 
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""

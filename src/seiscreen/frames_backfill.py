@@ -1,0 +1,133 @@
+"""Training frames for results computed before frames were recorded: single points on a sample of the stored
+structures, with the preset that made them.
+
+A stored minimum or band image has an energy but no forces. Per surface the sample takes, in this order, the
+clean slab, every accepted minimum, the climbing image of every accepted hop, then the other band images hop by
+hop (so a small sample still spans every hop's saddle region), up to ``per_surface`` structures. Each is
+recomputed in a folder of its own under the target store's run folder and recorded there as a frame
+(:mod:`seiscreen.frames`); the recomputed energy is compared with the stored one, which checks that the single
+point reproduces the stored calculation. A structure whose folder holds its frame is not computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ase import Atoms
+
+from seiscreen.calculators import get_preset
+from seiscreen.errors import SeiscreenError
+from seiscreen.frames import FRAMES_FILE, read_frames, write_context
+from seiscreen.results import band_images
+from seiscreen.schemas import atoms_from_dict
+
+
+@dataclass
+class StoredStructure:
+    """One stored structure of a surface, with the energy the store gives it."""
+
+    surface: str  # "NaF(100) 100-s0.250"
+    key: dict  # the surface's key (material, miller, termination_id, calculator)
+    kind: str  # "clean", "minimum" or "band image"
+    label: str  # which one: the minimum's site, the hop and image
+    atoms: Atoms
+    stored_energy: float
+    content_hash: str  # of the document it comes from
+
+    @property
+    def folder_name(self) -> str:
+        digest = hashlib.sha256(f"{self.content_hash}|{self.kind}|{self.label}".encode()).hexdigest()[:12]
+        return f"{self.key['material']}-{''.join(map(str, self.key['miller']))}-{digest}"
+
+
+def _label(key: dict) -> str:
+    return f"{key['material']}({''.join(map(str, key['miller']))}) {key['termination_id']}"
+
+
+def _minima_structures(store, preset: str) -> dict[str, list[StoredStructure]]:
+    """Per surface: the clean slab and the accepted minima of its most refined minima document."""
+    newest: dict[str, dict] = {}
+    for doc in store.query({"output.doc_type": "minima", "output.key.calculator": preset}, properties=["output"]):
+        out = doc["output"]
+        if out.get("clean_energy") is None:
+            continue
+        label = _label(out["key"])
+        if label not in newest or out.get("refinement", 0) > newest[label].get("refinement", 0):
+            newest[label] = out
+    found = {}
+    for label, out in sorted(newest.items()):
+        clean = [StoredStructure(label, out["key"], "clean", "clean", atoms_from_dict(out["clean_structure"]),
+                                 out["clean_energy"], out.get("content_hash") or "")]
+        found[label] = clean + [
+            StoredStructure(label, out["key"], "minimum", f"m{m['index']}-{m['site']}", atoms_from_dict(m["structure"]),
+                            m["energy"], out.get("content_hash") or "") for m in out["minima"]]
+    return found
+
+
+def _band_structures(store, preset: str) -> dict[str, list[list[StoredStructure]]]:
+    """Per surface, per accepted hop: its interior band images, the climbing (highest) image first."""
+    found: dict[str, list[list[StoredStructure]]] = {}
+    query = {"output.doc_type": "hop", "output.status": "accepted", "output.key.calculator": preset}
+    for doc in store.query(query, properties=["uuid", "output.key", "output.hop_id", "output.start_energy",
+                                              "output.image_energies", "output.content_hash"]):
+        out = doc["output"]
+        images = band_images(store, doc["uuid"])[1:-1]
+        energies = [out["start_energy"] + e for e in out["image_energies"][1:-1]]
+        order = sorted(range(len(images)), key=lambda k: -energies[k])
+        found.setdefault(_label(out["key"]), []).append([
+            StoredStructure(_label(out["key"]), out["key"], "band image", f"{out['hop_id']}-image{k + 1}",
+                            images[k], energies[k], out.get("content_hash") or "") for k in order])
+    return found
+
+
+def sample_structures(store, preset: str, per_surface: int, material: str | None = None) -> list[StoredStructure]:
+    """The structures to recompute, ``per_surface`` at most per surface, in the order of the module docstring."""
+    if not get_preset(preset).recording:
+        raise SeiscreenError(f"preset {preset!r} records no training frames (an ML preset): backfill is for DFT")
+    minima, bands = _minima_structures(store, preset), _band_structures(store, preset)
+    sample = []
+    for label in sorted(set(minima) | set(bands)):
+        hops = sorted(bands.get(label, []), key=lambda h: h[0].label)
+        interleaved = [hop[k] for k in range(max((len(h) for h in hops), default=0)) for hop in hops if k < len(hop)]
+        chosen = (minima.get(label, []) + interleaved)[:per_surface]
+        sample += [s for s in chosen if material is None or s.key["material"] == material]
+    if not sample:
+        raise SeiscreenError(f"no stored minima or accepted hops computed with {preset!r} here: see `seiscreen "
+                             "results --store ...` for the presets it holds")
+    return sample
+
+
+@dataclass
+class Recomputed:
+    structure: StoredStructure
+    energy: float  # recomputed, eV
+
+    @property
+    def deviation(self) -> float:
+        return self.energy - self.structure.stored_energy
+
+
+def recompute(sample: list[StoredStructure], runs: Path, preset: str,
+              on_done: Callable[[Recomputed, int], None] | None = None) -> Iterator[Recomputed]:
+    """Single points with forces of ``sample`` in folders under ``runs/backfill``, each recorded as a frame."""
+    calculator_preset = get_preset(preset)
+    for n, structure in enumerate(sample, 1):
+        folder = runs / "backfill" / structure.folder_name
+        done = read_frames(folder / FRAMES_FILE) if (folder / FRAMES_FILE).exists() else []
+        if not done:
+            folder.mkdir(parents=True, exist_ok=True)
+            key = structure.key
+            write_context(folder, kind=f"backfill {structure.kind}", content_hash=structure.content_hash,
+                          material=key["material"], facet="(" + "".join(map(str, key["miller"])) + ")",
+                          termination=key["termination_id"])
+            atoms = structure.atoms.copy()
+            atoms.calc = calculator_preset.make(atoms, folder)
+            atoms.get_forces()
+            done = read_frames(folder / FRAMES_FILE)
+        outcome = Recomputed(structure, done[-1].get_potential_energy())
+        if on_done is not None:
+            on_done(outcome, n)
+        yield outcome
