@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.calculators": 2, "seiscreen.batched": 2, "seiscreen.frames": 2,
     "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.neb.protocol": 3, "seiscreen.neb.checkpoint": 3,
     "seiscreen.neb.mirror": 3, "seiscreen.neb.gates": 3, "seiscreen.neb.band": 3, "seiscreen.neb.driver": 3,
-    "seiscreen.parallel": 3, "seiscreen.checkpoints": 3,
+    "seiscreen.parallel": 3, "seiscreen.checkpoints": 3, "seiscreen.finetune": 3,
     "seiscreen.bands": 3, "seiscreen.bands.level": 3, "seiscreen.bands.ends": 3, "seiscreen.bands.warm": 3,
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.schemas": 4, "seiscreen.hopgraph": 4, "seiscreen.verdicts": 4,

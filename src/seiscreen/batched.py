@@ -86,11 +86,10 @@ class BandBatch(SharedBand):
             raise SeiscreenError(f"batched band evaluation is implemented for CHGNet presets only, not "
                                  f"{preset.name!r} ({preset.code}): use the per-image calculators (run_neb's "
                                  "make_calculator) for it")
-        from seiscreen.calculators import _chgnet_model, _torch_threads
+        from seiscreen.calculators import _torch_threads, chgnet_model
 
         _torch_threads()
-        params = dict(preset.parameters)
-        return cls(_chgnet_model(params.pop("model", "0.3.0")), task=task)
+        return cls(chgnet_model(preset)[0], task=task)  # a fine-tuned preset's own weights
 
     def evaluate(self, pairs) -> list[tuple[float, np.ndarray]]:
         return self.predict([atoms for atoms, _ in pairs])

@@ -118,8 +118,7 @@ def _chgnet(preset: CalculatorPreset, atoms, directory) -> Calculator:
     _torch_threads()
     from chgnet.model.dynamics import CHGNetCalculator
 
-    params = dict(preset.parameters)
-    model = _chgnet_model(params.pop("model", "0.3.0"))
+    model, params = chgnet_model(preset)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "CHGNet will run on cpu" for every instance
         return CHGNetCalculator(model=model, use_device="cpu", **params)
 
@@ -478,8 +477,140 @@ ALIASES = {"ml": ML_DEFAULT}
 
 
 def get_preset(name: str) -> CalculatorPreset:
+    """The preset of a name in :data:`PRESETS` or :data:`ALIASES`, or of a fine-tuned CHGNet model:
+    ``ml-ft:<name>`` or the path of its folder (:func:`finetuned_preset`)."""
     resolved = ALIASES.get(name, name)
     if resolved not in PRESETS:
+        if name.startswith(FINETUNED_PREFIX) or (name and Path(name).is_dir()):  # a fine-tuned model
+            return finetuned_preset(name)
         raise UnknownNameError(f"unknown calculator preset {name!r}: choose one of "
-                               f"{', '.join(sorted([*PRESETS, *ALIASES]))}")
+                               f"{', '.join(sorted([*PRESETS, *ALIASES]))}, or ml-ft:<name> (a fine-tuned model)")
     return PRESETS[resolved]
+
+
+# ------------------------------------------------------------------ fine-tuned CHGNet models (seiscreen.finetune)
+
+#: The file of a fine-tuned model's folder that describes it (``seiscreen.finetune.FinetuneManifest``); its
+#: ``weights_file`` and ``weights_sha256`` name the weights beside it.
+FINETUNED_MANIFEST = "manifest.json"
+FINETUNED_PREFIX = "ml-ft:"
+# Folders of fine-tuned presets made from a path in this process (name -> folder): the builder finds them again.
+_FINETUNED_FOLDERS: dict[str, Path] = {}
+
+
+def model_dirs() -> list[Path]:
+    """Where ``ml-ft:<name>`` looks for the folder ``<name>``: the directories of the environment variable
+    ``SEISCREEN_MODELS`` (``os.pathsep``-separated), ``./models`` when it is unset."""
+    entries = [entry for entry in os.environ.get("SEISCREEN_MODELS", "").split(os.pathsep) if entry]
+    return [Path(entry).resolve() for entry in entries or ["models"]]
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, in hex."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_finetuned_manifest(folder: Path) -> dict[str, Any]:
+    """A fine-tuned model folder's manifest as plain data; a folder without one is refused in one line."""
+    path = Path(folder) / FINETUNED_MANIFEST
+    if not path.is_file():
+        raise SeiscreenError(f"{Path(folder).resolve()} has no {FINETUNED_MANIFEST}: not a fine-tuned model folder "
+                             "(seiscreen.finetune.finetune writes one)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise SeiscreenError(f"{path.resolve()} is not JSON ({exc}): fine-tune again") from None
+    missing = [key for key in ("base_model", "weights_file", "weights_sha256")
+               if not isinstance(manifest, dict) or key not in manifest]
+    if missing:
+        raise SeiscreenError(f"{path.resolve()} lacks {', '.join(missing)}: not a fine-tuned model manifest; "
+                             "fine-tune again")
+    return manifest
+
+
+def _finetuned_folders(name: str) -> list[Path]:
+    """The folders called ``name`` that hold a manifest: in :func:`model_dirs`, then one given by path here."""
+    folders = [directory / name for directory in model_dirs()]
+    if name in _FINETUNED_FOLDERS:
+        folders.append(_FINETUNED_FOLDERS[name])
+    return list(dict.fromkeys(f for f in folders if (f / FINETUNED_MANIFEST).is_file()))
+
+
+def _unknown_model(name: str) -> UnknownNameError:
+    where = ", ".join(str(d) for d in model_dirs())
+    return UnknownNameError(f"unknown fine-tuned model {name!r}: no folder {name}/{FINETUNED_MANIFEST} in {where} "
+                            f"(the directories of SEISCREEN_MODELS, {os.pathsep}-separated; ./models when unset)")
+
+
+def finetuned_preset(name_or_path: str) -> CalculatorPreset:
+    """The CHGNet preset of a fine-tuned model: ``ml-ft:<name>`` (the folder ``<name>`` in :func:`model_dirs`) or
+    the path of a model folder. Its parameters name the base model, the fine-tuned name and the weights' sha256
+    (so numbers of different weights never share a content hash), never the folder's path."""
+    if name_or_path.startswith(FINETUNED_PREFIX):
+        name = name_or_path.removeprefix(FINETUNED_PREFIX)
+        folders = _finetuned_folders(name) if name and Path(name).name == name else []
+        if not folders:
+            raise _unknown_model(name)
+        folder = folders[0]
+    else:
+        folder = Path(name_or_path).resolve()
+        name = folder.name
+    manifest = read_finetuned_manifest(folder)
+    if not name_or_path.startswith(FINETUNED_PREFIX):
+        _FINETUNED_FOLDERS[name] = folder
+    frames = f" on {manifest['n_frames']} frames" if "n_frames" in manifest else ""
+    of = f" of {manifest['dft_preset']}" if manifest.get("dft_preset") else ""
+    return CalculatorPreset(name=FINETUNED_PREFIX + name, code="chgnet",
+                            description=f"CHGNet {manifest['base_model']} fine-tuned{frames}{of} ({name})",
+                            parameters={"model": manifest["base_model"], "finetuned": name,
+                                        "weights_sha256": manifest["weights_sha256"]})
+
+
+def finetuned_weights(name: str, weights_sha256: str) -> Path:
+    """The weights file of the fine-tuned model ``name``, found again by name and checked against
+    ``weights_sha256``; weights that differ are refused in one line."""
+    folders = _finetuned_folders(name)
+    if not folders:
+        raise _unknown_model(name)
+    # Two folders of one name (two model directories): the one whose manifest names these weights.
+    manifests = [(folder, read_finetuned_manifest(folder)) for folder in folders]
+    folder, manifest = next(((f, m) for f, m in manifests if m["weights_sha256"] == weights_sha256), manifests[0])
+    path = folder / manifest["weights_file"]
+    actual = file_sha256(path) if path.is_file() else "missing"
+    if actual != weights_sha256:
+        raise SeiscreenError(f"fine-tuned model {name!r}: {path} has sha256 {actual[:16]}, the preset expects "
+                             f"{weights_sha256[:16]}: the weights changed since the preset was made; restore them or "
+                             "fine-tune again into a new folder")
+    return path
+
+
+def read_finetuned_weights(path: Path):
+    """A fresh CHGNet model from a fine-tuned weights file (tensors and plain data only: no code is unpickled)."""
+    import torch
+    from chgnet.model import CHGNet
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints its parameter count
+        return CHGNet.from_dict(state["model"])
+
+
+@cache
+def _finetuned_model(path: str, weights_sha256: str):
+    return read_finetuned_weights(Path(path))  # the sha256 in the key: a changed file is a new entry
+
+
+def chgnet_model(preset: CalculatorPreset) -> tuple[Any, dict[str, Any]]:
+    """The CHGNet model a ``chgnet`` preset names (its base weights, or a fine-tuned model's, checked by sha256;
+    shared, not to be trained) and the preset's remaining calculator keywords."""
+    params = dict(preset.parameters)
+    base = params.pop("model", "0.3.0")
+    if "finetuned" not in params:
+        return _chgnet_model(base), params
+    sha256 = params.pop("weights_sha256", "")
+    return _finetuned_model(str(finetuned_weights(params.pop("finetuned"), sha256)), sha256), params

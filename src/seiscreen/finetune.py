@@ -1,0 +1,409 @@
+"""Fine-tune CHGNet on DFT frames, on CPU, into a model folder that a calculator preset can name.
+
+A frame is an ASE ``Atoms`` with a single-point calculator holding ``energy`` (eV, total) and ``forces`` (eV/Å),
+and ``atoms.info`` keys ``frame_id`` (unique), ``preset`` (the DFT preset) and, optionally, ``material``.
+
+    manifest = finetune(frames, Path("models/naf-gpaw"), FinetuneSettings(holdout_materials=["NaBr"]))
+    preset = get_preset("ml-ft:naf-gpaw")    # SEISCREEN_MODELS=models (the default); or get_preset("models/naf-gpaw")
+
+Frames go to train, validation or test by a hash of their ``frame_id`` and the seed (:func:`split_frames`), never
+by list order; every frame of a ``holdout_materials`` material goes to the test set and is never trained on. Before
+training, the model's elemental reference energies (its ``AtomRef``) are shifted by the least-squares offset
+between the training frames' energies and its predictions: GPAW's total energies and CHGNet's (fit to Materials
+Project VASP) differ by several eV per atom, which would otherwise swamp the force loss. Energies and forces are
+trained on; stress, where a frame has it, is not (GPAW's LCAO mode has none). The model folder holds
+the weights (tensors only, read back without unpickling code) and ``manifest.json`` (:class:`FinetuneManifest`):
+the split, the settings, and the validation (and test) metrics of the base model, of the base model with refit
+references, and of the fine-tuned model, all computed by one function (:func:`evaluate`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from ase import Atoms
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from seiscreen.calculators import FINETUNED_MANIFEST, _torch_threads, file_sha256, read_finetuned_manifest
+from seiscreen.calculators import read_finetuned_weights
+from seiscreen.errors import SeiscreenError
+
+Freeze = Literal["none", "all-but-last"]
+FREEZE_MODES: tuple[str, ...] = ("none", "all-but-last")
+WEIGHTS_FILE = "chgnet-finetuned.pt"
+LOG_FILE = "train.log"
+
+
+class FinetuneSettings(BaseModel):
+    """How CHGNet is fine-tuned; stored whole in the manifest.
+
+    The defaults (``freeze="none"``, learning rate 1e-3, 10 epochs, batches of 8, energy and force weights 1) were
+    measured on the EMT stand-in of ``tests/calculators/test_finetune.py`` (rattled 2x2x3 Al(100) slabs with an Au
+    adatom, 13 atoms; 38 training and 6 validation frames; Cu(100) frames held out; one core;
+    docs/notes/2026-12-06-finetune-settings.md). Validation force MAE, base model 0.397 eV/Å, after 10 epochs:
+
+    | freeze | lr 1e-3 | lr 3e-3 | s/epoch |
+    |---|---|---|---|
+    | all-but-last | 0.109 | 0.076 | 4.0 |
+    | none | 0.080 | 0.055 | 5.2 |
+
+    On the held-out Cu frames (base 0.078 eV/Å) the same four runs gave 0.091, 0.111, 0.102 and 0.169: the higher
+    rate fits the trained material better and forgets the others more, so the default is the lower one.
+    **Provisional until measured on GPAW frames**: EMT is a smooth stand-in far from CHGNet's training data.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_model: str = Field("0.3.0", description="the pretrained CHGNet to start from (CHGNet.load's model_name)")
+    epochs: int = Field(10, ge=1, description="passes over the training frames")
+    learning_rate: float = Field(1e-3, gt=0, description="Adam's initial learning rate (cosine decay to 1/100)")
+    energy_weight: float = Field(1.0, ge=0, description="weight of the energy (eV/atom) MSE in the loss")
+    force_weight: float = Field(1.0, ge=0, description="weight of the force (eV/Å) MSE in the loss")
+    freeze: Freeze = Field("none", description="'none': every weight trains; 'all-but-last': only the last atom "
+                                               "and bond convolutions, the readout and the elemental references")
+    batch_size: int = Field(8, ge=1, description="frames per optimiser step")
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="share of the non-held-out frames validated "
+                                                                    "on (by frame_id hash, not list order)")
+    seed: int = Field(0, description="seeds the split's hash, the weights' updates and the batch order")
+    holdout_materials: list[str] = Field([], description="frames of these materials (info['material']) form the "
+                                                         "test set: never trained or validated on")
+    refit_references: bool = Field(True, description="shift the elemental reference energies to the training "
+                                                     "frames before training (least squares)")
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _known_freeze(cls, value: Any) -> Any:
+        if value not in FREEZE_MODES:
+            raise SeiscreenError(f"unknown freeze mode {value!r}: choose one of {', '.join(FREEZE_MODES)}")
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_line(cls, data: Any, handler):
+        try:
+            return handler(data)
+        except ValidationError as exc:  # bad settings: one line naming the field, as campaign files get
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            if error["type"] == "extra_forbidden":
+                raise SeiscreenError(f"unknown fine-tune setting {where!r}: allowed are "
+                                     f"{', '.join(cls.model_fields)}") from None
+            raise SeiscreenError(f"fine-tune setting {where}: {error['msg']}") from None
+
+
+class FrameMetrics(BaseModel):
+    """One model's errors on a set of frames."""
+
+    n_frames: int = Field(description="frames evaluated")
+    energy_mae_per_atom: float = Field(description="eV/atom: mean |E/N predicted - E/N reference| over frames")
+    force_mae: float = Field(description="eV/Å: mean |F predicted - F reference| over every force component")
+
+
+class Comparison(BaseModel):
+    """Three models on the same frames, computed by one function (:func:`evaluate`)."""
+
+    base: FrameMetrics = Field(description="the pretrained model as it ships")
+    base_refit: FrameMetrics = Field(description="the pretrained model with its elemental references refit to the "
+                                                 "training frames (its forces are the base model's)")
+    finetuned: FrameMetrics = Field(description="the fine-tuned model")
+
+
+class FrameSplit(BaseModel):
+    """Frame ids per set, each sorted."""
+
+    train: list[str] = Field(description="frames trained on")
+    validation: list[str] = Field(description="frames of the trained materials held out for validation")
+    test: list[str] = Field(description="frames of the held-out materials (settings.holdout_materials)")
+
+
+class FinetuneManifest(BaseModel):
+    """``manifest.json`` of a fine-tuned model's folder: what was trained on, how, and how well."""
+
+    name: str = Field(description="the folder's name: the preset is ml-ft:<name>")
+    created: str = Field(description="UTC time the training finished (ISO 8601)")
+    base_model: str = Field(description="the pretrained CHGNet fine-tuned")
+    chgnet_version: str = Field(description="the chgnet package that trained it")
+    torch_version: str = Field(description="the torch package that trained it")
+    dft_preset: str | None = Field(description="the DFT preset of every frame (info['preset'])")
+    settings: FinetuneSettings = Field(description="the settings used")
+    n_frames: int = Field(description="frames given (train + validation + test)")
+    split: FrameSplit = Field(description="which frame went where, by frame_id")
+    reference_shifts: dict[str, float] = Field(description="eV/atom added to each element's reference energy "
+                                                           "before training (empty without refit_references)")
+    trainable_parameters: int = Field(description="weights that were trained (the freeze mode's choice)")
+    validation: Comparison = Field(description="metrics on the validation frames")
+    test: Comparison | None = Field(description="metrics on the held-out materials' frames; None without any")
+    history: dict[str, list[float]] = Field(description="per epoch: CHGNet's train and validation MAEs "
+                                                        "(e: eV/atom, f: eV/Å)")
+    train_seconds: float = Field(description="wall seconds of the training epochs")
+    seconds_per_epoch: float = Field(description="train_seconds / epochs (validation pass included)")
+    wall_seconds: float = Field(description="wall seconds of the whole call (loading and evaluation included)")
+    weights_file: str = Field(description="the weights' file name in the folder")
+    weights_sha256: str = Field(description="sha256 of the weights file: the preset checks it before use")
+
+
+def _frame_id(atoms: Atoms, index: int) -> str:
+    frame_id = atoms.info.get("frame_id")
+    if not isinstance(frame_id, str) or not frame_id:
+        raise SeiscreenError(f"frame {index} has no info['frame_id']: record frames with their id")
+    return frame_id
+
+
+def check_frames(frames: list[Atoms]) -> str | None:
+    """Refuse frames that cannot be trained on (none, no energy or forces, repeated ids, several DFT presets);
+    returns their DFT preset (None when they name none)."""
+    if not frames:
+        raise SeiscreenError("no frames to fine-tune on: pass the recorded DFT frames")
+    ids = [_frame_id(atoms, index) for index, atoms in enumerate(frames)]
+    for frame_id, atoms in zip(ids, frames, strict=True):
+        results = atoms.calc.results if atoms.calc is not None else {}
+        for key in ("energy", "forces"):
+            if results.get(key) is None:
+                raise SeiscreenError(f"frame {frame_id} has no {key}: a frame needs a single-point calculator with "
+                                     "energy and forces")
+        if np.shape(results["forces"]) != (len(atoms), 3):
+            raise SeiscreenError(f"frame {frame_id}: forces of shape {np.shape(results['forces'])} for "
+                                 f"{len(atoms)} atoms")
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise SeiscreenError(f"frame ids repeated: {', '.join(repeated[:5])}: every frame needs its own frame_id")
+    presets = sorted({str(atoms.info.get("preset")) for atoms in frames})
+    if len(presets) > 1:
+        raise SeiscreenError(f"frames of several DFT presets ({', '.join(presets)}): their energies do not share "
+                             "a reference; fine-tune on one preset's frames")
+    return frames[0].info.get("preset")
+
+
+def _hash_fraction(frame_id: str, seed: int) -> float:
+    """A number in [0, 1) fixed by the frame's id and the seed."""
+    digest = hashlib.sha256(f"{seed}:{frame_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_frames(frames: list[Atoms], settings: FinetuneSettings) -> FrameSplit:
+    """Frames to train, validation and test by ``frame_id``: held-out materials' frames to test, the others to
+    validation where the hash of (seed, frame_id) falls below ``validation_fraction``. Independent of list order."""
+    check_frames(frames)
+    materials = {atoms.info.get("material") for atoms in frames}
+    absent = sorted(set(settings.holdout_materials) - materials)
+    if absent:
+        raise SeiscreenError(f"holdout material(s) {', '.join(absent)} have no frames: the frames' materials are "
+                             f"{', '.join(sorted(str(m) for m in materials))}")
+    sets: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
+    for atoms in frames:
+        frame_id = atoms.info["frame_id"]
+        if atoms.info.get("material") in settings.holdout_materials:
+            sets["test"].append(frame_id)
+        elif _hash_fraction(frame_id, settings.seed) < settings.validation_fraction:
+            sets["validation"].append(frame_id)
+        else:
+            sets["train"].append(frame_id)
+    for name in ("train", "validation"):
+        if not sets[name]:
+            raise SeiscreenError(f"no frame fell in the {name} set ({len(frames)} frames, validation_fraction "
+                                 f"{settings.validation_fraction}, holdout {settings.holdout_materials}): add frames "
+                                 "or change validation_fraction")
+    return FrameSplit(**{name: sorted(ids) for name, ids in sets.items()})
+
+
+class FrameSet:
+    """Frames as one CHGNet model sees them: its graphs, the energies per atom (eV) and forces (eV/Å), in the
+    order given."""
+
+    def __init__(self, frames: list[Atoms], model) -> None:
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        self.ids = [atoms.info["frame_id"] for atoms in frames]
+        self.energies = np.array([atoms.calc.results["energy"] / len(atoms) for atoms in frames])
+        self.forces = [np.asarray(atoms.calc.results["forces"], dtype=float) for atoms in frames]
+        self.graphs = []
+        for frame_id, atoms in zip(self.ids, frames, strict=True):
+            try:
+                self.graphs.append(model.graph_converter(AseAtomsAdaptor.get_structure(atoms), graph_id=frame_id))
+            except ValueError as exc:  # an atom with no neighbour within the cut-off
+                raise SeiscreenError(f"frame {frame_id}: CHGNet cannot make its graph ({exc})") from None
+
+    def dataset(self) -> list[tuple[Any, dict[str, Any]]]:
+        """(graph, targets) pairs as CHGNet's Trainer takes them (energies per atom)."""
+        import torch
+        from chgnet.model.model import TORCH_DTYPE
+
+        return [(graph, {"e": torch.tensor(energy, dtype=TORCH_DTYPE), "f": torch.tensor(forces, dtype=TORCH_DTYPE)})
+                for graph, energy, forces in zip(self.graphs, self.energies, self.forces, strict=True)]
+
+
+def predict(model, graphs: list) -> list[tuple[float, np.ndarray]]:
+    """(energy in eV/atom, forces in eV/Å) of each graph, in batches of 16 (the path every metric takes)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        predictions = model.predict_graph(graphs, task="ef", batch_size=16)
+    predictions = [predictions] if isinstance(predictions, dict) else predictions
+    return [(float(np.ravel(p["e"])[0]), np.asarray(p["f"], dtype=float)) for p in predictions]
+
+
+def evaluate(model, frames: FrameSet) -> FrameMetrics:
+    """The model's energy (per atom) and force MAEs on the frames."""
+    predicted = predict(model, frames.graphs)
+    energy = np.mean([abs(e - ref) for (e, _), ref in zip(predicted, frames.energies, strict=True)])
+    forces = np.concatenate([np.abs(f - ref).ravel() for (_, f), ref in zip(predicted, frames.forces, strict=True)])
+    return FrameMetrics(n_frames=len(frames.ids), energy_mae_per_atom=float(energy), force_mae=float(forces.mean()))
+
+
+def refit_references(model, frames: FrameSet) -> dict[str, float]:
+    """Shift the model's elemental reference energies (its AtomRef) by the least-squares offset per element between
+    the frames' energies and its predictions; returns the shifts (eV/atom) by element."""
+    import torch
+    from ase.data import chemical_symbols
+
+    reference = model.composition_model
+    counts = np.array([np.bincount(g.atomic_number.numpy() - 1, minlength=reference.max_num_elements)
+                       for g in frames.graphs], dtype=float)
+    features = counts / counts.sum(axis=1, keepdims=True) if reference.is_intensive else counts
+    residual = frames.energies - np.array([e for e, _ in predict(model, frames.graphs)])
+    if not reference.is_intensive:
+        residual = residual * counts.sum(axis=1)
+    shift, *_ = np.linalg.lstsq(features, residual, rcond=None)  # elements never seen get no shift
+    with torch.no_grad():
+        reference.fc.weight += torch.as_tensor(shift, dtype=reference.fc.weight.dtype).view(1, -1)
+    return {chemical_symbols[z + 1]: float(shift[z]) for z in np.flatnonzero(counts.sum(axis=0))}
+
+
+def freeze_layers(model, freeze: str) -> int:
+    """Fix the weights ``freeze`` says stay fixed; returns the number of weights left to train."""
+    if freeze not in FREEZE_MODES:
+        raise SeiscreenError(f"unknown freeze mode {freeze!r}: choose one of {', '.join(FREEZE_MODES)}")
+    if freeze == "all-but-last":
+        # What CHGNet reads out last: the last atom convolution, the bond convolution before it, the readout.
+        keep = [model.atom_conv_layers[-1], model.bond_conv_layers[-1], model.readout_norm, model.mlp,
+                model.composition_model]
+        trainable = {id(p) for module in keep if module is not None for p in module.parameters()}
+        for parameter in model.parameters():
+            parameter.requires_grad = id(parameter) in trainable
+    else:
+        for parameter in model.parameters():
+            parameter.requires_grad = True
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _train(model, train: FrameSet, validation: FrameSet, settings: FinetuneSettings, log: io.StringIO):
+    """CHGNet's Trainer over the training frames, validated each epoch; the model ends at its last epoch.
+    Returns (history, seconds)."""
+    import torch
+    from chgnet.data.dataset import collate_graphs
+    from chgnet.trainer import Trainer
+    from torch.utils.data import DataLoader
+
+    batches = torch.Generator().manual_seed(settings.seed)  # the batch order: seeded, not the global RNG
+    loaders = [DataLoader(data.dataset(), batch_size=settings.batch_size, shuffle=shuffle, generator=batches,
+                          collate_fn=collate_graphs) for data, shuffle in ((train, True), (validation, False))]
+    with tempfile.TemporaryDirectory() as checkpoints, contextlib.redirect_stdout(log):
+        trainer = Trainer(model=model, targets="ef", energy_loss_ratio=settings.energy_weight,
+                          force_loss_ratio=settings.force_weight, optimizer="Adam", scheduler="CosLR",
+                          criterion="MSE", epochs=settings.epochs, learning_rate=settings.learning_rate,
+                          use_device="cpu", print_freq=10, torch_seed=settings.seed)
+        start = time.perf_counter()
+        # No test loader: with one, Trainer reloads its best-energy epoch; the validation metrics stay unbiased.
+        trainer.train(*loaders, None, save_dir=checkpoints, train_composition_model=True)
+        seconds = time.perf_counter() - start
+    history = {f"{split}_{key}": [float(v) for v in trainer.training_history[key][split]]
+               for key in ("e", "f") for split in ("train", "val")}
+    if len(history["val_f"]) < settings.epochs or not np.all(np.isfinite(history["val_f"])):
+        raise SeiscreenError(f"training diverged (NaN after {len(history['val_f'])} of {settings.epochs} epochs): "
+                             f"lower learning_rate (now {settings.learning_rate})")
+    return history, seconds
+
+
+def _prepare_out_dir(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    if (out_dir / FINETUNED_MANIFEST).exists():
+        raise SeiscreenError(f"{out_dir} already holds a fine-tuned model: numbers computed with it name its "
+                             "weights, so fine-tune into a new folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def _save_weights(model, path: Path) -> str:
+    """The model's weights and arguments (tensors and plain data) to ``path``; returns their sha256."""
+    import torch
+
+    torch.save({"model": model.as_dict()}, path)
+    return file_sha256(path)
+
+
+def _load_base(name: str):
+    """A fresh copy of the pretrained model (the calculators' cached one is shared: never trained)."""
+    from chgnet.model import CHGNet
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return CHGNet.load(model_name=name, use_device="cpu", verbose=False)
+    except ValueError as exc:  # CHGNet's "Unknown model_name='...'"
+        raise SeiscreenError(f"base_model {name!r}: {exc}: use a name CHGNet.load knows (0.3.0, the default)") from None
+
+
+def finetune(frames: list[Atoms], out_dir: Path, settings: FinetuneSettings | None = None) -> FinetuneManifest:
+    """Fine-tune CHGNet on DFT frames, on CPU, into ``out_dir`` (weights, ``manifest.json``, ``train.log``).
+
+    Args:
+        frames: ASE Atoms with energy and forces (a single-point calculator) and info['frame_id'].
+        out_dir: a new folder (or one without a manifest); its name is the model's (``ml-ft:<name>``).
+        settings: how to train (defaults: :class:`FinetuneSettings`).
+
+    Returns:
+        The manifest written: the split, and base, refit and fine-tuned metrics on validation (and test) frames.
+
+    Raises:
+        SeiscreenError: no frames, frames without energy, forces or id, or a folder that already holds a model.
+    """
+    start = time.perf_counter()
+    settings = settings or FinetuneSettings()
+    dft_preset = check_frames(frames)
+    split = split_frames(frames, settings)
+    out_dir = _prepare_out_dir(out_dir)
+    _torch_threads()
+    model = _load_base(settings.base_model)
+    by_id = {atoms.info["frame_id"]: atoms for atoms in frames}
+    sets = {name: FrameSet([by_id[i] for i in ids], model) for name, ids in split if ids}
+    before = {name: evaluate(model, data) for name, data in sets.items() if name != "train"}
+    shifts = refit_references(model, sets["train"]) if settings.refit_references else {}
+    refit = {name: evaluate(model, data) for name, data in sets.items() if name != "train"}
+    trainable = freeze_layers(model, settings.freeze)
+    log = io.StringIO()
+    history, seconds = _train(model, sets["train"], sets["validation"], settings, log)
+    after = {name: evaluate(model, data) for name, data in sets.items() if name != "train"}
+    (out_dir / LOG_FILE).write_text(log.getvalue(), encoding="utf-8")
+    sha256 = _save_weights(model, out_dir / WEIGHTS_FILE)
+    compare = {name: Comparison(base=before[name], base_refit=refit[name], finetuned=after[name]) for name in after}
+    manifest = FinetuneManifest(
+        name=out_dir.resolve().name, created=datetime.now(UTC).isoformat(timespec="seconds"),
+        base_model=settings.base_model, chgnet_version=version("chgnet"), torch_version=version("torch"),
+        dft_preset=dft_preset, settings=settings, n_frames=len(frames), split=split, reference_shifts=shifts,
+        trainable_parameters=trainable, validation=compare["validation"], test=compare.get("test"),
+        history=history, train_seconds=seconds, seconds_per_epoch=seconds / settings.epochs,
+        wall_seconds=time.perf_counter() - start, weights_file=WEIGHTS_FILE, weights_sha256=sha256)
+    # The manifest last: a folder with one holds a complete model.
+    (out_dir / FINETUNED_MANIFEST).write_text(json.dumps(manifest.model_dump(), indent=1), encoding="utf-8")
+    return manifest
+
+
+def load_finetuned(folder: Path) -> tuple[Any, FinetuneManifest]:
+    """A fine-tuned model (a fresh CHGNet, free to train further) and its manifest; weights whose sha256 differs
+    from the manifest's are refused."""
+    folder = Path(folder)
+    manifest = FinetuneManifest.model_validate(read_finetuned_manifest(folder))
+    path = folder / manifest.weights_file
+    actual = file_sha256(path) if path.is_file() else "missing"
+    if actual != manifest.weights_sha256:
+        raise SeiscreenError(f"{path.resolve()} has sha256 {actual[:16]}, its manifest says "
+                             f"{manifest.weights_sha256[:16]}: the weights changed; restore them or fine-tune again")
+    return read_finetuned_weights(path), manifest
