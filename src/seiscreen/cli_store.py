@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     app.command("export-bands")(clean_errors(export_bands_command))
     app.command("dataset")(clean_errors(dataset_command))
     app.command("backfill-frames")(clean_errors(backfill_command))
+    app.command("finetune")(clean_errors(finetune_command))
     app.command("rerun-hop")(clean_errors(rerun_hop_command))
     app.command("compare")(clean_errors(compare_command))
 
@@ -179,6 +180,68 @@ def backfill_command(
     added = collect_frames(runs, frames_database(runs))
     console.print(f"{len(sample)} frames of {preset} ({added} new) in {frames_database(runs)}; recomputed minus "
                   f"stored energy: max |Δ| {max(deviations):.4f} eV", highlight=False, soft_wrap=True)
+
+
+def finetune_command(
+    name: Annotated[str, typer.Argument(help="the model's name: its folder under the first SEISCREEN_MODELS "
+                                             "directory (default ./models), used as calculator ml-ft:NAME")],
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    frames: Annotated[Path | None, typer.Option(help="extended XYZ frames instead of a store's "
+                                                     "(`seiscreen dataset`)")] = None,
+    preset: Annotated[str | None, typer.Option(help="the DFT preset whose frames it learns (needed when the "
+                                                    "store holds several)")] = None,
+    holdout: Annotated[list[str] | None, typer.Option(help="a material never trained on: its frames are the "
+                                                           "test set (repeat for several)")] = None,
+    epochs: Annotated[int | None, typer.Option(help="passes over the training frames")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam's initial learning rate")] = None,
+    freeze: Annotated[str | None, typer.Option(help="none or all-but-last")] = None,
+    seed: Annotated[int | None, typer.Option(help="seeds the split and the training")] = None,
+) -> None:
+    """Fine-tune CHGNet on a store's DFT training frames (or an extended XYZ file) into a model folder with a
+    manifest (base model, settings, frames and split, validation metrics); a campaign uses it as ml-ft:NAME."""
+    from seiscreen.calculators import model_dirs
+    from seiscreen.finetune import FinetuneSettings, finetune
+
+    given = {"epochs": epochs, "learning_rate": learning_rate, "freeze": freeze, "seed": seed,
+             "holdout_materials": holdout}
+    settings = FinetuneSettings(**{k: v for k, v in given.items() if v is not None})
+    training = _training_frames(store, frames, preset)
+    out = model_dirs()[0] / name
+    manifest = finetune(training, out, settings)
+    table = Table(title=f"ml-ft:{name}: {len(training)} frames of {manifest.dft_preset} ({out})")
+    for column in ("frames", "model", "energy MAE (meV/atom)", "force MAE (eV/Å)"):
+        table.add_column(column)
+    for subset, comparison in (("validation", manifest.validation), ("held out", manifest.test)):
+        models = (("base", "base"), ("base_refit", "base, references refit"), ("finetuned", "fine-tuned"))
+        for field, model in models if comparison is not None else ():
+            metrics = getattr(comparison, field)
+            table.add_row(f"{subset} ({metrics.n_frames})", model, f"{1000 * metrics.energy_mae_per_atom:.1f}",
+                          f"{metrics.force_mae:.3f}")
+    console.print(table)
+
+
+def _training_frames(store: str | None, frames: Path | None, preset: str | None) -> list:
+    """The frames to learn: an extended XYZ file's, or a store's (of one DFT preset)."""
+    from ase.io import read
+
+    from seiscreen.store import resolve_location, runs_folder, store_folder
+    from seiscreen.store_frames import collect_frames, frames_database, load_frames
+
+    if frames is not None:
+        if not frames.is_file():
+            raise SeiscreenError(f"no frames file {frames}: write one with `seiscreen dataset --out FILE`")
+        loaded = read(str(frames), ":")
+        return [f for f in loaded if preset is None or f.info.get("preset") == preset]
+    location = resolve_location(store)
+    if "://" not in location:
+        store_folder(location, create=False)
+    runs = runs_folder(location)
+    collect_frames(runs, frames_database(runs))
+    loaded = load_frames(frames_database(runs), preset=preset)
+    presets = sorted({f.info.get("preset") for f in loaded})
+    if len(presets) > 1:
+        raise SeiscreenError(f"the store holds frames of {', '.join(presets)}: pick one with --preset")
+    return loaded
 
 
 def export_bands_command(

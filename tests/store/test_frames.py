@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase.build import fcc100
 from ase.calculators.emt import EMT
-from ase.io import read
+from ase.io import read, write
 from typer.testing import CliRunner
 
 from seiscreen import calculators
@@ -118,3 +118,34 @@ def test_backfill_recomputes_a_sample_of_stored_structures_as_frames(recorded_st
     assert again.exit_code == 0 and "(0 new)" in again.output
     wrong = CliRunner().invoke(app, [*args[:3], "emt", *args[4:]])
     assert wrong.exit_code == 2 and "records no training frames" in wrong.output
+
+
+@pytest.mark.slow
+def test_finetune_learns_a_store_s_frames_and_its_preset_reruns_a_stored_hop(recorded_store, tmp_path, monkeypatch):
+    pytest.importorskip("chgnet")
+    monkeypatch.setenv("SEISCREEN_MODELS", str(tmp_path / "models"))
+    exported = tmp_path / "frames.extxyz"
+    assert CliRunner().invoke(app, ["dataset", "--store", recorded_store, "--out", str(exported)]).exit_code == 0
+    subset = tmp_path / "subset.extxyz"  # 40 of the campaign's frames: seconds an epoch on one core
+    write(subset, read(exported, ":")[::3][:40], format="extxyz")
+    result = CliRunner().invoke(app, ["finetune", "auonal", "--frames", str(subset), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    from seiscreen.finetune import load_finetuned
+
+    _, manifest = load_finetuned(tmp_path / "models" / "auonal")
+    given = {f.info["frame_id"] for f in read(subset, ":")}
+    assert set(manifest.split.train + manifest.split.validation) == given and manifest.dft_preset == "emt-dft"
+    assert manifest.validation.finetuned.force_mae < manifest.validation.base.force_mae  # frames it never saw
+    (hop,) = load_results(recorded_store).hops.itertuples()
+    rerun = CliRunner().invoke(app, ["rerun-hop", hop.job_uuid, "--store", recorded_store,
+                                     "--preset", "ml-ft:auonal"])
+    assert rerun.exit_code == 0 and "rerun (ml-ft:auonal)" in rerun.output, rerun.output
+    taken = CliRunner().invoke(app, ["finetune", "auonal", "--frames", str(subset)])
+    assert taken.exit_code == 2 and "error:" in taken.output
+
+
+def test_finetune_refuses_a_store_of_several_presets_and_a_missing_file(recorded_store, tmp_path):
+    missing = CliRunner().invoke(app, ["finetune", "x", "--frames", str(tmp_path / "none.extxyz")])
+    assert missing.exit_code == 2 and "no frames file" in missing.output
+    empty = CliRunner().invoke(app, ["finetune", "x", "--store", recorded_store, "--preset", "gpaw-lcao"])
+    assert empty.exit_code == 2 and "no frames" in empty.output
