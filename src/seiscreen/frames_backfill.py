@@ -70,10 +70,15 @@ def _minima_structures(store, preset: str) -> dict[str, list[StoredStructure]]:
 def _band_structures(store, preset: str) -> dict[str, list[list[StoredStructure]]]:
     """Per surface, per accepted hop: its interior band images, the climbing (highest) image first."""
     found: dict[str, list[list[StoredStructure]]] = {}
+    seen: set[tuple[str, str]] = set()
     query = {"output.doc_type": "hop", "output.status": "accepted", "output.key.calculator": preset}
     for doc in store.query(query, properties=["uuid", "output.key", "output.hop_id", "output.start_energy",
                                               "output.image_energies", "output.content_hash"]):
         out = doc["output"]
+        band = (_label(out["key"]), out.get("content_hash") or doc["uuid"])
+        if band in seen:  # a reused hop is stored again by every campaign that reused it: one band
+            continue
+        seen.add(band)
         images = band_images(store, doc["uuid"])[1:-1]
         energies = [out["start_energy"] + e for e in out["image_energies"][1:-1]]
         order = sorted(range(len(images)), key=lambda k: -energies[k])
