@@ -90,13 +90,14 @@ def evaluate(source, surfaces: list[dict], frames: list, preset: str, workdir: P
         ml = relaxed_site_energies(surface["minima"], preset)
         site_errors += [abs(a - b) for a, b in zip(ml, dft, strict=True) if b > 0]
         rerun = rerun_hop(source, surface["hop"], preset=preset, workdir=workdir)
-        barriers.append((surface["label"], surface["barrier"], rerun.barrier if rerun.status == "accepted" else None))
+        barriers.append((surface["label"], surface["barrier"], rerun.barrier if rerun.status == "accepted" else None,
+                         rerun.status))
     return {"site_errors": site_errors, "barriers": barriers, "force_mae": force_mae(frames, preset)}
 
 
 def summary(rows: list[dict]) -> dict:
     sites = [e for r in rows for e in r["site_errors"]]
-    pairs = [(d, m) for r in rows for _, d, m in r["barriers"] if m is not None]
+    pairs = [(d, m) for r in rows for _, d, m, _ in r["barriers"] if m is not None]
     errors = [abs(m - d) for d, m in pairs]
     dft, ml = zip(*pairs, strict=True) if len(pairs) > 1 else ((), ())
     return {"site MAE": np.mean(sites) if sites else np.nan, "barrier MAE": np.mean(errors) if errors else np.nan,
@@ -141,9 +142,9 @@ def main() -> None:
         print(f"| {model} | {s['site MAE']:.3f} | {s['barrier MAE']:.3f} | {s['barrier max']:.3f} | "
               f"{s['Spearman']:.2f} | {s['Kendall']:.2f} | {s['force MAE']:.3f} | {s['barriers']} |")
     print("\nper surface: DFT barrier, then each model's")
-    for k, (label, dft, _) in enumerate(b for r in rows[RAW[0]] for b in r["barriers"]):
-        got = [next(iter(b[2] for r in rows[m] for b in r["barriers"] if b[0] == label)) for m in rows]
-        print(f"{label}: {dft:.3f} | " + " | ".join("-" if g is None else f"{g:.3f}" for g in got))
+    for label, dft, *_ in (b for r in rows[RAW[0]] for b in r["barriers"]):
+        got = [next(b for r in rows[m] for b in r["barriers"] if b[0] == label) for m in rows]
+        print(f"{label}: {dft:.3f} | " + " | ".join(f"{b[2]:.3f}" if b[2] is not None else b[3] for b in got))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from seiscreen.cli_common import (  # noqa: F401 - re-exported: importable from 
     refuse_results_file,
 )
 from seiscreen.cli_store import register as register_store_commands
+from seiscreen.cli_training import register as register_training_commands
 from seiscreen.cli_tables import campaign_surfaces, print_ranking
 from seiscreen.errors import SeiscreenError
 from seiscreen.execution.commands import register as register_cluster_commands
@@ -212,6 +213,7 @@ def run(
 
 # The commands on a stored campaign, then `submit` and `status`: listed by `seiscreen --help` in this order.
 register_store_commands(app)
+register_training_commands(app)
 register_cluster_commands(app)
 
 

@@ -22,9 +22,6 @@ def register(app: typer.Typer) -> None:
     app.command("export")(clean_errors(export_command))
     app.command("import")(clean_errors(import_command))
     app.command("export-bands")(clean_errors(export_bands_command))
-    app.command("dataset")(clean_errors(dataset_command))
-    app.command("backfill-frames")(clean_errors(backfill_command))
-    app.command("finetune")(clean_errors(finetune_command))
     app.command("rerun-hop")(clean_errors(rerun_hop_command))
     app.command("compare")(clean_errors(compare_command))
 
@@ -119,129 +116,6 @@ def import_command(
              if counts["jobs_present"] or counts["data_present"] else "")
     console.print(f"imported {counts['jobs']} job documents and {counts['data']} bands from {results_file} into "
                   f"{resolve_location(store)}{there}", highlight=False, soft_wrap=True)
-
-
-def dataset_command(
-    out: Annotated[Path, typer.Option(help="extended XYZ file to write (energy, forces, tags per frame)")],
-    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
-    preset: Annotated[str | None, typer.Option(help="only this DFT preset's frames (default: all)")] = None,
-    material: Annotated[str | None, typer.Option(help="only this material's frames")] = None,
-    force: Annotated[bool, typer.Option(help="replace an existing file")] = False,
-) -> None:
-    """Export the training frames a store's DFT calculations recorded (structure, energy, forces, preset, the job
-    and surface that computed each) as extended XYZ: the input of `seiscreen finetune` and of other codes."""
-    from collections import Counter
-
-    from seiscreen.store import resolve_location, runs_folder, store_folder
-    from seiscreen.store_export import EXPORT_SUFFIXES
-    from seiscreen.store_frames import collect_frames, export_frames, frames_database, load_frames
-
-    location = resolve_location(store)
-    if location.endswith(EXPORT_SUFFIXES):
-        raise SeiscreenError(f"{location} is a results file, which holds no training frames: pass the store folder")
-    if out.exists() and not force:
-        raise SeiscreenError(f"{out} exists: pass --force to replace it, or write another file")
-    if "://" not in location:
-        store_folder(location, create=False)
-    runs = runs_folder(location)
-    collect_frames(runs, frames_database(runs))  # frames of jobs that were killed before they added theirs
-    frames = load_frames(frames_database(runs), preset=preset, material=material)
-    export_frames(frames, out)
-    counts = Counter((f.info.get("preset"), f.info.get("material", "?")) for f in frames)
-    detail = ", ".join(f"{m} ({p}): {n}" for (p, m), n in sorted(counts.items()))
-    console.print(f"wrote {len(frames)} frames to {out}: {detail}", highlight=False, soft_wrap=True)
-
-
-def backfill_command(
-    source: Annotated[str, typer.Argument(help="store or results file whose DFT results lack training frames")],
-    preset: Annotated[str, typer.Option(help="the DFT preset whose stored structures are recomputed")],
-    store: Annotated[str | None, typer.Option(help="store folder the frames go into [env SEISCREEN_STORE]")] = None,
-    per_surface: Annotated[int, typer.Option(help="structures per surface: clean slab, minima, climbing images, "
-                                                  "then other band images")] = 12,
-    material: Annotated[str | None, typer.Option(help="only this material's surfaces")] = None,
-) -> None:
-    """Recompute single points (energy and forces) on a sample of a store's stored DFT structures, as training
-    frames of --store: for results computed before frames were recorded. Resumes where it stopped."""
-    from seiscreen.frames_backfill import recompute, sample_structures
-    from seiscreen.store import open_store, resolve_location, runs_folder, store_folder
-    from seiscreen.store_frames import collect_frames, frames_database
-
-    if per_surface < 1:
-        raise SeiscreenError(f"--per-surface {per_surface}: give at least 1")
-    sample = sample_structures(open_store(source, create=False), preset, per_surface, material)
-    runs = runs_folder(str(store_folder(resolve_location(store))))
-
-    def done(outcome, n: int) -> None:
-        s = outcome.structure
-        console.print(f"[{n}/{len(sample)}] {s.surface} {s.kind} {s.label}: {outcome.energy:.4f} eV "
-                      f"(stored {outcome.deviation:+.4f})", highlight=False, soft_wrap=True)
-
-    deviations = [abs(o.deviation) for o in recompute(sample, runs, preset, on_done=done)]
-    added = collect_frames(runs, frames_database(runs))
-    console.print(f"{len(sample)} frames of {preset} ({added} new) in {frames_database(runs)}; recomputed minus "
-                  f"stored energy: max |Δ| {max(deviations):.4f} eV", highlight=False, soft_wrap=True)
-
-
-def finetune_command(
-    name: Annotated[str, typer.Argument(help="the model's name: its folder under the first SEISCREEN_MODELS "
-                                             "directory (default ./models), used as calculator ml-ft:NAME")],
-    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
-    frames: Annotated[Path | None, typer.Option(help="extended XYZ frames instead of a store's "
-                                                     "(`seiscreen dataset`)")] = None,
-    preset: Annotated[str | None, typer.Option(help="the DFT preset whose frames it learns (needed when the "
-                                                    "store holds several)")] = None,
-    holdout: Annotated[list[str] | None, typer.Option(help="a material never trained on: its frames are the "
-                                                           "test set (repeat for several)")] = None,
-    epochs: Annotated[int | None, typer.Option(help="passes over the training frames")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Adam's initial learning rate")] = None,
-    freeze: Annotated[str | None, typer.Option(help="none or all-but-last")] = None,
-    seed: Annotated[int | None, typer.Option(help="seeds the split and the training")] = None,
-) -> None:
-    """Fine-tune CHGNet on a store's DFT training frames (or an extended XYZ file) into a model folder with a
-    manifest (base model, settings, frames and split, validation metrics); a campaign uses it as ml-ft:NAME."""
-    from seiscreen.calculators import model_dirs
-    from seiscreen.finetune import FinetuneSettings, finetune
-
-    given = {"epochs": epochs, "learning_rate": learning_rate, "freeze": freeze, "seed": seed,
-             "holdout_materials": holdout}
-    settings = FinetuneSettings(**{k: v for k, v in given.items() if v is not None})
-    training = _training_frames(store, frames, preset)
-    out = model_dirs()[0] / name
-    manifest = finetune(training, out, settings)
-    table = Table(title=f"ml-ft:{name}: {len(training)} frames of {manifest.dft_preset} ({out})")
-    for column in ("frames", "model", "energy MAE (meV/atom)", "force MAE (eV/Å)"):
-        table.add_column(column)
-    for subset, comparison in (("validation", manifest.validation), ("held out", manifest.test)):
-        models = (("base", "base"), ("base_refit", "base, references refit"), ("finetuned", "fine-tuned"))
-        for field, model in models if comparison is not None else ():
-            metrics = getattr(comparison, field)
-            table.add_row(f"{subset} ({metrics.n_frames})", model, f"{1000 * metrics.energy_mae_per_atom:.1f}",
-                          f"{metrics.force_mae:.3f}")
-    console.print(table)
-
-
-def _training_frames(store: str | None, frames: Path | None, preset: str | None) -> list:
-    """The frames to learn: an extended XYZ file's, or a store's (of one DFT preset)."""
-    from ase.io import read
-
-    from seiscreen.store import resolve_location, runs_folder, store_folder
-    from seiscreen.store_frames import collect_frames, frames_database, load_frames
-
-    if frames is not None:
-        if not frames.is_file():
-            raise SeiscreenError(f"no frames file {frames}: write one with `seiscreen dataset --out FILE`")
-        loaded = read(str(frames), ":")
-        return [f for f in loaded if preset is None or f.info.get("preset") == preset]
-    location = resolve_location(store)
-    if "://" not in location:
-        store_folder(location, create=False)
-    runs = runs_folder(location)
-    collect_frames(runs, frames_database(runs))
-    loaded = load_frames(frames_database(runs), preset=preset)
-    presets = sorted({f.info.get("preset") for f in loaded})
-    if len(presets) > 1:
-        raise SeiscreenError(f"the store holds frames of {', '.join(presets)}: pick one with --preset")
-    return loaded
 
 
 def export_bands_command(

@@ -34,7 +34,7 @@ class StoredStructure:
     kind: str  # "clean", "minimum" or "band image"
     label: str  # which one: the minimum's site, the hop and image
     atoms: Atoms
-    stored_energy: float
+    stored_energy: float | None  # None: a structure given in a file (``structures_from_file``)
     content_hash: str  # of the document it comes from
 
     @property
@@ -105,20 +105,46 @@ def sample_structures(store, preset: str, per_surface: int, material: str | None
     return sample
 
 
+def structures_from_file(path: Path) -> list[StoredStructure]:
+    """Structures chosen elsewhere (``seiscreen committee --select``): extended XYZ whose info names the
+    ``material``, ``facet`` ("(100)"), ``termination``, ``kind`` and ``label`` of each."""
+    from ase.io import read
+
+    if not path.is_file():
+        raise SeiscreenError(f"no structures file {path}: write one with `seiscreen committee --select FILE`")
+    chosen = []
+    for k, atoms in enumerate(read(str(path), ":")):
+        info = atoms.info
+        missing = [key for key in ("material", "facet", "termination") if key not in info]
+        if missing:
+            raise SeiscreenError(f"structure {k} of {path} has no {', '.join(missing)} in its info line")
+        key = {"material": info["material"], "miller": [int(c) for c in str(info["facet"]).strip("()")],
+               "termination_id": info["termination"]}
+        label = str(info.get("label", k))
+        chosen.append(StoredStructure(f"{key['material']}{info['facet']} {key['termination_id']}", key,
+                                      str(info.get("kind", "structure")), label, atoms, None,
+                                      hashlib.sha256(atoms.positions.round(5).tobytes()).hexdigest()[:24]))
+    return chosen
+
+
 @dataclass
 class Recomputed:
     structure: StoredStructure
     energy: float  # recomputed, eV
 
     @property
-    def deviation(self) -> float:
-        return self.energy - self.structure.stored_energy
+    def deviation(self) -> float | None:
+        """eV: recomputed minus stored energy (None: nothing stored to compare with)."""
+        stored = self.structure.stored_energy
+        return None if stored is None else self.energy - stored
 
 
 def recompute(sample: list[StoredStructure], runs: Path, preset: str,
               on_done: Callable[[Recomputed, int], None] | None = None) -> Iterator[Recomputed]:
     """Single points with forces of ``sample`` in folders under ``runs/backfill``, each recorded as a frame."""
     calculator_preset = get_preset(preset)
+    if not calculator_preset.recording:
+        raise SeiscreenError(f"preset {preset!r} records no training frames (an ML preset): backfill is for DFT")
     for n, structure in enumerate(sample, 1):
         folder = runs / "backfill" / structure.folder_name
         done = read_frames(folder / FRAMES_FILE) if (folder / FRAMES_FILE).exists() else []

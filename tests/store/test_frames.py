@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from seiscreen import calculators
 from seiscreen.calculators import CalculatorPreset
 from seiscreen.cli import app
+from seiscreen.errors import SeiscreenError
 from seiscreen.frames import FRAMES_FILE, frame_id, read_frames, record
 from seiscreen.results import load_results
 from seiscreen.runner import run_campaign
@@ -128,7 +129,8 @@ def test_finetune_learns_a_store_s_frames_and_its_preset_reruns_a_stored_hop(rec
     assert CliRunner().invoke(app, ["dataset", "--store", recorded_store, "--out", str(exported)]).exit_code == 0
     subset = tmp_path / "subset.extxyz"  # 40 of the campaign's frames: seconds an epoch on one core
     write(subset, read(exported, ":")[::3][:40], format="extxyz")
-    result = CliRunner().invoke(app, ["finetune", "auonal", "--frames", str(subset), "--epochs", "3"])
+    result = CliRunner().invoke(app, ["finetune", "auonal", "--frames", str(subset), "--epochs", "3",
+                                      "--committee", "2"])
     assert result.exit_code == 0, result.output
     from seiscreen.finetune import load_finetuned
 
@@ -142,6 +144,20 @@ def test_finetune_learns_a_store_s_frames_and_its_preset_reruns_a_stored_hop(rec
     assert rerun.exit_code == 0 and "rerun (ml-ft:auonal)" in rerun.output, rerun.output
     taken = CliRunner().invoke(app, ["finetune", "auonal", "--frames", str(subset)])
     assert taken.exit_code == 2 and "error:" in taken.output
+    # The committee of the two seeds: every hop flagged at threshold 0, its start and saddle go to DFT.
+    _, second = load_finetuned(tmp_path / "models" / "auonal-2")
+    assert second.settings.seed == manifest.settings.seed + 1 and second.split != manifest.split
+    chosen = tmp_path / "chosen.extxyz"
+    judged = CliRunner().invoke(app, ["committee", "ml-ft:auonal", "ml-ft:auonal-2", "--store", recorded_store,
+                                      "--threshold", "0", "--select", str(chosen)])
+    assert judged.exit_code == 0 and "flagged" in judged.output, judged.output
+    monkeypatch.setitem(calculators.PRESETS, "emt-dft", calculators.PRESETS["emt"].model_copy(
+        update={"name": "emt-dft", "records_frames": True}))
+    added = CliRunner().invoke(app, ["backfill-frames", "--structures", str(chosen), "--preset", "emt-dft",
+                                     "--store", str(tmp_path / "more")])
+    assert added.exit_code == 0, added.output
+    frames = load_frames(tmp_path / "more" / "runs" / "frames.db")
+    assert sorted(f.info["kind"] for f in frames) == ["backfill committee saddle", "backfill committee start"]
 
 
 def test_finetune_refuses_a_store_of_several_presets_and_a_missing_file(recorded_store, tmp_path):
@@ -149,3 +165,28 @@ def test_finetune_refuses_a_store_of_several_presets_and_a_missing_file(recorded
     assert missing.exit_code == 2 and "no frames file" in missing.output
     empty = CliRunner().invoke(app, ["finetune", "x", "--store", recorded_store, "--preset", "gpaw-lcao"])
     assert empty.exit_code == 2 and "no frames" in empty.output
+
+
+def test_a_committee_s_spread_is_the_members_disagreement_on_the_barrier(monkeypatch, au_on_al100_hop_ends):
+    from ase.calculators.emt import EMT
+
+    from seiscreen.committee import barrier_spreads
+
+    monkeypatch.setitem(calculators.PRESETS, "emt-asap", calculators.PRESETS["emt"].model_copy(
+        update={"name": "emt-asap", "parameters": {"asap_cutoff": True}}))
+    start, end = au_on_al100_hop_ends
+    saddle = start.copy()
+    saddle.positions[-1] = (start.positions[-1] + end.positions[-1]) / 2  # the bridge between the two hollows
+    expected = []
+    for calc in (EMT(), EMT(asap_cutoff=True)):
+        energies = []
+        for atoms in (start, saddle):
+            atoms = atoms.copy()
+            atoms.calc = calc
+            energies.append(atoms.get_potential_energy())
+        expected.append(energies[1] - energies[0])
+    (judged,) = barrier_spreads([("hop", start, saddle)], ["emt", "emt-asap"])
+    assert judged.barriers == pytest.approx(expected)
+    assert judged.spread == pytest.approx(abs(expected[0] - expected[1])) and judged.spread > 0
+    with pytest.raises(SeiscreenError, match="two members"):
+        barrier_spreads([("hop", start, saddle)], ["emt"])
