@@ -27,10 +27,11 @@ PROPERTIES = ("energy", "free_energy", "forces", "stress")  # what a frame keeps
 
 
 def frame_id(atoms: Atoms, energy: float) -> str:
-    """A frame's identity: its numbers, positions and cell (to 1e-5 Å) and energy (to 1e-5 eV)."""
+    """A frame's identity: its numbers, positions and cell (to 1e-5 Å) and energy (to 1e-5 eV). It starts with a
+    letter: extended XYZ reads an info value that looks like a number ("12e45") back as one."""
     parts = [atoms.numbers.tobytes(), np.round(atoms.positions, 5).tobytes(),
              np.round(np.asarray(atoms.cell), 5).tobytes(), f"{energy:.5f}".encode()]
-    return hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
+    return "f" + hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
 
 
 def as_frame(atoms: Atoms, results: dict, preset: str, **info) -> Atoms:

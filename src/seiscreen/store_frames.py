@@ -1,8 +1,9 @@
 """A store's training frames: the recorded calculations of its run folders, in an ASE database beside its documents.
 
 Each frame (:mod:`seiscreen.frames`) is stored once, by its ``frame_id``, as an ``ase.db`` row (SQLite) holding the
-structure, energy, forces (stress where computed) and key-value pairs: ``preset``, ``frame_id`` and, from the job
-that computed it, ``kind`` (minima, hop, refine), ``content_hash``, ``material``, ``facet``, ``termination``.
+structure, energy, forces (stress where computed), key-value pairs ``preset`` and, from the job that computed it,
+``kind`` (minima, hop, refine...), ``material``, ``facet``, ``termination``, and in its data ``frame_id`` and the
+job's ``content_hash``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from ase import Atoms
 from ase.io import write
 
 from seiscreen.errors import SeiscreenError
-from seiscreen.frames import context_of, frame_files, read_frames, write_context
+from seiscreen.frames import context_of, frame_files, frame_id, read_frames, write_context
 
 log = logging.getLogger(__name__)
 
 FRAMES_DB = "frames.db"
-TAGS = ("preset", "frame_id", "kind", "content_hash", "material", "facet", "termination", "scf_rung", "smearing")
+TAGS = ("preset", "kind", "material", "facet", "termination", "scf_rung", "smearing")  # key-value pairs: queried
+IDS = ("frame_id", "content_hash")  # hex strings, kept in a row's data (ase.db refuses "12e45" as a string value)
 
 
 def frames_database(runs: Path) -> Path:
@@ -45,13 +47,15 @@ def collect_frames(runs: Path, database: Path) -> int:
         return 0
     added = 0
     with connect(database) as db:
-        known = {row.frame_id for row in db.select(include_data=False) if "frame_id" in row}
+        known = {row.data.get("frame_id") for row in db.select()}
         for path in files:
             context = context_of(path, runs)
             for frame in read_frames(path):
-                if frame.info.get("frame_id") in known:
+                frame.info["frame_id"] = frame_id(frame, frame.get_potential_energy())  # as recorded, or older
+                if frame.info["frame_id"] in known:
                     continue
-                db.write(frame, key_value_pairs=_tags({**context, **frame.info}))
+                info = {**context, **frame.info}
+                db.write(frame, key_value_pairs=_tags(info), data={k: str(info[k]) for k in IDS if info.get(k)})
                 known.add(frame.info["frame_id"])
                 added += 1
     return added
@@ -100,6 +104,7 @@ def load_frames(database: Path, preset: str | None = None, material: str | None 
         for row in db.select(**query, sort="id"):
             atoms = row.toatoms()
             atoms.info.update({k: row.get(k) for k in TAGS if k in row})
+            atoms.info.update({k: row.data[k] for k in IDS if k in row.data})
             frames.append(atoms)
     return frames
 
@@ -109,4 +114,10 @@ def export_frames(frames: list[Atoms], out: Path) -> None:
     if not frames:
         raise SeiscreenError("no training frames match: a DFT preset's campaign records them as it computes "
                              "(`seiscreen presets` says which record)")
-    write(str(out), frames, format="extxyz")
+    plain = []
+    for frame in frames:  # the job's content hash stays in the database: extxyz may read a hex hash as a number
+        frame = frame.copy()
+        frame.calc = frames[len(plain)].calc
+        frame.info.pop("content_hash", None)
+        plain.append(frame)
+    write(str(out), plain, format="extxyz")
