@@ -444,6 +444,14 @@ PRESETS: dict[str, CalculatorPreset] = {
                          parameters={"model": "0.3.0"}),
         CalculatorPreset(name="sevennet", code="sevennet", description="SevenNet 7net-0 universal potential",
                          parameters={"model": "7net-0"}),
+        # The other SevenNet models whose weights ship in the wheel (they load offline).
+        CalculatorPreset(name="sevennet-l3i5", code="sevennet", parameters={"model": "7net-l3i5"},
+                         description="SevenNet 7net-l3i5 universal potential (l_max 3, 5 layers; MPtrj)"),
+        CalculatorPreset(name="sevennet-mf0", code="sevennet", parameters={"model": "7net-mf-0", "modal": "PBE"},
+                         description="SevenNet 7net-MF-0 multi-fidelity potential, its PBE (MPtrj) head"),
+        CalculatorPreset(name="sevennet-mf0-r2scan", code="sevennet",
+                         parameters={"model": "7net-mf-0", "modal": "R2SCAN"},
+                         description="SevenNet 7net-MF-0 multi-fidelity potential, its r2SCAN head"),
         # Uncertainty: the sum of the measured changes of its converged settings on NaF(100) (h 0.001, k-points
         # 0.006, thickness 0.003, lateral size 0.001, vacuum 0.001 eV) and of its dzp basis against plane waves
         # (0.041 eV; docs/calculators.md). The 1-electron Na setup costs 0.002 eV there: kept.
