@@ -31,6 +31,7 @@ from ase.optimize import BFGS
 from scipy.stats import kendalltau, spearmanr
 
 from seiscreen.calculators import get_preset
+from seiscreen.errors import SeiscreenError
 from seiscreen.finetune import FinetuneSettings, finetune
 from seiscreen.reproduce import rerun_hop
 from seiscreen.results import load_results
@@ -89,9 +90,12 @@ def evaluate(source, surfaces: list[dict], frames: list, preset: str, workdir: P
         dft -= dft.min()
         ml = relaxed_site_energies(surface["minima"], preset)
         site_errors += [abs(a - b) for a, b in zip(ml, dft, strict=True) if b > 0]
-        rerun = rerun_hop(source, surface["hop"], preset=preset, workdir=workdir)
-        barriers.append((surface["label"], surface["barrier"], rerun.barrier if rerun.status == "accepted" else None,
-                         rerun.status))
+        try:
+            rerun = rerun_hop(source, surface["hop"], preset=preset, workdir=workdir)
+            outcome = (rerun.barrier if rerun.status == "accepted" else None, rerun.status)
+        except SeiscreenError as exc:  # e.g. the model relaxes both ends into one site: no such hop at this level
+            outcome = (None, f"failed: {exc}")
+        barriers.append((surface["label"], surface["barrier"], *outcome))
     return {"site_errors": site_errors, "barriers": barriers, "force_mae": force_mae(frames, preset)}
 
 
@@ -144,7 +148,7 @@ def main() -> None:
     print("\nper surface: DFT barrier, then each model's")
     for label, dft, *_ in (b for r in rows[RAW[0]] for b in r["barriers"]):
         got = [next(b for r in rows[m] for b in r["barriers"] if b[0] == label) for m in rows]
-        print(f"{label}: {dft:.3f} | " + " | ".join(f"{b[2]:.3f}" if b[2] is not None else b[3] for b in got))
+        print(f"{label}: {dft:.3f} | " + " | ".join(f"{b[2]:.3f}" if b[2] is not None else b[3][:60] for b in got))
 
 
 if __name__ == "__main__":
