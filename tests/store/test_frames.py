@@ -1,5 +1,7 @@
 """Training frames: recorded as a recording preset computes, gathered into the store's ASE database, exported."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ase.build import fcc100
@@ -190,3 +192,15 @@ def test_a_committee_s_spread_is_the_members_disagreement_on_the_barrier(monkeyp
     assert judged.spread == pytest.approx(abs(expected[0] - expected[1])) and judged.spread > 0
     with pytest.raises(SeiscreenError, match="two members"):
         barrier_spreads([("hop", start, saddle)], ["emt"])
+
+
+def test_the_shipped_gpaw_frames_are_trainable():
+    """results/gpaw-frames.extxyz.gz: single points on the shipped GPAW results, one preset, ids unique."""
+    from seiscreen.finetune import check_frames
+
+    frames = read(Path(__file__).resolve().parents[2] / "results" / "gpaw-frames.extxyz.gz", ":")
+    assert check_frames(frames) == "gpaw-lcao-gamma"
+    assert {f.info["material"] for f in frames} == {"NaF", "NaCl", "NaBr", "NaI", "Na2Se", "Na3P"}
+    for frame in frames:
+        assert frame.info["frame_id"] == frame_id(frame, frame.get_potential_energy())
+        assert np.isfinite(frame.get_forces()).all() and frame.info["kind"].startswith("backfill")
