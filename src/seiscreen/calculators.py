@@ -506,11 +506,16 @@ FINETUNED_PREFIX = "ml-ft:"
 _FINETUNED_FOLDERS: dict[str, Path] = {}
 
 
+# The working folder seiscreen started in: jobs run in folders of their own, where "./models" would be another one.
+_STARTED_IN = Path.cwd()
+
+
 def model_dirs() -> list[Path]:
     """Where ``ml-ft:<name>`` looks for the folder ``<name>``: the directories of the environment variable
-    ``SEISCREEN_MODELS`` (``os.pathsep``-separated), ``./models`` when it is unset."""
+    ``SEISCREEN_MODELS`` (``os.pathsep``-separated), ``./models`` when it is unset; a relative one is taken from
+    the folder seiscreen started in, not from the job folder a calculation runs in."""
     entries = [entry for entry in os.environ.get("SEISCREEN_MODELS", "").split(os.pathsep) if entry]
-    return [Path(entry).resolve() for entry in entries or ["models"]]
+    return [(_STARTED_IN / Path(entry).expanduser()).resolve() for entry in entries or ["models"]]
 
 
 def file_sha256(path: Path) -> str:

@@ -156,6 +156,24 @@ def test_ml_ft_preset_builds_the_finetuned_calculator(trained, frames, monkeypat
 
 
 @pytest.mark.slow
+def test_the_default_models_folder_is_the_one_seiscreen_started_in_not_the_job_folder(trained, tmp_path,
+                                                                                         monkeypatch):
+    from seiscreen import calculators
+
+    models, manifest = trained
+    start = tmp_path / "campaign"
+    shutil.copytree(models, start / "models")
+    job = start / "store" / "runs" / "job_1"
+    job.mkdir(parents=True)
+    monkeypatch.delenv("SEISCREEN_MODELS", raising=False)
+    monkeypatch.setattr(calculators, "_STARTED_IN", start)
+    monkeypatch.chdir(job)  # where a campaign's job computes
+    preset = calculators.get_preset("ml-ft:auonal")
+    assert preset.parameters["weights_sha256"] == manifest.weights_sha256
+    assert preset.make() is not None
+
+
+@pytest.mark.slow
 def test_tampered_weights_unknown_names_and_folders_without_manifest(trained, frames, tmp_path, monkeypatch):
     from seiscreen.calculators import get_preset
     from seiscreen.finetune import load_finetuned
