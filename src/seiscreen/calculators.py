@@ -1,7 +1,9 @@
 """The one registry of calculator presets, looked up by name.
 
 A preset is data (code + parameters) that builds an ASE calculator on demand and is stored, whole, with every
-number it produced. Heavy packages (torch, GPAW) are imported only when their preset is built.
+number it produced. Heavy packages (torch, GPAW) are imported only when their preset is built. Besides the built-in
+:data:`PRESETS`, users define presets of code ``factory`` (any callable returning an ASE calculator,
+:mod:`seiscreen.user_presets`), registered here by name and found again in every process (:func:`get_preset`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from pydantic import BaseModel, ConfigDict
 
 from seiscreen.errors import AtomsLeftCell, SeiscreenError, UnknownNameError
 from seiscreen.frames import RecordingCalculator, record
+from seiscreen import user_presets as _user
 
-Code = Literal["emt", "chgnet", "sevennet", "gpaw"]
+# "factory": a user-defined preset, built by the callable it names (seiscreen.user_presets).
+Code = Literal["emt", "chgnet", "sevennet", "gpaw", "factory"]
 _PACKAGE = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
 _INSTALL = {"chgnet": "pip install -e '.[ml]' (after torch==2.13.0; see scripts/setup.sh)",
             "sevennet": "pip install -e '.[ml]' (after torch==2.13.0; see scripts/setup.sh)",
@@ -49,6 +53,12 @@ class CalculatorPreset(BaseModel):
     # Keep every calculation with forces as a training frame (seiscreen.frames); None: the DFT codes do. Changes no
     # number: not part of the provenance.
     records_frames: bool | None = None
+    # Code "factory" only (user presets): the callable that builds the calculator ("package.module:callable"),
+    # whether each calculator made gets a fresh folder of its own (passed as directory=), and the periodicity a slab
+    # gets for it (GPAW's is built in: slab_pbc).
+    factory: str | None = None
+    per_calculation_directory: bool = False
+    slab_periodicity: tuple[bool, bool, bool] | None = None
 
     @property
     def recording(self) -> bool:
@@ -56,7 +66,14 @@ class CalculatorPreset(BaseModel):
         return self.code == "gpaw" if self.records_frames is None else self.records_frames
 
     def provenance(self) -> dict[str, Any]:
-        """Everything needed to say how a number was computed."""
+        """Everything needed to say how a number was computed (a user preset's factory and slab periodicity
+        included; ``package_version`` is left out of content hashes, see ``schemas.calculator_identity``)."""
+        if self.code == "factory":
+            out = {"preset": self.name, "code": self.code, "factory": self.factory, "parameters": self.parameters,
+                   "adatom_magmom": self.adatom_magmom, "package_version": _user.factory_version(self.factory)}
+            if self.slab_periodicity is not None:
+                out["slab_pbc"] = list(self.slab_periodicity)
+            return out
         try:
             package_version = version(_PACKAGE[self.code])
         except PackageNotFoundError:
@@ -68,7 +85,7 @@ class CalculatorPreset(BaseModel):
     def slab_pbc(self) -> tuple[bool, bool, bool] | None:
         """The periodicity this code gives a slab it is made for (GPAW: none along z, where the dipole layer
         sits); None: the slab's own. Structures rebuilt from storage (a resumed band's ends) need it too."""
-        return (True, True, False) if self.code == "gpaw" else None
+        return (True, True, False) if self.code == "gpaw" else self.slab_periodicity
 
     def make(self, atoms: Atoms | None = None, directory: str | os.PathLike | None = None) -> Calculator:
         """An ASE calculator; ``atoms`` (when given) is prepared in place (:meth:`prepare`)."""
@@ -76,13 +93,16 @@ class CalculatorPreset(BaseModel):
             self.prepare(atoms)
         folder = Path(directory) if directory else None
         calc = _BUILDERS[self.code](self, atoms, folder)
-        if self.recording and self.code != "gpaw":  # GPAW records inside ScfRetryCalculator, on MPI rank 0 only
+        # GPAW records inside ScfRetryCalculator (on MPI rank 0 only), a user preset inside its slab periodicity
+        if self.recording and self.code not in ("gpaw", "factory"):
             return RecordingCalculator(calc, self.name, folder)
         return calc
 
     def prepare(self, atoms: Atoms) -> None:
         """What this code needs of a slab, set in place: GPAW's periodicity (none along z) and, with spin, the
-        adatom's initial moment (the adatom is always the last atom)."""
+        adatom's initial moment (the adatom is always the last atom); a user preset's slab periodicity."""
+        if self.code == "factory" and self.slab_periodicity is not None:
+            atoms.pbc = self.slab_periodicity
         if self.code != "gpaw":
             return
         atoms.pbc = self.slab_pbc
@@ -96,6 +116,25 @@ def _emt(preset: CalculatorPreset, atoms, directory) -> Calculator:
     from ase.calculators.emt import EMT
 
     return EMT(**preset.parameters)
+
+
+def _factory(preset: CalculatorPreset, atoms, directory) -> Calculator:
+    """A user preset's calculator: its factory called (in a fresh folder under ``directory`` when it asks for
+    one), recording frames and giving slabs its periodicity where the preset says so."""
+    folder = _user.calculation_folder(directory or Path.cwd()) if preset.per_calculation_directory else None
+    calc = _user.call_factory(preset.factory, preset.parameters, preset.name, folder)
+    if preset.recording:  # frames of the structures as computed (a slab with its slab_pbc)
+        calc = RecordingCalculator(calc, preset.name, directory)
+    if preset.slab_periodicity is not None:  # slabs computed with it, bulk as it is (as GPAW's presets)
+        return _user.SlabPeriodicity(calc, preset.slab_periodicity, is_slab)
+    return calc
+
+
+def is_slab(atoms: Atoms) -> bool:
+    """Whether ``atoms`` is a slab: a vacuum gap of more than 5 Å along z (else bulk)."""
+    z = np.sort(atoms.cell.scaled_positions(atoms.positions)[:, 2] % 1.0) * atoms.cell.lengths()[2]
+    gaps = np.diff(np.append(z, z[0] + atoms.cell.lengths()[2]))
+    return bool(gaps.max() > 5.0)
 
 
 def _torch_threads() -> None:
@@ -259,9 +298,7 @@ class ScfRetryCalculator(Calculator):
 
     @staticmethod
     def _kind(atoms: Atoms) -> str:
-        z = np.sort(atoms.cell.scaled_positions(atoms.positions)[:, 2] % 1.0) * atoms.cell.lengths()[2]
-        gaps = np.diff(np.append(z, z[0] + atoms.cell.lengths()[2]))
-        return "slab" if gaps.max() > 5.0 else "bulk"
+        return "slab" if is_slab(atoms) else "bulk"
 
     def _prepare(self) -> str:
         kind = self._kind(self.atoms)
@@ -419,7 +456,7 @@ def _require(package: str, preset: CalculatorPreset) -> None:
                              f"{_INSTALL[preset.code]}")
 
 
-_BUILDERS = {"emt": _emt, "chgnet": _chgnet, "sevennet": _sevennet, "gpaw": _gpaw}
+_BUILDERS = {"emt": _emt, "chgnet": _chgnet, "sevennet": _sevennet, "gpaw": _gpaw, "factory": _factory}
 
 _GPAW_COMMON = {
     "xc": "PBE",
@@ -485,15 +522,94 @@ ALIASES = {"ml": ML_DEFAULT}
 
 
 def get_preset(name: str) -> CalculatorPreset:
-    """The preset of a name in :data:`PRESETS` or :data:`ALIASES`, or of a fine-tuned CHGNet model:
-    ``ml-ft:<name>`` or the path of its folder (:func:`finetuned_preset`)."""
+    """The preset of a name in :data:`PRESETS` or :data:`ALIASES`, a user preset (:func:`user_presets`), or of a
+    fine-tuned CHGNet model: ``ml-ft:<name>`` or the path of its folder (:func:`finetuned_preset`)."""
     resolved = ALIASES.get(name, name)
-    if resolved not in PRESETS:
-        if name.startswith(FINETUNED_PREFIX) or (name and Path(name).is_dir()):  # a fine-tuned model
-            return finetuned_preset(name)
-        raise UnknownNameError(f"unknown calculator preset {name!r}: choose one of "
-                               f"{', '.join(sorted([*PRESETS, *ALIASES]))}, or ml-ft:<name> (a fine-tuned model)")
-    return PRESETS[resolved]
+    if resolved in PRESETS:
+        return PRESETS[resolved]
+    users = user_presets()
+    if name in users:
+        return users[name]
+    if name.startswith(FINETUNED_PREFIX) or (name and Path(name).is_dir()):  # a fine-tuned model
+        return finetuned_preset(name)
+    raise UnknownNameError(f"unknown calculator preset {name!r}: choose one of "
+                           f"{', '.join(sorted([*PRESETS, *ALIASES, *users]))}, or ml-ft:<name> (a fine-tuned "
+                           f"model), or define it (a campaign's presets:, --presets FILE or {_user.FILES_VAR})")
+
+
+# ------------------------------------------------------------------ user presets (seiscreen.user_presets)
+
+# name -> (where it was defined, its definition, its preset): this process's registry, read from the environment
+# (user_presets.environment_definitions) on the first lookup and again whenever the two variables change.
+_USER: dict[str, tuple[str, _user.UserPresetDefinition, CalculatorPreset]] = {}
+_USER_READ_FROM: tuple[str | None, str | None] | None = None
+
+
+def user_presets() -> dict[str, CalculatorPreset]:
+    """Every user preset this process knows: those registered here, and those of the environment (the files of
+    ``SEISCREEN_PRESETS``, and the definitions the process that started this one had registered)."""
+    global _USER_READ_FROM
+    if _user.environment_key() != _USER_READ_FROM:
+        _user.resolve_files_var()
+        _USER.clear()
+        for source, definition in _user.environment_definitions():
+            _add_user_preset(definition, source)
+        _publish_user_presets()
+    return {name: preset for name, (_, _, preset) in _USER.items()}
+
+
+def user_preset_source(name: str) -> str:
+    """Where the user preset ``name`` was defined (a file's path, or "the campaign")."""
+    user_presets()
+    return _USER[name][0]
+
+
+def register_user_presets(definitions: list[_user.UserPresetDefinition], source: str) -> list[str]:
+    """Register ``definitions`` (from ``source``: a file's path, "the campaign") in this process and in the
+    environment of the processes it starts; returns their names. A built-in's name, or a name defined before
+    with other content, is refused in one line."""
+    user_presets()
+    for definition in definitions:
+        _add_user_preset(definition, source)
+    _publish_user_presets()
+    return [definition.name for definition in definitions]
+
+
+def clear_user_presets() -> None:
+    """Forget every user preset of this process and its environment's definitions (the files of
+    ``SEISCREEN_PRESETS`` are read again at the next lookup)."""
+    global _USER_READ_FROM
+    _USER.clear()
+    os.environ.pop(_user.DEFINITIONS_VAR, None)
+    _USER_READ_FROM = None
+
+
+def _add_user_preset(definition: _user.UserPresetDefinition, source: str) -> None:
+    name = definition.name
+    if name in PRESETS or name in ALIASES or name.startswith(FINETUNED_PREFIX):
+        raise SeiscreenError(f"user preset {name!r} ({source}) takes the name of a built-in preset: give it "
+                             "another name (`seiscreen presets` lists the built-in ones)")
+    if name in _USER:
+        if _USER[name][1] != definition:
+            raise SeiscreenError(f"user preset {name!r} has two different definitions ({_USER[name][0]}; {source}): "
+                                 "give one of them another name (a presets file edited while a run uses it "
+                                 "counts as two)")
+        return
+    preset = CalculatorPreset(name=name, code="factory", description=definition.description or
+                              f"user-defined: {definition.factory}", parameters=definition.parameters,
+                              barrier_uncertainty=definition.barrier_uncertainty,
+                              records_frames=definition.records_frames, factory=definition.factory,
+                              per_calculation_directory=definition.per_calculation_directory,
+                              slab_periodicity=definition.slab_pbc)
+    _USER[name] = (source, definition, preset)
+
+
+def _publish_user_presets() -> None:
+    """This process's user presets into the environment its child processes inherit."""
+    global _USER_READ_FROM
+    if _USER:
+        _user.publish([(source, definition) for source, definition, _ in _USER.values()])
+    _USER_READ_FROM = _user.environment_key()
 
 
 # ------------------------------------------------------------------ fine-tuned CHGNet models (seiscreen.finetune)

@@ -11,13 +11,14 @@ import yaml
 from ase.data import atomic_numbers, chemical_symbols
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from seiscreen.calculators import get_preset
+from seiscreen.calculators import get_preset, register_user_presets
 from seiscreen.convergence import ConvergenceSettings
 from seiscreen.errors import SeiscreenError
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.parallel import ParallelSettings
 from seiscreen.surfaces.slabs import SlabSettings, parse_miller
+from seiscreen.user_presets import UserPresetDefinition, check_factory
 
 Facet = Annotated[tuple[int, int, int], BeforeValidator(parse_miller)]
 
@@ -37,12 +38,16 @@ def _preset_name(name: str) -> str:
 
 
 def require_installed(preset_name: str) -> None:
-    """A preset whose code is not installed fails now, not when its first job starts."""
+    """A preset whose code is not installed fails now, not when its first job starts; a user preset's factory is
+    imported and called once (it must return an ASE calculator)."""
     import importlib.util
 
     from seiscreen.calculators import _PACKAGE, _require
 
     preset = get_preset(preset_name)
+    if preset.code == "factory":
+        check_factory(preset.factory, preset.parameters, preset.name, preset.per_calculation_directory)
+        return
     package = _PACKAGE[preset.code]
     if importlib.util.find_spec(package) is None:
         _require(package, preset)
@@ -144,9 +149,14 @@ class Campaign(BaseModel):
     # Cell convergence: every surface computed in growing cells, ranked by its largest one (convergence.py).
     convergence: ConvergenceSettings | None = None
     store: str | None = None
+    # Calculator presets of the user's own (a factory returning an ASE calculator), for calculator: and fidelities:;
+    # registered when the campaign is loaded (seiscreen.calculators.register_user_presets).
+    presets: list[UserPresetDefinition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
+        if self.presets:
+            register_user_presets(self.presets, "the campaign's presets")
         require_installed(self.calculator)  # unknown or missing preset: clear error now, not hours later
         if self.fidelities:
             for name in self.fidelities:
@@ -278,7 +288,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         if isinstance(part, int):
             continue
         annotation = model.model_fields[part].annotation
-        listed_or_optional = part in ("materials", "convergence")  # list[MaterialSpec], ConvergenceSettings | None
+        # list[MaterialSpec], ConvergenceSettings | None, list[UserPresetDefinition]
+        listed_or_optional = part in ("materials", "convergence", "presets")
         inner = getattr(annotation, "__args__", (annotation,))[0] if listed_or_optional else annotation
         if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
             return None

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from seiscreen.cli_common import (  # noqa: F401 - re-exported: importable from seiscreen.cli as before
     LOG_WIDTH,
+    PRESETS_HELP,
     STORE_HELP,
     OutputConsole,
     clean_errors,
@@ -26,6 +27,7 @@ from seiscreen.cli_common import (  # noqa: F401 - re-exported: importable from 
     exit_for_failures,
     fmt,
     refuse_results_file,
+    use_preset_files,
 )
 from seiscreen.cli_store import register as register_store_commands
 from seiscreen.cli_training import register as register_training_commands
@@ -113,6 +115,7 @@ def minima(
     vacuum: float = 12.0,
     min_lateral_size: float = 9.0,
     termination: Annotated[str | None, typer.Option(help="termination id (default: every one)")] = None,
+    presets: Annotated[list[Path] | None, typer.Option("--presets", help=PRESETS_HELP)] = None,
 ) -> None:
     """Find, verify and merge the adatom minima of a facet, then list the symmetry-unique hops between them."""
     from seiscreen.calculators import get_preset
@@ -121,6 +124,7 @@ def minima(
     from seiscreen.surfaces.hops import build_hop_network
     from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
+    use_preset_files(presets)
     preset = get_preset(calculator)
     settings = SlabSettings(min_thickness=min_thickness, vacuum=vacuum, min_lateral_size=min_lateral_size)
     terms = make_terminations(load_bulk(material), miller, settings)
@@ -151,18 +155,24 @@ def minima(
 
 @app.command()
 @clean_errors
-def presets() -> None:
-    """List the calculator presets."""
-    from seiscreen.calculators import ALIASES, PRESETS
+def presets(
+    files: Annotated[list[Path] | None, typer.Option("--presets", help=PRESETS_HELP)] = None,
+) -> None:
+    """List the calculator presets: the built-in ones, then those defined by the user (--presets FILE, env
+    SEISCREEN_PRESETS), marked as user-defined with where they were defined."""
+    from seiscreen.calculators import ALIASES, PRESETS, user_preset_source, user_presets
 
+    use_preset_files(files)
     table = Table(title="calculator presets")
-    for column in ("name", "code", "description", "barrier ± (eV)", "training frames"):
+    for column in ("name", "code", "description", "barrier ± (eV)", "training frames", "defined"):
         table.add_column(column)
-    for preset in PRESETS.values():
+    for preset in [*PRESETS.values(), *user_presets().values()]:
         aliases = [a for a, target in ALIASES.items() if target == preset.name]
         uncertainty = "-" if preset.barrier_uncertainty is None else f"{preset.barrier_uncertainty:.3f}"
-        table.add_row(preset.name + (f" (= {', '.join(aliases)})" if aliases else ""), preset.code, preset.description,
-                      uncertainty, "recorded" if preset.recording else "-")
+        defined = "built-in" if preset.name in PRESETS else f"user-defined ({user_preset_source(preset.name)})"
+        code = f"factory {preset.factory}" if preset.code == "factory" else preset.code
+        table.add_row(preset.name + (f" (= {', '.join(aliases)})" if aliases else ""), code, preset.description,
+                      uncertainty, "recorded" if preset.recording else "-", defined)
     console.print(table)
 
 
@@ -187,12 +197,14 @@ def run(
     workers: Annotated[int | None, typer.Option(help="run the surfaces on N local worker processes (Dask)")] = None,
     wait: Annotated[bool, typer.Option(help="when another run is writing into the store, wait for it to finish "
                                             "instead of stopping (exit 2)")] = False,
+    presets: Annotated[list[Path] | None, typer.Option("--presets", help=PRESETS_HELP)] = None,
 ) -> None:
     """Run a screening campaign into the store and print its ranking (the help text: :data:`RUN_HELP`)."""
     from seiscreen.campaign import load_campaign
     from seiscreen.workflow.flows import plan_surfaces
     from seiscreen.runner import run_campaign
 
+    use_preset_files(presets)  # before the campaign: its calculator may name one
     campaign = load_campaign(campaign_file, calculator=calculator)
     location = store or campaign.store
     refuse_results_file(location)

@@ -15,6 +15,8 @@ from rich.markup import escape
 from seiscreen.errors import SeiscreenError
 
 STORE_HELP = "store folder, mongodb:// URI or exported results file [env SEISCREEN_STORE]"
+PRESETS_HELP = ("YAML file of calculator presets of your own (repeat for several; also env SEISCREEN_PRESETS, "
+                "os.pathsep-separated)")
 LOG_WIDTH = 10_000  # columns of output to a file or pipe: a table is never folded or cut
 
 
@@ -111,6 +113,17 @@ def refuse_results_file(location: str | None) -> None:
         raise SeiscreenError(f"{resolve_location(location)} is a results file, and results files are read-only: pass "
                              "a store folder or mongodb:// URI with --store (or SEISCREEN_STORE)")
 
+
+
+def use_preset_files(paths: list | None) -> None:
+    """Register the user presets of the files ``paths`` (``--presets``), for this process and those it starts."""
+    from pathlib import Path
+
+    from seiscreen.calculators import register_user_presets
+    from seiscreen.user_presets import read_preset_file
+
+    for path in paths or []:
+        register_user_presets(read_preset_file(path), str(Path(path).resolve()))
 
 
 def fmt(value, digits: int = 3) -> str:

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from seiscreen.calculators import clear_user_presets
 from seiscreen.cli import app
 from seiscreen.errors import SeiscreenError
 from seiscreen.store import LOCK_FILE
+from seiscreen.user_presets import FILES_VAR
 
 runner = CliRunner()
 CAMPAIGN = "name: t\ncalculator: emt\nadsorbate: Au\nmaterials:\n  - material: Al\n"
@@ -129,6 +131,19 @@ def _not_utf8(tmp):
     return ["run", str(tmp / "c.yaml"), "--store", str(tmp / "store")]
 
 
+def _user_preset(tmp, definition: str):
+    """A campaign whose calculator is its own preset ``mine``, defined by ``definition`` (YAML lines after the
+    name, four spaces in)."""
+    return _campaign(tmp, CAMPAIGN.replace("calculator: emt", "calculator: mine") + SMALL_SLAB
+                     + "presets:\n  - name: mine\n" + definition)
+
+
+def _presets_file(tmp, text: str):
+    (tmp / "presets.yaml").write_text(text)
+    return [*_campaign(tmp, CAMPAIGN.replace("calculator: emt", "calculator: mine") + SMALL_SLAB),
+            "--presets", str(tmp / "presets.yaml")]
+
+
 def _report_into_a_file(tmp):
     (tmp / "index.html").write_text("<html>an earlier report</html>")
     return ["report", "--store", str(tmp / "store"), "--out", str(tmp / "index.html")]
@@ -197,6 +212,37 @@ CASES = [
      ["supercell too small for the adatom", "set slab.min_lateral_size to at least 5"]),
     ("unknown calculator preset", "`calculator: vasp`", lambda t: _campaign(t, CAMPAIGN.replace("emt", "vasp")),
      ["unknown calculator preset 'vasp'", "choose one of"]),
+    ("user preset: module not importable", "`presets: [{name: mine, factory: 'no_such_package.calc:Calc'}]`",
+     lambda t: _user_preset(t, "    factory: 'no_such_package.calc:Calc'\n"),
+     ["user preset 'mine': cannot import 'no_such_package.calc'", "install it or put its folder on PYTHONPATH"]),
+    ("user preset: no such callable", "`factory: 'ase.calculators.emt:EMTT'`",
+     lambda t: _user_preset(t, "    factory: 'ase.calculators.emt:EMTT'\n"),
+     ["ase.calculators.emt has no 'EMTT'", "check the factory"]),
+    ("user preset: a class that is no calculator", "`factory: 'collections:OrderedDict'`",
+     lambda t: _user_preset(t, "    factory: 'collections:OrderedDict'\n"),
+     ["is the class OrderedDict, not an ASE calculator", "name a subclass of"]),
+    ("user preset: returns no calculator", "`factory: 'json:dumps'` with `parameters: {obj: 1}`",
+     lambda t: _user_preset(t, "    factory: 'json:dumps'\n    parameters: {obj: 1}\n"),
+     ["json:dumps returned str, not an ASE calculator", "must return an ase.calculators Calculator"]),
+    ("user preset: parameters the factory refuses", "`factory: 'ase.calculators.vasp:Vasp'` with "
+     "`parameters: {xc: nope-xc}`",
+     lambda t: _user_preset(t, "    factory: 'ase.calculators.vasp:Vasp'\n    parameters: {xc: nope-xc}\n"),
+     ["ase.calculators.vasp:Vasp(**parameters) failed", "fix its parameters"]),
+    ("user preset: misspelt key", "`presets: [{name: mine, factory: ..., paramters: {}}]`",
+     lambda t: _user_preset(t, "    factory: 'ase.calculators.emt:EMT'\n    paramters: {}\n"),
+     ["unknown key 'presets.0.paramters'", "did you mean 'parameters'"]),
+    ("user preset: a built-in's name", "`presets: [{name: emt, factory: 'ase.calculators.emt:EMT'}]`",
+     lambda t: _campaign(t, CAMPAIGN + "presets:\n  - name: emt\n    factory: 'ase.calculators.emt:EMT'\n"),
+     ["user preset 'emt'", "takes the name of a built-in preset", "give it another name"]),
+    ("user preset: bad slab_pbc", "`slab_pbc: [true, false, false]`",
+     lambda t: _user_preset(t, "    factory: 'ase.calculators.emt:EMT'\n    slab_pbc: [true, false, false]\n"),
+     ["presets.0.slab_pbc", "give three booleans, periodic in-plane"]),
+    ("presets file missing", "`run --presets nope.yaml`",
+     lambda t: [*_campaign(t, CAMPAIGN + SMALL_SLAB), "--presets", str(t / "nope.yaml")],
+     ["presets file", "nope.yaml not found", "pass the path of a YAML file"]),
+    ("presets file with a misspelt key", "`run --presets presets.yaml` with `factroy:`",
+     lambda t: _presets_file(t, "presets:\n  - name: mine\n    factroy: 'ase.calculators.emt:EMT'\n"),
+     ["presets.yaml: unknown key 'presets.0.factroy'", "did you mean 'factory'"]),
     ("GPAW requested, not installed", "`calculator: gpaw-lcao` (find_spec patched)",
      lambda t: _campaign(t, CAMPAIGN.replace("emt", "gpaw-lcao")),
      ["needs gpaw, which is not installed", "pip install"]),
@@ -277,6 +323,15 @@ def run_case(case, filled_store: Path, tmp_path: Path, monkeypatch) -> str:
     """Run one case in ``tmp_path`` (a copy of the filled store beside it) and check the rules; its one line."""
     name, _, make_args, message = case
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(FILES_VAR, raising=False)
+    clear_user_presets()  # a case's presets are its own: none from an earlier case (and none left after it)
+    try:
+        return _run_case(name, make_args, message, filled_store, tmp_path, monkeypatch)
+    finally:
+        clear_user_presets()
+
+
+def _run_case(name, make_args, message, filled_store: Path, tmp_path: Path, monkeypatch) -> str:
     shutil.copytree(filled_store, tmp_path / "store")
     if name == "GPAW requested, not installed":
         _no_gpaw(monkeypatch)

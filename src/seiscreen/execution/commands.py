@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seiscreen.cli_common import clean_errors, console, exit_for_failures, refuse_results_file
+from seiscreen.cli_common import (PRESETS_HELP, clean_errors, console, exit_for_failures, refuse_results_file,
+                                  use_preset_files)
 from seiscreen.cli_tables import campaign_surfaces, print_ranking
 from seiscreen.errors import SeiscreenError
 
@@ -46,6 +47,7 @@ def submit(
     calculator: Annotated[str | None, typer.Option(help="override the campaign's calculator preset")] = None,
     store: Annotated[str | None, typer.Option(help="store folder or mongodb:// URI [env SEISCREEN_STORE]")]
     = None,
+    presets: Annotated[list[Path] | None, typer.Option("--presets", help=PRESETS_HELP)] = None,
 ) -> None:
     """Run a campaign on a batch scheduler: one Dask worker per job, one task per surface. Exit status as
     `seiscreen run`'s: 0 when every surface has its result, 1 when one failed, 2 for bad input."""
@@ -54,6 +56,7 @@ def submit(
     from seiscreen.workflow.flows import plan_surfaces
     from seiscreen.results import load_results
 
+    use_preset_files(presets)  # before the campaign: its calculator may name one
     campaign = load_campaign(campaign_file, calculator=calculator)
     batch = BatchSettings(scheduler=scheduler, partition=partition, time=time, cpus_per_task=cpus_per_task,
                           memory=memory, account=account, jobs=jobs, job_extra=list(job_extra or []),

@@ -61,6 +61,10 @@ def make_cluster(settings: BatchSettings, log_directory: Path):
 
     settings.check(need_commands=False)
     cls = getattr(dask_jobqueue, CLUSTER_CLASSES[settings.scheduler])
+    from seiscreen.user_presets import child_environment
+
+    # The user presets of this process, for the workers (a scheduler need not pass on the environment).
+    exports = [f"export {name}={shlex.quote(value)}" for name, value in child_environment().items()]
     kwargs = dict(cores=settings.cpus_per_task, processes=settings.cpus_per_task // settings.cores_per_worker,
                   memory=settings.memory,
                   walltime=settings.time, queue=settings.partition, job_name="seiscreen",
@@ -68,7 +72,7 @@ def make_cluster(settings: BatchSettings, log_directory: Path):
                   job_extra_directives=list(settings.job_extra), interface=settings.interface,
                   # one thread per worker process, and single-threaded maths libraries in it
                   job_script_prologue=["export OMP_NUM_THREADS=1", "export MKL_NUM_THREADS=1",
-                                       "export OPENBLAS_NUM_THREADS=1"],
+                                       "export OPENBLAS_NUM_THREADS=1", *exports],
                   scheduler_options={"dashboard_address": ":0"})  # any free port: no clash
     if settings.account:
         kwargs["account" if settings.scheduler in ("slurm", "pbs") else "project"] = settings.account
