@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.surfaces.symmetry": 1, "seiscreen.surfaces.hops": 1, "seiscreen.surfaces.percolation": 1,
     "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1, "seiscreen.convergence": 1,
     "seiscreen.calculators": 2, "seiscreen.user_presets": 2, "seiscreen.batched": 2, "seiscreen.frames": 2,
+    "seiscreen.gpaw_scf": 2, "seiscreen.finetuned_models": 2,
     "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.neb.protocol": 3, "seiscreen.neb.checkpoint": 3,
     "seiscreen.neb.mirror": 3, "seiscreen.neb.gates": 3, "seiscreen.neb.band": 3, "seiscreen.neb.driver": 3,
     "seiscreen.parallel": 3, "seiscreen.checkpoints": 3, "seiscreen.finetune": 3, "seiscreen.committee": 3,
@@ -39,7 +40,8 @@ LAYERS: dict[str, int] = {
     "seiscreen.execution.worker": 7, "seiscreen.execution.local": 7, "seiscreen.execution.slurm": 7,
     "seiscreen.execution.remote": 7, "seiscreen.execution.status": 7,
     "seiscreen.compare_stores": 8, "seiscreen.reproduce": 8, "seiscreen.cli": 8, "seiscreen.execution.commands": 8,
-    "seiscreen.cli_common": 8, "seiscreen.frames_backfill": 8, "seiscreen.cli_tables": 8, "seiscreen.cli_store": 8, "seiscreen.cli_training": 8,
+    "seiscreen.cli_common": 8, "seiscreen.frames_backfill": 8,
+    "seiscreen.cli_tables": 8, "seiscreen.cli_store": 8, "seiscreen.cli_training": 8,
     "seiscreen.report": 8, "seiscreen.report.literature": 8, "seiscreen.report.compare": 8,
     "seiscreen.report.plots": 8, "seiscreen.report.html": 8, "seiscreen.report.export": 8,
 }

@@ -158,7 +158,7 @@ def test_ml_ft_preset_builds_the_finetuned_calculator(trained, frames, monkeypat
 @pytest.mark.slow
 def test_the_default_models_folder_is_the_one_seiscreen_started_in_not_the_job_folder(trained, tmp_path,
                                                                                          monkeypatch):
-    from seiscreen import calculators
+    from seiscreen import calculators, finetuned_models
 
     models, manifest = trained
     start = tmp_path / "campaign"
@@ -166,7 +166,7 @@ def test_the_default_models_folder_is_the_one_seiscreen_started_in_not_the_job_f
     job = start / "store" / "runs" / "job_1"
     job.mkdir(parents=True)
     monkeypatch.delenv("SEISCREEN_MODELS", raising=False)
-    monkeypatch.setattr(calculators, "_STARTED_IN", start)
+    monkeypatch.setattr(finetuned_models, "_STARTED_IN", start)
     monkeypatch.chdir(job)  # where a campaign's job computes
     preset = calculators.get_preset("ml-ft:auonal")
     assert preset.parameters["weights_sha256"] == manifest.weights_sha256
