@@ -200,3 +200,21 @@ def test_tampered_weights_unknown_names_and_folders_without_manifest(trained, fr
         from seiscreen.finetune import finetune
 
         finetune(frames, copy)
+
+
+@pytest.mark.slow
+def test_finetuning_on_the_shipped_gpaw_frames_lowers_the_validation_force_error(tmp_path):
+    """The CHGNet path on real DFT: the shipped gpaw-lcao-gamma frames, NaCl held out, two epochs."""
+    from pathlib import Path
+
+    from ase.io import read
+
+    from seiscreen.finetune import FinetuneSettings, finetune
+
+    shipped = Path(__file__).resolve().parents[2] / "results" / "gpaw-frames.extxyz.gz"
+    frames = read(shipped, ":")
+    manifest = finetune(frames, tmp_path / "gpaw", FinetuneSettings(epochs=2, holdout_materials=["NaCl"]))
+    nacl = {f.info["frame_id"] for f in frames if f.info["material"] == "NaCl"}
+    assert set(manifest.split.test) == nacl and manifest.dft_preset == "gpaw-lcao-gamma"
+    assert manifest.validation.finetuned.force_mae < manifest.validation.base.force_mae
+    assert manifest.validation.base_refit.energy_mae_per_atom < manifest.validation.base.energy_mae_per_atom
