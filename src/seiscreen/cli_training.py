@@ -32,20 +32,11 @@ def dataset_command(
     and surface that computed each) as extended XYZ: the input of `seiscreen finetune` and of other codes."""
     from collections import Counter
 
-    from seiscreen.store import resolve_location, runs_folder, store_folder
-    from seiscreen.store_export import EXPORT_SUFFIXES
-    from seiscreen.store_frames import collect_frames, export_frames, frames_database, load_frames
+    from seiscreen.store_frames import export_frames
 
-    location = resolve_location(store)
-    if location.endswith(EXPORT_SUFFIXES):
-        raise SeiscreenError(f"{location} is a results file, which holds no training frames: pass the store folder")
     if out.exists() and not force:
         raise SeiscreenError(f"{out} exists: pass --force to replace it, or write another file")
-    if "://" not in location:
-        store_folder(location, create=False)
-    runs = runs_folder(location)
-    collect_frames(runs, frames_database(runs))  # frames of jobs that were killed before they added theirs
-    frames = load_frames(frames_database(runs), preset=preset, material=material)
+    frames = _store_frames(store, preset, material)
     export_frames(frames, out)
     counts = Counter((f.info.get("preset"), f.info.get("material", "?")) for f in frames)
     detail = ", ".join(f"{m} ({p}): {n}" for (p, m), n in sorted(counts.items()))
@@ -139,24 +130,33 @@ def _print_manifest(name: str, manifest) -> None:
     console.print(table)
 
 
+def _store_frames(store: str | None, preset: str | None = None, material: str | None = None) -> list:
+    """A store's training frames (of one preset, one material), after adding those of jobs that were killed
+    before they added theirs."""
+    from seiscreen.store import resolve_location, runs_folder, store_folder
+    from seiscreen.store_export import EXPORT_SUFFIXES
+    from seiscreen.store_frames import collect_frames, frames_database, load_frames
+
+    location = resolve_location(store)
+    if location.endswith(EXPORT_SUFFIXES):
+        raise SeiscreenError(f"{location} is a results file, which holds no training frames: pass the store folder")
+    if "://" not in location:
+        store_folder(location, create=False)
+    runs = runs_folder(location)
+    collect_frames(runs, frames_database(runs))
+    return load_frames(frames_database(runs), preset=preset, material=material)
+
+
 def _training_frames(store: str | None, frames: Path | None, preset: str | None) -> list:
     """The frames to learn: an extended XYZ file's, or a store's (of one DFT preset)."""
     from ase.io import read
-
-    from seiscreen.store import resolve_location, runs_folder, store_folder
-    from seiscreen.store_frames import collect_frames, frames_database, load_frames
 
     if frames is not None:
         if not frames.is_file():
             raise SeiscreenError(f"no frames file {frames}: write one with `seiscreen dataset --out FILE`")
         loaded = read(str(frames), ":")
         return [f for f in loaded if preset is None or f.info.get("preset") == preset]
-    location = resolve_location(store)
-    if "://" not in location:
-        store_folder(location, create=False)
-    runs = runs_folder(location)
-    collect_frames(runs, frames_database(runs))
-    loaded = load_frames(frames_database(runs), preset=preset)
+    loaded = _store_frames(store, preset)
     presets = sorted({f.info.get("preset") for f in loaded})
     if len(presets) > 1:
         raise SeiscreenError(f"the store holds frames of {', '.join(presets)}: pick one with --preset")
@@ -178,14 +178,16 @@ def committee_command(
 
     from seiscreen.committee import barrier_spreads
     from seiscreen.results import band_images, load_results
+    from seiscreen.store import open_store
 
-    hops = load_results(store).hops
+    opened = open_store(store, create=False)  # once, for the hops and each band
+    hops = load_results(opened).hops
     accepted = hops[hops.status == "accepted"] if not hops.empty else hops
     if accepted.empty:
         raise SeiscreenError("no accepted hops in this store: run a campaign first")
     bands = {}
     for row in accepted.itertuples():
-        images = band_images(store, row.job_uuid)
+        images = band_images(opened, row.job_uuid)
         top = max(range(len(images)), key=lambda k: images[k].get_potential_energy())
         bands[f"{row.material}{row.facet} {row.termination} {row.hop_id}"] = (row, images[0], images[top])
     spreads = barrier_spreads([(label, start, top) for label, (_, start, top) in bands.items()], members)

@@ -22,7 +22,7 @@ from seiscreen.calculators import get_preset
 from seiscreen.errors import SeiscreenError
 from seiscreen.frames import FRAMES_FILE, read_frames, write_context
 from seiscreen.results import band_images
-from seiscreen.schemas import atoms_from_dict
+from seiscreen.schemas import SurfaceKey, atoms_from_dict
 
 
 @dataclass
@@ -44,13 +44,25 @@ class StoredStructure:
 
 
 def _label(key: dict) -> str:
-    return f"{key['material']}({''.join(map(str, key['miller']))}) {key['termination_id']}"
+    return SurfaceKey.model_validate(key).label
 
 
-def _minima_structures(store, preset: str) -> dict[str, list[StoredStructure]]:
+def _query(doc_type: str, preset: str, material: str | None, **more) -> dict:
+    """The stored documents of one type and preset (and material) in a store query."""
+    return {"output.doc_type": doc_type, "output.key.calculator": preset, **more,
+            **({"output.key.material": material} if material is not None else {})}
+
+
+def require_recording(preset: str) -> None:
+    """Refuse a preset whose calculations are not training frames (an ML preset), in one line."""
+    if not get_preset(preset).recording:
+        raise SeiscreenError(f"preset {preset!r} records no training frames (an ML preset): backfill is for DFT")
+
+
+def _minima_structures(store, preset: str, material: str | None) -> dict[str, list[StoredStructure]]:
     """Per surface: the clean slab and the accepted minima of its most refined minima document."""
     newest: dict[str, dict] = {}
-    for doc in store.query({"output.doc_type": "minima", "output.key.calculator": preset}, properties=["output"]):
+    for doc in store.query(_query("minima", preset, material), properties=["output"]):
         out = doc["output"]
         if out.get("clean_energy") is None:
             continue
@@ -67,11 +79,11 @@ def _minima_structures(store, preset: str) -> dict[str, list[StoredStructure]]:
     return found
 
 
-def _band_structures(store, preset: str) -> dict[str, list[list[StoredStructure]]]:
+def _band_structures(store, preset: str, material: str | None) -> dict[str, list[list[StoredStructure]]]:
     """Per surface, per accepted hop: its interior band images, the climbing (highest) image first."""
     found: dict[str, list[list[StoredStructure]]] = {}
     seen: set[tuple[str, str]] = set()
-    query = {"output.doc_type": "hop", "output.status": "accepted", "output.key.calculator": preset}
+    query = _query("hop", preset, material, **{"output.status": "accepted"})
     for doc in store.query(query, properties=["uuid", "output.key", "output.hop_id", "output.start_energy",
                                               "output.image_energies", "output.content_hash"]):
         out = doc["output"]
@@ -90,15 +102,13 @@ def _band_structures(store, preset: str) -> dict[str, list[list[StoredStructure]
 
 def sample_structures(store, preset: str, per_surface: int, material: str | None = None) -> list[StoredStructure]:
     """The structures to recompute, ``per_surface`` at most per surface, in the order of the module docstring."""
-    if not get_preset(preset).recording:
-        raise SeiscreenError(f"preset {preset!r} records no training frames (an ML preset): backfill is for DFT")
-    minima, bands = _minima_structures(store, preset), _band_structures(store, preset)
+    require_recording(preset)
+    minima, bands = _minima_structures(store, preset, material), _band_structures(store, preset, material)
     sample = []
     for label in sorted(set(minima) | set(bands)):
         hops = sorted(bands.get(label, []), key=lambda h: h[0].label)
         interleaved = [hop[k] for k in range(max((len(h) for h in hops), default=0)) for hop in hops if k < len(hop)]
-        chosen = (minima.get(label, []) + interleaved)[:per_surface]
-        sample += [s for s in chosen if material is None or s.key["material"] == material]
+        sample += (minima.get(label, []) + interleaved)[:per_surface]
     if not sample:
         raise SeiscreenError(f"no stored minima or accepted hops computed with {preset!r} here: see `seiscreen "
                              "results --store ...` for the presets it holds")
@@ -142,9 +152,8 @@ class Recomputed:
 def recompute(sample: list[StoredStructure], runs: Path, preset: str,
               on_done: Callable[[Recomputed, int], None] | None = None) -> Iterator[Recomputed]:
     """Single points with forces of ``sample`` in folders under ``runs/backfill``, each recorded as a frame."""
+    require_recording(preset)
     calculator_preset = get_preset(preset)
-    if not calculator_preset.recording:
-        raise SeiscreenError(f"preset {preset!r} records no training frames (an ML preset): backfill is for DFT")
     for n, structure in enumerate(sample, 1):
         folder = runs / "backfill" / structure.folder_name
         done = read_frames(folder / FRAMES_FILE) if (folder / FRAMES_FILE).exists() else []

@@ -130,10 +130,8 @@ class HopRerunMaker(Maker):
         identity = content_hash("hop_rerun", hop_job_uuid=hop_job_uuid, images=images, start=start,
                                 neb=neb or {}, preset=preset, symmetry=symmetry,
                                 **({"through_valleys": valleys} if valleys else {}))
-        key = hop["key"]
-        with job_frames(get_preset(preset or key["calculator"]).recording, kind="hop rerun", content_hash=identity,
-                        material=key["material"], facet="(" + "".join(map(str, key["miller"])) + ")",
-                        termination=key["termination_id"]):
+        key = SurfaceKey.model_validate(hop["key"])
+        with job_frames(get_preset(preset or key.calculator).recording, "hop rerun", identity, key):
             return recompute_hop(hop, hop_job_uuid, images, start, neb, folder=Path.cwd(), symmetry=symmetry,
                                  parallel=parallel, preset=preset, one_band=one_band,
                                  checkpoint=checkpoint_folder(current_store()) / f"rerun-{identity}")

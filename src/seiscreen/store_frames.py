@@ -1,8 +1,8 @@
 """A store's training frames: the recorded calculations of its run folders, in an ASE database beside its documents.
 
 Each frame (:mod:`seiscreen.frames`) is stored once, by its ``frame_id``, as an ``ase.db`` row (SQLite) holding the
-structure, energy, forces (stress where computed), key-value pairs ``preset`` and, from the job that computed it,
-``kind`` (minima, hop, refine...), ``material``, ``facet``, ``termination``, and in its data ``frame_id`` and the
+structure, energy, forces (stress where computed), key-value pairs ``frame_id``, ``preset`` and, from the job
+that computed it, ``kind`` (minima, hop, refine...), ``material``, ``facet``, ``termination``, and in its data the
 job's ``content_hash``.
 """
 
@@ -18,12 +18,15 @@ from ase.io import write
 
 from seiscreen.errors import SeiscreenError
 from seiscreen.frames import context_of, frame_files, frame_id, read_frames, write_context
+from seiscreen.schemas import SurfaceKey
 
 log = logging.getLogger(__name__)
 
 FRAMES_DB = "frames.db"
-TAGS = ("preset", "kind", "material", "facet", "termination", "scf_rung", "smearing")  # key-value pairs: queried
-IDS = ("frame_id", "content_hash")  # hex strings, kept in a row's data (ase.db refuses "12e45" as a string value)
+# Key-value pairs (queried). A frame_id starts with a letter (frames.frame_id); a content hash may not, and ase.db
+# refuses a string that reads as a number ("12e45"): it is kept in a row's data.
+TAGS = ("frame_id", "preset", "kind", "material", "facet", "termination", "scf_rung", "smearing")
+IDS = ("content_hash",)
 
 
 def frames_database(runs: Path) -> Path:
@@ -47,7 +50,7 @@ def collect_frames(runs: Path, database: Path) -> int:
         return 0
     added = 0
     with connect(database) as db:
-        known = {row.data.get("frame_id") for row in db.select()}
+        known = {row.get("frame_id") for row in db.select(columns=["id", "key_value_pairs"], include_data=False)}
         for path in files:
             context = context_of(path, runs)
             for frame in read_frames(path):
@@ -62,14 +65,15 @@ def collect_frames(runs: Path, database: Path) -> int:
 
 
 @contextlib.contextmanager
-def job_frames(recording: bool, **context):
+def job_frames(recording: bool, kind: str, content_hash: str, key: SurfaceKey):
     """Around a job's calculations: the frames recorded under its folder (the working folder, one jobflow made)
-    are tagged with ``context`` (kind, content_hash, material, facet, termination) and, when it ends, failed or
-    not, added to the store's frames database."""
+    are tagged with the step ``kind``, the job's ``content_hash`` and its surface and, when it ends, failed or not,
+    added to the store's frames database."""
     folder = Path.cwd()
     recording = recording and folder.name.startswith("job_")
     if recording:
-        write_context(folder, **context)
+        write_context(folder, kind=kind, content_hash=content_hash, material=key.material, facet=key.facet,
+                      termination=key.termination_id)
     try:
         yield
     finally:
@@ -116,8 +120,8 @@ def export_frames(frames: list[Atoms], out: Path) -> None:
                              "(`seiscreen presets` says which record)")
     plain = []
     for frame in frames:  # the job's content hash stays in the database: extxyz may read a hex hash as a number
-        frame = frame.copy()
-        frame.calc = frames[len(plain)].calc
-        frame.info.pop("content_hash", None)
-        plain.append(frame)
+        copy = frame.copy()
+        copy.calc = frame.calc
+        copy.info.pop("content_hash", None)
+        plain.append(copy)
     write(str(out), plain, format="extxyz")

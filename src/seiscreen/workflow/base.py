@@ -80,8 +80,7 @@ class CalculatorMaker(Maker):
     def recording_frames(self, kind: str, identity: str, key: SurfaceKey):
         """Around a job's calculations: its training frames (DFT presets) tagged with the job and added to the
         store (:func:`seiscreen.store_frames.job_frames`)."""
-        return job_frames(self.preset.recording, kind=kind, content_hash=identity, material=key.material,
-                          facet=key.facet, termination=key.termination_id)
+        return job_frames(self.preset.recording, kind, identity, key)
 
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
