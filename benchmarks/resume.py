@@ -110,8 +110,8 @@ def main() -> None:
     CALLS[0] = 0
     cold = run_hop(CountingNebMaker(**settings(args)), minima, spec, work / "cold")
     cold_calls, cold_steps = CALLS[0], cold.steps_plain + cold.steps_climb
-    print(f"cold restart: {cold_calls} force calls ({cold.force_calls} in the band, {cold_steps} steps), "
-          f"barrier {cold.forward_barrier:.4f} eV")
+    print(f"cold restart: {cold_calls} force calls ({cold.force_calls} in the hop document: band and ends' "
+          f"re-relaxation, {cold_steps} steps), barrier {cold.forward_barrier:.4f} eV")
     print(f"{'killed at':>10} {'checkpoint step':>16} {'resumed calls':>14} {'cold calls':>11} {'ratio':>7} "
           f"{'band-only ratio':>16} {'repeated':>9} {'barrier (eV)':>13}")
     env = {**os.environ, "SEISCREEN_TEST_FORCE_DELAY": str(args.delay), "OMP_NUM_THREADS": "1"}
@@ -139,13 +139,14 @@ def main() -> None:
         assert resumed.resumed is not None, "the rerun did not resume from the checkpoint"
         # A resume is never dearer than the unbroken band: the checkpoint keeps the mirror and its copied images.
         assert resumed.force_calls <= cold.force_calls, (resumed.force_calls, cold.force_calls)
-        band_after = resumed.force_calls - checkpoint.force_calls
+        ends = checkpoint.meta.get("end_force_calls", 0)  # the ends' re-relaxation, in every hop's force_calls
+        band_after = resumed.force_calls - ends - checkpoint.force_calls
         # Calls spent twice: before the checkpoint (ends + band) plus after the resume, beyond the cold run's.
-        repeated = (cold_calls - cold.force_calls) + checkpoint.force_calls + CALLS[0] - cold_calls
+        repeated = ends + checkpoint.force_calls + CALLS[0] - cold_calls
         at = checkpoint.step if checkpoint.stage == "plain" else checkpoint.steps_plain + checkpoint.step
         print(f"{fraction:>10.2f} {f'{at} of {cold_steps}':>16} "
               f"{CALLS[0]:>14} {cold_calls:>11} {CALLS[0] / cold_calls:>6.2f}x "
-              f"{band_after / cold.force_calls:>15.2f}x {repeated:>9} {resumed.forward_barrier:>13.4f}")
+              f"{band_after / (cold.force_calls - ends):>15.2f}x {repeated:>9} {resumed.forward_barrier:>13.4f}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from seiscreen.finetuned_models import (_FINETUNED_FOLDERS, FINETUNED_MANIFEST, 
                                         _finetuned_folders, _unknown_model, file_sha256, finetuned_weights,
                                         model_dirs, read_finetuned_manifest, read_finetuned_weights)
 from seiscreen.frames import RecordingCalculator
+from seiscreen.gpaw_solvent import SOLVENTS, solvent_parameters
 from seiscreen.gpaw_scf import (SCF_RECORD, SCF_RETRIES, ScfRetryCalculator, ScfStall,  # noqa: F401
                                 gpaw_keywords, is_slab, scf_record)
 from seiscreen import user_presets as _user
@@ -241,6 +242,26 @@ PRESETS: dict[str, CalculatorPreset] = {
                                      "symmetry": {"point_group": False}}),
     ]
 }
+
+
+
+def solvated_preset(vacuum: CalculatorPreset, solvent: str) -> CalculatorPreset:
+    """The twin of the GPAW preset ``vacuum`` in the implicit solvent ``solvent`` (a key of
+    :data:`seiscreen.gpaw_solvent.SOLVENTS`), named ``<vacuum>-<solvent>``: its parameters and the solvent block
+    (:func:`seiscreen.gpaw_solvent.solvent_parameters`), nothing else changed. Its uncertainty is the twin's, which
+    covers the numerical settings and not the solvent model."""
+    if vacuum.code != "gpaw":
+        raise SeiscreenError(f"preset {vacuum.name!r} is not a GPAW preset: only GPAW has the implicit solvent")
+    parameters = {**vacuum.parameters, "solvent": solvent_parameters(solvent)}
+    return vacuum.model_copy(update={
+        "name": f"{vacuum.name}-{solvent}", "parameters": parameters,
+        "description": f"{vacuum.description}; in implicit {parameters['solvent']['electrolyte']}"})
+
+
+# One named preset per solvent and screening level: the solvent is in the name a campaign gives and in every
+# content hash; a solvent of one's own is a line in gpaw_solvent.SOLVENTS.
+PRESETS.update({preset.name: preset for base in ("gpaw-lcao-gamma", "gpaw-lcao") for solvent in SOLVENTS
+                for preset in [solvated_preset(PRESETS[base], solvent)]})
 
 #: The offline ML potential used for pre-screening (chosen by measurement; see docs/calculators.md).
 ML_DEFAULT = "chgnet"

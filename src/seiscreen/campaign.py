@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from seiscreen.calculators import get_preset, register_user_presets
 from seiscreen.convergence import ConvergenceSettings
 from seiscreen.errors import SeiscreenError
+from seiscreen.kinetics import KineticsSettings
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.parallel import ParallelSettings
@@ -146,6 +147,8 @@ class Campaign(BaseModel):
     # lower a surface's percolation level (hopgraph.bypass_specs); false: the neighbour network alone.
     bypass_hops: bool = True
     max_refinements: int = Field(2, ge=0)
+    # Saddle checks by finite-difference Hessian (on for ML presets by default) and the temperatures of D(T).
+    kinetics: KineticsSettings = Field(default_factory=KineticsSettings)
     # Cell convergence: every surface computed in growing cells, ranked by its largest one (convergence.py).
     convergence: ConvergenceSettings | None = None
     store: str | None = None

@@ -33,12 +33,16 @@ def results(
     reruns: Annotated[bool, typer.Option(help="one row per saved hop rerun (`seiscreen rerun-hop --save`)")] = False,
     convergence: Annotated[bool, typer.Option(help="one row per surface computed in growing cells: converged or "
                                                    "not, the cell term")] = False,
+    rank_by: Annotated[str, typer.Option(help="barrier (lowest first) or diffusion (largest D(300 K) first)")]
+    = "barrier",
 ) -> None:
     """Print the ranking (or the hops, the saved reruns, or the cell convergence) stored in a store."""
     from seiscreen.results import load_results
 
     if format not in ("table", "csv", "json"):
         raise SeiscreenError(f"unknown format {format!r}: use table, csv or json")
+    if rank_by not in ("barrier", "diffusion"):
+        raise SeiscreenError(f"unknown --rank-by {rank_by!r}: use barrier or diffusion")
     if hops + reruns + convergence > 1:
         raise SeiscreenError("--hops, --reruns and --convergence are separate tables: pass one of them")
     loaded = load_results(store)
@@ -57,7 +61,7 @@ def results(
     elif convergence:
         print_convergence(frame)
     else:
-        print_ranking(frame, title="seiscreen results")
+        print_ranking(frame, title="seiscreen results", rank_by=rank_by)
 
 
 

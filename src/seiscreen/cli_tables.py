@@ -13,26 +13,51 @@ def campaign_surfaces(surfaces, protocols: list[str]):
     return mine.iloc[mine["protocol_id"].map(protocols.index).argsort(kind="stable")]
 
 
-def print_ranking(frame, title: str) -> None:
-    """One table per protocol: barriers from different protocols are never ranked against each other."""
+def print_ranking(frame, title: str, rank_by: str = "barrier") -> None:
+    """One table per protocol: barriers from different protocols are never ranked against each other.
+    ``rank_by``: "barrier" (lowest first) or "diffusion" (largest D(300 K) first)."""
     from seiscreen.results import plus_minus
 
     if frame.empty:
         console.print("no surfaces in this store yet")
         return
+    rank = "rank" if rank_by == "barrier" else "rank_diffusion"
     for protocol, group in frame.groupby("protocol_id", sort=False):
         calculators = ", ".join(sorted(group["calculator"].unique()))
-        table = Table(title=f"{title} [{calculators}, protocol {protocol}]")
-        for column in ("rank", "surface", "barrier (eV)", "2D / 1D", "lowest hop", "E_ads (eV)", "site", "status"):
+        table = Table(title=f"{title} ({calculators}, protocol {protocol}, ranked by {rank_by})")
+        for column in ("rank", "surface", "barrier (eV)", "2D / 1D", "D(300 K) (cm²/s)", "lowest hop", "E_ads (eV)",
+                       "site", "status"):
             table.add_column(column)
-        for row in group.sort_values(["rank", "material"], na_position="last").itertuples():
+        for row in group.sort_values([rank, "material"], na_position="last").itertuples():
             flag = " 1D only" if row.channel_only else ""
-            table.add_row(fmt(row.rank if row.status == "ranked" else None, 0),
+            table.add_row(fmt(getattr(row, rank) if row.status == "ranked" else None, 0),
                           f"{row.material}{row.facet} {row.termination}", fmt(row.barrier) + plus_minus(row) + flag,
-                          f"{fmt(row.barrier_2d)} / {fmt(row.barrier_1d)}", fmt(row.lowest_hop_barrier),
-                          fmt(row.adsorption_energy), fmt(row.lowest_site),
+                          f"{fmt(row.barrier_2d)} / {fmt(row.barrier_1d)}", _diffusion_text(row),
+                          fmt(row.lowest_hop_barrier), fmt(row.adsorption_energy), fmt(row.lowest_site),
                           row.status + (f": {row.reason}" if row.reason else ""))
         console.print(table)
+
+
+def _diffusion_text(row) -> str:
+    """D(300 K) as "2.1e-05 (6.3e-06-7.0e-05)": the range from the barrier's ±; "-" without one; "*" where a
+    hop's attempt frequency was assumed rather than computed."""
+    d = _number(getattr(row, "d_300", None))
+    if d is None:
+        return "-"
+    text = f"{d:.1e}"
+    low, high = _number(getattr(row, "d_300_lower", None)), _number(getattr(row, "d_300_upper", None))
+    if low is not None and high is not None:
+        text += f" ({low:.1e}-{high:.1e})"
+    return text + ("*" if row.attempt_frequencies == "assumed" else "")
+
+
+def _number(value) -> float | None:
+    """A table cell's number, None for a missing one (None, NaN or pandas' NA)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if value != value else value
 
 
 def print_convergence(frame) -> None:

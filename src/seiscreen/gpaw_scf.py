@@ -126,13 +126,20 @@ class ScfRetryCalculator(Calculator):
         params = self.rung_parameters
         # A slab supercell may run at Γ only, but the bulk references (metallic Na) always need their own k-mesh.
         bulk_kpts = params.pop("bulk_kpts", None)
+        solvent = params.pop("solvent", None)  # an implicit solvent (seiscreen.gpaw_solvent), slabs only
         if kind == "bulk":
             params.pop("poissonsolver", None)  # the dipole layer needs vacuum
             params.pop("symmetry", None)  # pristine, isotropically strained crystals keep their point group
+            solvent = None  # no vacuum, no cavity: a crystal's interior excludes the solvent
             if bulk_kpts is not None:
                 params["kpts"] = bulk_kpts
         txt = str(self._output(kind, ".txt")) if self.workdir is not None else None
-        calc = GPAW(**gpaw_keywords(params, txt))
+        if solvent is not None:
+            from seiscreen.gpaw_solvent import solvation_gpaw
+
+            calc = solvation_gpaw(solvent, gpaw_keywords(params, txt))
+        else:
+            calc = GPAW(**gpaw_keywords(params, txt))
         if self.stall_window and hasattr(calc, "hooks"):  # GPAW's new code (the default since 24.1)
             calc.hooks["scf_step"] = ScfStall(self.stall_window)
         return calc

@@ -37,7 +37,8 @@ def _as_specs(network) -> tuple[list[HopSpec], HopGraph]:
     edges = [GraphEdgeSpec(i=e.i, j=e.j, image=list(e.image), hop=e.hop, i_minimum=network.nodes[e.i].minimum,
                            j_minimum=network.nodes[e.j].minimum)
              for e in network.edges]
-    return specs, HopGraph(nodes=[n.minimum for n in network.nodes], edges=edges)
+    return specs, HopGraph(nodes=[n.minimum for n in network.nodes], edges=edges,
+                           positions=[n.frac.tolist() for n in network.nodes])
 
 
 def bypass_specs(minima: MinimaDoc, hops: list[HopDoc], graph: HopGraph,

@@ -29,6 +29,7 @@ class Event(StrEnum):
         NEB_STEP: one optimiser step of a band (surface, hop, stage, step, fmax).
         HOP_DONE: a NEB job ended (surface, hop, status, barrier).
         HOP_REUSED: a hop was found finished in the store (surface, hop).
+        SADDLE_CHECKED: a hop's modes were judged (surface, hop, passed: a first-order saddle between minima).
         SURFACE_DONE: a surface's verdict (surface, status, barrier, and reason when failed).
         CONVERGENCE_DONE: a cell series' verdict (surface, status, barrier, cell_term, reason).
     """
@@ -45,6 +46,7 @@ class Event(StrEnum):
     NEB_STEP = "neb_step"
     HOP_DONE = "hop_done"
     HOP_REUSED = "hop_reused"
+    SADDLE_CHECKED = "saddle_checked"
     SURFACE_DONE = "surface_done"
     CONVERGENCE_DONE = "convergence_done"
 

@@ -88,6 +88,7 @@ def load_results(store=None) -> Results:
     convergence = _convergence(store)
     _apply_convergence(surfaces, convergence)
     _rank(surfaces)
+    _rank_by_diffusion(surfaces)
     runs = store_runs(store)
     return Results(surfaces, pd.DataFrame(_hop_rows(store)), pd.DataFrame(_minima_rows(store)),
                    pd.DataFrame(_fidelity_rows(store)), reruns, convergence,
@@ -119,8 +120,38 @@ def _surface_rows(store, reruns: pd.DataFrame) -> list[dict]:
             "content_hash": o.get("content_hash"),
             **_uncertainties(_uncertainty(o["key"]["calculator"]), _protocol_sensitivity(o, reruns)),
             **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
+            **_diffusion_columns(o.get("diffusion")),
         })
     return rows
+
+
+def _diffusion_columns(diffusion: dict | None) -> dict:
+    """D(300 K) of a ranked surface (SurfaceDoc.diffusion), its Arrhenius fit and where its prefactors came from."""
+    if not diffusion:
+        return {"d_300": None, "diffusion_activation": None, "diffusion_d0": None, "diffusion_rank": None,
+                "attempt_frequencies": None}
+    return {"d_300": diffusion["d_300"], "diffusion_activation": diffusion["activation_energy"],
+            "diffusion_d0": diffusion["prefactor"], "diffusion_rank": diffusion["rank"],
+            "attempt_frequencies": diffusion["attempt_frequencies"]}
+
+
+# eV/K: Boltzmann's constant, for D(300 K)'s range from the barrier's ± (D ~ exp(-E/kT)).
+_KB = 8.617333262e-5
+
+
+def _rank_by_diffusion(surfaces: pd.DataFrame) -> None:
+    """Rank the ranked surfaces by D(300 K), fastest first, within each protocol, and give D(300 K) the range the
+    barrier's ± makes of it (in place)."""
+    surfaces["rank_diffusion"] = pd.Series(dtype="Int64")
+    if surfaces.empty:
+        return
+    ranked = (surfaces["status"] == "ranked") & surfaces["d_300"].notna()
+    surfaces.loc[ranked, "rank_diffusion"] = (surfaces[ranked].groupby("protocol_id")["d_300"]
+                                              .rank(method="min", ascending=False))
+    surfaces["rank_diffusion"] = surfaces["rank_diffusion"].astype("Int64")
+    factor = (surfaces["barrier_uncertainty"].astype(float) / (_KB * 300.0)).map(math.exp)
+    surfaces["d_300_lower"] = surfaces["d_300"].astype(float) / factor
+    surfaces["d_300_upper"] = surfaces["d_300"].astype(float) * factor
 
 
 def _rank(surfaces: pd.DataFrame) -> None:
@@ -132,15 +163,43 @@ def _rank(surfaces: pd.DataFrame) -> None:
     surfaces["rank"] = surfaces["rank"].astype("Int64")
 
 
+def _saddle_checks(store) -> dict[str, dict]:
+    """The newest saddle check (``SaddleCheckDoc``) of each checked hop, by the hop's content hash."""
+    return {doc["output"]["hop_content_hash"]: doc["output"] for doc in sorted(
+        _outputs(store, "saddle_check"), key=lambda d: d.get("completed_at") or "")}
+
+
+def _check_columns(check: dict | None) -> dict:
+    """A hop's saddle check: the gate, the climbing image's imaginary frequency, its overlap with the band, the
+    attempt frequencies (Hz) and the shell; None where the hop was not checked."""
+    if check is None:
+        return dict.fromkeys(("first_order_saddle", "imaginary_frequency", "tangent_overlap", "attempt_forward",
+                              "attempt_reverse", "shell_radius"))
+    frequencies = check["saddle"]["frequencies"]
+    return {"first_order_saddle": check["first_order_saddle"],
+            "imaginary_frequency": -frequencies[0] if frequencies and frequencies[0] < 0 else None,
+            "tangent_overlap": check["saddle"].get("tangent_overlap"), "attempt_forward": check["attempt_forward"],
+            "attempt_reverse": check["attempt_reverse"], "shell_radius": check["shell_radius"]}
+
+
 def _hop_rows(store) -> list[dict]:
-    """One row per hop computation (``HopDoc``), the newest of each."""
-    rows = []
+    """One row per hop computation (``HopDoc``), the newest of each, with its saddle check where it has one."""
+    rows, checks = [], _saddle_checks(store)
     # A band recomputed cold beside its warm-started one (benchmarks/warm_start.py) is another computation, and so
     # is a hop computed through its relaxed valleys beside the one band that found them: both rows are kept.
-    for doc in _latest(_outputs(store, "hop"), lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
+    docs = _outputs(store, "hop")
+    # A band computed off a higher-order saddle, or a limiting hop's band kept after its second band, is stored twice:
+    # as its NEB made it, and with the other band in its alternatives (workflow.saddles): the second is the hop's.
+    # A second band that lost to the first is listed in the first's alternatives, not as a row of its own.
+    resolved = {d["output"].get("content_hash") for d in docs if _replaces_failed_check(d["output"])}
+    lost = {a.get("content_hash") for d in docs for a in d["output"].get("alternatives", []) if a.get("second_band")}
+    docs = [d for d in docs if _replaces_failed_check(d["output"])
+            or d["output"].get("content_hash") not in resolved | lost]
+    for doc in _latest(docs, lambda o: (json.dumps(o["key"], sort_keys=True), o["refinement"],
                                                            o["hop_id"], protocol_id(o["provenance"]),
                                                            o.get("warm_start", False),
-                                                           o.get("intermediate") is not None)):
+                                                           o.get("intermediate") is not None,
+                                                           _replaces_failed_check(o))):
         o = doc["output"]
         protocol = o["provenance"].get("neb_protocol") or {}
         rows.append({
@@ -158,8 +217,15 @@ def _hop_rows(store) -> list[dict]:
             **{f"neb_{k}": protocol.get(k) for k in ("n_images", "spring_constant", "fmax", "optimizer",
                                                       "interpolation")},
             "protocol_id": protocol_id(o["provenance"]), "job_uuid": doc["uuid"],
+            **_check_columns(checks.get(o.get("content_hash"))),
         })
     return rows
+
+
+def _replaces_failed_check(hop: dict) -> bool:
+    """A band kept over another of its hop's by the saddle checks (kinetics.failed_alternative, or a limiting hop's
+    second band, saddles.lower_verified): the row of its hop."""
+    return any(a.get("saddle_check") == "failed" or a.get("second_band") for a in hop.get("alternatives", []))
 
 
 def _minima_rows(store) -> list[dict]:
@@ -192,7 +258,8 @@ _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "ca
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
                     "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty",
-                    "settings_uncertainty", "protocol_sensitivity", "cell_term", "barrier_lower", "barrier_upper"]
+                    "settings_uncertainty", "protocol_sensitivity", "cell_term", "barrier_lower", "barrier_upper",
+                    "d_300", "diffusion_activation", "diffusion_d0", "diffusion_rank", "attempt_frequencies"]
 
 _CONVERGENCE_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "status", "ranked_barrier",
                         "cell_term", "tolerance", "converged_lateral", "converged_thickness", "lateral_change",

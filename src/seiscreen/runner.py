@@ -92,6 +92,9 @@ def progress_line(event: Event, f: dict) -> str | None:
         return f"minima {'search' if event == Event.MINIMA_DONE else 'refined'} {f['surface']}: {found}"
     if event == Event.HOP_DONE:
         return f"NEB band {f['surface']} {f['hop']}: {f['status']}, barrier {energy(f['barrier'])}"
+    if event == Event.SADDLE_CHECKED:
+        verdict = "first-order saddle" if f["passed"] else "not a first-order saddle"
+        return f"saddle check {f['surface']} {f['hop']}: {verdict}"
     if event == Event.SURFACE_DONE:
         reason = f": {f['reason']}" if f.get("reason") else ""
         return f"surface {f['surface']}: {f['status']}, barrier {energy(f['barrier'])}{reason}"

@@ -19,6 +19,8 @@ from ase import Atoms
 from ase.io.jsonio import decode, encode
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from seiscreen.kinetic_schemas import DiffusionSummary, ModesDoc
+
 VERSIONED_PACKAGES = ("seiscreen", "ase", "pymatgen", "jobflow", "maggma", "numpy", "spglib")
 
 
@@ -160,6 +162,8 @@ class HopGraph(BaseModel):
     minima in one cell, edges the copies of the hops."""
 
     nodes: list[int] = Field(description="per node: the index of the minimum it is a copy of")
+    positions: list[list[float]] = Field(default_factory=list, description="per node: its fractional in-plane "
+                                         "position in the cell (empty in graphs made before it was kept)")
     edges: list[GraphEdgeSpec] = Field(description="every copy of every hop between the nodes")
     bypass: list[str] | None = Field(None, description="hop ids of the bypass hops (hopgraph.bypass_specs) the "
                                      "graph was widened with; None: bypass hops not yet looked for")
@@ -314,7 +318,7 @@ class HopDoc(BaseModel):
     # job_uuid, warm_start, status, reason, forward_barrier, force_calls.
     alternatives: list[dict[str, Any]] = Field(default_factory=list)
     job_uuid: str | None = None  # the NEB job that made it (its band is in the data store under this job)
-    force_calls: int  # every band force call of this hop, the ones before a resume included
+    force_calls: int  # every force call of this hop: its two ends re-relaxed and its band, before a resume too
     steps_plain: int
     steps_climb: int
     provenance: Provenance
@@ -406,6 +410,9 @@ class HopSummary(BaseModel):
     job_uuid: str | None = None
     content_hash: str | None = None
     error: bool = False
+    first_order_saddle: bool | None = None  # SaddleCheckDoc.first_order_saddle; None: not checked
+    attempt_forward: float | None = None  # Hz, Vineyard prefactor from the start minimum (SaddleCheckDoc)
+    attempt_reverse: float | None = None  # Hz, from the end minimum
 
 
 class SurfaceDoc(BaseModel):
@@ -435,6 +442,7 @@ class SurfaceDoc(BaseModel):
     # An incomplete surface's barrier is still bounded: [lower, upper] with every failed hop as easy as it can be
     # (its saddle at its higher end) and without it (upper None: no path without them). verdicts.summarise_surface.
     barrier_bounds: list[float | None] | None = None
+    diffusion: DiffusionSummary | None = None  # tracer D(T) of the verified hop network (kinetics.surface_diffusion)
 
     @property
     def reusable(self) -> bool:
@@ -445,6 +453,31 @@ class SurfaceDoc(BaseModel):
     def ranking_barrier(self) -> float | None:
         """2D barrier; the 1D one where the surface only has channels (flagged by ``channel_only``)."""
         return self.barrier_1d if self.channel_only else self.barrier_2d
+
+
+class SaddleCheckDoc(BaseModel):
+    """A hop's climbing image and relaxed ends judged by their harmonic modes (``workflow.saddles``), with the
+    hop's Vineyard attempt frequencies: k = attempt * exp(-barrier / kT) in each direction."""
+
+    doc_type: Literal["saddle_check"] = "saddle_check"
+    key: SurfaceKey
+    hop_id: str
+    hop_content_hash: str | None = Field(description="the checked hop's content hash")
+    shell_radius: float = Field(description="Å around the moving atom: the free atoms whose Hessian is computed")
+    delta: float = Field(description="Å, the finite-difference step")
+    atoms: list[int] = Field(description="indices of the shell's atoms in the band's images")
+    saddle: ModesDoc
+    start: ModesDoc
+    end: ModesDoc
+    first_order_saddle: bool = Field(description="one imaginary mode at the climbing image, along the band, and "
+                                     "none at either end: the gate of the same name")
+    attempt_forward: float | None = Field(description="Hz, Vineyard prefactor start -> end (None: gate failed)")
+    attempt_reverse: float | None = Field(description="Hz, end -> start")
+    sideways: list[list[float]] | None = Field(None, description="a failed climbing image: its imaginary mode that "
+                                               "leads off the band, per atom of ``atoms`` (Å, the largest 1)")
+    force_calls: int
+    provenance: Provenance
+    content_hash: str | None = None
 
 
 class ConvergenceCell(BaseModel):

@@ -42,6 +42,7 @@ def test_an_end_placed_off_its_minimum_slides_and_fails_the_hop(au_on_al100_hop_
     ends = relaxed_hop_ends(EMT, ((initial.copy(), frac[0]), (final.copy(), frac[1])), tuple(frac), symmetry,
                             fmax=0.05, max_steps=200, slide_tolerance=0.3, run_dir=tmp_path)
     assert ends.failure == "" and max(ends.endpoints["start_slide"], ends.endpoints["end_slide"]) < 0.3
+    assert ends.force_calls >= 2  # at their minima already: one evaluation each, or a few steps
     on_top = final.copy()
     on_top.positions[-1, :2] = on_top.positions[-5, :2] + 0.05  # above an Al atom of the top plane, just off it
     on_top.positions[-1, 2] = on_top.positions[-5, 2] + 2.5
@@ -50,3 +51,4 @@ def test_an_end_placed_off_its_minimum_slides_and_fails_the_hop(au_on_al100_hop_
                             fmax=0.05, max_steps=200, slide_tolerance=0.3, run_dir=tmp_path)
     assert "slid" in slid.failure and slid.endpoints["end_slide"] > 0.3
     assert np.isfinite(slid.endpoints["end_energy"])
+    assert slid.force_calls > ends.force_calls + 5  # the slide from the top site into a hollow took steps, counted

@@ -130,7 +130,8 @@ def test_the_funnel_level_runs_on_the_workers_with_bands_warm_started_from_the_l
     # One candidate (the serial funnel with two, and its rank statistics, is tests/workflow/test_funnel.py).
     campaign = Campaign(name="funnel-workers", fidelities=["emt", "chgnet"], adsorbate="Au",
                         materials=[{"material": "Al"}],
-                        slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0})
+                        slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0},
+                        kinetics={"saddle_check": False})  # CHGNet's Au/Al(100) saddle fails it (test_funnel.py)
     store = str(tmp_path / "store")
     run_with_workers(campaign, store, 2, Console(quiet=True))
     surfaces = load_results(store).surfaces

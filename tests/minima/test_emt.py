@@ -167,3 +167,24 @@ def test_a_start_whose_atoms_leave_the_cell_is_rejected_and_the_search_goes_on(a
     (hollow,) = scan.accepted  # the other starts as before
     assert sorted(hollow.started_from) == ["bridge-Al-Al", "hollow4-Al4"]
     assert hollow.energy == pytest.approx(unbroken.accepted[0].energy, abs=1e-4)
+
+
+def test_a_frozen_slab_campaign_warns_and_its_minima_search_runs(caplog):
+    """``n_fixed_layers`` at least the slab's layers (ASE's NEB tutorial: the whole slab frozen) is accepted with a
+    warning; the search moves only the adatom, which still finds EMT's hollow on Al(100)."""
+    from seiscreen.campaign import Campaign
+    from seiscreen.schemas import atoms_from_dict
+    from seiscreen.workflow.flows import plan_surfaces
+
+    campaign = Campaign(name="frozen", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}],
+                        slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.5, "n_fixed_layers": 10})
+    with caplog.at_level("WARNING", logger="seiscreen.surfaces.slabs"):
+        (planned,) = plan_surfaces(campaign)
+    assert any("fixes every layer" in r.getMessage() for r in caplog.records)
+    slab = atoms_from_dict(planned.slab.structure)
+    assert planned.slab.termination["n_fixed_layers"] == planned.slab.termination["n_layers"] == 4
+    scan = scan_surface(slab, get_preset("emt").make(), MinimaSettings(adsorbate="Au"))
+    assert np.allclose(scan.clean.positions, slab.positions)  # nothing of the slab moved
+    (minimum,) = scan.accepted
+    assert minimum.site == "hollow4-Al4" and minimum.verified
+    assert np.allclose(minimum.atoms.positions[:-1], slab.positions)

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from pymatgen.analysis.adsorption import AdsorbateSiteFinder
 
-from seiscreen.catalog import load_bulk
+from seiscreen.catalog import load_bulk, make_bulk
 from seiscreen.errors import SeiscreenError
-from seiscreen.surfaces.sites import Outcome, candidate_sites, classify_adatom, name_site, placed, touching_height
-from seiscreen.surfaces.slabs import make_terminations
+from seiscreen.surfaces.sites import (Outcome, candidate_sites, classify_adatom, name_site, naming_indices, placed,
+                                      touching_height)
+from seiscreen.surfaces.slabs import assign_layers, make_terminations
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,47 @@ def test_na2se_100_tasker2_sites():
     (term,) = make_terminations(load_bulk("Na2Se"), (1, 0, 0))
     sites = candidate_sites(term.to_atoms())
     assert sorted(s.name for s in sites) == ["bridge-Na-Na", "bridge-Se-Se", "top-Na", "top-Se"]
+    # The half-filled Na layer is named with the Se plane a/4 = 1.71 Å under it, not with the full Na plane a/2 down.
+    atoms = term.to_atoms()
+    z = atoms.positions[:, 2]
+    named = naming_indices(atoms)
+    assert z.max() - z[named].min() == pytest.approx(load_bulk("Na2Se").structure.lattice.a / 4, abs=0.05)
+    assert set(np.array(atoms.get_chemical_symbols())[named]) == {"Na", "Se"}
     # The adatom starts lower over the vacancy than on top of a Na.
     height = {s.name: s.position[2] for s in sites}
     assert height["bridge-Se-Se"] < height["top-Na"]
+
+
+def silver():
+    """fcc Ag at its experimental lattice (a = 4.086 Å): not in the catalog, built with ASE."""
+    from ase.build import bulk
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return make_bulk("Ag", AseAtomsAdaptor.get_structure(bulk("Ag", "fcc", a=4.086)), {"Ag": 0})
+
+
+@pytest.mark.parametrize("metal", ["Cu", "Ag"])
+def test_fcc_100_hollow_is_named_a_hollow_not_top_of_the_second_layer(metal):
+    # fcc(100): a square net whose next plane lies a/2 lower (1.81 Å on Cu, 2.04 Å on Ag) with an atom under each
+    # 4-fold hollow. Three site classes: top, bridge, hollow (4 top-layer atoms around it).
+    bulk = load_bulk("Cu") if metal == "Cu" else silver()
+    (term,) = make_terminations(bulk, (1, 0, 0))
+    atoms = term.to_atoms()
+    assert sorted(s.name for s in candidate_sites(atoms)) == [f"bridge-{metal}-{metal}", f"hollow4-{metal}4",
+                                                              f"top-{metal}"]
+    layers = assign_layers(atoms.positions[:, 2])
+    second = atoms.positions[layers == layers.max() - 1]
+    assert name_site(atoms, second[0, :2]) == f"hollow4-{metal}4"  # straight above a second-layer atom
+    assert set(layers[naming_indices(atoms)]) == {layers.max()}  # only the top layer names a site
+
+
+def test_naf_110_hollow_is_named_a_hollow():
+    # Rocksalt (110): rows of Na and F alternating 2.32 Å apart along [001], rows 3.28 Å apart along [1-10]; the
+    # next plane, 1.64 Å lower, has an ion under the centre of each rectangle of 2 Na and 2 F. Six classes: two
+    # tops, three bridges (Na-F along [001], Na-Na and F-F along [1-10]) and that hollow.
+    (term,) = make_terminations(load_bulk("NaF"), (1, 1, 0))
+    names = sorted(s.name for s in candidate_sites(term.to_atoms()))
+    assert names == ["bridge-F-F", "bridge-F-Na", "bridge-Na-Na", "hollow4-F2Na2", "top-F", "top-Na"]
 
 
 def test_site_names_of_points(naf100):

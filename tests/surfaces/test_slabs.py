@@ -144,3 +144,45 @@ def test_supercells_keep_the_surface_point_symmetry():
     square = np.array([[0, -1], [1, 0]])  # a 4-fold rotation of a square cell
     assert keeps_point_symmetry(np.array([[2, 0], [0, 2]]), [square])
     assert not keeps_point_symmetry(np.array([[2, 1], [0, 1]]), [square])
+
+
+@pytest.mark.parametrize("size", [9.0, 13.0])
+def test_fcc_100_campaign_slabs_are_square(tmp_path, size):
+    """Cu(100) and Ag(100) as a campaign cuts them: fcc(100) is a square net of side a/sqrt(2) (point group 4mm),
+    so its supercell is square, not oblique (an oblique one computes equivalent hops twice and splits the 1D and
+    2D barriers). At 9 Å the smallest 4mm supercells are 4x4 (a 45°-rotated one, side 3a, needs 18 cells); at
+    13 Å on Ag 5x5 (14.45 Å; the rotated 4a one needs 32 cells)."""
+    from pymatgen.core import Lattice, Structure
+
+    from seiscreen.campaign import Campaign
+    from seiscreen.schemas import atoms_from_dict
+    from seiscreen.workflow.flows import plan_surfaces
+
+    silver = tmp_path / "Ag.cif"
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.086), ["Ag"], [[0, 0, 0]]).to(filename=str(silver))
+    campaign = Campaign(name="fcc100", calculator="emt", adsorbate="Cu", slab=SlabSettings(min_lateral_size=size),
+                        materials=[{"material": "Cu", "facets": [[1, 0, 0]]},
+                                   {"material": str(silver), "facets": [[1, 0, 0]]}])
+    spacing = {"Cu": load_bulk("Cu").structure.lattice.a / np.sqrt(2), "Ag": 4.086 / np.sqrt(2)}
+    sides = {}
+    for planned in plan_surfaces(campaign):
+        cell = atoms_from_dict(planned.slab.structure).cell
+        lengths, gamma = cell.lengths()[:2], cell.angles()[2]
+        assert gamma == pytest.approx(90, abs=1e-3) and lengths[0] == pytest.approx(lengths[1], abs=1e-4), planned.label
+        assert lengths[0] >= size
+        sides[planned.slab.key.material] = lengths[0] / spacing[planned.slab.key.material]  # in net spacings
+    assert sides["Ag"] == pytest.approx(4 if size == 9.0 else 5, abs=1e-3)
+    # Cu at 13 Å: 6x6 (15.3 Å, 36 cells) or the rotated 4a square (14.5 Å, 32 cells), both 4mm.
+    assert any(sides["Cu"] == pytest.approx(n, abs=1e-3) for n in ((4,) if size == 9.0 else (6, 4 * np.sqrt(2))))
+
+
+def test_a_fully_frozen_slab_is_accepted_with_a_warning(caplog):
+    """Every layer fixed (ASE's NEB tutorial set-up): a reference geometry where only the adatom moves."""
+    settings = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5, n_fixed_layers=6)
+    with caplog.at_level("WARNING", logger="seiscreen.surfaces.slabs"):
+        (term,) = make_terminations(load_bulk("Al"), (1, 0, 0), settings)
+    assert term.n_layers == 4 and term.n_fixed_layers == 4  # 4 planes 2.02 Å apart; all of them fixed
+    atoms = term.to_atoms()
+    assert sorted(atoms.constraints[0].index) == list(range(len(atoms)))
+    (record,) = [r for r in caplog.records if "n_fixed_layers" in r.getMessage()]
+    assert record.levelname == "WARNING" and "\n" not in record.getMessage()

@@ -3,6 +3,8 @@ hops along x (0.2 eV) and y (0.3 eV), and a failed hop to a second minimum or al
 
 import pytest
 
+from seiscreen.kinetics import KineticsSettings
+
 from seiscreen.verdicts import summarise_surface
 from seiscreen.schemas import GraphEdgeSpec, HopDoc, HopGraph, MinimaDoc, MinimumDoc, Provenance, SurfaceKey
 
@@ -118,7 +120,7 @@ def test_a_valley_below_every_minimum_starts_one_more_refinement_from_it(monkeyp
 
     monkeypatch.setattr(HopsMaker, "make", hops_again)
     graph = hop_graph([0, 1], [])
-    maker = SurfaceSummaryMaker(max_refinements=2)
+    maker = SurfaceSummaryMaker(max_refinements=2, kinetics=KineticsSettings(saddle_check=False))
     response = SurfaceSummaryMaker.make.original(maker, minima, [through, plain], graph, hops_maker=HopsMaker())
     assert isinstance(response, Response) and refined[0][0].interior_minimum_image == 2
     assert [h.hop_id for h in again[0]] == ["hop0", "hop1"]  # the accepted hops are kept for the new network

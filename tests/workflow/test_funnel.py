@@ -15,6 +15,9 @@ CAMPAIGN = Campaign(
     name="funnel", fidelities=["emt", "chgnet"], adsorbate="Au",
     materials=[{"material": "Al"}, {"material": "Cu"}],
     slab={"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.0},
+    # The funnel's machinery, not the saddle gate (tests/workflow/test_kinetics.py): CHGNet's Au on Al(100) climbs to
+    # a higher-order saddle, and the band pushed off it comes back, so with checks that stand-in is not ranked.
+    kinetics={"saddle_check": False},
 )
 
 

@@ -14,6 +14,7 @@ from ase.optimize import BFGS
 from jobflow import run_locally
 
 from seiscreen.campaign import Campaign
+from seiscreen.kinetics import KineticsSettings
 from seiscreen.catalog import load_bulk
 from seiscreen.workflow.flows import campaign_flow
 from seiscreen.workflow.surface import SurfaceFlowMaker
@@ -30,6 +31,7 @@ from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
 REPO = Path(__file__).resolve().parents[2]
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2 Al(100), 4 planes, 2 fixed
+UNCHECKED = KineticsSettings(saddle_check=False)  # summaries whose force calls are the minima's and the bands' alone
 
 
 def emt_campaign(**changes) -> Campaign:
@@ -77,11 +79,11 @@ def test_every_document_carries_its_protocol(emt_store):
 
 
 def test_band_goes_to_the_data_store(emt_store):
-    (hop,) = emt_store.query({"output.doc_type": "hop"}, properties=["output.band"])
-    band = hop["output"]["band"]
-    assert band["store"] == "data" and "blob_uuid" in band  # a reference into the data store
-    (loaded,) = emt_store.query({"output.doc_type": "hop"}, properties=["output.band"], load=True)
-    assert len(loaded["output"]["band"]) == 7
+    # Every hop document (the band, its second band, the one kept: docs/pipeline.md, saddle checks).
+    hops = list(emt_store.query({"output.doc_type": "hop"}, properties=["output.band"]))
+    assert hops and all(h["output"]["band"]["store"] == "data" and "blob_uuid" in h["output"]["band"] for h in hops)
+    loaded = emt_store.query({"output.doc_type": "hop"}, properties=["output.band"], load=True)
+    assert all(len(h["output"]["band"]) == 7 for h in loaded)
 
 
 def _surface_run(tmp_path, protocol=NebProtocol(), symmetry_identity=False, max_refinements=2):
@@ -445,7 +447,7 @@ def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):
         {"output.doc_type": "minima"}, properties=["output"], load=True)]
     settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                     neb_protocol=NebProtocol())
-    hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=SurfaceSummaryMaker(**settings),
+    hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=SurfaceSummaryMaker(kinetics=UNCHECKED, **settings),
                      seed_band_preset="emt", cold_bands=True, **settings)
     responses = run_locally(hops.make(minima), store=emt_store, log=False, ensure_success=True)
     surface = next(r[1].output for r in responses.values() if getattr(r[1].output, "doc_type", "") == "surface")
@@ -475,7 +477,7 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
     settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                     neb_protocol=NebProtocol())
     neb = HopNebMaker(**settings)
-    hops = HopsMaker(neb_maker=neb, summary_maker=SurfaceSummaryMaker(**settings), seed_band_preset="emt",
+    hops = HopsMaker(neb_maker=neb, summary_maker=SurfaceSummaryMaker(kinetics=UNCHECKED, **settings), seed_band_preset="emt",
                      cold_bands=True, **settings)
     monkeypatch.setattr(HopNebMaker, "_relaxed_band", lambda self, *args: None)  # the seed fails its gates
     store = open_store(tmp_path / "store")
@@ -562,3 +564,40 @@ def test_a_stored_band_from_before_the_follows_hop_gate_is_judged_by_it_when_reu
         image.positions[-1] -= image.cell[0] * k / (len(images) - 1)
     slipped = with_later_gates(older.model_copy(update={"band": [atoms_to_dict(im) for im in images]}))
     assert slipped.status == "failed" and "round the cell" in slipped.reason and not slipped.gates["follows_hop"]
+
+
+def test_a_hops_force_calls_are_its_band_and_its_two_end_relaxations(emt_store, tmp_path, monkeypatch):
+    # Every EMT evaluation the hop job makes is counted here, those inside the re-relaxation of its two ends apart:
+    # the hop document's force_calls must be all of them, not only the band's.
+    from seiscreen.bands import CalculatorLevel
+    from seiscreen.hopgraph import hop_specs
+    from seiscreen.schemas import HopDoc, MinimaDoc
+
+    counted = {"all": 0, "ends": 0}
+    in_ends = []
+    calculate, relax_ends = EMT.calculate, CalculatorLevel.relax_ends
+
+    def counting(self, *args, **kwargs):
+        counted["all"] += 1
+        counted["ends"] += bool(in_ends)
+        return calculate(self, *args, **kwargs)
+
+    def relaxing_ends(self, *args, **kwargs):
+        in_ends.append(True)
+        try:
+            return relax_ends(self, *args, **kwargs)
+        finally:
+            in_ends.clear()
+
+    monkeypatch.setattr(EMT, "calculate", counting)
+    monkeypatch.setattr(CalculatorLevel, "relax_ends", relaxing_ends)
+    (minima,) = [MinimaDoc.model_validate(d["output"]) for d in emt_store.query(
+        {"output.doc_type": "minima"}, properties=["output"], load=True)]
+    (spec,) = hop_specs(minima, 6.0)[0]
+    maker = HopNebMaker(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
+                        neb_protocol=NebProtocol())
+    responses = run_locally(maker.make(minima, spec), store=open_store(tmp_path / "store"), log=False,
+                            ensure_success=True)
+    (doc,) = [HopDoc.model_validate(r[1].output) for r in responses.values()]
+    assert doc.status == "accepted" and counted["ends"] >= 2  # each end evaluated at least once
+    assert doc.force_calls == counted["all"]  # the band's calls and the ends' together

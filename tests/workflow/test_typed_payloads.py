@@ -48,7 +48,9 @@ BEFORE = {
 @pytest.fixture(scope="module")
 def case():
     """The inputs the hashes of BEFORE were computed from, as typed payloads."""
-    campaign = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB)
+    # Without saddle checks, which add their settings to a surface's identity (test below).
+    campaign = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB,
+                        kinetics={"saddle_check": False})
     (term,) = make_terminations(load_bulk("Al"), (1, 0, 0), SLAB)
     slab = slab_doc(term, "Au", "emt")
     surface, settings = surface_makers(campaign, "emt", SLAB, "Au")
@@ -76,11 +78,23 @@ def test_minima_and_surface_identities_are_the_ones_of_the_dict_payloads(case):
     assert [content_hash("w", w=warm_identity(w)) for w in warm] == BEFORE["warm_identity"]
 
 
+def test_saddle_checks_are_part_of_a_surfaces_identity_and_of_nothing_else(case):
+    """A surface summarised with saddle checks is another document than one without (a stored surface from before
+    the checks is not taken for a checked one); its minima and hops are the same work and keep their identities."""
+    checked = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB)
+    surface, _ = surface_makers(checked, "emt", SLAB, "Au")
+    slab, minima = case["slab"], case["minima"]
+    assert surface.content_hashes(slab)[0] != BEFORE["surface"][0]
+    assert surface.minima_maker.content_hashes(slab) == BEFORE["minima"]
+    specs, _ = hop_specs(minima, 6.0)
+    assert [surface.hops_maker.neb_maker.content_hash(minima, s) for s in specs] == BEFORE["hop"]
+
+
 def test_hop_identities_and_the_hop_network_are_the_ones_of_the_dict_payloads(case):
     minima, surface, warm = case["minima"], case["surface"], case["warm"]
     specs, graph = hop_specs(minima, 6.0)
     assert all(isinstance(s, HopSpec) for s in specs) and isinstance(graph, HopGraph) and graph.bypass is None
-    as_dicts = [s.model_dump(exclude={"bypass"}) for s in specs], graph.model_dump(exclude={"bypass"})
+    as_dicts = [s.model_dump(exclude={"bypass"}) for s in specs], graph.model_dump(exclude={"bypass", "positions"})
     assert content_hash("specs", specs=as_dicts[0], graph=as_dicts[1]) == BEFORE["specs_graph"]
     neb = surface.hops_maker.neb_maker
     via = HopDoc.model_construct(content_hash="via-identity", job_uuid="via-job")
@@ -141,8 +155,8 @@ def test_jobflow_resolves_the_band_reference_inside_a_warm_start():
 def test_progress_events_keep_their_names_in_logs():
     assert {e.value for e in Event} == {
         "surfaces_planned", "surface_pending", "surface_reused", "minima_started", "minima_done", "minima_refining",
-        "minima_refined", "hops_planned", "hop_started", "neb_step", "hop_done", "hop_reused", "surface_done",
-        "convergence_done"}
+        "minima_refined", "hops_planned", "hop_started", "neb_step", "hop_done", "hop_reused", "saddle_checked",
+        "surface_done", "convergence_done"}
     records = []
 
     class Keep(logging.Handler):

@@ -40,12 +40,14 @@ class HopEnds:
         final: The end, relaxed and unwrapped (its adatom one hop vector from the start's).
         endpoints: The record stored with the hop: slides (Å), energies (eV), SCF smearing.
         failure: Why the ends are no hop's ends ("" when they are).
+        force_calls: What relaxing the two ends cost (0 when they came back from a checkpoint).
     """
 
     initial: Atoms
     final: Atoms
     endpoints: dict = field(default_factory=dict)
     failure: str = ""
+    force_calls: int = 0
 
 
 def relaxed_hop_ends(level: CalculatorLevel, ends: tuple[tuple[Atoms, np.ndarray], tuple[Atoms, np.ndarray]],
@@ -54,7 +56,8 @@ def relaxed_hop_ends(level: CalculatorLevel, ends: tuple[tuple[Atoms, np.ndarray
     """Relax the two placed ends (:func:`placed_end`: atoms and where the adatom was put) in folders ``start`` and
     ``end`` of ``run_dir``; an end that slides farther than ``slide_tolerance`` (Å) fails the hop."""
     (initial, copied_i), (final, copied_f) = ends
-    level.relax_ends([(initial, run_dir / "start"), (final, run_dir / "end")], fmax, max_steps)
+    outcomes = level.relax_ends([(initial, run_dir / "start"), (final, run_dir / "end")], fmax, max_steps)
+    calls = sum(n for _, n in outcomes)
     start_actual, end_actual = adatom_frac_xy(initial), adatom_frac_xy(final)
     slide_i, slide_f = (float(symmetry.lateral_distance(actual, copied))
                         for actual, copied in ((start_actual, copied_i), (end_actual, copied_f)))
@@ -66,9 +69,9 @@ def relaxed_hop_ends(level: CalculatorLevel, ends: tuple[tuple[Atoms, np.ndarray
                  "end_energy": float(final.get_potential_energy()), "scf_smearing": ends_smearing(run_dir)}
     if max(slide_i, slide_f) > slide_tolerance:
         return HopEnds(initial, final, endpoints, f"an end point slid {max(slide_i, slide_f):.2f} Å away from its "
-                                                  "minimum on re-relaxation: not a minimum of this calculator")
+                                                  "minimum on re-relaxation: not a minimum of this calculator", calls)
     shift = np.append((end_actual - start_actual) @ initial.cell.array[:2, :2], 0.0)
-    return HopEnds(initial, unwrap_final(initial, final, shift), endpoints)
+    return HopEnds(initial, unwrap_final(initial, final, shift), endpoints, force_calls=calls)
 
 
 def relaxed_stored_ends(level: CalculatorLevel, initial: Atoms, final: Atoms, folder: Path, fmax: float,

@@ -59,6 +59,7 @@ class HopBand:
         resumed: Where a killed run's checkpoint resumed it (stage, step, force calls), or None.
         scf_smearing: Per band image, for GPAW (the ``same_scf_smearing`` gate); None otherwise.
         failure: Why the hop has no band ("" when it has one).
+        end_force_calls: What re-relaxing the two ends cost, not counted in ``result.force_calls`` (the band's).
     """
 
     result: NebResult | None
@@ -67,6 +68,7 @@ class HopBand:
     resumed: dict | None = None
     scf_smearing: list[float | None] | None = None
     failure: str = ""
+    end_force_calls: int = 0
 
 
 def compute_hop_band(level: CalculatorLevel, protocol: NebProtocol, hop: HopGeometry, run_dir: Path,
@@ -95,16 +97,18 @@ def compute_hop_band(level: CalculatorLevel, protocol: NebProtocol, hop: HopGeom
     if resume is not None:  # a killed run of this very hop: its ends and band come back from the checkpoint
         log.info("hop %s resumes from its checkpoint (%s step %d)", files.meta.get("label"), resume.stage,
                  resume.step)
-        ends = HopEnds(*resume.end_images(template), resume.meta["endpoints"])
+        # A checkpoint from before the ends' calls were kept in it counts them as 0.
+        ends = HopEnds(*resume.end_images(template), resume.meta["endpoints"],
+                       force_calls=resume.meta.get("end_force_calls", 0))
     else:
         ends = _fresh_ends(level, protocol, hop, run_dir, max_steps, slide_tolerance)
         if ends.failure:
-            return HopBand(None, ends.endpoints, failure=ends.failure)
+            return HopBand(None, ends.endpoints, failure=ends.failure, end_force_calls=ends.force_calls)
     band = seed(ends.initial, ends.final) if seed is not None and resume is None else None
     # A resumed band says whether it started from its seed; checkpoints from before this was recorded count as
     # seeded when a seed was asked for.
     seeded = band is not None if resume is None else bool(resume.meta.get("seeded", seeded_before))
-    files.meta.update(endpoints=ends.endpoints, seeded=seeded)
+    files.meta.update(endpoints=ends.endpoints, seeded=seeded, end_force_calls=ends.force_calls)
     mirror = find_band_mirror(ends.initial, ends.final, hop.symmetry) if resume is None else None
     result = run_band(level, ends.initial, ends.final, protocol, run_dir, files, resume=resume, initial_band=band,
                       mirror=mirror, on_step=on_step, checkpoint_every=checkpoint_every, freeze=False)
@@ -112,7 +116,7 @@ def compute_hop_band(level: CalculatorLevel, protocol: NebProtocol, hop: HopGeom
     files.remove()  # the finished band's document replaces its checkpoints
     resumed = None if resume is None else {"stage": resume.stage, "step": resume.step,
                                            "force_calls": resume.force_calls}
-    return HopBand(result, ends.endpoints, seeded, resumed, smearing)
+    return HopBand(result, ends.endpoints, seeded, resumed, smearing, end_force_calls=ends.force_calls)
 
 
 def _fresh_ends(level: CalculatorLevel, protocol: NebProtocol, hop: HopGeometry, run_dir: Path, max_steps: int,

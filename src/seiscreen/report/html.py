@@ -252,22 +252,48 @@ def _ranking_section(surfaces: pd.DataFrame, docs: list[dict], figures: Path, ro
                                                       + (" (1D)" if r.channel_only else "")),
                          "2D / 1D (eV)": f"{_num(r.barrier_2d)} / {_num(r.barrier_1d)}",
                          "lowest hop (eV)": _num(r.lowest_hop_barrier),
+                         "D(300 K) (cm²/s)": _diffusion(r),
                          "E_ads (eV)": _num(r.adsorption_energy), "lowest site": r.lowest_site or "-",
                          "fidelity (preset)": r.calculator,
                          "gates passed": gates.get((r.material, r.facet, r.termination, protocol), "-"),
                          "status": r.status + (f": {r.reason}" if r.reason else ""), "cls": _status_class(r.status)})
         parts.append(f"<h3>{html.escape(calculators)}, protocol {html.escape(protocol)}</h3>")
         parts.append(_table(rows, ["rank", "surface", "adsorbate", "percolation barrier (eV)", "2D / 1D (eV)",
-                                   "lowest hop (eV)", "E_ads (eV)", "lowest site", "fidelity (preset)",
+                                   "lowest hop (eV)", "D(300 K) (cm²/s)", "E_ads (eV)", "lowest site",
+                                   "fidelity (preset)",
                                    "gates passed", "status"],
                             numeric={"rank", "percolation barrier (eV)", "2D / 1D (eV)", "lowest hop (eV)",
                                      "E_ads (eV)"}, row_class="cls"))
+        parts.append(_rankings_differ(group))
         chart = plots.save(plots.barrier_chart(group, values_frame), figures / f"barriers-{_slug(protocol)}.png")
         parts.append(_img(chart, root, f"barriers, protocol {protocol}"))
         parts.append("<p class='note'>Filled markers: literature surface barriers of the same material "
                      "(facet assumed where the review names none); hollow: a literature number that is not a "
                      "Na-adatom surface barrier (drawn for context, not judged).</p>")
     return "\n".join(parts)
+
+
+def _diffusion(row) -> str:
+    """D(300 K) of a surface row, "*" where an attempt frequency was assumed; "-" without one."""
+    d = getattr(row, "d_300", None)
+    if d is None or pd.isna(d):
+        return "-"
+    return f"{d:.1e}" + ("*" if row.attempt_frequencies == "assumed" else "")
+
+
+def _rankings_differ(group: pd.DataFrame) -> str:
+    """A paragraph naming the surfaces whose rank by D(300 K) is not their rank by barrier, and why they can
+    differ; "" where the two rankings agree."""
+    ranked = group[(group["status"] == "ranked") & group["rank_diffusion"].notna()]
+    moved = ranked[ranked["rank"] != ranked["rank_diffusion"]]
+    if moved.empty:
+        return ""
+    names = ", ".join(f"{r.material}{r.facet} {r.termination} ({_num(r.rank, 0)} by barrier, "
+                      f"{_num(r.rank_diffusion, 0)} by D)" for r in moved.itertuples())
+    return ("<p class='note'>Ranked by D(300 K) instead of the barrier: " + html.escape(names) + ". D weighs "
+            "every path of the hop network, its attempt frequencies and hop lengths, and at 300 K a barrier "
+            "difference under a few k_BT can be outweighed by them (docs/pipeline.md, Diffusion coefficients)."
+            "</p>")
 
 
 def _status_class(status: str) -> str:

@@ -2,7 +2,7 @@
 
 pymatgen's ``AdsorbateSiteFinder`` supplies symmetry-reduced candidates, but its labels come from a Delaunay
 triangulation (on the square net of NaF(100) the 4-fold hollow is reported as a "bridge"), so every site is
-renamed here by its coordination to surface atoms.
+renamed here by its coordination to the atoms of the top layer (``naming_indices``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from seiscreen.errors import SeiscreenError
 from seiscreen.surfaces.slabs import assign_layers
 from seiscreen.surfaces.symmetry import minimum_image
 
-# Atoms within this depth below the topmost atom count as surface atoms when naming a site (Å). It spans a
-# rumpled or half-filled top layer (Tasker-2 Na2Se(100): Se 1.7 Å under the Na half-layer) but not the next
-# rocksalt layer (2.3 Å down on NaF(100)).
+# Atoms within this depth below the topmost atom set the adatom's starting height (touching_height, Å). Sites are
+# named by layer instead (naming_indices): a fixed depth takes the second layer of Cu(100) (1.8 Å down) for a
+# surface layer and names its 4-fold hollow "top-Cu".
 SURFACE_DEPTH = 2.0
 TOP_TOLERANCE = 0.5  # Å laterally from an atom: "top"
 RING_TOLERANCE = 0.25  # Å: atoms this close to the nearest distance share the site (bridge, hollow)
@@ -61,17 +61,36 @@ class CandidateSite:
 
 
 def surface_indices(atoms: Atoms, depth: float = SURFACE_DEPTH) -> np.ndarray:
+    """Atoms within ``depth`` (Å) of the topmost one: those an adatom placed on the slab must not overlap."""
     z = atoms.positions[:, 2]
     return np.flatnonzero(z > z.max() - depth)
 
 
+def naming_indices(atoms: Atoms) -> np.ndarray:
+    """The atoms a site is named by: the topmost atomic layer (:func:`~seiscreen.surfaces.slabs.assign_layers`).
+
+    A partial top layer (fewer atoms than the nearest deeper layer of the same elements: the half-filled Na layer
+    of Tasker-2 Na2Se(100)) is named together with the layer under it, whose atoms show through its gaps.
+    """
+    layers = assign_layers(atoms.positions[:, 2])
+    top = int(layers.max())
+    symbols = np.array(atoms.get_chemical_symbols())
+    members = [np.flatnonzero(layers == k) for k in range(top + 1)]
+    elements = set(symbols[members[top]])
+    same = next((m for m in reversed(members[:top]) if set(symbols[m]) == elements), None)
+    if same is not None and len(same) > len(members[top]):
+        return np.concatenate([members[top - 1], members[top]])
+    return members[top]
+
+
 def name_site(atoms: Atoms, xy: np.ndarray, surface: np.ndarray | None = None) -> str:
-    """Name a point above the surface by the surface atoms nearest to it in the plane.
+    """Name a point above the surface by the atoms of its top layer (:func:`naming_indices`) nearest to it in the
+    plane.
 
     ``top-F``; ``bridge-F-Na`` (two equidistant atoms); ``hollow4-F2Na2`` (four); ``off-Na`` for a point near
     one atom but not above it (an off-symmetry minimum).
     """
-    surface = surface_indices(atoms) if surface is None else surface
+    surface = naming_indices(atoms) if surface is None else surface
     lateral = _lateral_distances(atoms, xy, surface)
     order = np.argsort(lateral)
     nearest = lateral[order[0]]
@@ -95,14 +114,14 @@ def candidate_sites(atoms: Atoms, adsorbate: str = "Na", relaxed: Atoms | None =
     finder = AdsorbateSiteFinder(AseAtomsAdaptor.get_structure(atoms))
     found = finder.find_adsorption_sites(distance=1.0, symm_reduce=1e-2, near_reduce=1e-2,
                                          positions=("ontop", "bridge", "hollow"))
-    surface = surface_indices(atoms)
+    surface, named = surface_indices(atoms), naming_indices(atoms)
     sites: list[CandidateSite] = []
     names: Counter[str] = Counter()
     for cart in found["all"]:
         # The finder works in a re-oriented copy of the slab: go through fractional coordinates.
         frac = finder.slab.lattice.get_fractional_coords(cart)
         xy = atoms.cell.cartesian_positions(frac)[:2]
-        name = name_site(atoms, xy, surface)
+        name = name_site(atoms, xy, named)
         names[name] += 1
         unique = name if names[name] == 1 else f"{name}#{names[name]}"
         height = touching_height(relaxed if relaxed is not None else atoms, xy, adsorbate, surface)
@@ -127,7 +146,7 @@ def classify_adatom(relaxed: Atoms, clean: Atoms, adatom: int = -1,
     adatom = adatom % len(relaxed)
     slab_idx = np.array([i for i in range(len(relaxed)) if i != adatom])
     slab = relaxed[slab_idx]
-    surface = surface_indices(clean)  # indices agree: the adatom is appended after the slab atoms
+    surface = naming_indices(clean)  # indices agree: the adatom is appended after the slab atoms
     # Height is measured from the topmost atomic layer (on Tasker-2 Na2Se(100): the half-filled Na layer,
     # so an adatom in one of its empty sites counts as incorporated, not adsorbed).
     layers = assign_layers(clean.positions[:, 2])

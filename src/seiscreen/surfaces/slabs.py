@@ -9,6 +9,7 @@ direction, and the bottom layers are marked fixed.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import re
 import warnings
@@ -28,6 +29,8 @@ from seiscreen.catalog import Bulk
 from seiscreen.errors import SeiscreenError
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 
+log = logging.getLogger(__name__)
+
 Miller = tuple[int, int, int]
 
 # Atoms whose heights differ by less than this belong to one layer (rumpled alloy layers stay together).
@@ -42,7 +45,8 @@ class SlabSettings(BaseModel):
     min_thickness: float = Field(6.0, gt=0, description="minimum slab thickness, Å")
     vacuum: float = Field(12.0, description="minimum vacuum between periodic slabs, Å")
     min_lateral_size: float = Field(9.0, gt=0, description="minimum distance between periodic images of the adatom, Å")
-    n_fixed_layers: int | None = Field(None, ge=0, description="bottom layers held fixed; None = half, rounded down")
+    n_fixed_layers: int | None = Field(None, ge=0, description="bottom layers held fixed; None = half, rounded "
+                                       "down; the slab's layer count or more freezes it whole (a warning)")
     max_supercell_atoms: int = Field(400, gt=0, description="refuse slabs larger than this")
     # "experimental": cut at the catalog's lattice; "calculator": at the calculator's own relaxed lattice (the
     # bulk is relaxed first with the same preset, so the slab is not strained by the calculator's lattice error).
@@ -243,9 +247,10 @@ def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, pola
     z = supercell.cart_coords[:, 2]
     n_layers = int(assign_layers(z).max()) + 1
     n_fixed = settings.n_fixed_layers if settings.n_fixed_layers is not None else n_layers // 2
-    if n_fixed >= n_layers:
-        raise SeiscreenError(f"{bulk.name}{miller}: n_fixed_layers={n_fixed} leaves no free layer in a "
-                             f"{n_layers}-layer slab: lower n_fixed_layers or raise min_thickness")
+    if n_fixed >= n_layers:  # a frozen slab (ASE's NEB tutorial): a legitimate reference, only the adatom moves
+        log.warning("%s%s %s: n_fixed_layers=%d fixes every layer of the %d-layer slab: only the adatom relaxes",
+                    bulk.name, miller, termination_id, n_fixed, n_layers)
+        n_fixed = n_layers
     return Termination(
         material=bulk.name, miller=miller, termination_id=termination_id, shift=round(float(slab.shift), 6),
         polar_as_cleaved=polar, reconstruction=reconstruction, symmetric=faces_equivalent(slab),

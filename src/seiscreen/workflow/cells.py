@@ -13,6 +13,7 @@ from seiscreen.store import find_done_job
 from seiscreen.surfaces.slabs import SlabSettings
 from seiscreen.workflow.base import current_store
 from seiscreen.workflow.slabs import TerminationsMaker, failed_surface, store_surface
+from seiscreen.kinetics import KineticsSettings
 from seiscreen.workflow.surface import SurfaceFlowMaker, flatten_surfaces, surface_makers
 
 
@@ -22,6 +23,14 @@ def cell_slab(campaign: Campaign, spec: MaterialSpec, cell: int) -> SlabSettings
     if campaign.convergence is None:
         return base
     return cell_series(campaign.convergence, base)[cell].slab
+
+
+def cell_kinetics(campaign: Campaign, spec: MaterialSpec, cell: int) -> KineticsSettings:
+    """The kinetics settings of cell ``cell``: only the largest cell of a series is ranked, so only its hops are
+    checked by their Hessians (the smaller cells' D(T) takes the assumed attempt frequency)."""
+    if campaign.convergence is None or cell + 1 == len(cell_series(campaign.convergence, campaign.slab_for(spec))):
+        return campaign.kinetics
+    return campaign.kinetics.model_copy(update={"saddle_check": False})
 
 
 def convergence_flow(campaign: Campaign) -> Flow:
@@ -47,7 +56,8 @@ def convergence_cell(campaign: Campaign, material: int, miller: list[int], cell:
     spec = campaign.materials[material]
     n_cells = len(cell_series(campaign.convergence, campaign.slab_for(spec)))
     earlier = [flatten_surfaces([group]) for group in earlier or []]
-    surface, settings = surface_makers(campaign, campaign.calculator, cell_slab(campaign, spec, cell), spec.adsorbate)
+    surface, settings = surface_makers(campaign, campaign.calculator, cell_slab(campaign, spec, cell), spec.adsorbate,
+                                       cell_kinetics(campaign, spec, cell))
     try:
         docs = TerminationsMaker(surface_flow_maker=surface, only=spec.terminations,
                                  **settings).slab_docs(spec.material, miller)

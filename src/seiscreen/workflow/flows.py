@@ -14,7 +14,7 @@ from seiscreen.schemas import MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, atoms
 from seiscreen.store import done_surfaces, find_done
 from seiscreen.surfaces.slabs import SlabSettings
 from seiscreen.workflow.base import current_store
-from seiscreen.workflow.cells import cell_slab, convergence_flow
+from seiscreen.workflow.cells import cell_kinetics, cell_slab, convergence_flow
 from seiscreen.workflow.slabs import TerminationsMaker
 from seiscreen.workflow.surface import flatten_surfaces, surface_makers
 
@@ -57,7 +57,8 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
     planned = []
     for spec in campaign.materials:
         slab_settings = cell_slab(campaign, spec, 0)  # with convergence: its first (smallest) cell
-        surface, settings = surface_makers(campaign, campaign.calculator, slab_settings, spec.adsorbate)
+        surface, settings = surface_makers(campaign, campaign.calculator, slab_settings, spec.adsorbate,
+                                           cell_kinetics(campaign, spec, 0))
         # Cut at the catalog's lattice: enough to check everything (polarity does not depend on the lattice scale).
         settings = {**settings, "slab_settings": slab_settings.model_copy(update={"lattice": "experimental"})}
         terminations = TerminationsMaker(surface_flow_maker=surface, **settings)

@@ -117,10 +117,12 @@ class HopNebMaker(CalculatorMaker):
             self.level, self.neb_protocol, hop_geometry(minima, hop), Path.cwd(), files,
             self.minima_settings.max_steps, self.slide_tolerance, seed=self._seed(minima, hop, warm),
             seeded_before=warm is not None, on_step=_step_reporter(minima, hop), checkpoint_every=self.checkpoint_every)
-        if outcome.result is None:
-            return self._failed(minima, hop, outcome.failure, outcome.endpoints)
+        if outcome.result is None:  # the ends slid: what relaxing them cost is all this hop spent
+            return self._failed(minima, hop, outcome.failure, outcome.endpoints).model_copy(
+                update={"force_calls": outcome.end_force_calls})
         return self._result_doc(minima, hop, outcome.result, endpoints=outcome.endpoints, warm_start=outcome.seeded,
-                                scf_smearing=outcome.scf_smearing, resumed=outcome.resumed)
+                                scf_smearing=outcome.scf_smearing, resumed=outcome.resumed,
+                                end_force_calls=outcome.end_force_calls)
 
     def _seed(self, minima: MinimaDoc, hop: HopSpec, warm: WarmStart | None):
         """The warm start as a function of the relaxed ends: a cheaper level's band, or another fidelity's."""
@@ -161,13 +163,14 @@ class HopNebMaker(CalculatorMaker):
             shutil.rmtree(folder, ignore_errors=True)  # finished: the document replaces the steps
         return doc
 
-    def _result_doc(self, minima: MinimaDoc, hop: HopSpec, result, **extra) -> HopDoc:
+    def _result_doc(self, minima: MinimaDoc, hop: HopSpec, result, end_force_calls: int = 0, **extra) -> HopDoc:
+        """The hop document of a judged band; ``end_force_calls``: what relaxing its ends cost, outside the band."""
         every = max(1, len(result.history) // 10)  # keep about ten bands, as quacc's Summarize.neb does
         return self._hop_doc(
             minima, hop, status=result.status, reason=result.reason, **band_fields(result),
             forward_barrier=result.forward_barrier, reverse_barrier=result.reverse_barrier,
             saddle_energy=result.saddle_energy, path=result.path, exchange=result.exchange,
-            interior_minimum_image=result.interior_minimum_image, force_calls=result.force_calls,
+            interior_minimum_image=result.interior_minimum_image, force_calls=result.force_calls + end_force_calls,
             mirrored=result.mirrored,
             trajectory=[[atoms_to_dict(im) for im in images] for images in result.history[::every]], **extra)
 

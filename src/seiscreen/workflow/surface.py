@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from jobflow import Flow, Maker
 
 from seiscreen.campaign import Campaign
+from seiscreen.kinetics import KineticsSettings
 from seiscreen.schemas import MinimaDoc, MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, content_hash
 from seiscreen.store import find_done
 from seiscreen.surfaces.hops import ON_THE_EDGE, POSITION_NOISE
@@ -46,8 +47,18 @@ class SurfaceFlowMaker(Maker):
                              **({"cold_bands": True} if hops.cold_bands else {}),
                              **({"bypass_hops": BYPASS_RULE} if hops.summary_maker and hops.summary_maker.bypass_hops
                                 else {}),
+                             **self.kinetics_identity(),
                              **hops.identity(neb=True))
                 for minima in self.minima_maker.content_hashes(slab, seeds)]
+
+    def kinetics_identity(self) -> dict:
+        """With saddle checks: their settings and the temperatures of D(T), so that a surface stored before its hops
+        were checked is not taken for a checked one. Without: nothing (older surfaces keep their identities; their
+        D(T) is computed when their summary runs again)."""
+        summary = self.hops_maker.summary_maker
+        if summary is None or not summary.kinetics.checks_saddles(summary.preset.code):
+            return {}
+        return {"kinetics": {**summary.kinetics.identity(), "temperatures": summary.kinetics.temperatures}}
 
     def make(self, slab: SlabDoc, seeds: list[MinimumSeed] | None = None, warm: list[WarmStart] | None = None,
              store=None) -> Flow:
@@ -69,13 +80,15 @@ class SurfaceFlowMaker(Maker):
         return Flow([*jobs, hops], output=hops.output, name=f"surface {slab.key.label}")
 
 
-def surface_makers(campaign: Campaign, calculator: str, slab: SlabSettings,
-            adsorbate: str | None = None) -> tuple[SurfaceFlowMaker, dict]:
+def surface_makers(campaign: Campaign, calculator: str, slab: SlabSettings, adsorbate: str | None = None,
+                   kinetics: KineticsSettings | None = None) -> tuple[SurfaceFlowMaker, dict]:
+    """The Makers of one surface's flow at ``calculator``, and their shared settings; ``kinetics``: the campaign's
+    unless given (a convergence series checks saddles in its largest cell only)."""
     settings = dict(calculator_preset=calculator, slab_settings=slab,
                     minima_settings=campaign.minima_settings_for(adsorbate), neb_protocol=campaign.neb,
                     parallel=campaign.parallel)
     summary = SurfaceSummaryMaker(max_refinements=campaign.max_refinements, bypass_hops=campaign.bypass_hops,
-                                  **settings)
+                                  kinetics=kinetics or campaign.kinetics, **settings)
     hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=summary,
                      max_hop_length=campaign.max_hop_length, **settings)
     return SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops), settings
