@@ -31,8 +31,13 @@ def main() -> None:
     for s in ranked.itertuples():
         if args.material and s.material not in args.material:
             continue
-        hop = hops[(hops.material == s.material) & (hops.facet == s.facet) & (hops.termination == s.termination)
-                   & (hops.protocol_id == s.protocol_id) & (hops.hop_id == s.limiting_hop)].iloc[-1]
+        rows = hops[(hops.material == s.material) & (hops.facet == s.facet) & (hops.termination == s.termination)
+                    & (hops.protocol_id == s.protocol_id) & (hops.hop_id == s.limiting_hop)]
+        if rows.empty:  # a hop of a refinement whose document the file does not hold under this id
+            print(f"| {s.material}{s.facet} {s.termination} | {s.limiting_hop} | {s.barrier:.3f} | no band in the "
+                  "file | | | | | |", flush=True)
+            continue
+        hop = rows.iloc[-1]
         images = band_images(args.results, hop.job_uuid)
         preset = get_preset(s.calculator)
         started = time.perf_counter()
