@@ -136,23 +136,14 @@ class SurfaceSummaryMaker(CalculatorMaker):
         """Each hop whose climbing image is a higher-order saddle computed again from its band pushed along the
         mode that leads off it, unmirrored (``bands.saddle.broken_band``); that band replaces the hop, the failed
         one listed in its ``alternatives``; then the summary checks it again."""
-        store, jobs, resolved = current_store(), [], []
-        neb_maker = replace(hops_maker.neb_maker, neb_protocol=self.neb_protocol.model_copy(update={"mirror": False}))
+        jobs, resolved = [], []
         for index, hop in enumerate(hops):
             check = broken.get(hop.hop_id)
             if check is None:
                 resolved.append(hop)
                 continue
-            images = broken_band([atoms_from_dict(d) for d in hop.band], check.atoms, np.array(check.sideways))
-            warm = WarmStart(start=hop.start, end=hop.end, band=[atoms_to_dict(a) for a in images])
-            spec = HopSpec.of(hop, index)
-            stored = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
-            band = HopDoc.model_validate(stored) if stored is not None else None
-            if band is None:
-                neb = neb_maker.make(minima, spec, warm=warm)
-                neb.name = f"neb {minima.key.label} {hop.hop_id} (off its higher-order saddle)"
-                jobs.append(neb)
-                band = neb.output
+            band = self._pushed_band(minima, hop, index, hops_maker, (check.atoms, np.array(check.sideways)), jobs,
+                                     "off its higher-order saddle")
             kept = instead_of_failed(band, failed_alternative(hop, check))
             kept.name = f"replace {minima.key.label} {hop.hop_id}"
             jobs.append(kept)
@@ -166,20 +157,10 @@ class SurfaceSummaryMaker(CalculatorMaker):
         """The limiting hop computed again from its band pushed across the hop, unmirrored, and checked; the lower
         verified saddle is the hop's (``saddles.lower_verified``); then the summary again (the limiting hop may
         change, and gets its own second band)."""
-        store, jobs = current_store(), []
-        neb_maker = replace(hops_maker.neb_maker, neb_protocol=self.neb_protocol.model_copy(update={"mirror": False}))
-        images = [atoms_from_dict(d) for d in first.band]
-        images = broken_band(images, *across_the_hop(images))
-        warm = WarmStart(start=first.start, end=first.end, band=[atoms_to_dict(a) for a in images])
+        jobs = []
         index = next(k for k, h in enumerate(hops) if h is first)
-        spec = HopSpec.of(first, index)
-        stored = find_done(store, "hop", neb_maker.content_hash(minima, spec, warm), load=True)
-        second = HopDoc.model_validate(stored) if stored is not None else None
-        if second is None:
-            neb = neb_maker.make(minima, spec, warm=warm)
-            neb.name = f"neb {minima.key.label} {first.hop_id} (second band)"
-            jobs.append(neb)
-            second = neb.output
+        push = across_the_hop([atoms_from_dict(d) for d in first.band])
+        second = self._pushed_band(minima, first, index, hops_maker, push, jobs, "second band")
         check = SaddleCheckMaker(kinetics=self.kinetics, **self._settings()).make(second)
         check.name = f"saddle check {minima.key.label} {first.hop_id} (second band)"
         kept = lower_verified(first, second, check.output)
@@ -190,6 +171,22 @@ class SurfaceSummaryMaker(CalculatorMaker):
                             checks=[*checks, check.output])
         summary.name = f"summary {minima.key.label} (second band of {first.hop_id})"
         return Response(replace=Flow([*jobs, summary], output=summary.output))
+
+    def _pushed_band(self, minima: MinimaDoc, hop: HopDoc, index: int, hops_maker: HopsMaker, push: tuple,
+                     jobs: list, why: str):
+        """``hop`` computed again, unmirrored, from its band pushed along ``push`` (atoms, displacements:
+        ``bands.saddle.broken_band``): the stored document, or a new NEB job added to ``jobs`` (its output)."""
+        neb_maker = replace(hops_maker.neb_maker, neb_protocol=self.neb_protocol.model_copy(update={"mirror": False}))
+        images = broken_band([atoms_from_dict(d) for d in hop.band], *push)
+        warm = WarmStart(start=hop.start, end=hop.end, band=[atoms_to_dict(a) for a in images])
+        spec = HopSpec.of(hop, index)
+        stored = find_done(current_store(), "hop", neb_maker.content_hash(minima, spec, warm), load=True)
+        if stored is not None:
+            return HopDoc.model_validate(stored)
+        neb = neb_maker.make(minima, spec, warm=warm)
+        neb.name = f"neb {minima.key.label} {hop.hop_id} ({why})"
+        jobs.append(neb)
+        return neb.output
 
     def _settings(self) -> dict:
         """The settings every Maker of this surface shares."""
