@@ -41,7 +41,7 @@ def main() -> None:
         images = band_images(args.results, hop.job_uuid)
         preset = get_preset(s.calculator)
         started = time.perf_counter()
-        modes = check_band(images, [a.get_potential_energy() for a in images], lambda atoms: preset.make(),
+        modes = check_band(images, [a.get_potential_energy() for a in images], lambda atoms, p=preset: p.make(),
                            args.radius, 0.01)
         forward, _ = modes.attempts()
         checks = (modes.saddle_check.imaginary, modes.start_check.imaginary, modes.end_check.imaginary)

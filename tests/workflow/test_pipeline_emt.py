@@ -447,7 +447,8 @@ def test_a_hop_computed_warm_and_cold_keeps_the_lower_saddle(emt_store):
         {"output.doc_type": "minima"}, properties=["output"], load=True)]
     settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                     neb_protocol=NebProtocol())
-    hops = HopsMaker(neb_maker=HopNebMaker(**settings), summary_maker=SurfaceSummaryMaker(kinetics=UNCHECKED, **settings),
+    hops = HopsMaker(neb_maker=HopNebMaker(**settings),
+                     summary_maker=SurfaceSummaryMaker(kinetics=UNCHECKED, **settings),
                      seed_band_preset="emt", cold_bands=True, **settings)
     responses = run_locally(hops.make(minima), store=emt_store, log=False, ensure_success=True)
     surface = next(r[1].output for r in responses.values() if getattr(r[1].output, "doc_type", "") == "surface")
@@ -477,7 +478,8 @@ def test_a_cold_band_whose_warm_twin_lost_its_seed_is_that_band_not_computed_aga
     settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                     neb_protocol=NebProtocol())
     neb = HopNebMaker(**settings)
-    hops = HopsMaker(neb_maker=neb, summary_maker=SurfaceSummaryMaker(kinetics=UNCHECKED, **settings), seed_band_preset="emt",
+    hops = HopsMaker(neb_maker=neb, summary_maker=SurfaceSummaryMaker(kinetics=UNCHECKED, **settings),
+                     seed_band_preset="emt",
                      cold_bands=True, **settings)
     monkeypatch.setattr(HopNebMaker, "_relaxed_band", lambda self, *args: None)  # the seed fails its gates
     store = open_store(tmp_path / "store")
