@@ -96,7 +96,8 @@ def _surface_run(tmp_path, protocol=NebProtocol(), symmetry_identity=False, max_
     settings = dict(calculator_preset="emt", slab_settings=SLAB, minima_settings=MinimaSettings(adsorbate="Au"),
                     neb_protocol=protocol)
     hops = HopsMaker(neb_maker=HopNebMaker(**settings),
-                     summary_maker=SurfaceSummaryMaker(max_refinements=max_refinements, **settings), **settings)
+                     summary_maker=SurfaceSummaryMaker(max_refinements=max_refinements, kinetics=UNCHECKED,
+                                                       **settings), **settings)
     flow = SurfaceFlowMaker(minima_maker=MinimaMaker(**settings), hops_maker=hops).make(slab)
     store = open_store(tmp_path / "store")
     run_locally(flow, store=store, log=False)
