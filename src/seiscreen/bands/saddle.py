@@ -62,9 +62,8 @@ def moving_atom(start: Atoms, end: Atoms) -> int:
     return int(np.argmax(lengths))
 
 
-def check_band(images: list[Atoms], energies: list[float], calculator: Callable[[Atoms], Calculator] | None,
-               radius: float, delta: float,
-               forces_of: Callable[[list[Atoms]], list[np.ndarray]] | None = None) -> BandModes:
+def check_band(images: list[Atoms], energies: list[float], calculator: Callable[[Atoms], Calculator],
+               radius: float, delta: float) -> BandModes:
     """Hessians at the band's highest interior image and at its two ends over the same shell (the free atoms within
     ``radius`` Å of the moving atom at any of the three: Vineyard's ratio needs one atom set), and their checks.
 
@@ -74,7 +73,6 @@ def check_band(images: list[Atoms], energies: list[float], calculator: Callable[
         calculator: A calculator for a structure (a fresh one per state, so DFT restarts stay per state).
         radius: Å, the shell (:func:`seiscreen.vibrations.shell_indices`).
         delta: Å, the finite-difference step.
-        forces_of: The forces of many structures in one call (a batched ML model), instead of ``calculator``.
     """
     climbing = 1 + int(np.argmax(energies[1:-1]))
     centre = moving_atom(images[0], images[-1])
@@ -82,8 +80,7 @@ def check_band(images: list[Atoms], energies: list[float], calculator: Callable[
     shell = sorted(set().union(*(shell_indices(state, centre, radius) for state in states)))
     modes, calls = [], 0
     for state in states:
-        hessian, n = finite_difference_hessian(state, None if forces_of else calculator(state), shell, delta,
-                                               forces_of)
+        hessian, n = finite_difference_hessian(state, calculator(state), shell, delta)
         modes.append(normal_modes(state, hessian, shell))
         calls += n
     saddle, start, end = modes
