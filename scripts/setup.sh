@@ -39,6 +39,6 @@ if command -v mpicc >/dev/null 2>&1 \
         && ! "$VENV/bin/python" -c "import _gpaw, sys; sys.exit(not hasattr(_gpaw, 'Communicator'))" 2>/dev/null; then
     OMPI_CC=g++ CC=mpicc "$VENV/bin/python" -m pip install -q --no-cache-dir --force-reinstall --no-deps "gpaw==26.7.0"
 fi
-CC=g++ "$VENV/bin/python" -m pip install -q -e ".[ml,gpaw,cluster,dev]"
+CC=g++ "$VENV/bin/python" -m pip install -q -e ".[ml,gpaw,cluster,descriptors,dev]"
 "$VENV/bin/python" -m pip check >&2
 echo "$want" > "$stamp"
