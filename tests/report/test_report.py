@@ -284,6 +284,21 @@ def test_barrier_chart_overlays_literature_where_materials_match():
     assert any("not ranked" in t and "incomplete" in t for t in labels)
 
 
+def test_barrier_chart_adds_a_log_panel_of_d300_with_the_barriers_range_when_surfaces_have_one():
+    table = surfaces(("NaF", 0.15), ("NaCl", 0.10), ("NaBr", "incomplete"))
+    assert len(plots.barrier_chart(table).axes) == 1  # no D(T): the bars alone
+    table["d_300"] = [1e-6, 1e-5, None]
+    table["d_300_lower"], table["d_300_upper"] = table["d_300"] / 10, table["d_300"] * 10
+    fig = plots.barrier_chart(table)
+    bars, panel = fig.axes
+    assert panel.get_yscale() == "log" and panel.get_ylabel() == "D(300 K) (cm²/s)"
+    points = panel.lines[0]  # ordered by barrier like the bars: NaCl, NaF; NaBr (not ranked) has none
+    assert list(points.get_xdata()) == [0, 1] and list(points.get_ydata()) == [1e-5, 1e-6]
+    lower_caps, upper_caps = (list(line.get_ydata()) for line in panel.lines[1:3])  # a factor 10 each way
+    assert lower_caps == pytest.approx([1e-6, 1e-7]) and upper_caps == pytest.approx([1e-4, 1e-5])
+    assert [t.get_text() for t in panel.get_xticklabels()][0].startswith("NaCl(100)")
+
+
 # ------------------------------------------------------------------------------------------ on a real store
 
 

@@ -67,8 +67,9 @@ def barrier_chart(surfaces: pd.DataFrame, values: pd.DataFrame | None = None, ti
     frame = frame.sort_values(["is_ranked", "barrier", "material"], ascending=[False, True, True],
                               na_position="last").reset_index(drop=True)
     n = max(len(frame), 1)
-    fig = _figure(max(5.5, 1.15 * n + 2.5), 4.6)
-    ax = fig.add_subplot()
+    with_d = "d_300" in frame and bool(frame["d_300"].notna().any())
+    fig = _figure(max(5.5, 1.15 * n + 2.5), 7.0 if with_d else 4.6)
+    ax, ax_d = (fig.subplots(2, 1, sharex=True, height_ratios=[3, 2]) if with_d else (fig.add_subplot(), None))
     labels = [f"{r.material}{r.facet}\n{r.termination}" for r in frame.itertuples()]
     heights = [r.barrier if r.is_ranked else 0.0 for r in frame.itertuples()]
     bars = ax.bar(range(len(frame)), heights, color="#4C72B0", width=0.6, label="this campaign (ranked)")
@@ -88,12 +89,13 @@ def barrier_chart(surfaces: pd.DataFrame, values: pd.DataFrame | None = None, ti
         if not markers:
             ax.text(0.99, 0.97, "no literature number for these materials\n(review orderings: comparison table)",
                     transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#555555")
-    ax.set_xticks(range(len(frame)), labels, fontsize=9)
     ax.set_xlim(-0.5 - max(0, 3 - n) * 0.5, n - 0.5 + max(0, 3 - n) * 0.5)
     ax.set_ylim(0, top * 1.35)
     adsorbate = ", ".join(sorted(set(frame["adsorbate"]))) if not frame.empty else "Na"
     ax.set_ylabel(f"{adsorbate} adatom percolation barrier (eV)")
-    ax.set_xlabel("surface: material(facet), termination")
+    bottom = ax if ax_d is None else _diffusion_panel(ax_d, frame)
+    bottom.set_xticks(range(len(frame)), labels, fontsize=9)
+    bottom.set_xlabel("surface: material(facet), termination")
     if title is None and not frame.empty:
         title = (f"{', '.join(sorted(set(frame['calculator'])))}, protocol {frame['protocol_id'].iloc[0]}: "
                  f"{int(frame['is_ranked'].sum())} ranked, {int((~frame['is_ranked']).sum())} not ranked")
@@ -101,6 +103,23 @@ def barrier_chart(surfaces: pd.DataFrame, values: pd.DataFrame | None = None, ti
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def _diffusion_panel(ax, frame: pd.DataFrame):
+    """D(300 K) of the same surfaces on a log axis, with the range the barrier's ± spans (``d_300_lower/upper``)."""
+    xs = [i for i, r in enumerate(frame.itertuples()) if r.is_ranked and pd.notna(r.d_300)]
+    d = frame["d_300"].astype(float).to_numpy()
+    lower = frame.get("d_300_lower", frame["d_300"]).astype(float).to_numpy()
+    upper = frame.get("d_300_upper", frame["d_300"]).astype(float).to_numpy()
+    low = np.nan_to_num(d[xs] - lower[xs]) if xs else []
+    high = np.nan_to_num(upper[xs] - d[xs]) if xs else []
+    ax.errorbar(xs, d[xs], yerr=[low, high], fmt="o", color="#55A868", capsize=3,
+                label="D(300 K), HTST on the verified hop network (bars: the barrier's ±)")
+    ax.set_yscale("log")
+    ax.set_ylabel("D(300 K) (cm²/s)")
+    ax.legend(fontsize=7.5, loc="upper left", frameon=False)
+    ax.grid(axis="y", alpha=0.3, which="both")
+    return ax
 
 
 def _literature_markers(ax, frame: pd.DataFrame, values: pd.DataFrame, top: float) -> tuple[list, float]:
