@@ -42,6 +42,25 @@ def rocksalt(name, a, anion, source, note=""):
     )
 
 
+def element(name, structure_type, space_group, number, lattice, xyz, source, note):
+    """An elemental reference of a phase diagram: one Wyckoff orbit of one element."""
+    return dict(
+        name=name, formula=name, role="reference", structure_type=structure_type,
+        space_group=space_group, number=number, lattice=lattice, sites=[(name, xyz)],
+        oxidation_states={name: 0}, source=source, note=note,
+    )
+
+
+def missing_phase(formula, structure_type, space_group, number, lattice, n_atoms, source, note):
+    """A competing phase whose cell is known but whose coordinates could not be verified: listed, not shipped."""
+    return dict(
+        file=None, formula=formula, role="competing phase", structure_type=structure_type,
+        space_group=space_group, space_group_number=number, lattice=lattice,
+        n_atoms_conventional=n_atoms, oxidation_states={el: 0 for el in Composition(formula).as_dict()},
+        source=source, dft_feasible=False, note=note,
+    )
+
+
 # ---------------------------------------------------------------------------
 # Crystallographic data.  Each entry: space group (Hermann-Mauguin as pymatgen
 # spells it), experimental lattice parameters (Å, conventional cell), and one
@@ -174,6 +193,63 @@ MATERIALS = [
               "potential)."),
         dft_feasible=False,
     ),
+    # --- competing phases (phase diagrams of the stability descriptor) -------------
+    # Na3Bi, Na3As (D0_18) type: Na1 on 2b (0,0,1/4), Na2 on 4f (1/3,2/3,z), Bi on
+    # 2c (1/3,2/3,1/4).  The Na-richest Na-Bi phase, formed from NaBi + Na when Bi
+    # anodes are sodiated.
+    dict(
+        name="Na3Bi", formula="Na3Bi", role="competing phase", structure_type="Na3As (D0_18)",
+        space_group="P6_3/mmc", number=194, lattice=dict(a=5.448, c=9.655),
+        sites=[("Na", (0, 0, 0.25)), ("Na", (1 / 3, 2 / 3, 0.583)),
+               ("Bi", (1 / 3, 2 / 3, 0.25))],
+        oxidation_states={"Na": 0, "Bi": 0},
+        source=("Brauer & Zintl, Z. Phys. Chem. B 37, 323 (1937): Na3Bi in the Na3As "
+                "(D0_18) type, a = 5.448, c = 9.655 Å; the AFLOW prototype "
+                "AB3_hP8_194_c_bf lists Na3Bi among its compounds; Materials Project "
+                "mp-27838 (P6_3/mmc, on the PBE hull, 3.63 g/cm3)"),
+        note=("Lattice constants (the values used in the Dirac-semimetal literature) "
+              "and z(Na2) = 0.583 (the Na3As-type value) quoted from memory of the "
+              "cited sources; the density they give, 3.72 g/cm3, is 2.5 % above "
+              "Materials Project's PBE density, as expected from PBE's volume "
+              "overestimate. DFT finds a P-3c1 distortion slightly lower in energy "
+              "at 0 K (arXiv:1404.1157); the experimental P6_3/mmc cell is shipped."),
+    ),
+    # Elemental references: the phase diagram of a chemical system needs every element.
+    element(
+        "Bi", "alpha-As (A7)", "R-3m", 166, dict(a=4.5461, c=11.8623), (0, 0, 0.23389),
+        source=("Cucka & Barrett, Acta Cryst. 15, 865 (1962): Bi, a = 4.5461, "
+                "c = 11.8623 Å (hexagonal axes), z = 0.23389; Materials Project mp-23152"),
+        note="Room-temperature values, quoted from memory of the cited paper.",
+    ),
+    element(
+        "In", "In (A6)", "I4/mmm", 139, dict(a=3.2523, c=4.9461), (0, 0, 0),
+        source=f"{WYCKOFF_1963}: In, a = 3.2523, c = 4.9461 Å; Materials Project mp-85",
+        note="Room-temperature values, quoted from memory of standard compilations.",
+    ),
+    element(
+        "Sn", "diamond (A4), alpha-Sn", "Fd-3m", 227, dict(a=6.4892), (0, 0, 0),
+        source=f"{WYCKOFF_1963}: grey (alpha) Sn, a = 6.4892 Å; Materials Project mp-117",
+        note=("alpha-Sn, the stable form below 13 °C and the 0 K reference of a phase "
+              "diagram (beta-Sn lies a few meV/atom above it in DFT)."),
+    ),
+    element(
+        "Zn", "hcp (A3)", "P6_3/mmc", 194, dict(a=2.6649, c=4.9468), (1 / 3, 2 / 3, 0.25),
+        source=f"{WYCKOFF_1963}: Zn, a = 2.6649, c = 4.9468 Å; Materials Project mp-79",
+        note="Room-temperature values (c/a = 1.856); NaZn13 is the only Na-Zn compound.",
+    ),
+    element(
+        "Se", "trigonal Se (A8)", "P3_121", 152, dict(a=4.3662, c=4.9536), (0.2254, 0, 1 / 3),
+        source=("Cherin & Unger, Inorg. Chem. 6, 1589 (1967): trigonal Se, "
+                "a = 4.3662, c = 4.9536 Å, x = 0.2254; Materials Project mp-14"),
+        note="Room-temperature values, quoted from memory of the cited paper.",
+    ),
+    element(
+        "P", "black phosphorus (A17)", "Cmce", 64, dict(a=3.3136, b=10.478, c=4.3763), (0, 0.10168, 0.08056),
+        source=("Brown & Rundqvist, Acta Cryst. 19, 684 (1965): black P, a = 3.3136, "
+                "b = 10.478, c = 4.3763 Å, P on 8f (0, 0.10168, 0.08056); Materials Project mp-157"),
+        note=("Black phosphorus, the stable allotrope; a layered van der Waals solid "
+              "(an ML potential without dispersion may swell its interlayer spacing)."),
+    ),
     # --- metals (reference scale) -----------------------------------------------
     # bcc Na, 295 K.  Source: Barrett, Acta Cryst. 9, 671 (1956).
     dict(
@@ -259,6 +335,29 @@ NOT_SHIPPED = {
               "several hundred atoms: far too large for DFT slabs on a 2-core "
               "machine. No verified coordinates are shipped; a user can add it "
               "from a CIF."),
+    ),
+    "Na2In": missing_phase(
+        "Na2In", "Na2Tl type (isolated In4 tetrahedra)", "C222_1", 20, dict(a=13.855, b=8.836, c=11.762), 48,
+        source=("Sevov & Corbett, J. Solid State Chem. 103, 114 (1993): Na2In, the "
+                "sodium-richest Na-In phase, isostructural with Na2Tl, C222_1, Z = 16, "
+                "a = 13.855, b = 8.836, c = 11.762 Å"),
+        note=("NOT SHIPPED: the cell and space group are from the paper's abstract; its "
+              "atomic coordinates could not be read here, so no structure was written. "
+              "Without it NaIn's reaction with Na (NaIn + Na -> Na2In) cannot be "
+              "computed: the stability descriptor lists it as missing."),
+    ),
+    "NaSn": missing_phase(
+        "NaSn", "NaPb type (Na4Sn4 with Sn4 tetrahedra)", "I4_1/acd", 142, dict(a=10.475, c=17.412), 64,
+        source=("Baitinger, von Schnering, Grin & Kniep, Z. Kristallogr. NCS 214 (1999): "
+                "redetermination of Na4Sn4, I4_1/acd, a = 10.475, c = 17.412 Å, Z = 8 "
+                "(COD 8101628)"),
+        note=("NOT SHIPPED: the cell is from the COD entry's header (its formula weight "
+              "and density, 1.97 g/cm3, count half the 64 atoms that Z = 8 Na4Sn4 puts in "
+              "the cell: 3.94 g/cm3); its atomic coordinates could not be read here. The Na-Sn phases between NaSn and "
+              "Na15Sn4 reported from sodiation of Sn (Na5Sn2, R-3m, Ellis et al. / ORNL "
+              "2012; Na9Sn4 and Na7Sn3, Stratford et al., J. Am. Chem. Soc. 2017) are "
+              "missing for the same reason. Na15Sn4 is the Na-richest Na-Sn phase, so "
+              "its reaction with Na needs none of them; its energy above the hull does."),
     ),
 }
 
