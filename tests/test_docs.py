@@ -31,16 +31,18 @@ LAYERS: dict[str, int] = {
     "seiscreen.bands": 3, "seiscreen.bands.level": 3, "seiscreen.bands.ends": 3, "seiscreen.bands.warm": 3,
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.bands.saddle": 3,
+    "seiscreen.descriptors": 3, "seiscreen.descriptors.bulk": 3, "seiscreen.descriptors.mechanical": 3,
     "seiscreen.schemas": 4, "seiscreen.hopgraph": 4, "seiscreen.verdicts": 4,
-    "seiscreen.kinetics": 4, "seiscreen.kinetic_schemas": 4,
+    "seiscreen.kinetics": 4, "seiscreen.kinetic_schemas": 4, "seiscreen.descriptor_schemas": 4,
     "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
     "seiscreen.store_open": 5, "seiscreen.store_collections": 5, "seiscreen.store_lock": 5,
     "seiscreen.store_reuse": 5, "seiscreen.store_export": 5, "seiscreen.store_import": 5,
-    "seiscreen.store_frames": 5,
+    "seiscreen.store_frames": 5, "seiscreen.descriptor_results": 5,
     "seiscreen.campaign": 6, "seiscreen.workflow": 6, "seiscreen.workflow.base": 6, "seiscreen.workflow.slabs": 6,
     "seiscreen.workflow.minima": 6, "seiscreen.workflow.hops": 6, "seiscreen.workflow.summary": 6,
     "seiscreen.workflow.saddles": 6,
     "seiscreen.workflow.surface": 6, "seiscreen.workflow.flows": 6, "seiscreen.workflow.cells": 6,
+    "seiscreen.workflow.descriptors": 6,
     "seiscreen.runner": 7, "seiscreen.execution": 7, "seiscreen.execution.dispatch": 7,
     "seiscreen.execution.worker": 7, "seiscreen.execution.local": 7, "seiscreen.execution.slurm": 7,
     "seiscreen.execution.remote": 7, "seiscreen.execution.status": 7,
@@ -49,6 +51,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.cli_tables": 8, "seiscreen.cli_store": 8, "seiscreen.cli_training": 8,
     "seiscreen.report": 8, "seiscreen.report.literature": 8, "seiscreen.report.compare": 8,
     "seiscreen.report.plots": 8, "seiscreen.report.html": 8, "seiscreen.report.export": 8,
+    "seiscreen.report.panel": 8,
 }
 WORKFLOW_PACKAGES = ("jobflow", "jobflow_remote", "maggma", "dask", "distributed")
 CALCULATOR_PACKAGES = ("ase.calculators", "ase.optimize", "chgnet", "sevenn", "gpaw", "torch")
