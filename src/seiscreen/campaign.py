@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from seiscreen.calculators import get_preset, register_user_presets
 from seiscreen.convergence import ConvergenceSettings
+from seiscreen.descriptor_schemas import DescriptorSettings, Switch
 from seiscreen.errors import SeiscreenError
 from seiscreen.kinetics import KineticsSettings
 from seiscreen.minima import MinimaSettings
@@ -151,6 +152,9 @@ class Campaign(BaseModel):
     kinetics: KineticsSettings = Field(default_factory=KineticsSettings)
     # Cell convergence: every surface computed in growing cells, ranked by its largest one (convergence.py).
     convergence: ConvergenceSettings | None = None
+    # The descriptor panel (descriptor_schemas.DescriptorSettings): off without the key; present (even empty), every
+    # descriptor on with its defaults, each turned off by `name: false`.
+    descriptors: Annotated[DescriptorSettings | None, Switch] = None
     store: str | None = None
     # Calculator presets of the user's own (a factory returning an ASE calculator), for calculator: and fidelities:;
     # registered when the campaign is loaded (seiscreen.calculators.register_user_presets).
@@ -290,10 +294,12 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     for part in loc:
         if isinstance(part, int):
             continue
+        if part not in model.model_fields:
+            return None
         annotation = model.model_fields[part].annotation
-        # list[MaterialSpec], ConvergenceSettings | None, list[UserPresetDefinition]
-        listed_or_optional = part in ("materials", "convergence", "presets")
-        inner = getattr(annotation, "__args__", (annotation,))[0] if listed_or_optional else annotation
+        # list[MaterialSpec], ConvergenceSettings | None, list[UserPresetDefinition], MechanicalSettings | None
+        inner = next((a for a in getattr(annotation, "__args__", (annotation,))
+                      if isinstance(a, type) and issubclass(a, BaseModel)), annotation)
         if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
             return None
         model = inner

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from seiscreen.cli_common import STORE_HELP, clean_errors, console, fmt
-from seiscreen.cli_tables import print_convergence, print_hops, print_ranking, print_reruns
+from seiscreen.cli_tables import print_convergence, print_descriptors, print_hops, print_ranking, print_reruns
 from seiscreen.errors import SeiscreenError
 
 
@@ -33,21 +33,24 @@ def results(
     reruns: Annotated[bool, typer.Option(help="one row per saved hop rerun (`seiscreen rerun-hop --save`)")] = False,
     convergence: Annotated[bool, typer.Option(help="one row per surface computed in growing cells: converged or "
                                                    "not, the cell term")] = False,
+    descriptors: Annotated[bool, typer.Option(help="one row per material and preset: the descriptor panel (barrier, "
+                                                   "sodiophilicity, moduli, Monroe–Newman ratio)")] = False,
     rank_by: Annotated[str, typer.Option(help="barrier (lowest first) or diffusion (largest D(300 K) first)")]
     = "barrier",
 ) -> None:
-    """Print the ranking (or the hops, the saved reruns, or the cell convergence) stored in a store."""
+    """Print the ranking (or the hops, the saved reruns, the cell convergence or the descriptor panel) stored in a
+    store."""
     from seiscreen.results import load_results
 
     if format not in ("table", "csv", "json"):
         raise SeiscreenError(f"unknown format {format!r}: use table, csv or json")
     if rank_by not in ("barrier", "diffusion"):
         raise SeiscreenError(f"unknown --rank-by {rank_by!r}: use barrier or diffusion")
-    if hops + reruns + convergence > 1:
-        raise SeiscreenError("--hops, --reruns and --convergence are separate tables: pass one of them")
+    if hops + reruns + convergence + descriptors > 1:
+        raise SeiscreenError("--hops, --reruns, --convergence and --descriptors are separate tables: pass one of them")
     loaded = load_results(store)
     frame = (loaded.hops if hops else loaded.reruns if reruns else loaded.convergence if convergence
-             else loaded.surfaces)
+             else loaded.descriptors if descriptors else loaded.surfaces)
     if convergence and format != "table":
         frame = frame.drop(columns=["smaller_hashes"])
     if format == "csv":
@@ -60,6 +63,8 @@ def results(
         print_reruns(frame)
     elif convergence:
         print_convergence(frame)
+    elif descriptors:
+        print_descriptors(frame)
     else:
         print_ranking(frame, title="seiscreen results", rank_by=rank_by)
 

@@ -1,5 +1,5 @@
 """The tables ``seiscreen`` prints of stored results: the ranking (one table per protocol), the cell
-convergence, the hops and the saved hop reruns."""
+convergence, the hops, the saved hop reruns and the descriptor panel."""
 
 from __future__ import annotations
 
@@ -100,3 +100,36 @@ def print_reruns(frame) -> None:
                       str(row.force_calls))
     console.print(table)
 
+
+
+def print_descriptors(frame) -> None:
+    """The descriptor panel, one table per preset: the barrier first, then each criterion of an ideal SEI."""
+    if frame.empty:
+        console.print("no descriptors in this store (a campaign with a 'descriptors' section computes them)")
+        return
+    for calculator, group in frame.groupby("calculator", sort=False):
+        metal = group["reference_metal"].iloc[0]
+        table = Table(title=f"descriptor panel ({calculator})")
+        for column in ("material", "barrier (eV)", "E_ads (eV)", "K (GPa)", "G (GPa)", "E (GPa)", "Born",
+                       f"G/G({metal})", "notes"):
+            table.add_column(column)
+        for row in group.itertuples():
+            notes = "; ".join(x for x in ("reference metal" if row.role == "reference" else "",
+                                          "reference unstable: no ratio" if row.reference_born_stable is False
+                                          else "", row.errors) if x)
+            table.add_row(row.material, fmt(row.barrier), fmt(row.adsorption_energy), fmt(row.bulk_modulus_gpa, 1),
+                          fmt(row.shear_modulus_gpa, 1), fmt(row.youngs_modulus_gpa, 1), _yes_no(row.born_stable),
+                          _ratio_text(row), notes)
+        console.print(table)
+
+
+def _yes_no(value) -> str:
+    return "-" if value is None or value != value else ("yes" if value else "NO")
+
+
+def _ratio_text(row) -> str:
+    """The Monroe–Newman ratio, "≥ 2" flagged."""
+    ratio = _number(row.monroe_newman_ratio)
+    if ratio is None:
+        return "-"
+    return f"{ratio:.1f}" + (" (≥ 2)" if row.monroe_newman_satisfied else "")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from ase import Atoms
 
+from seiscreen.descriptor_results import DESCRIPTOR_COLUMNS, descriptor_frame
 from seiscreen.schemas import atoms_from_dict
 from seiscreen.store import open_store
 from seiscreen.store_frames import frames_database, load_frames, store_runs
@@ -41,6 +42,8 @@ class Results:
     reruns: pd.DataFrame  # one row per saved hop rerun (`seiscreen rerun-hop --save`): stored and rerun barrier
     # One row per surface computed in growing cells (a campaign's ``convergence``): the verdict and the cell term.
     convergence: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_CONVERGENCE_COLUMNS))
+    # One row per material and preset of the descriptor panel (a campaign's ``descriptors``; descriptor_results.py).
+    descriptors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DESCRIPTOR_COLUMNS))
     frames_database: Path | None = None  # the store's training frames (seiscreen.store_frames), when it has any
 
     @property
@@ -92,6 +95,7 @@ def load_results(store=None) -> Results:
     runs = store_runs(store)
     return Results(surfaces, pd.DataFrame(_hop_rows(store)), pd.DataFrame(_minima_rows(store)),
                    pd.DataFrame(_fidelity_rows(store)), reruns, convergence,
+                   descriptor_frame(_outputs(store, "descriptors"), surfaces),
                    frames_database(runs) if runs is not None else None)
 
 

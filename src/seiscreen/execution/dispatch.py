@@ -335,12 +335,15 @@ def _drain(events: queue.Queue, book: StatusBook, display: _Display) -> None:
 
 
 def _rank(campaign, store, references: list, runs: Path) -> None:
-    """The campaign's ranking job on the client, over the surfaces now in the store."""
+    """The campaign's ranking job on the client, over the surfaces now in the store, and the descriptor panel's jobs
+    (bulk work: seconds per material with an ML preset)."""
     from seiscreen.workflow.cells import rank_converged
+    from seiscreen.workflow.descriptors import descriptor_jobs
     from seiscreen.workflow.flows import rank_surfaces
 
     ranking = (rank_converged if campaign.convergence is not None else rank_surfaces)(references)
     ranking.name = f"ranking {campaign.name}"
     ranking.config = JobConfig(on_missing_references=OnMissing.NONE)
-    run_locally(Flow([ranking], name=f"{campaign.name} ranking"), store=store, create_folders=True, root_dir=runs,
+    flow = Flow([ranking, *descriptor_jobs(campaign)], name=f"{campaign.name} ranking")
+    run_locally(flow, store=store, create_folders=True, root_dir=runs,
                 log=False, allow_external_references=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from seiscreen.report import plots
 from seiscreen.report.compare import Comparison, compare_orderings, verdict_counts
 from seiscreen.report.literature import Literature, load_literature
+from seiscreen.report.panel import judge_descriptor_claims
 from seiscreen.errors import SeiscreenError
 from seiscreen.results import (
     Results,
@@ -102,6 +103,7 @@ def write_report(store=None, out: str | Path = "seiscreen-report", literature: L
              _convergence_section(results.convergence, convergence_documents(store), figures, out),
              _comparison_section(comparison, literature),
              _scatter_section(results.surfaces, figures, out),
+             _panel_section(results.descriptors, literature, figures, out),
              _surfaces_section(docs, hop_documents(store), band_files, figures, out),
              _fidelity_section(results.fidelity),
              _reruns_section(results.reruns),
@@ -119,6 +121,8 @@ def _write_tables(results: Results, comparison: Comparison, tables: Path) -> Non
     comparison.claims.to_csv(tables / "review-orderings.csv", index=False)
     comparison.pairs.to_csv(tables / "review-ordering-pairs.csv", index=False)
     comparison.values.to_csv(tables / "review-numbers.csv", index=False)
+    if not results.descriptors.empty:
+        results.descriptors.to_csv(tables / "descriptors.csv", index=False)
     if not results.reruns.empty:
         results.reruns.to_csv(tables / "hop-reruns.csv", index=False)
     if not results.convergence.empty:  # without the list column of the smaller cells' hashes, as the CLI's CSV
@@ -150,6 +154,38 @@ def _scatter_section(surfaces: pd.DataFrame, figures: Path, root: Path) -> str:
     """Adsorption energy against barrier, one figure."""
     scatter = plots.save(plots.adsorption_vs_barrier(surfaces), figures / "adsorption-vs-barrier.png")
     return "<h2>Adsorption energy vs barrier</h2>" + _img(scatter, root, "adsorption energy vs barrier")
+
+
+def _panel_section(panel: pd.DataFrame, literature: Literature, figures: Path, root: Path) -> str:
+    """The descriptor panel (a campaign's ``descriptors``): one table per preset, material x criteria with the
+    barrier first, the barrier against the Monroe–Newman ratio, and the review's statements judged on it."""
+    if panel.empty:
+        return ""
+    parts = ["<h2>Descriptor panel</h2>",
+             "<p class='note'>The other criteria of an ideal SEI beside the surface barrier, each from the same "
+             "calculator preset: the lowest ranked percolation barrier of the material (any facet), the "
+             "adsorption energy of the adatom against its bulk metal (lowest over the ranked surfaces), the "
+             "Voigt–Reuss–Hill moduli of the relaxed bulk, Born stability and the Monroe–Newman ratio "
+             "G / G(metal) (≥ 2: roughening suppressed). A Born-unstable metal gives no ratio.</p>"]
+    for calculator, group in panel.groupby("calculator", sort=False):
+        metal = group["reference_metal"].iloc[0]
+        rows = [{"material": r.material + (" (reference)" if r.role == "reference" else ""),
+                 "barrier (eV)": _num(r.barrier), "E_ads (eV)": _num(r.adsorption_energy),
+                 "K (GPa)": _num(r.bulk_modulus_gpa, 1), "G (GPa)": _num(r.shear_modulus_gpa, 1),
+                 "E (GPa)": _num(r.youngs_modulus_gpa, 1),
+                 "Born stable": "-" if pd.isna(r.born_stable) else ("yes" if r.born_stable else "NO"),
+                 f"G/G({metal})": _num(r.monroe_newman_ratio, 1) + (" ≥ 2" if r.monroe_newman_satisfied is True
+                                                                    else ""),
+                 "failed": r.errors or ""} for r in group.itertuples()]
+        columns = list(rows[0])
+        parts.append(f"<h3>{html.escape(calculator)}</h3>" + _table(rows, columns, numeric=set(columns[1:-2])))
+    chart = plots.save(plots.barrier_vs_monroe_newman(panel), figures / "barrier-vs-monroe-newman.png")
+    parts.append(_img(chart, root, "barrier vs Monroe-Newman ratio"))
+    claims = judge_descriptor_claims(panel, literature)
+    rows = [{**c._asdict(), "ours": _num(c.ours), "cls": VERDICT_CLASS[c.verdict]} for c in claims.itertuples()]
+    parts.append("<h3>The review's statements on these criteria</h3>" + _table(
+        rows, ["statement", "source", "calculator", "verdict", "detail"], row_class="cls"))
+    return "\n".join(parts)
 
 
 def _convergence_section(convergence: pd.DataFrame, series: list[dict], figures: Path, root: Path) -> str:

@@ -71,6 +71,31 @@ class Ordering(_Strict):
     where: str
 
 
+class DescriptorClaim(_Strict):
+    """A qualitative statement of the review about a criterion of the descriptor panel, made testable: the
+    material's ``column`` of ``load_results(...).descriptors`` compared by ``op`` with ``value``, or with another
+    panel column (``than_column``, of ``than_material`` or the same material), under one calculator preset."""
+
+    id: str
+    source: str
+    statement: str
+    material: str
+    column: str  # a column of load_results(...).descriptors ("monroe_newman_ratio", "barrier", ...)
+    op: Literal[">=", ">", "<=", "<"]
+    value: float | None = None
+    than_material: str | None = None  # compare with another material's panel value (None: the same material)
+    than_column: str | None = None  # ... of this column (None: the same column)
+    note: str = ""
+    quote: str
+    where: str
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> DescriptorClaim:
+        if (self.value is None) == (self.than_material is None and self.than_column is None):
+            raise ValueError(f"{self.id}: give either a value or than_material / than_column")
+        return self
+
+
 class Context(_Strict):
     source: str
     statement: str
@@ -82,11 +107,12 @@ class Literature(_Strict):
     sources: dict[str, Source]
     values: list[LiteratureValue]
     orderings: list[Ordering]
+    descriptor_claims: list[DescriptorClaim] = Field(default_factory=list)
     context: list[Context] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known(self) -> Literature:
-        for entry in [*self.values, *self.orderings]:
+        for entry in [*self.values, *self.orderings, *self.descriptor_claims]:
             if entry.source not in self.sources:
                 raise ValueError(f"{entry.id}: unknown source {entry.source!r} (known: {', '.join(self.sources)})")
         for value in self.values:

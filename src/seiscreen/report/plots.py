@@ -5,7 +5,8 @@
 - ``top_view``: the surface seen from above with its minima, the hops coloured by saddle height and the
   percolating network highlighted;
 - ``adsorption_vs_barrier``: adsorption energy against percolation barrier;
-- ``convergence_chart``: the barrier of each surface computed in growing cells against the cell size.
+- ``convergence_chart``: the barrier of each surface computed in growing cells against the cell size;
+- ``barrier_vs_monroe_newman``: the descriptor panel's barrier against the Monroe–Newman ratio.
 
 Energies are in eV, lengths in Å. ``save`` writes a PNG with the Agg canvas.
 """
@@ -454,3 +455,42 @@ def _draw_series(ax, series: dict, color: str, label: str) -> None:
     if barrier is not None and last_step:  # over the last step: the cell before lands inside or not
         ax.fill_between([min(last_step) - 0.4, max(last_step) + 0.4], barrier - tolerance, barrier + tolerance,
                         color=color, alpha=0.15, lw=0, zorder=1)
+
+
+# --------------------------------------------------------------------------------------------- descriptor panel
+
+
+def barrier_vs_monroe_newman(panel: pd.DataFrame) -> Figure:
+    """The descriptor panel (``load_results(...).descriptors``): each material's surface barrier against its
+    Monroe–Newman ratio G / G(metal), one marker shape per preset; coloured by band gap where the panel has one
+    (grey without), hollow where the material is not stable against Na metal (filled where stable or unknown)."""
+    fig = _figure(6.4, 4.6)
+    ax = fig.add_subplot()
+    shown = panel[(panel["role"] == "material") & panel["barrier"].notna() & panel["monroe_newman_ratio"].notna()]
+    gaps = shown["band_gap_ev"] if "band_gap_ev" in shown else pd.Series(np.nan, index=shown.index)
+    norm = Normalize(0.0, max(float(np.nanmax(gaps)) if gaps.notna().any() else 1.0, 1.0))
+    cmap = colormaps["viridis"]
+    for k, (calculator, group) in enumerate(shown.groupby("calculator", sort=False)):
+        for r in group.itertuples():
+            gap = gaps.loc[r.Index]
+            color = "0.6" if pd.isna(gap) else cmap(norm(gap))
+            stable = getattr(r, "stable_against_na", None)
+            ax.scatter(r.monroe_newman_ratio, r.barrier, s=70, marker=SOURCE_MARKERS[k % 7], zorder=3,
+                       facecolors="none" if stable is False else color, edgecolors=color if stable is False
+                       else "black", linewidths=1.2)
+            ax.annotate(r.material, (r.monroe_newman_ratio, r.barrier), xytext=(5, 4), textcoords="offset points",
+                        fontsize=8.5)
+        ax.scatter([], [], marker=SOURCE_MARKERS[k % 7], color="0.6", edgecolors="black", label=calculator)
+    ax.axvline(2.0, color="C3", ls="--", lw=1, label="Monroe–Newman: G = 2 G(metal)")
+    if gaps.notna().any():
+        fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label="band gap (eV)")
+    if shown.empty:
+        ax.text(0.5, 0.5, "no material with both a ranked barrier and a ratio", ha="center", va="center",
+                transform=ax.transAxes)
+    metal = ", ".join(sorted(set(panel["reference_metal"].dropna()))) or "Na"
+    ax.set_xlabel(f"Monroe–Newman ratio G / G({metal}), same calculator")
+    ax.set_ylabel("lowest percolation barrier (eV)")
+    ax.set_title("surface barrier vs shear modulus (descriptor panel)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig

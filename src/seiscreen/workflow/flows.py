@@ -14,6 +14,7 @@ from seiscreen.schemas import MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, atoms
 from seiscreen.store import done_surfaces, find_done
 from seiscreen.surfaces.slabs import SlabSettings
 from seiscreen.workflow.base import current_store
+from seiscreen.workflow.descriptors import descriptor_jobs
 from seiscreen.workflow.cells import cell_kinetics, cell_slab, convergence_flow
 from seiscreen.workflow.slabs import TerminationsMaker
 from seiscreen.workflow.surface import flatten_surfaces, surface_makers
@@ -106,8 +107,10 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
     stored documents go straight to the ranking. Anything else is looked up again, surface by surface, minima and
     hop by hop, inside the running jobs; so the flow only computes what is missing.
     """
+    descriptors = descriptor_jobs(campaign)  # the panel, per material, beside the surfaces (none when off)
     if campaign.convergence is not None:
-        return convergence_flow(campaign)
+        flow = convergence_flow(campaign)
+        return Flow([flow, *descriptors], output=flow.output, name=campaign.name) if descriptors else flow
     if planned is None:
         planned = plan_surfaces(campaign) if store is not None else []
     done = {}
@@ -137,7 +140,7 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
         step.name = f"funnel {campaign.name} -> {campaign.fidelities[1]}"
         step.config = JobConfig(on_missing_references=OnMissing.NONE, expose_store=True)
         extra.append(step)
-    return Flow([*jobs, ranking, *extra], output=ranking.output, name=campaign.name)
+    return Flow([*jobs, ranking, *extra, *descriptors], output=ranking.output, name=campaign.name)
 
 
 def funnel_candidates(docs: list[SurfaceDoc], top_k: int | None) -> list[SurfaceDoc]:
