@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.bands": 3, "seiscreen.bands.level": 3, "seiscreen.bands.ends": 3, "seiscreen.bands.warm": 3,
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.bands.saddle": 3,
+    "seiscreen.descriptors": 3, "seiscreen.descriptors.transport": 3, "seiscreen.descriptors.transport_sites": 3,
     "seiscreen.schemas": 4, "seiscreen.hopgraph": 4, "seiscreen.verdicts": 4,
     "seiscreen.kinetics": 4, "seiscreen.kinetic_schemas": 4,
     "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
