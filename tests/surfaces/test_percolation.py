@@ -1,8 +1,9 @@
-"""The surface's effective barrier on synthetic periodic hop graphs with answers worked out by hand."""
+"""The effective barrier on synthetic periodic hop graphs (surfaces in 2D, bulks in 3D) with answers worked out by
+hand."""
 
 import pytest
 
-from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier
+from seiscreen.surfaces.percolation import GraphEdge, percolation_barrier, percolation_levels
 
 
 def test_a_1d_channel_percolates_in_1d_only():
@@ -62,3 +63,37 @@ def test_diagonal_translations_count_as_two_directions():
     edges = [GraphEdge(0, 0, (1, 1), 0.2, "d1"), GraphEdge(0, 0, (1, -1), 0.4, "d2")]
     result = percolation_barrier([0.0], edges)
     assert result.one_d.barrier == pytest.approx(0.2) and result.two_d.barrier == pytest.approx(0.4)
+
+
+def test_simple_cubic_bulk_percolates_in_3d_at_its_hardest_axis():
+    # One site per cell, hops along a (0.2), b (0.3), c (0.5): a chain, then a plane, then the whole lattice.
+    edges = [GraphEdge(0, 0, (0, 0, 1), 0.5, "c"), GraphEdge(0, 0, (1, 0, 0), 0.2, "a"),
+             GraphEdge(0, 0, (0, 1, 0), 0.3, "b")]
+    one_d, two_d, three_d = percolation_levels([0.0], edges, 3)
+    assert (one_d.barrier, two_d.barrier, three_d.barrier) == pytest.approx((0.2, 0.3, 0.5))
+    assert three_d.limiting_hop == "c" and len(three_d.directions) == 3
+
+
+def test_layered_bulk_percolates_in_2d_only():
+    # Hops within the ab planes only: no path between the layers, however high the level.
+    edges = [GraphEdge(0, 0, (1, 0, 0), 0.1, "a"), GraphEdge(0, 0, (0, 1, 0), 0.1, "b"),
+             GraphEdge(0, 0, (1, 1, 0), 0.2, "ab")]
+    one_d, two_d, three_d = percolation_levels([0.0], edges, 3)
+    assert two_d.barrier == pytest.approx(0.1) and three_d.level is None and three_d.barrier is None
+
+
+def test_3d_network_through_two_sites_counts_its_trap():
+    # Sites A (-0.2 eV) and B (0) in the cell; A-B within the cell (saddle 0.3) and B to A of the next cell along
+    # a, b, c (saddle 0.4): the loops A-B-A' span three directions once both saddles are open, from the trap A.
+    edges = [GraphEdge(0, 1, (0, 0, 0), 0.3, "AB")]
+    edges += [GraphEdge(1, 0, image, 0.4, "BA'") for image in ((1, 0, 0), (0, 1, 0), (0, 0, 1))]
+    one_d, _, three_d = percolation_levels([-0.2, 0.0], edges, 3)
+    assert one_d.level == pytest.approx(0.4) and three_d.barrier == pytest.approx(0.6)
+    assert set(three_d.path_hops) == {"AB", "BA'"}
+
+
+def test_fcc_lattice_percolates_through_its_nearest_neighbour_hops():
+    # fcc's primitive cell: the 6 nearest-neighbour hop images; any three of them are independent.
+    images = [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, -1, 0), (0, 1, -1), (1, 0, -1)]
+    result = percolation_levels([0.0], [GraphEdge(0, 0, im, 0.7, "nn") for im in images], 3)
+    assert [p.barrier for p in result] == pytest.approx([0.7, 0.7, 0.7])
