@@ -39,7 +39,7 @@ LAYERS: dict[str, int] = {
     "seiscreen": 5, "seiscreen.store": 5, "seiscreen.trust": 5, "seiscreen.results": 5,
     "seiscreen.store_open": 5, "seiscreen.store_collections": 5, "seiscreen.store_lock": 5,
     "seiscreen.store_reuse": 5, "seiscreen.store_export": 5, "seiscreen.store_import": 5,
-    "seiscreen.store_frames": 5, "seiscreen.descriptor_results": 5,
+    "seiscreen.store_frames": 5, "seiscreen.descriptor_results": 5, "seiscreen.store_read": 5,
     "seiscreen.campaign": 6, "seiscreen.workflow": 6, "seiscreen.workflow.base": 6, "seiscreen.workflow.slabs": 6,
     "seiscreen.workflow.minima": 6, "seiscreen.workflow.hops": 6, "seiscreen.workflow.summary": 6,
     "seiscreen.workflow.saddles": 6,

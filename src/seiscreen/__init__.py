@@ -1,11 +1,19 @@
 """seiscreen: screen SEI coatings for Na-metal anodes by the Na adatom's surface diffusion barrier."""
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("seiscreen")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0"
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed package's metadata when first asked for (importlib.metadata takes
+    ~50 ms to import: not on every command's start-up)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'seiscreen' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("seiscreen")
+    except PackageNotFoundError:  # running from a source tree without installation
+        found = "0.0.0"
+    globals()["__version__"] = found  # asked once
+    return found
 
 
 def load_results(store=None):

@@ -19,7 +19,6 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.io import iread, write
 
 FRAMES_FILE = "frames.extxyz"
 CONTEXT_FILE = "frame-context.json"
@@ -48,6 +47,8 @@ def record(folder: Path, atoms: Atoms, results: dict, preset: str, **info) -> No
     only a truncated last frame, which :func:`read_frames` skips). Without forces, nothing is kept."""
     if "forces" not in results or "energy" not in results:
         return
+    from ase.io import write  # ase.io pulls scipy (~0.4 s): imported where used
+
     buffer = io.StringIO()
     write(buffer, as_frame(atoms, results, preset, **info), format="extxyz")
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,8 @@ def record(folder: Path, atoms: Atoms, results: dict, preset: str, **info) -> No
 
 def read_frames(path: Path) -> list[Atoms]:
     """The frames of one ``frames.extxyz``, a truncated last frame (a killed writer) left out."""
+    from ase.io import iread
+
     frames = []
     try:
         for frame in iread(str(path), index=":", format="extxyz"):

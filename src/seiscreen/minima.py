@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.build import bulk as ase_bulk
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.filters import FrechetCellFilter
@@ -145,6 +144,8 @@ def reference_energy(element: str, calc: Calculator, bulk_atoms: Atoms | None = 
 
     Calculators without stress (GPAW in LCAO mode) get an equation-of-state fit over isotropic strains instead.
     """
+    from ase.build import bulk as ase_bulk  # ase.build pulls scipy: imported where used
+
     atoms = (bulk_atoms if bulk_atoms is not None else ase_bulk(element)).copy()
     atoms.calc = calc
     try:

@@ -17,8 +17,8 @@ import pandas as pd
 from ase import Atoms
 
 from seiscreen.descriptor_results import DESCRIPTOR_COLUMNS, descriptor_frame
-from seiscreen.schemas import atoms_from_dict
-from seiscreen.store import open_store
+from seiscreen.schemas import atom_count
+from seiscreen.store_open import open_reader
 from seiscreen.store_frames import frames_database, load_frames, store_runs
 
 # Not part of the ranking identity: versions, date and machine; and the slab settings, which are per material
@@ -85,7 +85,7 @@ def _outputs(store, doc_type: str) -> list[dict]:
 def load_results(store=None) -> Results:
     """Surfaces, hops and minima of a store (a JobStore, a folder, a MongoDB URI, or the default store)."""
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
-        store = open_store(store, create=False)
+        store = open_reader(store)  # a folder without jobflow: `seiscreen results` starts in well under a second
     reruns = _reruns(store)
     surfaces = pd.DataFrame(_surface_rows(store, reruns), columns=_SURFACE_COLUMNS)
     convergence = _convergence(store)
@@ -120,7 +120,7 @@ def _surface_rows(store, reruns: pd.DataFrame) -> list[dict]:
             "limiting_hop": o["limiting_hop_1d"] if o["channel_only"] else o["limiting_hop_2d"],
             "reason": o["reason"], "force_calls": o["force_calls"], "protocol_id": protocol_id(o["provenance"]),
             "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
-            "slab_atoms": len(atoms_from_dict(o["slab"]["structure"])) if o.get("slab") else None,
+            "slab_atoms": atom_count(o["slab"]["structure"]) if o.get("slab") else None,
             "content_hash": o.get("content_hash"),
             **_uncertainties(_uncertainty(o["key"]["calculator"]), _protocol_sensitivity(o, reruns)),
             **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
@@ -386,7 +386,7 @@ def _uncertainty(preset_name: str) -> float | None:
 
 def _as_store(store):
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
-        return open_store(store, create=False)
+        return open_reader(store)
     return store
 
 

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
-from ase.io.jsonio import decode, encode
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seiscreen.kinetic_schemas import DiffusionSummary, ModesDoc
@@ -26,13 +25,28 @@ VERSIONED_PACKAGES = ("seiscreen", "ase", "pymatgen", "jobflow", "maggma", "nump
 
 def atoms_to_dict(atoms: Atoms) -> dict:
     """ASE's own JSON encoding: keeps constraints (fixed layers), info and, for results, nothing else."""
+    from ase.io.jsonio import encode  # ase.io pulls scipy (~0.4 s): not at import, for `seiscreen results`
+
     clean = atoms.copy()
     clean.calc = None
     return json.loads(encode(clean))
 
 
 def atoms_from_dict(data: dict) -> Atoms:
+    from ase.io.jsonio import decode
+
     return decode(json.dumps(data))
+
+
+def atom_count(data: dict) -> int:
+    """The number of atoms of a structure stored as ASE JSON (:func:`atoms_to_dict`), read off its ``numbers``
+    without decoding the structure (which imports ``ase.io``)."""
+    numbers = data.get("numbers")
+    if isinstance(numbers, dict) and "__ndarray__" in numbers:  # ASE's encoding of an array: [shape, dtype, flat]
+        return int(numbers["__ndarray__"][0][0])
+    if isinstance(numbers, list):
+        return len(numbers)
+    return len(atoms_from_dict(data))
 
 
 def structure_fingerprint(data: dict) -> dict:

@@ -14,6 +14,8 @@ from here:
 
 - ``store_collections``: the collections of a store folder and :class:`OrderedJobStore`;
 - ``store_open``: where a store is (:func:`resolve_location`) and :func:`open_store`;
+- ``store_read``: a folder read without jobflow (:class:`FolderJobs`, which :func:`open_reader` opens), what
+  ``seiscreen results`` and ``status`` read;
 - ``store_lock``: the single-writer lock :func:`store_lock`;
 - ``store_reuse``: reuse by content hash (:func:`find_done`);
 - ``store_export``: shipped results files (:func:`export_store`);
@@ -43,17 +45,19 @@ from seiscreen.store_open import (
     ENV_VAR,
     MONGODB_TIMEOUT_S,
     checkpoint_folder,
+    open_reader,
     open_store,
     resolve_location,
     runs_folder,
     store_folder,
 )
+from seiscreen.store_read import FolderJobs
 from seiscreen.store_reuse import done_surfaces, find_done, find_done_job
 
 __all__ = [
     "CHECKPOINTS", "DATABASE_NAME", "DEFAULT_STORE", "ENV_VAR", "EXPORT_FORMAT", "EXPORT_SUFFIXES", "LOCK_FILE",
-    "MONGODB_TIMEOUT_S", "MONTYDB_SETUP", "REFERENCE_LOAD", "BlobStore", "FolderStore", "OrderedJobStore",
-    "ReadOnlyBlobStore", "ReadOnlyFolderStore", "checkpoint_folder", "code_version", "done_surfaces",
-    "export_store", "find_done", "find_done_job", "folder_collection", "import_results", "open_store",
-    "read_connection", "resolve_location", "runs_folder", "store_folder", "store_lock",
+    "MONGODB_TIMEOUT_S", "MONTYDB_SETUP", "REFERENCE_LOAD", "BlobStore", "FolderJobs", "FolderStore", "OrderedJobStore",
+    "ReadOnlyBlobStore", "ReadOnlyFolderStore", "checkpoint_folder", "code_version", "done_surfaces", "export_store",
+    "find_done", "find_done_job", "folder_collection", "import_results", "open_reader", "open_store", "read_connection",
+    "resolve_location", "runs_folder", "store_folder", "store_lock",
 ]

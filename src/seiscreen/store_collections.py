@@ -1,36 +1,58 @@
-"""The collections of a store folder: montydb's SQLite collections, read-only ones, the blob collection, and
-the ``JobStore`` that writes a job's blobs before its document.
+"""The collections of a store folder: montydb's SQLite collections, read-only ones, the blob collection; the
+``JobStore`` that hands out no document naming foreign code (:class:`TrustedJobStore`, the checks in
+:mod:`seiscreen.trust`) and the one that writes a job's blobs before its document.
 
 Crash safety: every SQLite write is one transaction, and :class:`OrderedJobStore` writes a job's big data before
 its document, so a process killed between the two leaves an unreferenced blob, never a document pointing at
-nothing. A store opened to be read writes nothing, also where its folder is not writable (:func:`read_connection`).
+nothing. A store opened to be read writes nothing, also where its folder is not writable
+(:func:`seiscreen.store_read.read_connection`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
 import bson
+from jobflow import JobStore
 from jobflow.core.reference import OnMissing
 from maggma.stores import MemoryStore, MontyStore
 from monty.json import jsanitize
 from montydb import MontyClient, set_storage
-from montydb.storage.sqlite import SQLiteKVEngine
 
 from seiscreen.errors import SeiscreenError
-from seiscreen.trust import TrustedJobStore
-
-DATABASE_NAME = "seiscreen"  # the database of a store folder (a subfolder) or of a MongoDB server
+from seiscreen.store_read import (  # noqa: F401 - DATABASE_NAME, read_connection: importable from here as before
+    DATABASE_NAME,
+    MONTYDB_SETUP,
+    read_collection,
+    read_connection,
+)
+from seiscreen.trust import refuse_foreign_code, refuse_foreign_engine
 
 # What a job gets back of another job's big data. jobflow resolves every reference with load=True, but later jobs
 # read only final bands (refinement, valleys, warm starts), never a band's history (HopDoc.trajectory: every 10th
 # band), which is three quarters of the data and was most of the CPU time of resolving a hop (docs/performance.md).
 REFERENCE_LOAD = {"data": ["band"]}
+
+
+class TrustedJobStore(JobStore):
+    """A JobStore that hands out no document naming code outside the allowed packages
+    (:func:`seiscreen.trust.refuse_foreign_code`): every read of jobflow (``get_output``, reference resolution,
+    ``query_one``) goes through :meth:`query`. A store folder naming a storage engine that is not montydb's is
+    refused before connecting (:func:`seiscreen.trust.refuse_foreign_engine`).
+    """
+
+    def connect(self, force_reset: bool = False):
+        for store in (self.docs_store, *self.additional_stores.values()):
+            refuse_foreign_engine(getattr(store, "database_path", None))
+        super().connect(force_reset=force_reset)
+
+    def query(self, criteria=None, properties=None, sort=None, skip=0, limit=0, load=None):
+        for doc in super().query(criteria, properties, sort, skip, limit, load):
+            refuse_foreign_code(doc)
+            yield doc
 
 
 class OrderedJobStore(TrustedJobStore):
@@ -60,54 +82,6 @@ class OrderedJobStore(TrustedJobStore):
             real.update(documents, key=doc_key)
 
 
-MONTYDB_SETUP = ("monty.storage.cfg", ".monty.storage")  # montydb's setup files in a store folder, marker last
-
-
-def read_connection(db_file: Path) -> sqlite3.Connection:
-    """A connection to one SQLite file of a store that reads it and never writes it, also where its folder is not
-    writable (a read-only group share).
-
-    Writable folder: a plain connection (the WAL side files SQLite makes while it reads go when it closes).
-    Otherwise read-only: through the WAL of a writer at work when there is one; else ``immutable``, because a
-    read-only reader cannot create the side files SQLite wants, and with no WAL the file holds every write.
-    """
-    uri = db_file.absolute().as_uri()
-    if os.access(db_file.parent, os.W_OK):
-        uri += "?mode=rw"
-    elif Path(f"{db_file}-wal").exists():
-        uri += "?mode=ro"
-    else:
-        uri += "?immutable=1"
-    connection = sqlite3.connect(uri, uri=True)
-    connection.execute("PRAGMA query_only=ON")
-    connection.text_factory = str
-    return connection
-
-
-class _ReadEngine(SQLiteKVEngine):
-    """montydb's SQLite engine with :func:`read_connection` connections (montydb's own set the journal mode on
-    every connection, which needs write access)."""
-
-    def _connect(self, db_file, wconcern=None):
-        return contextlib.closing(read_connection(Path(db_file)))
-
-    # A collection whose file a writer has just made holds no table yet: empty to a reader, as a missing file is.
-    def read_all(self, db_file, limit):
-        return _empty_until_made(super().read_all, db_file, limit)
-
-    def read_all_keys(self, db_file):
-        return _empty_until_made(super().read_all_keys, db_file)
-
-
-def _empty_until_made(read, *args):
-    try:
-        return read(*args)
-    except sqlite3.OperationalError as exc:
-        if "no such table" not in str(exc):
-            raise
-        return []
-
-
 def _setup_montydb(folder: Path, storage: str, storage_kwargs: dict) -> None:
     """Write montydb's setup files of a new store folder, each whole: another process never reads half of one.
     (maggma rewrites them at every connect, which a reader racing a writer's start could read truncated.)"""
@@ -128,17 +102,14 @@ class FolderStore(MontyStore):
         if self._coll is not None and not force_reset:
             return
         folder = Path(self.database_path)
-        if not all((folder / name).is_file() for name in MONTYDB_SETUP):
-            if self.readonly and any((folder / self.database_name).glob("*.collection")):
-                raise SeiscreenError(f"the store folder {folder} has database files but not montydb's setup files "
-                                     f"({', '.join(MONTYDB_SETUP)}): copy the whole folder, hidden files included")
-            if self.readonly:  # nothing was ever stored here: an empty collection, and nothing written
+        if self.readonly:
+            self._coll = read_collection(folder, self.collection_name, self.database_name)
+            if self._coll is None:  # nothing was ever stored here: an empty collection, and nothing written
                 MemoryStore.connect(self, force_reset=True)
-                return
+            return
+        if not all((folder / name).is_file() for name in MONTYDB_SETUP):
             _setup_montydb(folder, self.storage, self.storage_kwargs)
         client = MontyClient(self.database_path, **self.client_kwargs)
-        if self.readonly:
-            client._storage._conn = _ReadEngine(client._storage._config)
         self._coll = client[self.database_name][self.collection_name]
 
     def _writable(self) -> None:

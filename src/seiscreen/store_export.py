@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jobflow import JobStore
+from typing import TYPE_CHECKING
 
 from seiscreen.errors import SeiscreenError
-from seiscreen.trust import TrustedJobStore
+
+if TYPE_CHECKING:  # jobflow is imported where a store is made: `seiscreen results` reads folders without it
+    from jobflow import JobStore
 
 EXPORT_SUFFIXES = (".json", ".json.gz")
 EXPORT_FORMAT = "seiscreen-results-1"
@@ -78,12 +80,14 @@ def export_store(store: JobStore, path: str | os.PathLike, note: str | None = No
 
 def open_export(path: Path) -> JobStore:
     """The results file at ``path`` (written by :func:`export_store`) read into an in-memory store, checked as a
-    store folder is (:class:`~seiscreen.trust.TrustedJobStore`); one line (SeiscreenError) when it is missing,
-    unreadable or of another format."""
+    store folder is (:class:`~seiscreen.store_collections.TrustedJobStore`); one line (SeiscreenError) when it is
+    missing, unreadable or of another format."""
     import gzip
     import json
 
     from maggma.stores import MemoryStore
+
+    from seiscreen.store_collections import TrustedJobStore
 
     if not path.is_file():
         raise SeiscreenError(f"no results file at {path}: check the path (write one with 'seiscreen export')")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.io import write
 
 from seiscreen.errors import SeiscreenError
 from seiscreen.frames import context_of, frame_files, frame_id, read_frames, write_context
@@ -118,6 +117,8 @@ def export_frames(frames: list[Atoms], out: Path) -> None:
     if not frames:
         raise SeiscreenError("no training frames match: a DFT preset's campaign records them as it computes "
                              "(`seiscreen presets` says which record)")
+    from ase.io import write  # ase.io pulls scipy (~0.4 s): imported where used
+
     plain = []
     for frame in frames:  # the job's content hash stays in the database: extxyz may read a hex hash as a number
         copy = frame.copy()

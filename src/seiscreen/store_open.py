@@ -8,13 +8,16 @@ import os
 import re
 import sqlite3
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-
-from jobflow import JobStore
+from typing import TYPE_CHECKING
 
 from seiscreen.errors import SeiscreenError
-from seiscreen.store_collections import DATABASE_NAME, OrderedJobStore, folder_collection, read_connection
 from seiscreen.store_export import EXPORT_SUFFIXES, open_export
+from seiscreen.store_read import DATABASE_NAME, FolderJobs, read_connection
+
+if TYPE_CHECKING:  # jobflow is imported where a store opens: `seiscreen results` reads folders without it
+    from jobflow import JobStore
 
 CHECKPOINTS = "checkpoints"  # folder of the store where NEB bands are checkpointed, one file per hop hash
 DEFAULT_STORE = "seiscreen-store"  # a folder in the working directory
@@ -54,26 +57,56 @@ def open_store(location: str | os.PathLike | None = None, create: bool = True,
         return open_export(Path(location))
     if location.startswith(("mongodb://", "mongodb+srv://")):
         return _open_mongodb(location)
+    from seiscreen.store_collections import OrderedJobStore, folder_collection
+
     readonly = not create if readonly is None else readonly
     path = store_folder(location, create, write=not readonly)
-    _check_not_corrupt(path)
+    check_not_corrupt(path)
     docs = folder_collection(path, "jobs", "uuid", readonly)
     data = folder_collection(path, "jobs_data", "job_uuid", readonly, blobs=True)
     store = OrderedJobStore(docs, additional_stores={"data": data})
-    try:
+    with _damage_in_one_line(path):
         store.connect()
+    return store
+
+
+@contextlib.contextmanager
+def _damage_in_one_line(path: Path) -> Iterator[None]:
+    """montydb raises several types for a damaged file: one line (SeiscreenError) naming the store instead."""
+    try:
+        yield
     except SeiscreenError:  # already the one line naming the problem
         raise
-    except Exception as exc:  # montydb raises several types for a damaged file
+    except Exception as exc:
         raise SeiscreenError(f"the store at {path} cannot be opened ({type(exc).__name__}): it may be corrupted; "
                              "move it aside and rerun, or pass another --store") from None
-    return store
+
+
+def is_folder_location(location: str) -> bool:
+    """Whether ``location`` (as ``store_open.resolve_location`` gives it) names a store folder, not a MongoDB
+    URI or a results file."""
+    return "://" not in location and not location.endswith(EXPORT_SUFFIXES)
+
+
+def open_reader(location: str | os.PathLike | None = None) -> FolderJobs | JobStore:
+    """The store at ``location`` opened to be read: a folder as :class:`FolderJobs` (no jobflow imported), a
+    MongoDB URI or a results file as ``open_store(location, create=False)`` opens it. The same checks and
+    one-line errors as ``open_store``: a missing folder, a corrupted database file, a foreign storage engine."""
+    location = resolve_location(location)
+    if not is_folder_location(location):
+        return open_store(location, create=False)
+    path = store_folder(location, create=False, write=False)
+    check_not_corrupt(path)
+    with _damage_in_one_line(path):
+        return FolderJobs(path)
 
 
 def _open_mongodb(uri: str) -> JobStore:
     """A MongoDB store, its server reached within :data:`MONGODB_TIMEOUT_S` or one line saying it is not."""
     from maggma.stores import MongoURIStore
     from pymongo.errors import PyMongoError
+
+    from seiscreen.store_collections import OrderedJobStore
 
     timeouts = {"serverSelectionTimeoutMS": MONGODB_TIMEOUT_S * 1000, "connectTimeoutMS": MONGODB_TIMEOUT_S * 1000}
     with warnings.catch_warnings():  # maggma's deprecation notice of the class is not the user's business
@@ -112,7 +145,8 @@ def store_folder(location: str | os.PathLike, create: bool = True, write: bool =
     return path
 
 
-def _check_not_corrupt(path: Path) -> None:
+def check_not_corrupt(path: Path) -> None:
+    """One line (SeiscreenError) when a database file of the store folder ``path`` is not a valid SQLite file."""
     for db_file in path.glob(f"{DATABASE_NAME}/*.collection"):
         try:
             with contextlib.closing(read_connection(db_file)) as connection:

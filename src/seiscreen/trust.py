@@ -4,8 +4,9 @@ jobflow decodes what it reads back (a job's inputs resolved from earlier outputs
 monty's ``MontyDecoder``, which imports the module a document names in ``@module`` and calls the class or function
 named beside it. A store folder from someone else, a shared group store or a results file could so make
 ``seiscreen run`` import and call any installed code. Every document a seiscreen store hands out is checked first
-(:class:`TrustedJobStore`): one that names code outside :data:`ALLOWED_PACKAGES`, or any function
-(``@callable``), is refused with one line before anything decodes it. So is a store folder whose
+(``store_collections.TrustedJobStore``; ``store_read.FolderJobs``, which reads a folder without jobflow): one that
+names code outside :data:`ALLOWED_PACKAGES`, or any function (``@callable``), is refused with one line before
+anything decodes it. So is a store folder whose
 ``.monty.storage`` names a storage engine other than montydb's own: montydb imports the module it names.
 """
 
@@ -14,8 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-
-from jobflow import JobStore
 
 from seiscreen.errors import SeiscreenError
 
@@ -69,20 +68,3 @@ def refuse_foreign_engine(folder: str | os.PathLike | None) -> None:
         raise SeiscreenError(f"the store folder {folder} names the storage engine {engine[:80]!r} in {marker.name}, "
                              f"not one of montydb's ({', '.join(MONTYDB_ENGINES)}): refused, opening it would import "
                              "that module; use a store you trust")
-
-
-class TrustedJobStore(JobStore):
-    """A JobStore that hands out no document naming code outside the allowed packages (:func:`refuse_foreign_code`):
-    every read of jobflow (``get_output``, reference resolution, ``query_one``) goes through :meth:`query`. A store
-    folder naming a storage engine that is not montydb's is refused before connecting (:func:`refuse_foreign_engine`).
-    """
-
-    def connect(self, force_reset: bool = False):
-        for store in (self.docs_store, *self.additional_stores.values()):
-            refuse_foreign_engine(getattr(store, "database_path", None))
-        super().connect(force_reset=force_reset)
-
-    def query(self, criteria=None, properties=None, sort=None, skip=0, limit=0, load=None):
-        for doc in super().query(criteria, properties, sort, skip, limit, load):
-            refuse_foreign_code(doc)
-            yield doc

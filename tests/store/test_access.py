@@ -221,6 +221,27 @@ def test_reading_a_store_writes_nothing_into_it(demo_copy, tmp_path, monkeypatch
     assert exported["jobs"] == len(list(open_store(demo_copy, create=False).query({}))) > 0
 
 
+def test_a_folder_read_without_jobflow_gives_what_its_job_store_gives(demo_store):
+    """seiscreen.store_read (what `seiscreen results` and `status` open) against jobflow's JobStore on the same
+    folder: the same documents with the same keys, and the same results tables."""
+    from pandas.testing import assert_frame_equal
+
+    from seiscreen.store import FolderJobs, open_reader
+
+    reader, job_store = open_reader(demo_store), open_store(demo_store, create=False)
+    assert isinstance(reader, FolderJobs)
+    for criteria, properties in (({}, None), ({"output.doc_type": "hop"}, ["output", "completed_at"])):
+        read = sorted(reader.query(criteria, properties and list(properties)), key=lambda d: d["uuid"])
+        expected = sorted(job_store.query(criteria, properties and list(properties)), key=lambda d: d["uuid"])
+        assert read == expected and len(read) > 0
+    assert reader.query_one({"output.doc_type": "surface"})["uuid"] == job_store.query_one(
+        {"output.doc_type": "surface"})["uuid"]
+    mine, theirs = load_results(demo_store), load_results(job_store)
+    for table in ("surfaces", "hops", "minima", "fidelity", "reruns", "convergence"):
+        assert_frame_equal(getattr(mine, table), getattr(theirs, table))
+    assert mine.frames_database == theirs.frames_database
+
+
 def test_a_store_copied_without_its_hidden_setup_file_is_one_line_not_an_empty_store(demo_copy):
     from seiscreen.errors import SeiscreenError
 

@@ -17,7 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from seiscreen.store import DATABASE_NAME, folder_collection, open_store, resolve_location
+from seiscreen.store_open import is_folder_location, open_reader, resolve_location
+from seiscreen.store_read import DATABASE_NAME, FolderCollection
 
 COLLECTION = "execution_status"
 STATES = ("pending", "running", "done", "failed", "interrupted")
@@ -31,13 +32,18 @@ def _now() -> str:
 
 def open_status_store(location: str | None = None, create: bool = True):
     """The status collection of the store at ``location`` (same database as the results)."""
-    open_store(location, create=create)  # same checks and creation as the results store
     location = resolve_location(location)
+    if not create and is_folder_location(location):  # read without jobflow, writing nothing into the folder
+        open_reader(location)  # the same checks as the results store
+        return FolderCollection(Path(location), COLLECTION)
+    from seiscreen.store import folder_collection, open_store
+
+    open_store(location, create=create)  # same checks and creation as the results store
     if location.startswith(("mongodb://", "mongodb+srv://")):
         from maggma.stores import MongoURIStore
 
         store = MongoURIStore(location, COLLECTION, database=DATABASE_NAME, key="unit")
-    else:  # read without writing into the folder when not creating (seiscreen status on a read-only share)
+    else:
         store = folder_collection(Path(location), COLLECTION, "unit", readonly=not create)
     store.connect()
     return store

@@ -86,7 +86,7 @@ def _log_to_file(runs_dir: str) -> None:
 def memory_store() -> JobStore:
     from maggma.stores import MemoryStore
 
-    from seiscreen.trust import TrustedJobStore
+    from seiscreen.store_collections import TrustedJobStore
 
     # Filled with the campaign store's documents: refuses one naming code outside seiscreen and jobflow, as that does
     store = TrustedJobStore(MemoryStore(), additional_stores={"data": MemoryStore()})

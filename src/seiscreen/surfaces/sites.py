@@ -14,7 +14,6 @@ from enum import StrEnum
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
-from pymatgen.analysis.adsorption import AdsorbateSiteFinder
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiscreen.errors import SeiscreenError
@@ -111,6 +110,8 @@ def candidate_sites(atoms: Atoms, adsorbate: str = "Na", relaxed: Atoms | None =
 
     Sites come from the ideal slab ``atoms`` (its symmetry is exact); heights from ``relaxed`` when given.
     """
+    from pymatgen.analysis.adsorption import AdsorbateSiteFinder  # ~1 s to import (scipy.stats): where used
+
     finder = AdsorbateSiteFinder(AseAtomsAdaptor.get_structure(atoms))
     found = finder.find_adsorption_sites(distance=1.0, symm_reduce=1e-2, near_reduce=1e-2,
                                          positions=("ontop", "bridge", "hollow"))
