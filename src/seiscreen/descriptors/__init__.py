@@ -1,0 +1,1 @@
+"""Engines of the descriptor panel: one module per criterion of an ideal SEI."""
