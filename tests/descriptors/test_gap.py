@@ -44,6 +44,19 @@ def test_primitive_cell_of_conventional_rocksalt():
     assert primitive.get_volume() == pytest.approx(5.64 ** 3 / 4, rel=1e-6)
 
 
+def test_primitive_cell_is_the_standard_one():
+    # spglib's plain primitive cell of the catalog's NaBi (P4/mmm) points two axes along -x and -y, which GPAW's
+    # text output fails to draw; the standard tetragonal cell is a x, a y, c z.
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from seiscreen.catalog import load_bulk
+
+    structure = load_bulk("NaBi").structure.remove_oxidation_states()
+    cell = primitive_cell(AseAtomsAdaptor.get_atoms(structure)).cell.array
+    a, c = structure.lattice.a, structure.lattice.c
+    assert np.allclose(cell, np.diag([a, a, c]), atol=1e-6)
+
+
 def test_a_slab_or_molecule_is_refused():
     with pytest.raises(SeiscreenError, match="periodic along all three"):
         primitive_cell(Atoms("NaCl", positions=[[0, 0, 0], [2.8, 0, 0]], cell=[10, 10, 10], pbc=(True, True, False)))

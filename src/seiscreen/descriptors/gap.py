@@ -112,7 +112,9 @@ class GapResult(BaseModel):
 
 
 def primitive_cell(atoms: Atoms, symprec: float = 0.01) -> Atoms:
-    """The primitive cell of a periodic crystal (spglib through pymatgen; positions idealised within ``symprec``)."""
+    """The standard primitive cell of a periodic crystal (Setyawan-Curtarolo, spglib through pymatgen; positions
+    idealised within ``symprec``). Standard, not spglib's plain primitive cell: that one may point its axes along
+    negative directions (NaBi's tetragonal cell), which GPAW 26.7's text output cannot draw."""
     from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
@@ -121,9 +123,10 @@ def primitive_cell(atoms: Atoms, symprec: float = 0.01) -> Atoms:
     structure = AseAtomsAdaptor.get_structure(atoms.copy())  # copy: the caller's calculator stays attached
     if "magmom" in structure.site_properties:  # spin-paired: moments would only lower the symmetry found
         structure.remove_site_property("magmom")
-    primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
-    if primitive is None:
-        raise SeiscreenError(f"spglib found no symmetry cell for {structure.formula} at symprec {symprec} Å")
+    try:
+        primitive = SpacegroupAnalyzer(structure, symprec=symprec).get_primitive_standard_structure()
+    except (TypeError, ValueError) as exc:  # spglib found no symmetry cell
+        raise SeiscreenError(f"no primitive cell for {structure.formula} at symprec {symprec} Å: {exc}") from None
     return AseAtomsAdaptor.get_atoms(primitive)
 
 
