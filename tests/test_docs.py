@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.bands.run": 3, "seiscreen.bands.hop": 3, "seiscreen.bands.valleys": 3, "seiscreen.bands.smearing": 3,
     "seiscreen.bands.saddle": 3,
     "seiscreen.descriptors": 3, "seiscreen.descriptors.bulk": 3, "seiscreen.descriptors.mechanical": 3,
-    "seiscreen.descriptors.stability": 3,
+    "seiscreen.descriptors.stability": 3, "seiscreen.descriptors.gap": 3,
     "seiscreen.descriptors.transport": 3, "seiscreen.descriptors.transport_sites": 3,
     "seiscreen.schemas": 4, "seiscreen.hopgraph": 4, "seiscreen.verdicts": 4,
     "seiscreen.kinetics": 4, "seiscreen.kinetic_schemas": 4, "seiscreen.descriptor_schemas": 4,
