@@ -13,8 +13,8 @@ shifted by the least-squares offset between the training frames' energies and it
 and the models' (fit to Materials Project VASP) differ by several eV per atom, which would otherwise swamp the
 force loss. Energies and forces are trained on; stress, where a frame has it, is not (GPAW's LCAO mode has
 none). The model folder holds the weights (tensors only, read back without unpickling code) and ``manifest.json``
-(:class:`FinetuneManifest`): the split, the settings, and the validation (and test) metrics of the base model, of the base model with refit
-references, and of the fine-tuned model, all computed by one function (:func:`evaluate`).
+(:class:`FinetuneManifest`): the split, the settings, and the validation (and test) metrics of the base model, of
+the base model with refit references, and of the fine-tuned model, all computed by one function (:func:`evaluate`).
 
 The base model (``settings.base_model``) picks the code: a CHGNet name (``0.3.0``, the default) trains through
 CHGNet's ``Trainer`` (:mod:`seiscreen.finetune_chgnet`), a SevenNet name (``7net-0``) through sevenn's
