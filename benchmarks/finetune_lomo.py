@@ -3,10 +3,12 @@ minima and barrier better than the raw potentials? Raw CHGNet, raw SevenNet-0 an
 side in one run, on the surfaces a DFT results file holds.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/finetune_lomo.py --frames FRAMES.extxyz \
-        [--source results/gpaw-halides.json.gz] [--preset gpaw-lcao-gamma] [--epochs 10] [--materials NaF NaCl]
+        [--source results/gpaw-halides.json.gz] [--preset gpaw-lcao-gamma] [--epochs 10] [--materials NaF NaCl] \
+        [--base 7net-0] [--raw chgnet sevennet]
 
 Per held-out material X (every material with frames, or --materials):
-1. fine-tune CHGNet on every frame but X's (``seiscreen.finetune``, X held out: its frames are the test set);
+1. fine-tune the base model (CHGNet 0.3.0, or ``--base 7net-0``: SevenNet-0) on every frame but X's
+   (``seiscreen.finetune``, X held out: its frames are the test set);
 2. for each model, on each of X's DFT surfaces, in the DFT's own cells:
    - site energies: every accepted DFT minimum relaxed by the model (BFGS to 0.05 eV/Å, the stored constraints),
      its energy relative to the lowest; compared with the DFT's relative energies (the lowest left out);
@@ -118,6 +120,8 @@ def main() -> None:
     parser.add_argument("--preset", default="gpaw-lcao-gamma")
     parser.add_argument("--materials", nargs="*")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--base", default="0.3.0", help="the base model: 0.3.0 (CHGNet) or 7net-0 (SevenNet-0)")
+    parser.add_argument("--raw", nargs="*", default=list(RAW), help="the raw presets compared")
     parser.add_argument("--models", type=Path, default=Path(tempfile.mkdtemp(prefix="lomo-models-")))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -129,13 +133,16 @@ def main() -> None:
     for material in materials:
         held = [f for f in frames if f.info["material"] == material]
         surfaces = dft_surfaces(source, args.preset, material)
-        name = f"lomo-{material}"
+        name = f"lomo-{material}" + ("" if args.base == "0.3.0" else f"-{args.base}")
         if not (args.models / name).exists():
-            manifest = finetune(frames, args.models / name, FinetuneSettings(epochs=args.epochs,
-                                                                              holdout_materials=[material]))
-            print(f"{name}: {len(manifest.split.train)} train frames, {manifest.train_seconds:.0f} s", flush=True)
+            settings = FinetuneSettings(base_model=args.base, epochs=args.epochs, holdout_materials=[material])
+            manifest = finetune(frames, args.models / name, settings)
+            print(f"{name}: {len(manifest.split.train)} train frames, {manifest.train_seconds:.0f} s "
+                  f"({manifest.seconds_per_epoch:.1f} s/epoch); validation force MAE "
+                  f"{manifest.validation.base.force_mae:.3f} -> {manifest.validation.finetuned.force_mae:.3f}",
+                  flush=True)
         with tempfile.TemporaryDirectory() as work:
-            for model in (*RAW, f"ml-ft:{name}"):
+            for model in (*args.raw, f"ml-ft:{name}"):
                 result = evaluate(source, surfaces, held, model, Path(work))
                 rows.setdefault("fine-tuned" if model.startswith("ml-ft") else model, []).append(result)
                 print(material, model, result, flush=True)
@@ -146,7 +153,7 @@ def main() -> None:
         print(f"| {model} | {s['site MAE']:.3f} | {s['barrier MAE']:.3f} | {s['barrier max']:.3f} | "
               f"{s['Spearman']:.2f} | {s['Kendall']:.2f} | {s['force MAE']:.3f} | {s['barriers']} |")
     print("\nper surface: DFT barrier, then each model's")
-    for label, dft, *_ in (b for r in rows[RAW[0]] for b in r["barriers"]):
+    for label, dft, *_ in (b for r in rows[next(iter(rows))] for b in r["barriers"]):
         got = [next(b for r in rows[m] for b in r["barriers"] if b[0] == label) for m in rows]
         print(f"{label}: {dft:.3f} | " + " | ".join(f"{b[2]:.3f}" if b[2] is not None else b[3][:60] for b in got))
 

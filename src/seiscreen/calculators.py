@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from seiscreen.errors import SeiscreenError, UnknownNameError
 from seiscreen.finetuned_models import (_FINETUNED_FOLDERS, FINETUNED_MANIFEST, FINETUNED_PREFIX,  # noqa: F401
                                         _finetuned_folders, _unknown_model, file_sha256, finetuned_weights,
-                                        model_dirs, read_finetuned_manifest, read_finetuned_weights)
+                                        model_dirs, read_finetuned_manifest, read_finetuned_model,
+                                        read_finetuned_weights)
 from seiscreen.frames import RecordingCalculator
 from seiscreen.gpaw_solvent import SOLVENTS, solvent_parameters
 from seiscreen.gpaw_scf import (SCF_RECORD, SCF_RETRIES, ScfRetryCalculator, ScfStall,  # noqa: F401
@@ -163,7 +164,13 @@ def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:
     from sevenn.calculator import SevenNetCalculator
 
     params = dict(preset.parameters)
-    return SevenNetCalculator(params.pop("model", "7net-0"), device="cpu", **params)
+    model = params.pop("model", "7net-0")
+    if "finetuned" not in params:
+        return SevenNetCalculator(model, device="cpu", **params)
+    sha256 = params.pop("weights_sha256", "")
+    path = finetuned_weights(params.pop("finetuned"), sha256)
+    return SevenNetCalculator(_finetuned_model(str(path), sha256, "sevennet"), file_type="model_instance",
+                              device="cpu", **params)
 
 
 def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
@@ -359,10 +366,11 @@ def _publish_user_presets() -> None:
     _USER_READ_FROM = _user.environment_key()
 
 
-# ------------------------------------------------------------------ fine-tuned CHGNet models (seiscreen.finetune)
+# ------------------------------------------------------------------ fine-tuned models (seiscreen.finetune)
 
 def finetuned_preset(name_or_path: str) -> CalculatorPreset:
-    """The CHGNet preset of a fine-tuned model: ``ml-ft:<name>`` (the folder ``<name>`` in :func:`model_dirs`) or
+    """The preset of a fine-tuned CHGNet or SevenNet model (code ``chgnet`` or ``sevennet``, its manifest's
+    ``base_code``): ``ml-ft:<name>`` (the folder ``<name>`` in :func:`model_dirs`) or
     the path of a model folder. Its parameters name the base model, the fine-tuned name and the weights' sha256
     (so numbers of different weights never share a content hash), never the folder's path."""
     if name_or_path.startswith(FINETUNED_PREFIX):
@@ -379,15 +387,17 @@ def finetuned_preset(name_or_path: str) -> CalculatorPreset:
         _FINETUNED_FOLDERS[name] = folder
     frames = f" on {manifest['n_frames']} frames" if "n_frames" in manifest else ""
     of = f" of {manifest['dft_preset']}" if manifest.get("dft_preset") else ""
-    return CalculatorPreset(name=FINETUNED_PREFIX + name, code="chgnet",
-                            description=f"CHGNet {manifest['base_model']} fine-tuned{frames}{of} ({name})",
+    code = manifest.get("base_code", "chgnet")
+    return CalculatorPreset(name=FINETUNED_PREFIX + name, code=code,
+                            description=f"{'SevenNet' if code == 'sevennet' else 'CHGNet'} {manifest['base_model']} "
+                                        f"fine-tuned{frames}{of} ({name})",
                             parameters={"model": manifest["base_model"], "finetuned": name,
                                         "weights_sha256": manifest["weights_sha256"]})
 
 
 @cache
-def _finetuned_model(path: str, weights_sha256: str):
-    return read_finetuned_weights(Path(path))  # the sha256 in the key: a changed file is a new entry
+def _finetuned_model(path: str, weights_sha256: str, code: str = "chgnet"):
+    return read_finetuned_model(Path(path), code)  # the sha256 in the key: a changed file is a new entry
 
 
 def chgnet_model(preset: CalculatorPreset) -> tuple[Any, dict[str, Any]]:

@@ -93,19 +93,24 @@ def finetune_command(
                                                     "store holds several)")] = None,
     holdout: Annotated[list[str] | None, typer.Option(help="a material never trained on: its frames are the "
                                                            "test set (repeat for several)")] = None,
+    base: Annotated[str | None, typer.Option(help="the pretrained model: 0.3.0 (CHGNet, the default) or 7net-0 "
+                                                  "(SevenNet-0)")] = None,
     epochs: Annotated[int | None, typer.Option(help="passes over the training frames")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Adam's initial learning rate")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam's initial learning rate (default: the base "
+                                                             "model's, CHGNet 3e-3, SevenNet 5e-4)")] = None,
     freeze: Annotated[str | None, typer.Option(help="none or all-but-last")] = None,
     seed: Annotated[int | None, typer.Option(help="seeds the split and the training")] = None,
     committee: Annotated[int, typer.Option(help="train this many models, seeds seed, seed+1, ...: NAME, NAME-2, "
                                                 "... (`seiscreen committee` compares them)")] = 1,
 ) -> None:
-    """Fine-tune CHGNet on a store's DFT training frames (or an extended XYZ file) into a model folder with a
-    manifest (base model, settings, frames and split, validation metrics); a campaign uses it as ml-ft:NAME."""
+    """Fine-tune CHGNet (or SevenNet-0, --base 7net-0) on a store's DFT training frames (or an extended XYZ file)
+    into a model folder with a manifest (base model, settings, frames and split, validation metrics); a campaign
+    uses it as ml-ft:NAME."""
     from seiscreen.calculators import model_dirs
     from seiscreen.finetune import FinetuneSettings, finetune
 
-    given = {"epochs": epochs, "learning_rate": learning_rate, "freeze": freeze, "holdout_materials": holdout}
+    given = {"base_model": base, "epochs": epochs, "learning_rate": learning_rate, "freeze": freeze,
+             "holdout_materials": holdout}
     settings = FinetuneSettings(**{k: v for k, v in given.items() if v is not None})
     if committee < 1:
         raise SeiscreenError(f"--committee {committee}: give at least 1")
@@ -118,7 +123,8 @@ def finetune_command(
 
 def _print_manifest(name: str, manifest) -> None:
     """The metrics of a fine-tuned model: base, base with refit references, fine-tuned; validation and held out."""
-    table = Table(title=f"ml-ft:{name}: {manifest.n_frames} frames of {manifest.dft_preset}")
+    table = Table(title=f"ml-ft:{name} ({manifest.base_code} {manifest.base_model}): {manifest.n_frames} frames of "
+                        f"{manifest.dft_preset}")
     for column in ("frames", "model", "energy MAE (meV/atom)", "force MAE (eV/Å)"):
         table.add_column(column)
     for subset, comparison in (("validation", manifest.validation), ("held out", manifest.test)):

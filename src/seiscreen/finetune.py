@@ -1,4 +1,4 @@
-"""Fine-tune CHGNet on DFT frames, on CPU, into a model folder that a calculator preset can name.
+"""Fine-tune CHGNet or SevenNet on DFT frames, on CPU, into a model folder that a calculator preset can name.
 
 A frame is an ASE ``Atoms`` with a single-point calculator holding ``energy`` (eV, total) and ``forces`` (eV/Å),
 and ``atoms.info`` keys ``frame_id`` (unique), ``preset`` (the DFT preset) and, optionally, ``material``.
@@ -8,27 +8,31 @@ and ``atoms.info`` keys ``frame_id`` (unique), ``preset`` (the DFT preset) and, 
 
 Frames go to train, validation or test by a hash of their ``frame_id`` and the seed (:func:`split_frames`), never
 by list order; every frame of a ``holdout_materials`` material goes to the test set and is never trained on. Before
-training, the model's elemental reference energies (its ``AtomRef``) are shifted by the least-squares offset
-between the training frames' energies and its predictions: GPAW's total energies and CHGNet's (fit to Materials
-Project VASP) differ by several eV per atom, which would otherwise swamp the force loss. Energies and forces are
-trained on; stress, where a frame has it, is not (GPAW's LCAO mode has none). The model folder holds
-the weights (tensors only, read back without unpickling code) and ``manifest.json`` (:class:`FinetuneManifest`):
-the split, the settings, and the validation (and test) metrics of the base model, of the base model with refit
-references, and of the fine-tuned model, all computed by one function (:func:`evaluate`).
+training, the model's elemental reference energies (CHGNet's ``AtomRef``, SevenNet's per-species shift) are
+shifted by the least-squares offset between the training frames' energies and its predictions: GPAW's total energies
+and the models' (fit to Materials Project VASP) differ by several eV per atom, which would otherwise swamp the
+force loss. Energies and forces are trained on; stress, where a frame has it, is not (GPAW's LCAO mode has
+none). The model folder holds the weights (tensors only, read back without unpickling code) and ``manifest.json``
+(:class:`FinetuneManifest`): the split, the settings, and the validation (and test) metrics of the base model, of
+the base model with refit references, and of the fine-tuned model, all computed by one function (:func:`evaluate`).
+
+The base model (``settings.base_model``) picks the code: a CHGNet name (``0.3.0``, the default) trains through
+CHGNet's ``Trainer`` (:mod:`seiscreen.finetune_chgnet`), a SevenNet name (``7net-0``) through sevenn's
+(:mod:`seiscreen.finetune_sevennet`); the split, the metrics and the manifest are this module's, shared.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import importlib
 import io
 import json
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -36,17 +40,16 @@ from ase import Atoms
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seiscreen.calculators import FINETUNED_MANIFEST, _torch_threads, file_sha256, read_finetuned_manifest
-from seiscreen.calculators import read_finetuned_weights
+from seiscreen.finetuned_models import base_code, read_finetuned_model
 from seiscreen.errors import SeiscreenError
 
 Freeze = Literal["none", "all-but-last"]
 FREEZE_MODES: tuple[str, ...] = ("none", "all-but-last")
-WEIGHTS_FILE = "chgnet-finetuned.pt"
 LOG_FILE = "train.log"
 
 
 class FinetuneSettings(BaseModel):
-    """How CHGNet is fine-tuned; stored whole in the manifest.
+    """How CHGNet (or SevenNet, ``base_model="7net-0"``) is fine-tuned; stored whole in the manifest.
 
     The defaults (``freeze="none"``, learning rate 3e-3, 10 epochs, batches of 8, energy and force weights 1) were
     measured on the GPAW frames of the review's surfaces (``gpaw-lcao-gamma``, 94 frames of six materials, NaCl's 8
@@ -68,13 +71,17 @@ class FinetuneSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_model: str = Field("0.3.0", description="the pretrained CHGNet to start from (CHGNet.load's model_name)")
+    base_model: str = Field("0.3.0", description="the pretrained model to start from: a CHGNet (CHGNet.load's "
+                                                 "model_name, 0.3.0) or a SevenNet (sevenn's name, 7net-0)")
     epochs: int = Field(10, ge=1, description="passes over the training frames")
-    learning_rate: float = Field(3e-3, gt=0, description="Adam's initial learning rate (cosine decay to 1/100)")
+    learning_rate: float = Field(3e-3, gt=0, description="Adam's initial learning rate (cosine decay to 1/100); "
+                                                         "when not given, the base model's code's default: CHGNet "
+                                                         "3e-3, SevenNet 5e-4")
     energy_weight: float = Field(1.0, ge=0, description="weight of the energy (eV/atom) MSE in the loss")
     force_weight: float = Field(1.0, ge=0, description="weight of the force (eV/Å) MSE in the loss")
     freeze: Freeze = Field("none", description="'none': every weight trains; 'all-but-last': only the last atom "
-                                               "and bond convolutions, the readout and the elemental references")
+                                               "and bond convolutions (SevenNet: interaction block), the readout and "
+                                               "the elemental references")
     batch_size: int = Field(8, ge=1, description="frames per optimiser step")
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="share of the non-held-out frames validated "
                                                                     "on (by frame_id hash, not list order)")
@@ -90,6 +97,14 @@ class FinetuneSettings(BaseModel):
         if value not in FREEZE_MODES:
             raise SeiscreenError(f"unknown freeze mode {value!r}: choose one of {', '.join(FREEZE_MODES)}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_default_rate(cls, data: Any) -> Any:
+        """A learning rate not given is the base model's code's (a SevenNet forgets at CHGNet's rate)."""
+        if isinstance(data, dict) and "learning_rate" not in data and isinstance(data.get("base_model"), str):
+            data = {**data, "learning_rate": _backend(data["base_model"]).DEFAULT_LEARNING_RATE}
+        return data
 
     @model_validator(mode="wrap")
     @classmethod
@@ -135,8 +150,10 @@ class FinetuneManifest(BaseModel):
 
     name: str = Field(description="the folder's name: the preset is ml-ft:<name>")
     created: str = Field(description="UTC time the training finished (ISO 8601)")
-    base_model: str = Field(description="the pretrained CHGNet fine-tuned")
-    chgnet_version: str = Field(description="the chgnet package that trained it")
+    base_model: str = Field(description="the pretrained model fine-tuned")
+    base_code: str = Field("chgnet", description="its code, the preset's: chgnet or sevennet")
+    chgnet_version: str | None = Field(None, description="the chgnet package that trained it (CHGNet bases)")
+    sevenn_version: str | None = Field(None, description="the sevenn package that trained it (SevenNet bases)")
     torch_version: str = Field(description="the torch package that trained it")
     dft_preset: str | None = Field(description="the DFT preset of every frame (info['preset'])")
     settings: FinetuneSettings = Field(description="the settings used")
@@ -147,7 +164,7 @@ class FinetuneManifest(BaseModel):
     trainable_parameters: int = Field(description="weights that were trained (the freeze mode's choice)")
     validation: Comparison = Field(description="metrics on the validation frames")
     test: Comparison | None = Field(description="metrics on the held-out materials' frames; None without any")
-    history: dict[str, list[float]] = Field(description="per epoch: CHGNet's train and validation MAEs "
+    history: dict[str, list[float]] = Field(description="per epoch: the trainer's train and validation MAEs "
                                                         "(e: eV/atom, f: eV/Å)")
     train_seconds: float = Field(description="wall seconds of the training epochs")
     seconds_per_epoch: float = Field(description="train_seconds / epochs (validation pass included)")
@@ -220,110 +237,44 @@ def split_frames(frames: list[Atoms], settings: FinetuneSettings) -> FrameSplit:
     return FrameSplit(**{name: sorted(ids) for name, ids in sets.items()})
 
 
-class FrameSet:
-    """Frames as one CHGNet model sees them: its graphs, the energies per atom (eV) and forces (eV/Å), in the
-    order given."""
+class FrameTargets:
+    """The DFT labels of frames, in the order given: ids, energies per atom (eV), forces (eV/Å); each code's
+    ``FrameSet`` adds its graphs."""
 
-    def __init__(self, frames: list[Atoms], model) -> None:
-        from pymatgen.io.ase import AseAtomsAdaptor
-
+    def __init__(self, frames: list[Atoms]) -> None:
         self.ids = [atoms.info["frame_id"] for atoms in frames]
         self.energies = np.array([atoms.calc.results["energy"] / len(atoms) for atoms in frames])
         self.forces = [np.asarray(atoms.calc.results["forces"], dtype=float) for atoms in frames]
-        self.graphs = []
-        for frame_id, atoms in zip(self.ids, frames, strict=True):
-            try:
-                self.graphs.append(model.graph_converter(AseAtomsAdaptor.get_structure(atoms), graph_id=frame_id))
-            except ValueError as exc:  # an atom with no neighbour within the cut-off
-                raise SeiscreenError(f"frame {frame_id}: CHGNet cannot make its graph ({exc})") from None
-
-    def dataset(self) -> list[tuple[Any, dict[str, Any]]]:
-        """(graph, targets) pairs as CHGNet's Trainer takes them (energies per atom)."""
-        import torch
-        from chgnet.model.model import TORCH_DTYPE
-
-        return [(graph, {"e": torch.tensor(energy, dtype=TORCH_DTYPE), "f": torch.tensor(forces, dtype=TORCH_DTYPE)})
-                for graph, energy, forces in zip(self.graphs, self.energies, self.forces, strict=True)]
 
 
-def predict(model, graphs: list) -> list[tuple[float, np.ndarray]]:
-    """(energy in eV/atom, forces in eV/Å) of each graph, in batches of 16 (the path every metric takes)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        predictions = model.predict_graph(graphs, task="ef", batch_size=16)
-    predictions = [predictions] if isinstance(predictions, dict) else predictions
-    return [(float(np.ravel(p["e"])[0]), np.asarray(p["f"], dtype=float)) for p in predictions]
+def element_shifts(numbers: list[np.ndarray], residual: np.ndarray, intensive: bool) -> dict[int, float]:
+    """The least-squares offset per element (by atomic number) that explains ``residual`` (one per frame: per atom
+    when ``intensive``, total otherwise) from each frame's atomic numbers; elements never seen get none."""
+    elements = sorted({int(z) for frame in numbers for z in frame})
+    counts = np.array([[np.count_nonzero(frame == z) for z in elements] for frame in numbers], dtype=float)
+    features = counts / counts.sum(axis=1, keepdims=True) if intensive else counts
+    shift, *_ = np.linalg.lstsq(features, residual, rcond=None)
+    return {z: float(value) for z, value in zip(elements, shift, strict=True)}
 
 
-def evaluate(model, frames: FrameSet) -> FrameMetrics:
-    """The model's energy (per atom) and force MAEs on the frames."""
-    predicted = predict(model, frames.graphs)
-    energy = np.mean([abs(e - ref) for (e, _), ref in zip(predicted, frames.energies, strict=True)])
-    forces = np.concatenate([np.abs(f - ref).ravel() for (_, f), ref in zip(predicted, frames.forces, strict=True)])
-    return FrameMetrics(n_frames=len(frames.ids), energy_mae_per_atom=float(energy), force_mae=float(forces.mean()))
-
-
-def refit_references(model, frames: FrameSet) -> dict[str, float]:
-    """Shift the model's elemental reference energies (its AtomRef) by the least-squares offset per element between
-    the frames' energies and its predictions; returns the shifts (eV/atom) by element."""
-    import torch
-    from ase.data import chemical_symbols
-
-    reference = model.composition_model
-    counts = np.array([np.bincount(g.atomic_number.numpy() - 1, minlength=reference.max_num_elements)
-                       for g in frames.graphs], dtype=float)
-    features = counts / counts.sum(axis=1, keepdims=True) if reference.is_intensive else counts
-    residual = frames.energies - np.array([e for e, _ in predict(model, frames.graphs)])
-    if not reference.is_intensive:
-        residual = residual * counts.sum(axis=1)
-    shift, *_ = np.linalg.lstsq(features, residual, rcond=None)  # elements never seen get no shift
-    with torch.no_grad():
-        reference.fc.weight += torch.as_tensor(shift, dtype=reference.fc.weight.dtype).view(1, -1)
-    return {chemical_symbols[z + 1]: float(shift[z]) for z in np.flatnonzero(counts.sum(axis=0))}
-
-
-def freeze_layers(model, freeze: str) -> int:
-    """Fix the weights ``freeze`` says stay fixed; returns the number of weights left to train."""
-    if freeze not in FREEZE_MODES:
-        raise SeiscreenError(f"unknown freeze mode {freeze!r}: choose one of {', '.join(FREEZE_MODES)}")
-    if freeze == "all-but-last":
-        # What CHGNet reads out last: the last atom convolution, the bond convolution before it, the readout.
-        keep = [model.atom_conv_layers[-1], model.bond_conv_layers[-1], model.readout_norm, model.mlp,
-                model.composition_model]
-        trainable = {id(p) for module in keep if module is not None for p in module.parameters()}
-        for parameter in model.parameters():
-            parameter.requires_grad = id(parameter) in trainable
-    else:
-        for parameter in model.parameters():
-            parameter.requires_grad = True
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def _train(model, train: FrameSet, validation: FrameSet, settings: FinetuneSettings, log: io.StringIO):
-    """CHGNet's Trainer over the training frames, validated each epoch; the model ends at its last epoch.
-    Returns (history, seconds)."""
-    import torch
-    from chgnet.data.dataset import collate_graphs
-    from chgnet.trainer import Trainer
-    from torch.utils.data import DataLoader
-
-    batches = torch.Generator().manual_seed(settings.seed)  # the batch order: seeded, not the global RNG
-    loaders = [DataLoader(data.dataset(), batch_size=settings.batch_size, shuffle=shuffle, generator=batches,
-                          collate_fn=collate_graphs) for data, shuffle in ((train, True), (validation, False))]
-    with tempfile.TemporaryDirectory() as checkpoints, contextlib.redirect_stdout(log):
-        trainer = Trainer(model=model, targets="ef", energy_loss_ratio=settings.energy_weight,
-                          force_loss_ratio=settings.force_weight, optimizer="Adam", scheduler="CosLR",
-                          criterion="MSE", epochs=settings.epochs, learning_rate=settings.learning_rate,
-                          use_device="cpu", print_freq=10, torch_seed=settings.seed)
-        start = time.perf_counter()
-        # No test loader: with one, Trainer reloads its best-energy epoch; the validation metrics stay unbiased.
-        trainer.train(*loaders, None, save_dir=checkpoints, train_composition_model=True)
-        seconds = time.perf_counter() - start
-    history = {f"{split}_{key}": [float(v) for v in trainer.training_history[key][split]]
-               for key in ("e", "f") for split in ("train", "val")}
+def check_history(history: dict[str, list[float]], settings: FinetuneSettings) -> None:
+    """Refuse a training whose validation force error is missing for an epoch or not finite (diverged)."""
     if len(history["val_f"]) < settings.epochs or not np.all(np.isfinite(history["val_f"])):
         raise SeiscreenError(f"training diverged (NaN after {len(history['val_f'])} of {settings.epochs} epochs): "
                              f"lower learning_rate (now {settings.learning_rate})")
-    return history, seconds
+
+
+def _backend(base_model: str) -> ModuleType:
+    """The module that fine-tunes the base model's code (``finetune_chgnet`` or ``finetune_sevennet``)."""
+    return importlib.import_module(f"seiscreen.finetune_{base_code(base_model)}")
+
+
+def evaluate(backend: ModuleType, model, frames: FrameTargets) -> FrameMetrics:
+    """The model's energy (per atom) and force MAEs on the frames (the code's ``FrameSet``)."""
+    predicted = backend.predict(model, frames.graphs)
+    energy = np.mean([abs(e - ref) for (e, _), ref in zip(predicted, frames.energies, strict=True)])
+    forces = np.concatenate([np.abs(f - ref).ravel() for (_, f), ref in zip(predicted, frames.forces, strict=True)])
+    return FrameMetrics(n_frames=len(frames.ids), energy_mae_per_atom=float(energy), force_mae=float(forces.mean()))
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
@@ -335,27 +286,9 @@ def _prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def _save_weights(model, path: Path) -> str:
-    """The model's weights and arguments (tensors and plain data) to ``path``; returns their sha256."""
-    import torch
-
-    torch.save({"model": model.as_dict()}, path)
-    return file_sha256(path)
-
-
-def _load_base(name: str):
-    """A fresh copy of the pretrained model (the calculators' cached one is shared: never trained)."""
-    from chgnet.model import CHGNet
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return CHGNet.load(model_name=name, use_device="cpu", verbose=False)
-    except ValueError as exc:  # CHGNet's "Unknown model_name='...'"
-        raise SeiscreenError(f"base_model {name!r}: {exc}: use a name CHGNet.load knows (0.3.0, the default)") from None
-
-
 def finetune(frames: list[Atoms], out_dir: Path, settings: FinetuneSettings | None = None) -> FinetuneManifest:
-    """Fine-tune CHGNet on DFT frames, on CPU, into ``out_dir`` (weights, ``manifest.json``, ``train.log``).
+    """Fine-tune CHGNet or SevenNet (``settings.base_model``) on DFT frames, on CPU, into ``out_dir`` (weights,
+    ``manifest.json``, ``train.log``).
 
     Args:
         frames: ASE Atoms with energy and forces (a single-point calculator) and info['frame_id'].
@@ -374,34 +307,36 @@ def finetune(frames: list[Atoms], out_dir: Path, settings: FinetuneSettings | No
     split = split_frames(frames, settings)
     out_dir = _prepare_out_dir(out_dir)
     _torch_threads()
-    model = _load_base(settings.base_model)
+    backend = _backend(settings.base_model)
+    model = backend.load_base(settings.base_model)
     by_id = {atoms.info["frame_id"]: atoms for atoms in frames}
-    sets = {name: FrameSet([by_id[i] for i in ids], model) for name, ids in split if ids}
-    before = {name: evaluate(model, data) for name, data in sets.items() if name != "train"}
-    shifts = refit_references(model, sets["train"]) if settings.refit_references else {}
-    refit = {name: evaluate(model, data) for name, data in sets.items() if name != "train"}
-    trainable = freeze_layers(model, settings.freeze)
+    sets = {name: backend.FrameSet([by_id[i] for i in ids], model) for name, ids in split if ids}
+    before = {name: evaluate(backend, model, data) for name, data in sets.items() if name != "train"}
+    shifts = backend.refit_references(model, sets["train"]) if settings.refit_references else {}
+    refit = {name: evaluate(backend, model, data) for name, data in sets.items() if name != "train"}
+    trainable = backend.freeze_layers(model, settings.freeze)
     log = io.StringIO()
-    history, seconds = _train(model, sets["train"], sets["validation"], settings, log)
-    after = {name: evaluate(model, data) for name, data in sets.items() if name != "train"}
+    history, seconds = backend.train(model, sets["train"], sets["validation"], settings, log)
+    after = {name: evaluate(backend, model, data) for name, data in sets.items() if name != "train"}
     (out_dir / LOG_FILE).write_text(log.getvalue(), encoding="utf-8")
-    sha256 = _save_weights(model, out_dir / WEIGHTS_FILE)
+    sha256 = backend.save_weights(model, out_dir / backend.WEIGHTS_FILE)
     compare = {name: Comparison(base=before[name], base_refit=refit[name], finetuned=after[name]) for name in after}
     manifest = FinetuneManifest(
         name=out_dir.resolve().name, created=datetime.now(UTC).isoformat(timespec="seconds"),
-        base_model=settings.base_model, chgnet_version=version("chgnet"), torch_version=version("torch"),
+        base_model=settings.base_model, base_code=base_code(settings.base_model),
+        **{f"{backend.PACKAGE}_version": version(backend.PACKAGE)}, torch_version=version("torch"),
         dft_preset=dft_preset, settings=settings, n_frames=len(frames), split=split, reference_shifts=shifts,
         trainable_parameters=trainable, validation=compare["validation"], test=compare.get("test"),
         history=history, train_seconds=seconds, seconds_per_epoch=seconds / settings.epochs,
-        wall_seconds=time.perf_counter() - start, weights_file=WEIGHTS_FILE, weights_sha256=sha256)
+        wall_seconds=time.perf_counter() - start, weights_file=backend.WEIGHTS_FILE, weights_sha256=sha256)
     # The manifest last: a folder with one holds a complete model.
     (out_dir / FINETUNED_MANIFEST).write_text(json.dumps(manifest.model_dump(), indent=1), encoding="utf-8")
     return manifest
 
 
 def load_finetuned(folder: Path) -> tuple[Any, FinetuneManifest]:
-    """A fine-tuned model (a fresh CHGNet, free to train further) and its manifest; weights whose sha256 differs
-    from the manifest's are refused."""
+    """A fine-tuned model (a fresh CHGNet or SevenNet model, free to train further) and its manifest; weights whose
+    sha256 differs from the manifest's are refused."""
     folder = Path(folder)
     manifest = FinetuneManifest.model_validate(read_finetuned_manifest(folder))
     path = folder / manifest.weights_file
@@ -409,4 +344,4 @@ def load_finetuned(folder: Path) -> tuple[Any, FinetuneManifest]:
     if actual != manifest.weights_sha256:
         raise SeiscreenError(f"{path.resolve()} has sha256 {actual[:16]}, its manifest says "
                              f"{manifest.weights_sha256[:16]}: the weights changed; restore them or fine-tune again")
-    return read_finetuned_weights(path), manifest
+    return read_finetuned_model(path, manifest.base_code), manifest

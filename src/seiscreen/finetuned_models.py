@@ -1,6 +1,6 @@
-"""Fine-tuned CHGNet model folders (``seiscreen.finetune`` writes them): where ``ml-ft:<name>`` finds one, its
-manifest, and its weights checked against the sha256 a preset names. No model is loaded here but by
-:func:`read_finetuned_weights`."""
+"""Fine-tuned CHGNet and SevenNet model folders (``seiscreen.finetune`` writes them): where ``ml-ft:<name>`` finds
+one, its manifest, and its weights checked against the sha256 a preset names. No model is loaded here but by
+:func:`read_finetuned_model`."""
 
 from __future__ import annotations
 
@@ -102,3 +102,30 @@ def read_finetuned_weights(path: Path):
     state = torch.load(path, map_location="cpu", weights_only=True)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints its parameter count
         return CHGNet.from_dict(state["model"])
+
+
+def base_code(base_model: str) -> str:
+    """The code of a pretrained model's name: ``sevennet`` for SevenNet's (``7net-...``), ``chgnet`` otherwise."""
+    return "sevennet" if base_model.lower().startswith("7net") else "chgnet"
+
+
+def read_finetuned_sevennet(path: Path):
+    """A fresh SevenNet model from a fine-tuned weights file (its sevenn config as plain data and its tensors: no
+    code is unpickled)."""
+    import warnings
+
+    import torch
+    from sevenn.model_build import build_E3_equivariant_model
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        model = build_E3_equivariant_model(dict(state["config"]))
+    model.load_state_dict(state["model_state_dict"], strict=True)
+    model.sevennet_config = state["config"]
+    return model
+
+
+def read_finetuned_model(path: Path, code: str = "chgnet"):
+    """A fresh model of ``code`` (a manifest's ``base_code``) from its fine-tuned weights file."""
+    return read_finetuned_sevennet(path) if code == "sevennet" else read_finetuned_weights(path)

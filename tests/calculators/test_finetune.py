@@ -109,23 +109,30 @@ def test_finetuned_forces_beat_the_base_model_and_the_manifest_lists_the_split(t
     assert validation.base_refit.energy_mae_per_atom < validation.base.energy_mae_per_atom
     assert manifest.test is not None and manifest.test.finetuned.n_frames == len(manifest.split.test)
     assert manifest.split == split_frames(frames, manifest.settings)
-    assert manifest.n_frames == len(frames)
-    assert set(manifest.split.test) == {a.info["frame_id"] for a in frames if a.info["material"] == "Cu"}
     assert validation.finetuned.n_frames == len(manifest.split.validation)
     assert len(manifest.history["val_f"]) == EPOCHS
-    assert set(manifest.reference_shifts) == {"Al", "Au"}  # the Cu frames were never seen
-    assert manifest.dft_preset == "emt" and manifest.settings == FinetuneSettings(epochs=EPOCHS,
-                                                                                   holdout_materials=["Cu"])
+    assert manifest.settings == FinetuneSettings(epochs=EPOCHS, holdout_materials=["Cu"])
+    assert_manifest_records_frames(manifest, frames, models / "auonal")
+
+
+def assert_manifest_records_frames(manifest, frames: list[Atoms], folder) -> None:
+    """The manifest (and its copy in ``folder``) lists every frame once, the Cu ones as the test set, and the
+    reference shifts of the trained elements only (the Cu frames were never seen)."""
     from seiscreen.finetune import FinetuneManifest
 
-    on_disk = FinetuneManifest.model_validate_json((models / "auonal" / "manifest.json").read_text())
-    assert on_disk == manifest
+    assert manifest.n_frames == len(frames) and manifest.dft_preset == "emt"
+    assert sorted(manifest.split.train + manifest.split.validation + manifest.split.test) == sorted(
+        a.info["frame_id"] for a in frames)
+    assert set(manifest.split.test) == {a.info["frame_id"] for a in frames if a.info["material"] == "Cu"}
+    assert set(manifest.reference_shifts) == {"Al", "Au"}
+    assert FinetuneManifest.model_validate_json((folder / "manifest.json").read_text()) == manifest
 
 
 @pytest.mark.slow
 def test_ml_ft_preset_builds_the_finetuned_calculator(trained, frames, monkeypatch):
     from seiscreen.calculators import finetuned_preset, get_preset
-    from seiscreen.finetune import load_finetuned, predict
+    from seiscreen.finetune import load_finetuned
+    from seiscreen.finetune_chgnet import predict
 
     models, manifest = trained
     monkeypatch.setenv("SEISCREEN_MODELS", str(models))
@@ -173,6 +180,27 @@ def test_the_default_models_folder_is_the_one_seiscreen_started_in_not_the_job_f
     assert preset.make() is not None
 
 
+def tampered_copy(folder, copy, monkeypatch):
+    """The preset of a copy of a model folder (found through SEISCREEN_MODELS), made before one byte of the copy's
+    weights is flipped."""
+    from seiscreen.calculators import get_preset
+
+    shutil.copytree(folder, copy)
+    monkeypatch.setenv("SEISCREEN_MODELS", str(copy.parent))
+    preset = get_preset(f"ml-ft:{copy.name}")
+    weights = copy / preset_weights_file(copy)
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of the tensors flipped
+    weights.write_bytes(bytes(data))
+    return preset
+
+
+def preset_weights_file(folder) -> str:
+    import json
+
+    return json.loads((folder / "manifest.json").read_text())["weights_file"]
+
+
 @pytest.mark.slow
 def test_tampered_weights_unknown_names_and_folders_without_manifest(trained, frames, tmp_path, monkeypatch):
     from seiscreen.calculators import get_preset
@@ -180,13 +208,7 @@ def test_tampered_weights_unknown_names_and_folders_without_manifest(trained, fr
 
     models, manifest = trained
     copy = tmp_path / "models" / "copied"
-    shutil.copytree(models / "auonal", copy)
-    monkeypatch.setenv("SEISCREEN_MODELS", str(tmp_path / "models"))
-    preset = get_preset("ml-ft:copied")
-    weights = copy / manifest.weights_file
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one byte of the tensors flipped
-    weights.write_bytes(bytes(data))
+    preset = tampered_copy(models / "auonal", copy, monkeypatch)
     with pytest.raises(SeiscreenError, match="the weights changed"):
         preset.make()
     with pytest.raises(SeiscreenError, match="the weights changed"):
