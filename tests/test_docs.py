@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "seiscreen.catalog": 1, "seiscreen.errors": 1, "seiscreen.progress": 1, "seiscreen.convergence": 1,
     "seiscreen.calculators": 2, "seiscreen.user_presets": 2, "seiscreen.batched": 2, "seiscreen.frames": 2,
     "seiscreen.gpaw_scf": 2, "seiscreen.gpaw_solvent": 2, "seiscreen.finetuned_models": 2,
+    "seiscreen.descriptors.gap": 3,
     "seiscreen.minima": 3, "seiscreen.neb": 3, "seiscreen.neb.protocol": 3, "seiscreen.neb.checkpoint": 3,
     "seiscreen.neb.mirror": 3, "seiscreen.neb.gates": 3, "seiscreen.neb.band": 3, "seiscreen.neb.driver": 3,
     "seiscreen.parallel": 3, "seiscreen.checkpoints": 3, "seiscreen.finetune": 3, "seiscreen.committee": 3,
