@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from seiscreen.cli_common import console, fmt
-from seiscreen.descriptor_results import stability_text
+from seiscreen.descriptor_results import gap_text, stability_text
 
 
 def campaign_surfaces(surfaces, protocols: list[str]):
@@ -113,7 +113,7 @@ def print_descriptors(frame) -> None:
         metal = group["reference_metal"].iloc[0]
         table = Table(title=f"descriptor panel ({calculator})")
         for column in ("material", "barrier (eV)", "bulk barrier (eV)", "E_ads (eV)", "K (GPa)", "G (GPa)",
-                       "E (GPa)", "Born", f"G/G({metal})", f"vs {metal} (eV/{metal})", "notes"):
+                       "E (GPa)", "Born", f"G/G({metal})", f"vs {metal} (eV/{metal})", "PBE gap (eV)", "notes"):
             table.add_column(column)
         for row in group.itertuples():
             notes = "; ".join(x for x in ("reference metal" if row.role == "reference" else "",
@@ -121,7 +121,7 @@ def print_descriptors(frame) -> None:
                                           else "", row.bulk_transport_notes, row.errors) if isinstance(x, str) and x)
             table.add_row(row.material, fmt(row.barrier), fmt(row.bulk_barrier), fmt(row.adsorption_energy),
                           fmt(row.bulk_modulus_gpa, 1), fmt(row.shear_modulus_gpa, 1), fmt(row.youngs_modulus_gpa, 1),
-                          _yes_no(row.born_stable), _ratio_text(row), stability_text(row), notes)
+                          _yes_no(row.born_stable), _ratio_text(row), stability_text(row), gap_text(row), notes)
         console.print(table)
 
 

@@ -65,9 +65,17 @@ def _transport(part: dict | None) -> dict:
             "bulk_transport_notes": "; ".join(notes)}
 
 
+def _gap(part: dict | None) -> dict:
+    """The PBE band gap (eV; 0 for a metal) and its kind (direct, indirect, metal)."""
+    if not part:
+        return {"band_gap_ev": None, "band_gap_kind": None}
+    return {"band_gap_ev": part["gap_eV"], "band_gap_kind": part["kind"]}
+
+
 # DescriptorDoc part -> its columns. A new descriptor: one entry (its part's name and a function of the part's dict).
 PART_COLUMNS: dict[str, Callable[[dict | None], dict]] = {"bulk": _bulk, "mechanical": _mechanical,
-                                                           "stability": _stability, "transport": _transport}
+                                                           "stability": _stability, "transport": _transport,
+                                                           "gap": _gap}
 
 DESCRIPTOR_COLUMNS = ["material", "calculator", "role", "barrier", "barrier_surface", "adsorption_energy",
                       "adsorption_surface", *(c for f in PART_COLUMNS.values() for c in f(None)),
@@ -81,6 +89,13 @@ def stability_text(row) -> str:
     if stable is None or stable != stable:  # None or NaN
         return "-"
     return "stable" if stable else f"{row.reaction_energy_per_na:.2f} → {row.reaction_products}"
+
+
+def gap_text(row) -> str:
+    """A panel row's band gap in a table: "metal", the PBE gap in eV, or "-" when not computed."""
+    if row.band_gap_kind is None or row.band_gap_kind != row.band_gap_kind:
+        return "-"
+    return "metal" if row.band_gap_kind == "metal" else f"{row.band_gap_ev:.2f}"
 
 
 def best_surface(surfaces: pd.DataFrame, material: str, calculator: str,

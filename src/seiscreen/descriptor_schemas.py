@@ -3,7 +3,7 @@
 The panel puts the review's other criteria of an ideal SEI beside the surface barrier: mechanical strength
 (``descriptors/mechanical.py``), sodiophilicity (the adatom's adsorption energy, already in every surface
 document), stability against the deposited metal (``descriptors/stability.py``) and its bulk transport
-(``descriptors/transport.py``).
+(``descriptors/transport.py``) and its electronic insulation (the PBE band gap, ``descriptors/gap.py``).
 
 Adding a descriptor ``x`` (engine ``descriptors/x.py`` with ``XSettings``, ``XResult`` and ``compute_x``) takes one
 field in each of three places: ``DescriptorSettings.x`` (its switch and settings, ``Switch``-annotated),
@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from seiscreen.descriptors.bulk import BulkResult, BulkSettings
+from seiscreen.descriptors.gap import GapResult, GapSettings
 from seiscreen.descriptors.mechanical import MechanicalResult, MechanicalSettings
 from seiscreen.descriptors.stability import StabilityResult, StabilitySettings
 from seiscreen.descriptors.transport import TransportResult, TransportSettings
@@ -61,6 +62,11 @@ class DescriptorSettings(BaseModel):
     transport: Annotated[TransportSettings | None, Switch] = Field(
         default_factory=TransportSettings, description="the 3D percolation barrier of the deposited metal's "
         "vacancy (and interstitial) hops through the relaxed bulk (gated NEB in a supercell); false: off")
+
+    gap: Annotated[GapSettings | None, Switch] = Field(
+        default_factory=GapSettings, description="the PBE band gap from GPAW, whatever the preset, at the "
+        "material's starting geometry (the catalog's experimental cell or the CIF's): computed once per material "
+        "and gap settings, reused by every preset's document; false: off")
 
     def enabled(self) -> list[str]:
         """The names of the descriptors turned on, in the panel's order."""
@@ -116,6 +122,9 @@ class DescriptorDoc(BaseModel):
                                               "failed or skipped)")
     transport: TransportResult | None = Field(None, description="bulk vacancy/interstitial barriers and the 3D "
                                               "percolation barrier (None: off, failed or skipped)")
+    gap: GapResult | None = Field(None, description="the PBE band gap (None: off, failed or skipped)")
+    gap_hash: str | None = Field(None, description="identity of the gap's inputs (starting structure and gap "
+                                 "settings, not the preset): any document with it lends its gap")
     errors: dict[str, str] = Field(default_factory=dict, description="part -> why it failed (exception)")
     skipped: dict[str, str] = Field(default_factory=dict, description="part -> why it does not apply (a material "
                                     "without the deposited metal has no bulk transport of it): not an error")

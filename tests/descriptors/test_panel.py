@@ -25,8 +25,10 @@ from seiscreen.workflow.descriptors import descriptor_jobs
 from seiscreen.workflow.flows import campaign_flow
 from tests.workflow.test_pipeline_emt import UNCHECKED, emt_campaign
 
-# Transport in a 32-atom Au3Cu cell (2x2x2 conventional, 7.9 Å wide) keeps the test fast.
-DESCRIPTORS = {"mechanical": {"relax_ions": False}, "transport": {"min_image_distance": 7.0}}
+# Transport in a 32-atom Au3Cu cell (2x2x2 conventional, 7.9 Å wide) keeps the test fast; the GPAW gap, coarse,
+# for Al only (a metal whatever the settings).
+GAP = {"pw_cutoff_eV": 250, "kpt_density_start": 1.0, "max_meshes": 2, "band_path": False}
+DESCRIPTORS = {"mechanical": {"relax_ions": False}, "transport": {"min_image_distance": 7.0}, "gap": GAP}
 
 
 def au3cu(folder) -> str:
@@ -40,7 +42,7 @@ def au3cu(folder) -> str:
 def run_panel(store, cif: str) -> None:
     """The EMT campaign (Al), then the panel alone for the Au3Cu CIF (no surface of it is computed)."""
     run_locally(campaign_flow(emt_campaign(descriptors=DESCRIPTORS, kinetics=UNCHECKED)), store=store, log=False)
-    alloy = emt_campaign(materials=[{"material": cif}], descriptors=DESCRIPTORS)
+    alloy = emt_campaign(materials=[{"material": cif}], descriptors={**DESCRIPTORS, "gap": False})
     run_locally(Flow(descriptor_jobs(alloy)), store=store, log=False)
 
 
@@ -102,6 +104,23 @@ def test_competing_phases_are_documents_of_their_own_shared_and_not_panel_rows(p
     assert "Cu" not in set(load_results(panel_store).descriptors["material"])
 
 
+def test_band_gap_from_gpaw_and_reused_by_another_documents_settings(panel_store, monkeypatch):
+    al = load_results(panel_store).descriptors.set_index("material").loc["Al"]
+    assert al["band_gap_kind"] == "metal" and al["band_gap_ev"] == 0.0  # Al is a metal
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr("seiscreen.workflow.descriptors.compute_gap", fail)
+    other = {**DESCRIPTORS, "mechanical": {"relax_ions": False, "fmax": 0.02}, "stability": False,
+             "transport": False}  # another document of Al, the same gap settings: its gap is the stored one
+    run_locally(Flow(descriptor_jobs(emt_campaign(descriptors=other))), store=panel_store, log=False)
+    docs = [d["output"] for d in panel_store.query({"output.doc_type": "descriptors", "output.material": "Al"},
+                                                    properties=["output"])]
+    assert len(docs) == 2 and not any(d["errors"] for d in docs)
+    assert docs[0]["gap"] == docs[1]["gap"] and docs[0]["gap_hash"] == docs[1]["gap_hash"]
+
+
 def test_stability_metal_is_the_deposited_metal():
     with pytest.raises(SeiscreenError, match="descriptors.stability.metal 'Na'"):
         emt_campaign(descriptors={"stability": {"metal": "Na"}})
@@ -116,10 +135,13 @@ def test_a_rerun_reuses_the_stored_documents(panel_store, monkeypatch):
     before = panel_store.count({"output.doc_type": "descriptors"})
     run_panel(panel_store, panel_store.cif)
     docs = list(panel_store.query({"output.doc_type": "descriptors"}, properties=["output"]))
-    assert len(docs) == 2 * before and not any(d["output"]["error"] for d in docs)
-    parts = {json.dumps([d["output"][k] for k in ("mechanical", "stability", "transport")], sort_keys=True)
-             for d in docs}
-    assert len(parts) == 4  # Au, Al, Cu (phase: no parts), Au3Cu
+    # Au (reference, twice: the alloy's panel has the gap off), Al, Cu (phase), Au3Cu: each stored again, reused
+    assert len(docs) == before + 5 and not any(d["output"]["error"] for d in docs)
+    by_hash: dict = {}
+    for d in docs:
+        by_hash.setdefault(d["output"]["content_hash"], set()).add(
+            json.dumps([d["output"][k] for k in ("mechanical", "stability", "transport", "gap")], sort_keys=True))
+    assert all(len(parts) == 1 for parts in by_hash.values())  # each document twice, the same numbers
 
 
 def test_results_command_prints_the_panel(panel_store):
@@ -132,14 +154,14 @@ def test_results_command_prints_the_panel(panel_store):
     assert alloy["bulk_barrier"] > 0 and alloy["stable_against_na"] is True
     table = CliRunner().invoke(app, ["results", "--descriptors", "--store", str(panel_store.folder)])
     assert table.exit_code == 0 and "G/G(Au)" in table.output and "bulk barrier" in table.output
-    assert f"{alloy['bulk_barrier']:.3f}" in table.output and "stable" in table.output
+    assert f"{alloy['bulk_barrier']:.3f}" in table.output and "stable" in table.output and "metal" in table.output
 
 
 def test_campaign_key_switches():
     assert emt_campaign().descriptors is None
     assert emt_campaign(descriptors=None).descriptors.enabled() == ["mechanical", "sodiophilicity", "stability",
-                                                                    "transport"]
-    off = {"mechanical": False, "stability": False, "transport": False}
+                                                                    "transport", "gap"]
+    off = {"mechanical": False, "stability": False, "transport": False, "gap": False}
     assert emt_campaign(descriptors=off).descriptors.enabled() == ["sodiophilicity"]
 
 
@@ -149,6 +171,7 @@ def test_report_shows_the_panel_its_figure_and_the_claims(panel_store, tmp_path)
     report = write_report(panel_store, tmp_path / "report", bands=False)
     page = report.index.read_text(encoding="utf-8")
     assert "Descriptor panel" in page and "G/G(Au)" in page and "bulk barrier (eV)" in page and "vs Au" in page
+    assert "PBE gap (eV)" in page and ">metal<" in page  # Al's gap
     assert (tmp_path / "report" / "figures" / "barrier-vs-monroe-newman.png") in report.figures
     assert "NaF has no descriptors in this store" in page  # the NaF claim on an Al campaign: undecidable
 

@@ -22,6 +22,7 @@ from seiscreen.campaign import Campaign
 from seiscreen.catalog import load_bulk, load_catalog
 from seiscreen.descriptor_schemas import DescriptorDoc, DescriptorSettings
 from seiscreen.descriptors.bulk import BulkResult, relax_bulk
+from seiscreen.descriptors.gap import GapResult, GapSettings, compute_gap
 from seiscreen.descriptors.mechanical import MechanicalResult, compute_mechanical
 from seiscreen.descriptors.stability import CompetingPhases, StabilityResult, competing_phases, compute_stability
 from seiscreen.descriptors.transport import TransportResult, compute_transport
@@ -65,6 +66,12 @@ def system_phases(material: str) -> CompetingPhases:
             missing.append(element)
     present += [] if material in present else [material]
     return CompetingPhases(chemical_system="-".join(sorted(system)), present=present, missing=missing)
+
+
+def gap_hash(material: str, settings: GapSettings) -> str:
+    """The band gap's identity: the starting structure and the gap settings (GPAW, whatever the preset)."""
+    return content_hash("gap", structure=_structure_identity(material_atoms(material)),
+                        settings=settings.model_dump(mode="json"))
 
 
 class NotApplicable(Exception):  # noqa: N818 - a part that does not apply to this material: stored as skipped
@@ -147,10 +154,27 @@ class DescriptorMaker(CalculatorMaker):
         self._holds_metal(bulk, inputs)
         return compute_transport(bulk.atoms(), lambda: self.calculator, self.settings.transport)
 
+    def _gap(self, bulk: BulkResult, calc: Calculator, inputs: StepInputs) -> GapResult:
+        """The PBE gap from GPAW (not the preset) at the material's starting geometry, reused from any document of
+        the store with the same ``gap_hash`` (another preset's, another campaign's)."""
+        if inputs.role == "reference":
+            raise NotApplicable(f"the deposited metal {self.reference_metal} itself")
+        key = gap_hash(inputs.material, self.settings.gap)
+        store = current_store()
+        found = [] if store is None else list(store.query(
+            {"output.doc_type": "descriptors", "output.gap_hash": key, "output.gap": {"$ne": None}},
+            properties=["output.gap"], limit=1))
+        if found:
+            return GapResult.model_validate(found[0]["output"]["gap"])
+        geometry = ("catalog (experimental, structures/catalog.yaml)" if inputs.material in load_catalog()
+                    else f"as given ({inputs.material})")
+        return compute_gap(material_atoms(inputs.material), self.settings.gap, geometry=geometry)
+
     def steps(self) -> dict[str, Callable]:
         """The parts computed on the relaxed bulk, by their ``DescriptorDoc`` field; a part whose settings are off
         is left out. A new descriptor: one entry here (the same name as its settings field and document part)."""
-        steps = {"mechanical": self._mechanical, "stability": self._stability, "transport": self._transport}
+        steps = {"mechanical": self._mechanical, "stability": self._stability, "transport": self._transport,
+                 "gap": self._gap}
         return {name: step for name, step in steps.items() if getattr(self.settings, name) is not None}
 
     @job(config=EXPOSE_STORE)
@@ -179,6 +203,8 @@ class DescriptorMaker(CalculatorMaker):
                 "reference_shear_modulus_gpa": own.shear_modulus_vrh_gpa, "reference_born_stable": own.born_stable,
                 "monroe_newman_ratio": ratio, "monroe_newman_satisfied": None if ratio is None else
                 ratio >= self.settings.mechanical.monroe_newman_threshold})
+        if parts.get("gap") is not None:
+            parts["gap_hash"] = gap_hash(material, self.settings.gap)
         error = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
         return doc.model_copy(update={**parts, "errors": errors, "skipped": skipped, "error": error})
 
