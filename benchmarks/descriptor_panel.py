@@ -67,8 +67,9 @@ def summary(name: str, role: str, parts: dict, seconds: dict, cpu: dict) -> dict
             line.update(gap=part.gap_eV, gap_kind=part.kind)
         elif key == "transport":
             line.update(bulk_barrier=part.percolation_barrier_eV, supercell_atoms=part.vacancy.supercell_atoms,
-                        hops=[(h.label, round(h.length_A, 2), h.status, h.forward_barrier_eV)
-                              for h in part.vacancy.hops], transport_reason=part.vacancy.reason)
+                        hops=[(h.label, round(h.length_A, 2), h.status, h.forward_barrier_eV, h.reason)
+                              for h in part.vacancy.hops], transport_reason=part.vacancy.reason,
+                        percolation_1d_2d=(part.vacancy.percolation_1d_eV, part.vacancy.percolation_2d_eV))
     return line
 
 
