@@ -199,3 +199,28 @@ def test_descriptor_claims_are_judged_like_orderings():
                           bulk_barrier=[None, 0.4]))
     assert soft["wang2020-NaF-high-shear-modulus"] == "violated"
     assert soft["luo2022-NaBr-bulk-barrier-above-surface"] == "violated"
+
+
+@pytest.mark.slow
+def test_chgnet_panel_finds_nabi_reacting_with_na_through_shared_phase_documents(tmp_path):
+    from seiscreen.calculators import get_preset
+    from seiscreen.campaign import Campaign
+    from seiscreen.workflow.descriptors import material_atoms
+
+    off = {"mechanical": False, "transport": False, "gap": False}
+    campaign = Campaign(name="nabi", calculator="chgnet", materials=[{"material": "NaBi"}, {"material": "Na3Bi"}],
+                        descriptors=off)
+    store = open_store(tmp_path)
+    run_locally(Flow(descriptor_jobs(campaign)), store=store, log=False)
+    docs = [d["output"] for d in store.query({"output.doc_type": "descriptors"}, properties=["output"])]
+    # Each competing phase relaxed once: Bi shared by both materials, each material a phase of the other
+    assert sorted(d["material"] for d in docs if d["role"] == "phase") == ["Bi", "Na3Bi", "NaBi"]
+    panel = load_results(store).descriptors.set_index("material")
+    assert not panel.loc["NaBi", "stable_against_na"] and panel.loc["NaBi", "reaction_products"] == "Na3Bi"
+    assert panel.loc["Na3Bi", "stable_against_na"]  # the Na-richest Na-Bi phase
+    calc = get_preset("chgnet").make()
+    energies = {name: relax_bulk(material_atoms(name), calc).energy_per_atom for name in ("Na", "Bi", "NaBi", "Na3Bi")}
+    direct = compute_stability("NaBi", energies)
+    assert panel.loc["NaBi", "reaction_energy_per_na"] == pytest.approx(direct.reaction_energy_ev_per_metal_atom,
+                                                                         abs=2e-3)
+    assert direct.reaction_energy_ev_per_metal_atom < 0
