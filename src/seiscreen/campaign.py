@@ -184,6 +184,8 @@ class Campaign(BaseModel):
                 where = "adsorbate" if k is None else f"materials.{k}.adsorbate"
                 raise SeiscreenError(f"{where}: unknown adsorbate element {element!r}: use a chemical symbol "
                                      "such as 'Na'")
+        if self.descriptors is not None:
+            self.descriptors.check_metal({self.adsorbate, *(m.adsorbate for m in self.materials if m.adsorbate)})
         if self.fidelities and len(set(map(_preset_name, self.fidelities))) < len(self.fidelities):
             raise SeiscreenError(f"conflicting settings: fidelities {self.fidelities} list one preset twice: list "
                                  "each preset once, cheapest first")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from rich.table import Table
 
 from seiscreen.cli_common import console, fmt
+from seiscreen.descriptor_results import gap_text, stability_text
+
 
 def campaign_surfaces(surfaces, protocols: list[str]):
     """The surfaces of a campaign's protocols (one per fidelity), in the funnel's order: one table each."""
@@ -110,16 +112,16 @@ def print_descriptors(frame) -> None:
     for calculator, group in frame.groupby("calculator", sort=False):
         metal = group["reference_metal"].iloc[0]
         table = Table(title=f"descriptor panel ({calculator})")
-        for column in ("material", "barrier (eV)", "E_ads (eV)", "K (GPa)", "G (GPa)", "E (GPa)", "Born",
-                       f"G/G({metal})", "notes"):
+        for column in ("material", "barrier (eV)", "bulk barrier (eV)", "E_ads (eV)", "K (GPa)", "G (GPa)",
+                       "E (GPa)", "Born", f"G/G({metal})", f"vs {metal} (eV/{metal})", "PBE gap (eV)", "notes"):
             table.add_column(column)
         for row in group.itertuples():
             notes = "; ".join(x for x in ("reference metal" if row.role == "reference" else "",
                                           "reference unstable: no ratio" if row.reference_born_stable is False
-                                          else "", row.errors) if x)
-            table.add_row(row.material, fmt(row.barrier), fmt(row.adsorption_energy), fmt(row.bulk_modulus_gpa, 1),
-                          fmt(row.shear_modulus_gpa, 1), fmt(row.youngs_modulus_gpa, 1), _yes_no(row.born_stable),
-                          _ratio_text(row), notes)
+                                          else "", row.bulk_transport_notes, row.errors) if isinstance(x, str) and x)
+            table.add_row(row.material, fmt(row.barrier), fmt(row.bulk_barrier), fmt(row.adsorption_energy),
+                          fmt(row.bulk_modulus_gpa, 1), fmt(row.shear_modulus_gpa, 1), fmt(row.youngs_modulus_gpa, 1),
+                          _yes_no(row.born_stable), _ratio_text(row), stability_text(row), gap_text(row), notes)
         console.print(table)
 
 

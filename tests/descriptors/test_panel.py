@@ -1,22 +1,49 @@
 """The descriptor panel end to end with EMT (Al, a Au adatom: Au is the deposited metal), its campaign key and its
-reuse by content hash."""
+reuse by content hash. Stability against the metal and bulk transport need a compound of the metal: an L1_2 Au3Cu
+cell (a CIF; its competing phases Cu and Au from ASE) gets the panel alone, in the same store."""
 
 import json
 
+import pandas as pd
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
-from jobflow import run_locally
+from ase.io import read, write
+from jobflow import Flow, run_locally
 from typer.testing import CliRunner
 
 from seiscreen.cli import app
 from seiscreen.descriptor_schemas import DescriptorSettings
 from seiscreen.descriptors.bulk import relax_bulk
 from seiscreen.descriptors.mechanical import compute_mechanical
+from seiscreen.descriptors.stability import compute_stability
+from seiscreen.descriptors.transport import compute_transport
+from seiscreen.errors import SeiscreenError
 from seiscreen.results import load_results
 from seiscreen.store import open_store
+from seiscreen.workflow.descriptors import descriptor_jobs
 from seiscreen.workflow.flows import campaign_flow
 from tests.workflow.test_pipeline_emt import UNCHECKED, emt_campaign
+
+# Transport in a 32-atom Au3Cu cell (2x2x2 conventional, 7.9 Å wide) keeps the test fast; the GPAW gap, coarse,
+# for Al only (a metal whatever the settings).
+GAP = {"pw_cutoff_eV": 250, "kpt_density_start": 1.0, "max_meshes": 2, "band_path": False}
+DESCRIPTORS = {"mechanical": {"relax_ions": False}, "transport": {"min_image_distance": 7.0}, "gap": GAP}
+
+
+def au3cu(folder) -> str:
+    """L1_2 Au3Cu (Cu on the corners, Au on the face centres: Au sites connected in 3D), as a CIF."""
+    atoms = bulk("Au", "fcc", a=3.95, cubic=True)
+    atoms.symbols[0] = "Cu"
+    write(folder / "Au3Cu.cif", atoms)
+    return str(folder / "Au3Cu.cif")
+
+
+def run_panel(store, cif: str) -> None:
+    """The EMT campaign (Al), then the panel alone for the Au3Cu CIF (no surface of it is computed)."""
+    run_locally(campaign_flow(emt_campaign(descriptors=DESCRIPTORS, kinetics=UNCHECKED)), store=store, log=False)
+    alloy = emt_campaign(materials=[{"material": cif}], descriptors={**DESCRIPTORS, "gap": False})
+    run_locally(Flow(descriptor_jobs(alloy)), store=store, log=False)
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +51,15 @@ def panel_store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("store")
     store = open_store(folder)
     store.folder = folder  # for the command line
-    run_locally(campaign_flow(emt_campaign(descriptors={"mechanical": {"relax_ions": False}}, kinetics=UNCHECKED)),
-                store=store, log=False)
+    store.cif = au3cu(tmp_path_factory.mktemp("cif"))
+    run_panel(store, store.cif)
     return store
 
 
 def test_panel_row_per_material_with_barrier_sodiophilicity_and_moduli(panel_store):
     results = load_results(panel_store)
     panel = results.descriptors.set_index("material")
-    assert set(panel.index) == {"Al", "Au"} and panel.loc["Au", "role"] == "reference"
+    assert set(panel.index) == {"Al", "Au", panel_store.cif} and panel.loc["Au", "role"] == "reference"
     al = panel.loc["Al"]
     (surface,) = results.surfaces.itertuples()
     assert al["barrier"] == pytest.approx(surface.barrier) and al["barrier_surface"].startswith("Al(100)")
@@ -46,6 +73,58 @@ def test_panel_row_per_material_with_barrier_sodiophilicity_and_moduli(panel_sto
     assert al["monroe_newman_ratio"] == pytest.approx(own.shear_modulus_vrh_gpa / au.shear_modulus_vrh_gpa, rel=1e-3)
     assert al["monroe_newman_satisfied"] == (al["monroe_newman_ratio"] >= 2)
     assert panel.loc["Au", "monroe_newman_ratio"] == 1.0 and al["born_stable"] and not al["errors"]
+    # Al holds no Au: its stability against Au and the bulk transport of Au do not apply (not errors).
+    assert al["skipped"] == "stability: Al holds no Au; transport: Al holds no Au" and pd.isna(al["bulk_barrier"])
+
+
+def test_stability_and_bulk_barrier_match_the_engines_called_directly(panel_store):
+    row = load_results(panel_store).descriptors.set_index("material").loc[panel_store.cif]
+    assert not row["errors"] and not row["skipped"]
+    settings = DescriptorSettings(**DESCRIPTORS).for_metal("Au")
+    relaxed = {name: relax_bulk(atoms, EMT()) for name, atoms in
+               {"Au": bulk("Au"), "Cu": bulk("Cu"), "Au3Cu": read(panel_store.cif)}.items()}
+    direct = compute_stability("Au3Cu", {k: v.energy_per_atom for k, v in relaxed.items()}, settings.stability)
+    assert row["stable_against_na"] == direct.stable_against_metal
+    assert row["reaction_energy_per_na"] == pytest.approx(direct.reaction_energy_ev_per_metal_atom, abs=1e-6)
+    assert row["energy_above_hull"] == pytest.approx(direct.energy_above_hull_ev_per_atom, abs=1e-5)
+    transport = compute_transport(relaxed["Au3Cu"].atoms(), EMT, settings.transport)
+    assert transport.vacancy.supercell_atoms == 32 and transport.percolation_barrier_eV is not None
+    assert row["bulk_barrier"] == pytest.approx(transport.percolation_barrier_eV, abs=1e-3)
+    assert row["bulk_vacancy_barrier"] == row["bulk_barrier"] and pd.isna(row["bulk_interstitial_barrier"])
+
+
+def test_competing_phases_are_documents_of_their_own_shared_and_not_panel_rows(panel_store):
+    docs = [d["output"] for d in panel_store.query({"output.doc_type": "descriptors"}, properties=["output"])]
+    phases = [d for d in docs if d["role"] == "phase"]
+    assert [d["material"] for d in phases] == ["Cu"]  # Au is the reference metal's own document
+    assert phases[0]["bulk"] is not None and phases[0]["stability"] is None and phases[0]["mechanical"] is None
+    (alloy,) = [d for d in docs if d["material"] == panel_store.cif]
+    assert alloy["stability"]["phases_present"] == ["Au", "Cu", "CuAu3"]  # pymatgen's reduced formulas
+    assert alloy["transport"]["vacancy"]["hops"][0]["status"] in ("accepted", "barrierless")
+    assert "Cu" not in set(load_results(panel_store).descriptors["material"])
+
+
+def test_band_gap_from_gpaw_and_reused_by_another_documents_settings(panel_store, monkeypatch):
+    al = load_results(panel_store).descriptors.set_index("material").loc["Al"]
+    assert al["band_gap_kind"] == "metal" and al["band_gap_ev"] == 0.0  # Al is a metal
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr("seiscreen.workflow.descriptors.compute_gap", fail)
+    other = {**DESCRIPTORS, "mechanical": {"relax_ions": False, "fmax": 0.02}, "stability": False,
+             "transport": False}  # another document of Al, the same gap settings: its gap is the stored one
+    run_locally(Flow(descriptor_jobs(emt_campaign(descriptors=other))), store=panel_store, log=False)
+    docs = [d["output"] for d in panel_store.query({"output.doc_type": "descriptors", "output.material": "Al"},
+                                                    properties=["output"])]
+    assert len(docs) == 2 and not any(d["errors"] for d in docs)
+    assert docs[0]["gap"] == docs[1]["gap"] and docs[0]["gap_hash"] == docs[1]["gap_hash"]
+
+
+def test_stability_metal_is_the_deposited_metal():
+    with pytest.raises(SeiscreenError, match="descriptors.stability.metal 'Na'"):
+        emt_campaign(descriptors={"stability": {"metal": "Na"}})
+    assert emt_campaign(descriptors={"transport": {"species": "Au"}}).descriptors.transport.species == "Au"
 
 
 def test_a_rerun_reuses_the_stored_documents(panel_store, monkeypatch):
@@ -54,11 +133,15 @@ def test_a_rerun_reuses_the_stored_documents(panel_store, monkeypatch):
 
     monkeypatch.setattr("seiscreen.workflow.descriptors.relax_bulk", fail)  # any computation would store an error
     before = panel_store.count({"output.doc_type": "descriptors"})
-    run_locally(campaign_flow(emt_campaign(descriptors={"mechanical": {"relax_ions": False}}, kinetics=UNCHECKED)),
-                store=panel_store, log=False)
+    run_panel(panel_store, panel_store.cif)
     docs = list(panel_store.query({"output.doc_type": "descriptors"}, properties=["output"]))
-    assert len(docs) == 2 * before and not any(d["output"]["error"] for d in docs)
-    assert len({json.dumps(d["output"]["mechanical"], sort_keys=True) for d in docs}) == 2
+    # Au (reference, twice: the alloy's panel has the gap off), Al, Cu (phase), Au3Cu: each stored again, reused
+    assert len(docs) == before + 5 and not any(d["output"]["error"] for d in docs)
+    by_hash: dict = {}
+    for d in docs:
+        by_hash.setdefault(d["output"]["content_hash"], set()).add(
+            json.dumps([d["output"][k] for k in ("mechanical", "stability", "transport", "gap")], sort_keys=True))
+    assert all(len(parts) == 1 for parts in by_hash.values())  # each document twice, the same numbers
 
 
 def test_results_command_prints_the_panel(panel_store):
@@ -66,15 +149,20 @@ def test_results_command_prints_the_panel(panel_store):
                                       str(panel_store.folder)])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert {r["material"] for r in rows} == {"Al", "Au"}
+    assert {r["material"] for r in rows} == {"Al", "Au", panel_store.cif}
+    (alloy,) = [r for r in rows if r["material"] == panel_store.cif]
+    assert alloy["bulk_barrier"] > 0 and alloy["stable_against_na"] is True
     table = CliRunner().invoke(app, ["results", "--descriptors", "--store", str(panel_store.folder)])
-    assert table.exit_code == 0 and "G/G(Au)" in table.output
+    assert table.exit_code == 0 and "G/G(Au)" in table.output and "bulk barrier" in table.output
+    assert f"{alloy['bulk_barrier']:.3f}" in table.output and "stable" in table.output and "metal" in table.output
 
 
 def test_campaign_key_switches():
     assert emt_campaign().descriptors is None
-    assert emt_campaign(descriptors=None).descriptors.enabled() == ["mechanical", "sodiophilicity"]
-    assert emt_campaign(descriptors={"mechanical": False}).descriptors.enabled() == ["sodiophilicity"]
+    assert emt_campaign(descriptors=None).descriptors.enabled() == ["mechanical", "sodiophilicity", "stability",
+                                                                    "transport", "gap"]
+    off = {"mechanical": False, "stability": False, "transport": False, "gap": False}
+    assert emt_campaign(descriptors=off).descriptors.enabled() == ["sodiophilicity"]
 
 
 def test_report_shows_the_panel_its_figure_and_the_claims(panel_store, tmp_path):
@@ -82,7 +170,8 @@ def test_report_shows_the_panel_its_figure_and_the_claims(panel_store, tmp_path)
 
     report = write_report(panel_store, tmp_path / "report", bands=False)
     page = report.index.read_text(encoding="utf-8")
-    assert "Descriptor panel" in page and "G/G(Au)" in page
+    assert "Descriptor panel" in page and "G/G(Au)" in page and "bulk barrier (eV)" in page and "vs Au" in page
+    assert "PBE gap (eV)" in page and ">metal<" in page  # Al's gap
     assert (tmp_path / "report" / "figures" / "barrier-vs-monroe-newman.png") in report.figures
     assert "NaF has no descriptors in this store" in page  # the NaF claim on an Al campaign: undecidable
 
@@ -110,3 +199,28 @@ def test_descriptor_claims_are_judged_like_orderings():
                           bulk_barrier=[None, 0.4]))
     assert soft["wang2020-NaF-high-shear-modulus"] == "violated"
     assert soft["luo2022-NaBr-bulk-barrier-above-surface"] == "violated"
+
+
+@pytest.mark.slow
+def test_chgnet_panel_finds_nabi_reacting_with_na_through_shared_phase_documents(tmp_path):
+    from seiscreen.calculators import get_preset
+    from seiscreen.campaign import Campaign
+    from seiscreen.workflow.descriptors import material_atoms
+
+    off = {"mechanical": False, "transport": False, "gap": False}
+    campaign = Campaign(name="nabi", calculator="chgnet", materials=[{"material": "NaBi"}, {"material": "Na3Bi"}],
+                        descriptors=off)
+    store = open_store(tmp_path)
+    run_locally(Flow(descriptor_jobs(campaign)), store=store, log=False)
+    docs = [d["output"] for d in store.query({"output.doc_type": "descriptors"}, properties=["output"])]
+    # Each competing phase relaxed once: Bi shared by both materials, each material a phase of the other
+    assert sorted(d["material"] for d in docs if d["role"] == "phase") == ["Bi", "Na3Bi", "NaBi"]
+    panel = load_results(store).descriptors.set_index("material")
+    assert not panel.loc["NaBi", "stable_against_na"] and panel.loc["NaBi", "reaction_products"] == "Na3Bi"
+    assert panel.loc["Na3Bi", "stable_against_na"]  # the Na-richest Na-Bi phase
+    calc = get_preset("chgnet").make()
+    energies = {name: relax_bulk(material_atoms(name), calc).energy_per_atom for name in ("Na", "Bi", "NaBi", "Na3Bi")}
+    direct = compute_stability("NaBi", energies)
+    assert panel.loc["NaBi", "reaction_energy_per_na"] == pytest.approx(direct.reaction_energy_ev_per_metal_atom,
+                                                                         abs=2e-3)
+    assert direct.reaction_energy_ev_per_metal_atom < 0

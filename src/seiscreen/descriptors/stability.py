@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-from pymatgen.analysis.interface_reactions import InterfacialReactivity
-from pymatgen.analysis.phase_diagram import CompoundPhaseDiagram, PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
 from seiscreen.catalog import load_catalog
 from seiscreen.errors import SeiscreenError
+
+if TYPE_CHECKING:  # the phase-diagram modules (pandas, matplotlib) load where a diagram is built
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 
 
 class StabilitySettings(BaseModel):
@@ -76,6 +78,8 @@ def _composition(formula: str) -> Composition:
 
 def _entries(energies: Mapping[str, float]) -> list[PDEntry]:
     """One ``PDEntry`` per phase from its energy per atom (eV/atom)."""
+    from pymatgen.analysis.phase_diagram import PDEntry
+
     return [PDEntry(_composition(formula), float(energy) * _composition(formula).num_atoms, name=formula)
             for formula, energy in energies.items()]
 
@@ -98,6 +102,8 @@ def _tie_line_kink(diagram: PhaseDiagram, coating: Composition, metal: Compositi
     """Fraction x of coating atoms at the kink nearest the metal (1 = none) and the reaction there."""
     with warnings.catch_warnings():  # "no matching entry": energies are recomputed from the caller's numbers
         warnings.simplefilter("ignore", UserWarning)
+        from pymatgen.analysis.interface_reactions import InterfacialReactivity
+
         reactivity = InterfacialReactivity(coating, metal, diagram, norm=True, use_hull_energy=False)
         kinks = [(x, reaction) for _, x, _, reaction, _ in reactivity.get_kinks() if x > 1e-9]
     return min(kinks, key=lambda kink: kink[0])
@@ -115,6 +121,8 @@ def _reaction_energy(diagram: PhaseDiagram, coating: Composition, metal: Composi
 
 def _pseudo_binary_kink(entries: list[PDEntry], coating: Composition, metal: Composition) -> tuple[float, PDEntry]:
     """The stable phase nearest the metal on the line coating-metal, and its fraction x of coating atoms."""
+    from pymatgen.analysis.phase_diagram import CompoundPhaseDiagram
+
     diagram = CompoundPhaseDiagram(entries, [coating, metal])
     coating_el, metal_el = diagram.elements
     best = (1.0, None)
@@ -168,6 +176,8 @@ def compute_stability(coating: str, phases: Mapping[str, float], settings: Stabi
                   float((product.energy_per_atom - x * e_coating - (1 - x) * e_metal) / (1 - x)))
         e_hull, method = None, "pseudo-binary"
     else:
+        from pymatgen.analysis.phase_diagram import PhaseDiagram
+
         diagram = PhaseDiagram(entries)
         x, reaction = _tie_line_kink(diagram, composition, metal)
         products = [Composition(p.reduced_formula) for p in reaction.products]

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pymatgen.analysis.diffusion.neb.full_path_mapper import MigrationGraph
 from pymatgen.core import Lattice, Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from scipy.spatial import Voronoi, cKDTree
 
 from seiscreen.errors import SeiscreenError
 from seiscreen.surfaces.percolation import GraphEdge, percolation_levels
+
+if TYPE_CHECKING:  # pymatgen-analysis-diffusion (about 2 s to import) loads where a graph is built
+    from pymatgen.analysis.diffusion.neb.full_path_mapper import MigrationGraph
 
 VOID = "X"  # dummy species that marks an empty void, for MigrationGraph and the symmetry analysis
 MERGE_DISTANCE = 0.5  # Å: Voronoi vertices closer than this are one void
@@ -71,6 +73,9 @@ def site_graph(structure: Structure, species: str, margin: float, max_hop: float
         raise SeiscreenError(f"the structure has no {species} site ({structure.composition.reduced_formula}): "
                              "nothing to migrate")
     cutoff = max_hop if max_hop is not None else connecting_length(structure, indices) + margin
+    from pymatgen.analysis.diffusion.neb.full_path_mapper import MigrationGraph
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
     graph = MigrationGraph.with_distance(structure, species, cutoff, symprec=symprec)
     symmetrized = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetrized_structure()
     class_of = {i: c for c, group in enumerate(symmetrized.equivalent_indices) for i in group}
@@ -104,6 +109,8 @@ def supercell_matrix(structure: Structure, min_width: float) -> np.ndarray:
     centred lattice; the fewest atoms win, then the widest.
     """
     bases = [np.eye(3, dtype=int)]
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
     conventional = SpacegroupAnalyzer(structure).get_conventional_standard_structure().lattice.matrix
     to_conventional = conventional @ np.linalg.inv(structure.lattice.matrix)
     if np.allclose(to_conventional, np.rint(to_conventional), atol=1e-3) and np.linalg.det(to_conventional) > 0.5:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seiscreen.descriptor_results import gap_text, stability_text
 from seiscreen.report import plots
 from seiscreen.report.compare import Comparison, compare_orderings, verdict_counts
 from seiscreen.report.literature import Literature, load_literature
@@ -166,19 +167,25 @@ def _panel_section(panel: pd.DataFrame, literature: Literature, figures: Path, r
              "calculator preset: the lowest ranked percolation barrier of the material (any facet), the "
              "adsorption energy of the adatom against its bulk metal (lowest over the ranked surfaces), the "
              "Voigt–Reuss–Hill moduli of the relaxed bulk, Born stability and the Monroe–Newman ratio "
-             "G / G(metal) (≥ 2: roughening suppressed). A Born-unstable metal gives no ratio.</p>"]
+             "G / G(metal) (≥ 2: roughening suppressed; a Born-unstable metal gives no ratio), the bulk barrier "
+             "(3D percolation barrier of the metal's vacancy hops through the bulk) and the stability against the "
+             "metal (the reaction energy per metal atom towards the metal-richest phases of the system the catalog "
+             "holds, with the products; phases the catalog lacks are named in the CSV) and the PBE band gap from "
+             "GPAW at the catalog's geometry (an underestimate; \"metal\" where there is none).</p>"]
     for calculator, group in panel.groupby("calculator", sort=False):
         metal = group["reference_metal"].iloc[0]
         rows = [{"material": r.material + (" (reference)" if r.role == "reference" else ""),
-                 "barrier (eV)": _num(r.barrier), "E_ads (eV)": _num(r.adsorption_energy),
+                 "barrier (eV)": _num(r.barrier), "bulk barrier (eV)": _num(r.bulk_barrier),
+                 "E_ads (eV)": _num(r.adsorption_energy),
                  "K (GPa)": _num(r.bulk_modulus_gpa, 1), "G (GPa)": _num(r.shear_modulus_gpa, 1),
                  "E (GPa)": _num(r.youngs_modulus_gpa, 1),
                  "Born stable": "-" if pd.isna(r.born_stable) else ("yes" if r.born_stable else "NO"),
                  f"G/G({metal})": _num(r.monroe_newman_ratio, 1) + (" ≥ 2" if r.monroe_newman_satisfied is True
                                                                     else ""),
+                 f"vs {metal} (eV/{metal})": stability_text(r), "PBE gap (eV)": gap_text(r),
                  "failed": r.errors or ""} for r in group.itertuples()]
         columns = list(rows[0])
-        parts.append(f"<h3>{html.escape(calculator)}</h3>" + _table(rows, columns, numeric=set(columns[1:-2])))
+        parts.append(f"<h3>{html.escape(calculator)}</h3>" + _table(rows, columns, numeric=set(columns[1:-4])))
     chart = plots.save(plots.barrier_vs_monroe_newman(panel), figures / "barrier-vs-monroe-newman.png")
     parts.append(_img(chart, root, "barrier vs Monroe-Newman ratio"))
     claims = judge_descriptor_claims(panel, literature)
