@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from seiscreen.cli import app
 from seiscreen.store import open_store
 
+UNCHECKED = {"saddle_check": False}  # exits, reruns and cells here, not saddle checks (tests/workflow/test_kinetics.py)
+
 runner = CliRunner()
 SEISCREEN = str(Path(sys.executable).with_name("seiscreen"))
 SMALL_SLAB = {"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.5}
@@ -22,7 +24,7 @@ def write_campaign(folder: Path, materials: list[dict], **settings) -> Path:
     """A tiny EMT campaign (Au adatom, ASE's stand-in chemistry) in ``folder``."""
     path = folder / "campaign.yaml"
     path.write_text(yaml.safe_dump({"name": "exits", "calculator": "emt", "adsorbate": "Au", "materials": materials,
-                                    "slab": SMALL_SLAB, **settings}))
+                                    "slab": SMALL_SLAB, "kinetics": UNCHECKED, **settings}))
     return path
 
 

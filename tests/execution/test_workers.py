@@ -28,12 +28,15 @@ from seiscreen.workflow.flows import campaign_flow
 from seiscreen.results import load_results
 from seiscreen.store import open_store
 
+UNCHECKED = {"saddle_check": False}  # exits, reruns and cells here, not saddle checks (tests/workflow/test_kinetics.py)
+
 REPO = Path(__file__).resolve().parents[2]
 SEISCREEN = str(Path(sys.executable).with_name("seiscreen"))
 SLAB = {"min_thickness": 5.0, "vacuum": 10.0, "min_lateral_size": 5.5}
 # Two surfaces of one material: enough for two workers to share.
 TWO_SURFACES = {"name": "emt-two", "calculator": "emt", "adsorbate": "Au",
-                "materials": [{"material": "Al", "facets": [[1, 0, 0], [1, 1, 1]]}], "slab": SLAB}
+                "materials": [{"material": "Al", "facets": [[1, 0, 0], [1, 1, 1]]}], "slab": SLAB,
+                "kinetics": UNCHECKED}
 
 
 def write_campaign(folder: Path, spec: dict) -> Path:

@@ -26,13 +26,15 @@ from seiscreen.schemas import atoms_from_dict, atoms_to_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings
 
+UNCHECKED = {"saddle_check": False}  # exits, reruns and cells here, not saddle checks (tests/workflow/test_kinetics.py)
+
 REPO = Path(__file__).resolve().parents[2]
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)
 
 
 def emt_campaign(**changes) -> Campaign:
     return Campaign(**{"name": "emt-test", "calculator": "emt", "adsorbate": "Au", "materials": [{"material": "Al"}],
-                       "slab": SLAB, **changes})
+                       "slab": SLAB, "kinetics": UNCHECKED, **changes})
 
 
 def doc_counts(store) -> collections.Counter:

@@ -19,6 +19,8 @@ from seiscreen.schemas import atoms_from_dict
 from seiscreen.store import open_store
 from seiscreen.surfaces.slabs import SlabSettings, make_terminations
 
+UNCHECKED = {"saddle_check": False}  # exits, reruns and cells here, not saddle checks (tests/workflow/test_kinetics.py)
+
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # workflows/emt-demo.yaml
 
 
@@ -149,7 +151,7 @@ def test_a_good_convergence_section_is_read(tmp_path):
 
 def emt_campaign(**changes) -> Campaign:
     return Campaign(**{"name": "emt-conv", "calculator": "emt", "adsorbate": "Au", "materials": [{"material": "Al"}],
-                       "slab": SLAB, **changes})
+                       "slab": SLAB, "kinetics": UNCHECKED, **changes})
 
 
 def run(tmp_path_factory, campaign) -> str:
