@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from seiscreen.calculators import get_preset, register_user_presets
 from seiscreen.convergence import ConvergenceSettings
-from seiscreen.descriptor_schemas import DescriptorSettings, Switch
+from seiscreen.descriptor_schemas import DescriptorSettings, Switch, empty_keys_on
 from seiscreen.errors import SeiscreenError
 from seiscreen.kinetics import KineticsSettings
 from seiscreen.minima import MinimaSettings
@@ -267,6 +267,8 @@ def load_campaign(path: str | Path, **overrides) -> Campaign:
     if not isinstance(raw, dict):
         raise SeiscreenError(f"{path} holds no campaign (expected a mapping with name and materials)")
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    if "descriptors" in raw:
+        raw["descriptors"] = empty_keys_on(raw["descriptors"])
     try:
         return Campaign.model_validate(raw)
     except ValidationError as exc:

@@ -30,13 +30,23 @@ from seiscreen.schemas import Provenance
 
 
 def _switch(value: Any) -> Any:
-    """A descriptor's key in the campaign file: ``false`` turns it off (None), ``true`` or an empty key turns it
-    on with its default settings, a mapping sets them."""
+    """A descriptor's key: ``false`` (or None, off as stored) turns it off, ``true`` turns it on with its default
+    settings, a mapping sets them. An empty key in a campaign file reads as on (``campaign.empty_keys_on``)."""
     if value is False:
         return None
-    if value is True or value is None:
+    if value is True:
         return {}
     return value
+
+
+def empty_keys_on(section: Any) -> Any:
+    """The campaign file's ``descriptors:`` section with its empty keys (YAML null) read as on: an empty
+    ``descriptors:`` or ``mechanical:`` means "on, with the defaults", while a stored None means off."""
+    if section is None:
+        return {}
+    if isinstance(section, dict):
+        return {key: ({} if value is None else value) for key, value in section.items()}
+    return section
 
 
 Switch = BeforeValidator(_switch)

@@ -157,12 +157,25 @@ def test_results_command_prints_the_panel(panel_store):
     assert f"{alloy['bulk_barrier']:.3f}" in table.output and "stable" in table.output and "metal" in table.output
 
 
-def test_campaign_key_switches():
-    assert emt_campaign().descriptors is None
-    assert emt_campaign(descriptors=None).descriptors.enabled() == ["mechanical", "sodiophilicity", "stability",
-                                                                    "transport", "gap"]
+def test_campaign_key_switches(tmp_path):
+    from seiscreen.campaign import Campaign, load_campaign
+
+    assert emt_campaign().descriptors is None and emt_campaign(descriptors=None).descriptors is None
+    assert emt_campaign(descriptors={}).descriptors.enabled() == ["mechanical", "sodiophilicity", "stability",
+                                                                  "transport", "gap"]
     off = {"mechanical": False, "stability": False, "transport": False, "gap": False}
-    assert emt_campaign(descriptors=off).descriptors.enabled() == ["sodiophilicity"]
+    campaign = emt_campaign(descriptors=off)
+    assert campaign.descriptors.enabled() == ["sodiophilicity"]
+    # a campaign handed to a job is serialised and read back: what is off stays off
+    for c in (emt_campaign(), campaign):
+        assert Campaign.model_validate(c.model_dump()).descriptors == c.descriptors
+    # in a campaign file, an empty key means on with the defaults
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\ncalculator: emt\nadsorbate: Au\nmaterials: [{material: Al}]\n"
+                    "descriptors:\n  mechanical:\n  gap: false\n")
+    assert load_campaign(path).descriptors.enabled() == ["mechanical", "sodiophilicity", "stability", "transport"]
+    path.write_text("name: c\ncalculator: emt\nadsorbate: Au\nmaterials: [{material: Al}]\ndescriptors:\n")
+    assert len(load_campaign(path).descriptors.enabled()) == 5
 
 
 def test_report_shows_the_panel_its_figure_and_the_claims(panel_store, tmp_path):
@@ -224,3 +237,21 @@ def test_chgnet_panel_finds_nabi_reacting_with_na_through_shared_phase_documents
     assert panel.loc["NaBi", "reaction_energy_per_na"] == pytest.approx(direct.reaction_energy_ev_per_metal_atom,
                                                                          abs=2e-3)
     assert direct.reaction_energy_ev_per_metal_atom < 0
+
+
+def test_measured_moduli_are_shown_beside_the_panels_and_reduce_to_the_hand_vrh_formulas():
+    from seiscreen.report.html import _measured_moduli
+    from seiscreen.report.literature import load_literature
+
+    literature = load_literature()
+    nacl = next(m for m in literature.moduli if m.material == "NaCl")
+    c11, c12, c44 = nacl.c11_gpa, nacl.c12_gpa, nacl.c44_gpa
+    g_voigt = (c11 - c12 + 3 * c44) / 5  # cubic hand formulas
+    g_reuss = 5 * (c11 - c12) * c44 / (4 * c44 + 3 * (c11 - c12))
+    assert nacl.moduli()["shear_modulus_vrh_gpa"] == pytest.approx((g_voigt + g_reuss) / 2)
+    assert nacl.moduli()["bulk_modulus_vrh_gpa"] == pytest.approx((c11 + 2 * c12) / 3)
+    table = _measured_moduli(panel(material=["NaCl", "NaF"], bulk_modulus_gpa=[28.8, 44.2],
+                                   shear_modulus_gpa=[8.2, 28.0]), literature)
+    assert "8.2 / 14.5" in table and "Whitfield 1976" in table and "NaF" not in table  # NaF: nothing measured
+    assert _measured_moduli(panel(material=["NaF"], bulk_modulus_gpa=[44.2], shear_modulus_gpa=[28.0]),
+                            literature) == ""

@@ -188,11 +188,29 @@ def _panel_section(panel: pd.DataFrame, literature: Literature, figures: Path, r
         parts.append(f"<h3>{html.escape(calculator)}</h3>" + _table(rows, columns, numeric=set(columns[1:-4])))
     chart = plots.save(plots.barrier_vs_monroe_newman(panel), figures / "barrier-vs-monroe-newman.png")
     parts.append(_img(chart, root, "barrier vs Monroe-Newman ratio"))
+    parts.append(_measured_moduli(panel, literature))
     claims = judge_descriptor_claims(panel, literature)
     rows = [{**c._asdict(), "ours": _num(c.ours), "cls": VERDICT_CLASS[c.verdict]} for c in claims.itertuples()]
     parts.append("<h3>The review's statements on these criteria</h3>" + _table(
         rows, ["statement", "source", "calculator", "verdict", "detail"], row_class="cls"))
     return "\n".join(parts)
+
+
+def _measured_moduli(panel: pd.DataFrame, literature: Literature) -> str:
+    """The panel's VRH moduli beside measured ones (``literature.moduli``) for the materials it has: a
+    calculator's error, reported and never judged; "" when no measured material is in the panel."""
+    rows = []
+    for measured in literature.moduli:
+        experiment = measured.moduli()
+        for r in panel[panel["material"] == measured.material].itertuples():
+            rows.append({"material": r.material, "calculator": r.calculator,
+                         "K (GPa)": f"{_num(r.bulk_modulus_gpa, 1)} / {experiment['bulk_modulus_vrh_gpa']:.1f}",
+                         "G (GPa)": f"{_num(r.shear_modulus_gpa, 1)} / {experiment['shear_modulus_vrh_gpa']:.1f}",
+                         "measured": f"{literature.source_label(measured.source)}, {measured.method}"})
+    if not rows:
+        return ""
+    return ("<h3>Moduli against experiment (ours / measured, Voigt–Reuss–Hill)</h3>"
+            + _table(rows, ["material", "calculator", "K (GPa)", "G (GPa)", "measured"]))
 
 
 def _convergence_section(convergence: pd.DataFrame, series: list[dict], figures: Path, root: Path) -> str:
@@ -469,8 +487,8 @@ def _saddle_level(doc: dict, hop: dict):
 
 
 def _sources_section(literature: Literature) -> str:
-    rows = [{"source": f"{s.short} [{s.ref}]", "method (as the review describes it)": s.method,
-             "solvent": s.solvent, "citation": s.citation} for s in literature.sources.values()]
+    rows = [{"source": literature.source_label(key), "method (as the review describes it)": s.method,
+             "solvent": s.solvent, "citation": s.citation} for key, s in literature.sources.items()]
     context = "".join(f"<li>{html.escape(literature.source_label(c.source))}: {html.escape(c.statement)} "
                       f"<span class='note'>({html.escape(c.where)})</span></li>" for c in literature.context)
     review = literature.review

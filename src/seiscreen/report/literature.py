@@ -24,7 +24,7 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
-    ref: int  # the review's reference number
+    ref: int | None = None  # the review's reference number (None: a source the review does not cite)
     short: str  # "Cao 2024"
     citation: str
     method: str
@@ -96,6 +96,29 @@ class DescriptorClaim(_Strict):
         return self
 
 
+class MeasuredModuli(_Strict):
+    """A material's measured single-crystal elastic constants (cubic: C11, C12, C44, GPa), against which the
+    panel's moduli are compared (never judged: a calculator's error is reported, not tuned)."""
+
+    id: str
+    source: str
+    material: str
+    c11_gpa: float
+    c12_gpa: float
+    c44_gpa: float
+    method: str
+    where: str
+
+    def moduli(self) -> dict[str, float]:
+        """Voigt–Reuss–Hill bulk and shear moduli (GPa) of the cubic tensor, as the panel computes its own."""
+        from seiscreen.descriptors.mechanical import vrh_moduli
+
+        c11, c12, c44 = self.c11_gpa, self.c12_gpa, self.c44_gpa
+        voigt = [[c11, c12, c12, 0, 0, 0], [c12, c11, c12, 0, 0, 0], [c12, c12, c11, 0, 0, 0],
+                 [0, 0, 0, c44, 0, 0], [0, 0, 0, 0, c44, 0], [0, 0, 0, 0, 0, c44]]
+        return vrh_moduli(voigt)
+
+
 class Context(_Strict):
     source: str
     statement: str
@@ -108,11 +131,12 @@ class Literature(_Strict):
     values: list[LiteratureValue]
     orderings: list[Ordering]
     descriptor_claims: list[DescriptorClaim] = Field(default_factory=list)
+    moduli: list[MeasuredModuli] = Field(default_factory=list)
     context: list[Context] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known(self) -> Literature:
-        for entry in [*self.values, *self.orderings, *self.descriptor_claims]:
+        for entry in [*self.values, *self.orderings, *self.descriptor_claims, *self.moduli]:
             if entry.source not in self.sources:
                 raise ValueError(f"{entry.id}: unknown source {entry.source!r} (known: {', '.join(self.sources)})")
         for value in self.values:
@@ -121,9 +145,12 @@ class Literature(_Strict):
         return self
 
     def source_label(self, key: str) -> str:
-        """'Cao 2024 [77]' for a source key; the review itself is 'review'."""
+        """'Cao 2024 [77]' for a source key ('Whitfield 1976' for one the review does not cite); the review itself
+        is 'review'."""
         source = self.sources.get(key)
-        return f"{source.short} [{source.ref}]" if source else key
+        if source is None:
+            return key
+        return f"{source.short} [{source.ref}]" if source.ref is not None else source.short
 
     def values_frame(self) -> pd.DataFrame:
         """One row per literature number, in eV, with its source and method."""
