@@ -11,7 +11,8 @@ campaign runs this way (``bands.CalculatorLevel.band_calculators``).
     batch = BandBatch.for_preset(get_preset("ml"))
     run_neb(initial, final, batch.image_calculator, protocol)
 
-Implemented for CHGNet (the ``ml`` preset). Forces equal the per-image ``CHGNetCalculator``'s within float32
+Implemented for CHGNet (the ``ml`` preset), on the preset's device; on a GPU a batch too large for its memory is
+split in halves and retried (:meth:`BandBatch.forward`). Forces equal the per-image ``CHGNetCalculator``'s within float32
 round-off (tests/neb/test_performance.py).
 """
 
@@ -79,6 +80,7 @@ class BandBatch(SharedBand):
         self.task = task
         self.model_calls = 0  # forward passes (one per batch)
         self.evaluations = 0  # structures evaluated (one per image per batch)
+        self.max_batch: int | None = None  # structures per forward pass that fit in GPU memory; None: no limit
 
     @classmethod
     def for_preset(cls, preset: CalculatorPreset, task: str = "ef") -> BandBatch:
@@ -95,21 +97,49 @@ class BandBatch(SharedBand):
         return self.predict([atoms for atoms, _ in pairs])
 
     def predict(self, structures: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
-        """(energy in eV, forces in eV/Å) of each structure, from one forward pass of the model."""
+        """(energy in eV, forces in eV/Å) of each structure, from one forward pass of the model (on a GPU, as many
+        as its memory takes: :meth:`forward`)."""
         from pymatgen.io.ase import AseAtomsAdaptor
 
         graphs = [self.model.graph_converter(AseAtomsAdaptor.get_structure(a)) for a in structures]
-        with contextlib.redirect_stdout(io.StringIO()):
-            predictions = self.model.predict_graph(graphs, task=self.task, batch_size=len(graphs))
-        if isinstance(predictions, dict):
-            predictions = [predictions]
-        self.model_calls += 1
+        predictions: list[dict] = []
+        while len(predictions) < len(graphs):
+            start = len(predictions)
+            predictions += self.forward(graphs[start:start + (self.max_batch or len(graphs))])
         self.evaluations += len(structures)
         out = []
         for atoms, p in zip(structures, predictions, strict=True):
             factor = len(atoms) if self.model.is_intensive else 1  # CHGNet predicts eV/atom
             out.append((float(np.ravel(p["e"])[0]) * factor, np.asarray(p["f"], dtype=float)))
         return out
+
+    def forward(self, graphs: list) -> list[dict]:
+        """The model's predictions for ``graphs``, one forward pass; a batch that runs out of GPU memory is split
+        in halves, each retried, and the largest size that fitted is kept (``max_batch``) for the next calls."""
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                predictions = self.model.predict_graph(graphs, task=self.task, batch_size=len(graphs))
+        except Exception as error:
+            if len(graphs) == 1 or not out_of_memory(error):
+                raise
+            half = len(graphs) // 2
+            self.max_batch = min(self.max_batch or half, half)
+            return self.forward(graphs[:half]) + self.forward(graphs[half:])
+        self.model_calls += 1
+        return [predictions] if isinstance(predictions, dict) else list(predictions)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is torch running out of GPU memory (then its cached blocks are handed back)."""
+    import torch
+
+    # Older torch raises a plain RuntimeError with this message
+    if not (isinstance(error, torch.OutOfMemoryError) or (isinstance(error, RuntimeError)
+                                                         and "CUDA out of memory" in str(error))):
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return True
 
 
 class BatchedImageCalculator(Calculator):

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from seiscreen.errors import SeiscreenError, UnknownNameError
 from seiscreen.finetuned_models import (_FINETUNED_FOLDERS, FINETUNED_MANIFEST, FINETUNED_PREFIX,  # noqa: F401
@@ -33,6 +33,9 @@ from seiscreen import user_presets as _user
 
 # "factory": a user-defined preset, built by the callable it names (seiscreen.user_presets).
 Code = Literal["emt", "chgnet", "sevennet", "gpaw", "factory"]
+# Where an ML model runs: "auto" is CUDA when torch sees a GPU, else the CPU (resolve_device).
+Device = Literal["auto", "cpu", "cuda"]
+ML_CODES = ("chgnet", "sevennet")
 _PACKAGE = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
 _INSTALL = {"chgnet": "pip install -e '.[ml]' (after torch==2.13.0; see scripts/setup.sh)",
             "sevennet": "pip install -e '.[ml]' (after torch==2.13.0; see scripts/setup.sh)",
@@ -62,6 +65,28 @@ class CalculatorPreset(BaseModel):
     factory: str | None = None
     per_calculation_directory: bool = False
     slab_periodicity: tuple[bool, bool, bool] | None = None
+    # ML codes only: the torch device of the model. Changes no number beyond float round-off: recorded (resolved)
+    # in the provenance, left out of content hashes (schemas.calculator_identity), as the machine is.
+    device: Device = "auto"
+
+    @model_validator(mode="after")
+    def _device_of_ml_only(self) -> CalculatorPreset:
+        if self.device != "auto" and self.code not in ML_CODES:
+            raise ValueError(f"preset {self.name!r}: device {self.device!r} applies to ML presets only "
+                             f"({', '.join(ML_CODES)}), not {self.code}")
+        return self
+
+    @property
+    def torch_device(self) -> str:
+        """The device this preset's model runs on: "cpu" or "cuda" (``device`` resolved, :func:`resolve_device`)."""
+        return resolve_device(self.device)
+
+    def on_device(self, device: Device | None) -> CalculatorPreset:
+        """This preset with its model on ``device`` (a campaign's ``parallel.device``); None, or a code without a
+        device (EMT, GPAW, a user's factory): itself."""
+        if device is None or device == self.device or self.code not in ML_CODES:
+            return self
+        return self.model_copy(update={"device": device})
 
     @property
     def recording(self) -> bool:
@@ -81,8 +106,11 @@ class CalculatorPreset(BaseModel):
             package_version = version(_PACKAGE[self.code])
         except PackageNotFoundError:
             package_version = None
-        return {"preset": self.name, "code": self.code, "parameters": self.parameters,
-                "adatom_magmom": self.adatom_magmom, "package_version": package_version}
+        out = {"preset": self.name, "code": self.code, "parameters": self.parameters,
+               "adatom_magmom": self.adatom_magmom, "package_version": package_version}
+        if self.code in ML_CODES:  # recorded, not hashed (schemas.calculator_identity)
+            out["device"] = self.torch_device
+        return out
 
     @property
     def slab_pbc(self) -> tuple[bool, bool, bool] | None:
@@ -133,6 +161,30 @@ def _factory(preset: CalculatorPreset, atoms, directory) -> Calculator:
     return calc
 
 
+def resolve_device(device: Device) -> str:
+    """"cpu" or "cuda" for a preset's ``device``: "auto" is "cuda" when ``torch.cuda.is_available()``; "cuda"
+    without a GPU torch can see is refused in one line."""
+    if device == "cpu":
+        return "cpu"
+    if _cuda_available():
+        return "cuda"
+    if device == "cuda":
+        raise SeiscreenError("device 'cuda': torch sees no CUDA GPU here (torch.cuda.is_available() is False): "
+                             "use device auto or cpu, or install torch with CUDA on a machine with a GPU")
+    return "cpu"
+
+
+@cache
+def _cuda_available() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _torch_threads() -> None:
     import torch
 
@@ -141,11 +193,11 @@ def _torch_threads() -> None:
 
 
 @cache
-def _chgnet_model(model_name: str):
+def _chgnet_model(model_name: str, device: str = "cpu"):
     from chgnet.model import CHGNet
 
     with contextlib.redirect_stdout(io.StringIO()):
-        return CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
+        return CHGNet.load(model_name=model_name, use_device=device, verbose=False)
 
 
 def _chgnet(preset: CalculatorPreset, atoms, directory) -> Calculator:
@@ -155,7 +207,7 @@ def _chgnet(preset: CalculatorPreset, atoms, directory) -> Calculator:
 
     model, params = chgnet_model(preset)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "CHGNet will run on cpu" for every instance
-        return CHGNetCalculator(model=model, use_device="cpu", **params)
+        return CHGNetCalculator(model=model, use_device=preset.torch_device, **params)
 
 
 def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:
@@ -166,11 +218,11 @@ def _sevennet(preset: CalculatorPreset, atoms, directory) -> Calculator:
     params = dict(preset.parameters)
     model = params.pop("model", "7net-0")
     if "finetuned" not in params:
-        return SevenNetCalculator(model, device="cpu", **params)
+        return SevenNetCalculator(model, device=preset.torch_device, **params)
     sha256 = params.pop("weights_sha256", "")
     path = finetuned_weights(params.pop("finetuned"), sha256)
-    return SevenNetCalculator(_finetuned_model(str(path), sha256, "sevennet"), file_type="model_instance",
-                              device="cpu", **params)
+    return SevenNetCalculator(_finetuned_model(str(path), sha256, "sevennet", preset.torch_device),
+                              file_type="model_instance", device=preset.torch_device, **params)
 
 
 def _gpaw(preset: CalculatorPreset, atoms, directory) -> Calculator:
@@ -396,16 +448,19 @@ def finetuned_preset(name_or_path: str) -> CalculatorPreset:
 
 
 @cache
-def _finetuned_model(path: str, weights_sha256: str, code: str = "chgnet"):
-    return read_finetuned_model(Path(path), code)  # the sha256 in the key: a changed file is a new entry
+def _finetuned_model(path: str, weights_sha256: str, code: str = "chgnet", device: str = "cpu"):
+    model = read_finetuned_model(Path(path), code)  # the sha256 in the key: a changed file is a new entry
+    return model if device == "cpu" else model.to(device)  # one copy per device: never moved once shared
 
 
 def chgnet_model(preset: CalculatorPreset) -> tuple[Any, dict[str, Any]]:
     """The CHGNet model a ``chgnet`` preset names (its base weights, or a fine-tuned model's, checked by sha256;
-    shared, not to be trained) and the preset's remaining calculator keywords."""
+    shared, not to be trained), on the preset's device, and the preset's remaining calculator keywords."""
     params = dict(preset.parameters)
     base = params.pop("model", "0.3.0")
+    device = preset.torch_device
     if "finetuned" not in params:
-        return _chgnet_model(base), params
+        return _chgnet_model(base, device), params
     sha256 = params.pop("weights_sha256", "")
-    return _finetuned_model(str(finetuned_weights(params.pop("finetuned"), sha256)), sha256), params
+    path = str(finetuned_weights(params.pop("finetuned"), sha256))
+    return _finetuned_model(path, sha256, "chgnet", device), params

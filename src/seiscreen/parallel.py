@@ -39,20 +39,23 @@ from ase.calculators.calculator import Calculator, all_changes
 from pydantic import BaseModel, ConfigDict, Field
 
 from seiscreen.batched import SharedBand
-from seiscreen.calculators import CalculatorPreset
+from seiscreen.calculators import CalculatorPreset, Device
 from seiscreen.checkpoints import dumps, loads, write_atomic
 from seiscreen.errors import AtomsLeftCell, SeiscreenError
 
 
 class ParallelSettings(BaseModel):
     """Where a job's calculations run. ``ranks``: MPI ranks of each GPAW calculation; ``launcher``: the command
-    that starts them (``{ranks}`` filled in); ``images_at_once``: images of a band computed at the same time."""
+    that starts them (``{ranks}`` filled in); ``images_at_once``: images of a band computed at the same time;
+    ``device``: where the ML presets' models run (auto, cpu, cuda)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ranks: int = Field(1, ge=1)
     launcher: str = "mpiexec -n {ranks}"
     images_at_once: int = Field(1, ge=1)
+    # The ML presets' device, over each preset's own (CalculatorPreset.device); None: the preset's ("auto").
+    device: Device | None = None
 
     @property
     def in_subprocess(self) -> bool:

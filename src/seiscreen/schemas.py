@@ -72,9 +72,14 @@ def structure_fingerprints(data: dict) -> list[dict]:
     return out
 
 
+# Kept in a document's provenance, left out of its identity: the code's version (see content_hash) and the device
+# an ML model ran on (CPU or GPU: the same numbers within float round-off, as on another machine).
+_NOT_IDENTITY = ("package_version", "device")
+
+
 def calculator_identity(provenance: dict) -> dict:
-    """A preset's provenance without the code's version: see :func:`content_hash` for why versions are out."""
-    return {k: v for k, v in provenance.items() if k != "package_version"}
+    """A preset's provenance without the code's version and the model's device: see :func:`content_hash`."""
+    return {k: v for k, v in provenance.items() if k not in _NOT_IDENTITY}
 
 
 def content_hash(kind: str, **inputs) -> str:

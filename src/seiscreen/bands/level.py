@@ -57,6 +57,9 @@ class CalculatorLevel:
     parallel: ParallelSettings = field(default_factory=ParallelSettings)
     calculator: Callable[[], Calculator] | None = None
 
+    def __post_init__(self) -> None:
+        self.preset = self.preset.on_device(self.parallel.device)  # the ML model where parallel.device says
+
     @property
     def mpi(self) -> bool:
         """GPAW's calculations run as MPI jobs of their own (``parallel.ranks``; other codes have no MPI)."""

@@ -61,7 +61,8 @@ class CalculatorMaker(Maker):
 
     @property
     def preset(self) -> CalculatorPreset:
-        return get_preset(self.calculator_preset)
+        """The preset named, its ML model on the campaign's ``parallel.device`` where one is set."""
+        return get_preset(self.calculator_preset).on_device(self.parallel.device)
 
     @property
     def calculator(self) -> Calculator:
