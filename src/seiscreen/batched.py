@@ -12,8 +12,8 @@ campaign runs this way (``bands.CalculatorLevel.band_calculators``).
     run_neb(initial, final, batch.image_calculator, protocol)
 
 Implemented for CHGNet (the ``ml`` preset), on the preset's device; on a GPU a batch too large for its memory is
-split in halves and retried (:meth:`BandBatch.forward`). Forces equal the per-image ``CHGNetCalculator``'s within float32
-round-off (tests/neb/test_performance.py).
+split in halves and retried (:meth:`BandBatch.forward`). Forces equal the per-image ``CHGNetCalculator``'s within
+float32 round-off (tests/neb/test_performance.py).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from seiscreen.descriptors.stability import CompetingPhases, StabilityResult, co
 from seiscreen.descriptors.transport import TransportResult, compute_transport
 from seiscreen.errors import UnknownNameError
 from seiscreen.parallel import CalculatorProcessKilled
-from seiscreen.schemas import Provenance, calculator_identity, content_hash
+from seiscreen.schemas import Provenance, atoms_to_dict, calculator_identity, content_hash, structure_fingerprint
 from seiscreen.store import find_done
 from seiscreen.workflow.base import EXPOSE_STORE, CalculatorMaker, current_store
 
@@ -68,6 +68,12 @@ def system_phases(material: str) -> CompetingPhases:
     return CompetingPhases(chemical_system="-".join(sorted(system)), present=present, missing=missing)
 
 
+def _structure_identity(atoms: Atoms) -> dict:
+    """What identifies a starting bulk: the project's structure fingerprint (atoms at a cell face taken at
+    fraction 0, so the same CIF read on another machine has the same identity)."""
+    return structure_fingerprint(atoms_to_dict(atoms))
+
+
 def gap_hash(material: str, settings: GapSettings) -> str:
     """The band gap's identity: the starting structure and the gap settings (GPAW, whatever the preset)."""
     return content_hash("gap", structure=_structure_identity(material_atoms(material)),
@@ -90,12 +96,6 @@ class StepInputs:
 
 def _formula(atoms: Atoms) -> str:
     return Composition(atoms.get_chemical_formula()).reduced_formula
-
-
-def _structure_identity(atoms: Atoms) -> dict:
-    """What identifies a starting bulk: species, fractional positions and cell, rounded (float noise aside)."""
-    return {"numbers": atoms.numbers.tolist(), "cell": np.round(atoms.cell.array, 5).tolist(),
-            "scaled": np.round(atoms.get_scaled_positions(), 5).tolist()}
 
 
 @dataclass
