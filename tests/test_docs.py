@@ -143,6 +143,7 @@ def test_architecture_page_and_api_reference_name_every_module():
     assert rendered <= set(LAYERS), f"API pages render modules that do not exist: {sorted(rendered - set(LAYERS))}"
 
 
+@pytest.mark.slow
 def test_docs_site_builds_strict_without_warnings(tmp_path):
     """``mkdocs build --strict``: a broken link, a nav entry without a page, a page left out of the nav or a
     docstring griffe cannot read fails the build."""

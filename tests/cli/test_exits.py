@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -33,6 +34,7 @@ def surface_docs(store: Path) -> list[dict]:
                                                                              properties=["output"])]
 
 
+@pytest.mark.slow
 def test_every_surface_failing_exits_1_with_the_summary_line_and_a_rerun_that_finishes_them_exits_0(
         tmp_path, monkeypatch):
     import seiscreen.workflow.minima
@@ -77,6 +79,7 @@ def test_every_surface_failing_exits_1_with_the_summary_line_and_a_rerun_that_fi
                                                                                      done.output), done.output
 
 
+@pytest.mark.slow
 def test_a_material_with_its_own_adatom_is_a_result_of_the_campaign_and_exits_0(tmp_path):
     # workflows/metals.yaml: Li on Li, Mg on Mg. A material's own adatom is a protocol of its own; its surfaces
     # were counted as "no result stored" because only the campaign adatom's protocol was looked for.

@@ -33,6 +33,7 @@ def _process_band(preset_name, folder, at_once):
     return ProcessBand(own, at_once), made
 
 
+@pytest.mark.slow
 def test_an_image_parallel_band_gives_the_in_process_band(au_on_al_ends, tmp_path):
     from ase.calculators.emt import EMT
 

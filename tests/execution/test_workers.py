@@ -182,6 +182,7 @@ def test_status_reports_interrupted_work_of_a_client_that_died(tmp_path):
     assert result.exit_code == 0 and len(json.loads(result.output)) == 3
 
 
+@pytest.mark.slow
 def test_status_follows_a_plain_local_run_and_reports_it_interrupted_when_killed(tmp_path):
     store = tmp_path / "store"
     campaign = write_campaign(tmp_path, {**TWO_SURFACES, "name": "emt-one",

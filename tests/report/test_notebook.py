@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import nbformat
 from jobflow import run_locally
 from nbclient import NotebookClient
@@ -14,6 +15,7 @@ from seiscreen.store import open_store
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_analysis_notebook_runs_on_a_real_store(tmp_path, monkeypatch):
     store_path = tmp_path / "store"
     run_locally(campaign_flow(load_campaign(REPO / "workflows" / "emt-demo.yaml")), store=open_store(store_path),

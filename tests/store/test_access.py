@@ -114,6 +114,7 @@ def test_a_second_run_into_a_held_store_exits_2_naming_the_holder_and_writes_not
     assert "Traceback" not in second.stdout + second.stderr
 
 
+@pytest.mark.slow
 def test_run_wait_waits_for_the_holder_then_runs(tmp_path):
     store = tmp_path / "store"
     with holder(store):
@@ -130,6 +131,7 @@ def test_run_wait_waits_for_the_holder_then_runs(tmp_path):
     assert (store / LOCK_FILE).read_text() == ""  # released
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_into_a_new_store_write_every_document_once(demo_store, tmp_path):
     store = tmp_path / "store"
     both = [subprocess.Popen([sys.executable, "-m", "seiscreen.cli", "run", str(CAMPAIGN), "--store", str(store),
@@ -141,6 +143,7 @@ def test_two_runs_at_once_into_a_new_store_write_every_document_once(demo_store,
     assert sum("nothing to compute: 1 surface reused" in out for out, _ in outputs) == 1
 
 
+@pytest.mark.slow
 def test_a_lock_left_by_a_killed_holder_is_taken_over_with_a_message(tmp_path):
     store = tmp_path / "store"
     killed = subprocess.Popen([sys.executable, "-c", "import os, signal, sys; from seiscreen.store import store_lock\n"

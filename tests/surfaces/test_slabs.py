@@ -77,6 +77,7 @@ def test_alloy_nabi_001_has_two_terminations_na_and_bi_on_top():
     assert len({t.termination_id for t in terms}) == 2
 
 
+@pytest.mark.slow
 def test_termination_ids_are_stable_across_calls():
     ids = [t.termination_id for t in make_terminations(load_bulk("NaIn"), (1, 1, 1))]
     assert ids == [t.termination_id for t in make_terminations(load_bulk("NaIn"), (1, 1, 1))]

@@ -221,6 +221,7 @@ def test_results_rank_the_surface_by_its_largest_cell_with_the_cell_term_in_its_
         assert list(results.ranking["barrier"]) == [doc["ranked_barrier"]]
 
 
+@pytest.mark.slow
 def test_an_unconverged_surface_is_flagged_and_not_ranked(tmp_path_factory):
     store = run(tmp_path_factory, emt_campaign(convergence={"lateral": [5.5, 8.5], "tolerance": 1e-9}))
     results = load_results(store)
@@ -233,6 +234,7 @@ def test_an_unconverged_surface_is_flagged_and_not_ranked(tmp_path_factory):
     assert "unconverged" in table.output and "cell convergence" in table.output
 
 
+@pytest.mark.slow
 def test_status_and_the_log_show_the_series_verdict_not_its_last_cells(tmp_path, monkeypatch):
     """`seiscreen status` and a batch log say "unconverged" where the largest cell alone is ranked."""
     monkeypatch.chdir(tmp_path)

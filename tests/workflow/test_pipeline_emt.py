@@ -137,6 +137,7 @@ def test_a_slab_cut_with_its_face_atoms_on_the_far_face_starts_from_the_finished
     assert not starts_from_stored_minima(slab)  # that document was never this cut's
 
 
+@pytest.mark.slow
 def test_a_band_through_a_missed_minimum_is_split(tmp_path):
     # With the symmetry forgotten, the one hollow found is the only node of the 2x2 cell and its hops reach
     # its own images 5.73 Å away, straight through the neighbouring hollows. Both bands (along a and b) have
@@ -200,6 +201,7 @@ def test_a_killed_refinement_resumes_at_the_valley_it_was_in(tmp_path, monkeypat
     assert resumed.surfaces["barrier"].iloc[0] == pytest.approx(unbroken.surfaces["barrier"].iloc[0], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_refinement_whose_calculator_process_was_killed_stores_nothing(tmp_path, monkeypatch):
     # One valley that fails is dropped and the others kept; but a calculator process stopped by a signal is the
     # run being stopped, not a failed valley: the refinement stores no document, and the rerun relaxes every valley.
@@ -221,6 +223,7 @@ def test_a_refinement_whose_calculator_process_was_killed_stores_nothing(tmp_pat
     assert surface.n_minima == 3 and surface.status == "ranked"
 
 
+@pytest.mark.slow
 def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_path):
     # The same two bands with a valley, but no refinement allowed: each hop is computed as two bands through its
     # valley, relaxed (the neighbouring hollow), and the surface is ranked with the barrier of the refined network.
@@ -242,6 +245,7 @@ def test_a_valley_left_when_the_refinements_are_used_up_is_a_hop_through_it(tmp_
         assert abs(state["energy"]) < 0.01 and state["adatom_from_start"] == pytest.approx(5.73 / 2, abs=0.1)
 
 
+@pytest.mark.slow
 def test_a_hop_through_its_valley_reruns_through_it_to_its_stored_barrier(tmp_path):
     # Whoever checks a hop the summary used reruns it as the campaign computed it: one band between each two of
     # its stored states (start, relaxed valley, end). As one band between its ends it finds the valley again.
@@ -266,6 +270,7 @@ def test_a_hop_through_its_valley_reruns_through_it_to_its_stored_barrier(tmp_pa
     assert "end and valley energies recomputed within 0.0000 eV" in shown.output
 
 
+@pytest.mark.slow
 def test_a_killed_saved_rerun_through_a_valley_resumes_in_the_band_it_was_in(tmp_path, killed_saved_rerun):
     # With GPAW each band takes 10-30 minutes: killed in its second band, a saved rerun through a valley keeps its
     # states, its finished first band and the second band's NEB checkpoint, and resumes to the unbroken number.
@@ -357,6 +362,7 @@ def _cli(*args, cwd):
                           timeout=600)
 
 
+@pytest.mark.slow
 def test_results_persist_and_read_back_in_a_new_process(tmp_path):
     store = tmp_path / "store"
     run = _cli("run", str(REPO / "workflows" / "emt-demo.yaml"), "--store", str(store), cwd=tmp_path)
@@ -368,6 +374,7 @@ def test_results_persist_and_read_back_in_a_new_process(tmp_path):
     assert row["rank"] == 1 and row["material"] == "Al" and row["barrier"] == pytest.approx(0.370, abs=0.01)
 
 
+@pytest.mark.slow
 def test_slabs_can_be_cut_at_the_calculators_own_lattice(tmp_path):
     # EMT's fcc Al relaxes away from the catalog's 4.05 Å; with lattice: calculator the slab follows it and says so.
     from ase.build import bulk
