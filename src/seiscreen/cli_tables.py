@@ -18,7 +18,7 @@ def campaign_surfaces(surfaces, protocols: list[str]):
 def print_ranking(frame, title: str, rank_by: str = "barrier") -> None:
     """One table per protocol: barriers from different protocols are never ranked against each other.
     ``rank_by``: "barrier" (lowest first) or "diffusion" (largest D(300 K) first)."""
-    from seiscreen.results import plus_minus
+    from seiscreen.results import committee_note, plus_minus
 
     if frame.empty:
         console.print("no surfaces in this store yet")
@@ -38,6 +38,8 @@ def print_ranking(frame, title: str, rank_by: str = "barrier") -> None:
                           fmt(row.lowest_hop_barrier), fmt(row.adsorption_energy), fmt(row.lowest_site),
                           row.status + (f": {row.reason}" if row.reason else ""))
         console.print(table)
+        if note := committee_note(group):
+            console.print(note, highlight=False, soft_wrap=True)
 
 
 def _diffusion_text(row) -> str:

@@ -274,7 +274,8 @@ _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "ca
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
                     "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty",
                     "settings_uncertainty", "protocol_sensitivity", "committee_spread", "cell_term", "barrier_lower",
-                    "barrier_upper", "d_300", "diffusion_activation", "diffusion_d0", "diffusion_rank", "attempt_frequencies"]
+                    "barrier_upper", "d_300", "diffusion_activation", "diffusion_d0", "diffusion_rank",
+                    "attempt_frequencies"]
 
 _CONVERGENCE_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "status", "ranked_barrier",
                         "cell_term", "tolerance", "converged_lateral", "converged_thickness", "lateral_change",
@@ -384,6 +385,15 @@ def plus_minus(row) -> str:
     barrier: the CLI tables and the HTML report."""
     u = getattr(row, "barrier_uncertainty", None)
     return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""
+
+
+def committee_note(group: pd.DataFrame) -> str:
+    """Where a table's ± comes from at a fine-tuned level of the active-learning loop ("" elsewhere)."""
+    if "committee_spread" not in group or group["committee_spread"].isna().all():
+        return ""
+    return ("± includes the committee spread (committee_spread): the largest minus the smallest barrier of the "
+            "round's fine-tuned models at the limiting hop's start and highest image, in quadrature with the other "
+            "measured terms")
 
 
 def _uncertainty(preset_name: str) -> float | None:
