@@ -56,6 +56,10 @@ class ActiveLearningSettings(BaseModel):
         self.finetune_settings(0)  # an unknown base model or bad rate: one line now, not after the DFT
         return self
 
+    def prefix(self, campaign_name: str) -> str:
+        """The models' name prefix: ``name``, else the campaign's."""
+        return self.name or campaign_name
+
     def finetune_settings(self, seed: int) -> FinetuneSettings:
         """How each member is fine-tuned (member k: seed k)."""
         rate = {"learning_rate": self.learning_rate} if self.learning_rate is not None else {}

@@ -114,12 +114,12 @@ def loop_run(tmp_path_factory):
         first = _rounds(location)
         manifests = {p.parent.name: json.loads(p.read_text()) for p in (root / "models").glob("*/manifest.json")}
         run_campaign(campaign, location, Console(quiet=True))
-    return location, root, first, manifests
+    return location, root, first, manifests, campaign
 
 
 @pytest.mark.slow
 def test_the_loop_stops_on_the_budget_and_trains_on_what_it_added(loop_run):
-    location, root, rounds, _ = loop_run
+    location, root, rounds, *_ = loop_run
     assert [r["round"] for r in rounds] == [1, 2]
     one, two = rounds
     assert one["stop"] is None and one["single_points"] == 2 and one["dft_spent"] == 2
@@ -139,7 +139,7 @@ def test_the_loop_stops_on_the_budget_and_trains_on_what_it_added(loop_run):
 def test_each_ranked_barrier_carries_its_committee_spread_in_its_plus_minus(loop_run):
     from seiscreen.results import load_results
 
-    location, _, rounds, _ = loop_run
+    location, _, rounds, _, campaign = loop_run
     last = rounds[-1]
     (row,) = last["spreads"]  # one surface, ranked at the fine-tuned level
     assert row["spread"] == pytest.approx(abs(row["member_barriers"][0] - row["member_barriers"][1]))
@@ -151,11 +151,15 @@ def test_each_ranked_barrier_carries_its_committee_spread_in_its_plus_minus(loop
     assert surfaces[surfaces["calculator"] == "emt"]["committee_spread"].isna().all()
     shown = CliRunner().invoke(app, ["results", "--store", location], env={"COLUMNS": "300"})
     assert shown.exit_code == 0 and f"± {row['spread']:.3f}" in shown.output, shown.output
+    assert "± includes the committee spread" in shown.output
+    from seiscreen.cli_tables import loop_protocols
+
+    assert loop_protocols(campaign, surfaces) == [mine.protocol_id]  # what `seiscreen run` prints after the funnel
 
 
 @pytest.mark.slow
 def test_a_rerun_reuses_every_round_s_models(loop_run):
-    location, root, first, manifests = loop_run
+    location, root, first, manifests, _ = loop_run
     again = _rounds(location)[len(first):]
     assert [r["round"] for r in again] == [1, 2]
     assert all(all(r["reused"]) for r in again) and not any(any(r["reused"]) for r in first)

@@ -39,11 +39,7 @@ def loop_folder(campaign: Campaign) -> Path:
         runs = Path.cwd().parent if Path.cwd().name.startswith("job_") else None
     if runs is None:
         raise SeiscreenError("the active-learning loop needs a run folder (a folder store, or `seiscreen run`)")
-    return runs / TAG / model_prefix(campaign)
-
-
-def model_prefix(campaign: Campaign) -> str:
-    return campaign.finetune.name or campaign.name
+    return runs / TAG / campaign.finetune.prefix(campaign.name)
 
 
 @job
@@ -54,7 +50,7 @@ def active_learning_round(campaign: Campaign, screened: list, round_: int, spent
     runs = loop_folder(campaign).parents[1]
     collect_frames(runs, frames_database(runs))
     frames = round_frames(load_frames(frames_database(runs), preset=dft), round_)
-    name = round_name(model_prefix(campaign), round_, frames, settings)
+    name = round_name(settings.prefix(campaign.name), round_, frames, settings)
     members = train_committee(frames, model_dirs()[0], name, settings)
     surfaces = flatten_surfaces(screened)
     chosen = [d for d in surfaces if d.slab is not None]
