@@ -166,3 +166,43 @@ def test_a_rerun_reuses_every_round_s_models(loop_run):
     assert [r["models"] for r in again] == [r["models"] for r in first]
     now = {p.parent.name: json.loads(p.read_text()) for p in (root / "models").glob("*/manifest.json")}
     assert now == manifests and len(now) == 4  # two rounds of two: nothing trained again
+
+
+def _fake_finetune(trained: list):
+    """Stands in for seiscreen.finetune.finetune: records the call and writes a manifest of the frames' split."""
+    from seiscreen.finetune import FinetuneManifest
+
+    def finetune(frames, folder, settings):
+        metrics = {"n_frames": 1, "energy_mae_per_atom": 0.0, "force_mae": 0.1}
+        ids = sorted(f.info["frame_id"] for f in frames)
+        manifest = FinetuneManifest(
+            name=folder.name, created="now", base_model="0.3.0", torch_version="x", dft_preset="emt-dft",
+            settings=settings, n_frames=len(frames), split={"train": ids[1:], "validation": ids[:1], "test": []},
+            reference_shifts={}, trainable_parameters=1, test=None, history={},
+            validation={"base": metrics, "base_refit": metrics, "finetuned": metrics}, train_seconds=0.0,
+            seconds_per_epoch=0.0, wall_seconds=0.0, weights_file="w", weights_sha256="0")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "manifest.json").write_text(manifest.model_dump_json())
+        trained.append((folder.name, settings.seed))
+        return manifest
+
+    return finetune
+
+
+def test_a_committee_is_trained_where_missing_reused_where_done_and_never_mixed_with_other_frames(tmp_path,
+                                                                                                monkeypatch):
+    from seiscreen.active_learning import train_committee
+    from seiscreen.errors import SeiscreenError
+
+    trained = []
+    monkeypatch.setattr("seiscreen.active_learning.finetune", _fake_finetune(trained))
+    frames = [_frame(k, "hop") for k in range(4)]
+    settings = SETTINGS.model_copy(update={"committee": 3})
+    (tmp_path / "m-2").mkdir()  # a training killed before its manifest: trained again
+    _fake_finetune([])(frames, tmp_path / "m", settings.finetune_settings(0))  # finished before the kill
+    members = train_committee(frames, tmp_path, "m", settings)
+    assert [(m.name, m.reused) for m in members] == [("m", True), ("m-2", False), ("m-3", False)]
+    assert trained == [("m-2", 1), ("m-3", 2)]  # member k is seed k
+    assert all(m.reused for m in train_committee(frames, tmp_path, "m", settings)) and len(trained) == 2
+    with pytest.raises(SeiscreenError, match="holds a model of other frames"):
+        train_committee(frames[:3], tmp_path, "m", settings)
