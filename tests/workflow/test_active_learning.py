@@ -139,7 +139,7 @@ def test_the_loop_stops_on_the_budget_and_trains_on_what_it_added(loop_run):
 def test_each_ranked_barrier_carries_its_committee_spread_in_its_plus_minus(loop_run):
     from seiscreen.results import load_results
 
-    location, _, rounds, _, campaign = loop_run
+    location, root, rounds, _, campaign = loop_run
     last = rounds[-1]
     (row,) = last["spreads"]  # one surface, ranked at the fine-tuned level
     assert row["spread"] == pytest.approx(abs(row["member_barriers"][0] - row["member_barriers"][1]))
@@ -155,6 +155,12 @@ def test_each_ranked_barrier_carries_its_committee_spread_in_its_plus_minus(loop
     from seiscreen.cli_tables import loop_protocols
 
     assert loop_protocols(campaign, surfaces) == [mine.protocol_id]  # what `seiscreen run` prints after the funnel
+    from seiscreen.report.html import write_report
+
+    page = write_report(location, root / "report", bands=False).index.read_text()
+    assert f"{mine.barrier:.3f} ± {row['spread']:.3f}" in page
+    # Under each fine-tuned level's table (rounds 1 and 2), not under the EMT ones.
+    assert page.count("± includes the committee spread") == surfaces["committee_spread"].notna().sum() == 2
 
 
 @pytest.mark.slow
