@@ -11,6 +11,7 @@ import yaml
 from ase.data import atomic_numbers, chemical_symbols
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from seiscreen.active_learning import ActiveLearningSettings
 from seiscreen.calculators import get_preset, register_user_presets
 from seiscreen.convergence import ConvergenceSettings
 from seiscreen.descriptor_schemas import DescriptorSettings, Switch, empty_keys_on
@@ -140,6 +141,10 @@ class Campaign(BaseModel):
     # band seeded by the earlier fidelity can converge on a higher saddle of the same hop (GPAW NaBr(100): 0.159 eV
     # from the CHGNet band, 0.047 eV from IDPP; docs/calculators.md).
     cold_bands: bool = False
+    # The active-learning loop after the funnel (fidelities: [ML, DFT]): a committee fine-tuned on the DFT frames
+    # re-screens every surface, and disputed barriers go to DFT until the spread or the budget says stop
+    # (active_learning.py, workflow/active_learning.py).
+    finetune: ActiveLearningSettings | None = None
     # Where calculations run, not what they give: MPI ranks of each GPAW calculation and the images of a band
     # computed at the same time, each in its own process (GPAW, EMT, SevenNet: CHGNet bands are batched instead).
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
@@ -176,6 +181,7 @@ class Campaign(BaseModel):
             name = "top_k" if self.top_k is not None else "cold_bands"
             raise SeiscreenError(f"{name} without fidelities: list at least two presets under 'fidelities'")
         self._check_convergence()
+        self._check_finetune()
         if "adsorbate" in self.minima and self.minima["adsorbate"] != self.adsorbate:
             raise SeiscreenError(f"conflicting settings: adsorbate {self.adsorbate!r} but minima.adsorbate "
                                  f"{self.minima['adsorbate']!r}: set the adsorbate once, at the top level")
@@ -217,6 +223,25 @@ class Campaign(BaseModel):
         if self.convergence.lateral and self.convergence.lateral[0] < MIN_IMAGE_DISTANCE:
             raise SeiscreenError(f"convergence.lateral: {self.convergence.lateral[0]} Å puts the adatom's periodic "
                                  f"images closer than {MIN_IMAGE_DISTANCE} Å: start at {MIN_IMAGE_DISTANCE} Å or more")
+
+    def _check_finetune(self) -> None:
+        """The loop learns the second fidelity's frames: two fidelities, the second recording (DFT)."""
+        import importlib.util
+
+        from seiscreen.finetuned_models import base_code
+
+        if self.finetune is None:
+            return
+        if not self.fidelities or len(self.fidelities) != 2:
+            raise SeiscreenError("finetune needs fidelities: [ML preset, DFT preset]: the committee learns the DFT "
+                                 f"level's frames (got fidelities {self.fidelities})")
+        if not get_preset(self.fidelities[1]).recording:
+            raise SeiscreenError(f"finetune: the second fidelity {self.fidelities[1]!r} records no training frames: "
+                                 "list a DFT preset (GPAW, or a preset of your own with records_frames: true)")
+        package = {"chgnet": "chgnet", "sevennet": "sevenn"}[base_code(self.finetune.base_model)]
+        if importlib.util.find_spec(package) is None:
+            raise SeiscreenError(f"finetune.base_model {self.finetune.base_model!r} needs the {package} package: "
+                                 f"pip install {package}")
 
     def slab_for(self, spec: MaterialSpec) -> SlabSettings:
         """The campaign's slab settings with the material's overrides applied."""

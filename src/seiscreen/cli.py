@@ -31,7 +31,7 @@ from seiscreen.cli_common import (  # noqa: F401 - re-exported: importable from 
 )
 from seiscreen.cli_store import register as register_store_commands
 from seiscreen.cli_training import register as register_training_commands
-from seiscreen.cli_tables import campaign_surfaces, print_ranking
+from seiscreen.cli_tables import campaign_surfaces, loop_protocols, print_ranking
 from seiscreen.errors import SeiscreenError
 from seiscreen.execution.commands import register as register_cluster_commands
 
@@ -219,7 +219,8 @@ def run(
         return
     # Surfaces already finished in the store are reused, not recomputed (see docs/reliability.md).
     results, protocols = run_campaign(campaign, location, console, planned=planned, wait=wait)
-    print_ranking(campaign_surfaces(results.surfaces, protocols), title=f"{campaign.name}: ranking")
+    shown = protocols + loop_protocols(campaign, results.surfaces)  # the loop's last fine-tuned level too
+    print_ranking(campaign_surfaces(results.surfaces, shown), title=f"{campaign.name}: ranking")
     exit_for_failures(campaign, location, protocols, planned)
 
 

@@ -15,10 +15,20 @@ def campaign_surfaces(surfaces, protocols: list[str]):
     return mine.iloc[mine["protocol_id"].map(protocols.index).argsort(kind="stable")]
 
 
+def loop_protocols(campaign, surfaces) -> list[str]:
+    """The protocols of the active-learning loop's last round (calculator ``ml-ft:<name>-r<round>-<digest>``)."""
+    if campaign.finetune is None or surfaces.empty:
+        return []
+    prefix = f"ml-ft:{campaign.finetune.prefix(campaign.name)}-r"
+    mine = surfaces[surfaces["calculator"].str.startswith(prefix)]
+    rounds = mine["calculator"].str.removeprefix(prefix).str.split("-").str[0].astype(int)
+    return list(dict.fromkeys(mine[rounds == rounds.max()]["protocol_id"])) if not mine.empty else []
+
+
 def print_ranking(frame, title: str, rank_by: str = "barrier") -> None:
     """One table per protocol: barriers from different protocols are never ranked against each other.
     ``rank_by``: "barrier" (lowest first) or "diffusion" (largest D(300 K) first)."""
-    from seiscreen.results import plus_minus
+    from seiscreen.results import committee_note, plus_minus
 
     if frame.empty:
         console.print("no surfaces in this store yet")
@@ -38,6 +48,8 @@ def print_ranking(frame, title: str, rank_by: str = "barrier") -> None:
                           fmt(row.lowest_hop_barrier), fmt(row.adsorption_energy), fmt(row.lowest_site),
                           row.status + (f": {row.reason}" if row.reason else ""))
         console.print(table)
+        if note := committee_note(group):
+            console.print(note, highlight=False, soft_wrap=True)
 
 
 def _diffusion_text(row) -> str:

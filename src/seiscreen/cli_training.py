@@ -76,7 +76,8 @@ def backfill_command(
         console.print(f"[{n}/{len(sample)}] {s.surface} {s.kind} {s.label}: {outcome.energy:.4f} eV{stored}",
                       highlight=False, soft_wrap=True)
 
-    deviations = [abs(o.deviation) for o in recompute(sample, runs, preset, on_done=done) if o.deviation is not None]
+    outcomes = recompute(sample, runs / "backfill", preset, on_done=done)
+    deviations = [abs(o.deviation) for o in outcomes if o.deviation is not None]
     added = collect_frames(runs, frames_database(runs))
     compared = (f"; recomputed minus stored energy: max |Δ| {max(deviations):.4f} eV" if deviations else "")
     console.print(f"{len(sample)} frames of {preset} ({added} new) in {frames_database(runs)}{compared}",
@@ -107,7 +108,7 @@ def finetune_command(
     into a model folder with a manifest (base model, settings, frames and split, validation metrics); a campaign
     uses it as ml-ft:NAME."""
     from seiscreen.calculators import model_dirs
-    from seiscreen.finetune import FinetuneSettings, finetune
+    from seiscreen.finetune import FinetuneSettings, committee_names, finetune
 
     given = {"base_model": base, "epochs": epochs, "learning_rate": learning_rate, "freeze": freeze,
              "holdout_materials": holdout}
@@ -115,8 +116,7 @@ def finetune_command(
     if committee < 1:
         raise SeiscreenError(f"--committee {committee}: give at least 1")
     training = _training_frames(store, frames, preset)
-    for member in range(committee):
-        member_name = name if member == 0 else f"{name}-{member + 1}"
+    for member, member_name in enumerate(committee_names(name, committee)):
         member_settings = settings.model_copy(update={"seed": (seed or 0) + member})
         _print_manifest(member_name, finetune(training, model_dirs()[0] / member_name, member_settings))
 
@@ -182,7 +182,7 @@ def committee_command(
     from ase import Atoms
     from ase.io import write
 
-    from seiscreen.committee import barrier_spreads
+    from seiscreen.committee import barrier_spreads, start_and_top
     from seiscreen.results import band_images, load_results
     from seiscreen.store import open_store
 
@@ -193,9 +193,8 @@ def committee_command(
         raise SeiscreenError("no accepted hops in this store: run a campaign first")
     bands = {}
     for row in accepted.itertuples():
-        images = band_images(opened, row.job_uuid)
-        top = max(range(len(images)), key=lambda k: images[k].get_potential_energy())
-        bands[f"{row.material}{row.facet} {row.termination} {row.hop_id}"] = (row, images[0], images[top])
+        bands[f"{row.material}{row.facet} {row.termination} {row.hop_id}"] = (
+            row, *start_and_top(band_images(opened, row.job_uuid)))
     spreads = barrier_spreads([(label, start, top) for label, (_, start, top) in bands.items()], members)
     table = Table(title=f"committee of {len(members)}: barriers at the stored geometries (flagged: spread > "
                         f"{threshold:.3f} eV)")

@@ -55,3 +55,9 @@ def barrier_spreads(hops: list[tuple[str, Atoms, Atoms]], members: list[str]) ->
     energies = member_energies(structures, members)
     return [BarrierSpread(label, tuple(float(b) for b in energies[2 * k + 1] - energies[2 * k]))
             for k, (label, _, _) in enumerate(hops)]
+
+
+def start_and_top(images: list[Atoms]) -> tuple[Atoms, Atoms]:
+    """A band's start and its highest image (by the stored energies): the two structures a committee judges."""
+    top = max(range(len(images)), key=lambda k: images[k].get_potential_energy())
+    return images[0], images[top]

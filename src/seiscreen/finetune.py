@@ -334,6 +334,11 @@ def finetune(frames: list[Atoms], out_dir: Path, settings: FinetuneSettings | No
     return manifest
 
 
+def committee_names(name: str, size: int) -> list[str]:
+    """The model names of a committee of ``size`` trained as ``name`` (seeds seed, seed+1, ...): NAME, NAME-2, ..."""
+    return [name if member == 0 else f"{name}-{member + 1}" for member in range(size)]
+
+
 def load_finetuned(folder: Path) -> tuple[Any, FinetuneManifest]:
     """A fine-tuned model (a fresh CHGNet or SevenNet model, free to train further) and its manifest; weights whose
     sha256 differs from the manifest's are refused."""

@@ -4,7 +4,8 @@ structures, with the preset that made them.
 A stored minimum or band image has an energy but no forces. Per surface the sample takes, in this order, the
 clean slab, every accepted minimum, the climbing image of every accepted hop, then the other band images hop by
 hop (so a small sample still spans every hop's saddle region), up to ``per_surface`` structures. Each is
-recomputed in a folder of its own under the target store's run folder and recorded there as a frame
+recomputed in a folder of its own under the target store's run folder
+(:func:`seiscreen.single_points.recompute`) and recorded there as a frame
 (:mod:`seiscreen.frames`); the recomputed energy is compared with the stored one, which checks that the single
 point reproduces the stored calculation. A structure whose folder holds its frame is not computed again.
 """
@@ -12,35 +13,14 @@ point reproduces the stored calculation. A structure whose folder holds its fram
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from ase import Atoms
-
-from seiscreen.calculators import get_preset
 from seiscreen.errors import SeiscreenError
-from seiscreen.frames import FRAMES_FILE, read_frames, write_context
 from seiscreen.results import band_images
 from seiscreen.schemas import SurfaceKey, atoms_from_dict
+from seiscreen.single_points import Recomputed, StoredStructure, recompute, require_recording
 
-
-@dataclass
-class StoredStructure:
-    """One stored structure of a surface, with the energy the store gives it."""
-
-    surface: str  # "NaF(100) 100-s0.250"
-    key: dict  # the surface's key (material, miller, termination_id, calculator)
-    kind: str  # "clean", "minimum" or "band image"
-    label: str  # which one: the minimum's site, the hop and image
-    atoms: Atoms
-    stored_energy: float | None  # None: a structure given in a file (``structures_from_file``)
-    content_hash: str  # of the document it comes from
-
-    @property
-    def folder_name(self) -> str:
-        digest = hashlib.sha256(f"{self.content_hash}|{self.kind}|{self.label}".encode()).hexdigest()[:12]
-        return f"{self.key['material']}-{''.join(map(str, self.key['miller']))}-{digest}"
+__all__ = ["Recomputed", "StoredStructure", "recompute", "sample_structures", "structures_from_file"]
 
 
 def _label(key: dict) -> str:
@@ -51,12 +31,6 @@ def _query(doc_type: str, preset: str, material: str | None, **more) -> dict:
     """The stored documents of one type and preset (and material) in a store query."""
     return {"output.doc_type": doc_type, "output.key.calculator": preset, **more,
             **({"output.key.material": material} if material is not None else {})}
-
-
-def require_recording(preset: str) -> None:
-    """Refuse a preset whose calculations are not training frames (an ML preset), in one line."""
-    if not get_preset(preset).recording:
-        raise SeiscreenError(f"preset {preset!r} records no training frames (an ML preset): backfill is for DFT")
 
 
 def _minima_structures(store, preset: str, material: str | None) -> dict[str, list[StoredStructure]]:
@@ -135,39 +109,3 @@ def structures_from_file(path: Path) -> list[StoredStructure]:
                                       str(info.get("kind", "structure")), label, atoms, None,
                                       hashlib.sha256(atoms.positions.round(5).tobytes()).hexdigest()[:24]))
     return chosen
-
-
-@dataclass
-class Recomputed:
-    structure: StoredStructure
-    energy: float  # recomputed, eV
-
-    @property
-    def deviation(self) -> float | None:
-        """eV: recomputed minus stored energy (None: nothing stored to compare with)."""
-        stored = self.structure.stored_energy
-        return None if stored is None else self.energy - stored
-
-
-def recompute(sample: list[StoredStructure], runs: Path, preset: str,
-              on_done: Callable[[Recomputed, int], None] | None = None) -> Iterator[Recomputed]:
-    """Single points with forces of ``sample`` in folders under ``runs/backfill``, each recorded as a frame."""
-    require_recording(preset)
-    calculator_preset = get_preset(preset)
-    for n, structure in enumerate(sample, 1):
-        folder = runs / "backfill" / structure.folder_name
-        done = read_frames(folder / FRAMES_FILE) if (folder / FRAMES_FILE).exists() else []
-        if not done:
-            folder.mkdir(parents=True, exist_ok=True)
-            key = structure.key
-            write_context(folder, kind=f"backfill {structure.kind}", content_hash=structure.content_hash,
-                          material=key["material"], facet="(" + "".join(map(str, key["miller"])) + ")",
-                          termination=key["termination_id"])
-            atoms = structure.atoms.copy()
-            atoms.calc = calculator_preset.make(atoms, folder)
-            atoms.get_forces()
-            done = read_frames(folder / FRAMES_FILE)
-        outcome = Recomputed(structure, done[-1].get_potential_energy())
-        if on_done is not None:
-            on_done(outcome, n)
-        yield outcome

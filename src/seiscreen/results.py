@@ -87,7 +87,7 @@ def load_results(store=None) -> Results:
     if store is None or isinstance(store, str) or hasattr(store, "__fspath__"):
         store = open_reader(store)  # a folder without jobflow: `seiscreen results` starts in well under a second
     reruns = _reruns(store)
-    surfaces = pd.DataFrame(_surface_rows(store, reruns), columns=_SURFACE_COLUMNS)
+    surfaces = pd.DataFrame(_surface_rows(store, reruns, _committee_spreads(store)), columns=_SURFACE_COLUMNS)
     convergence = _convergence(store)
     _apply_convergence(surfaces, convergence)
     _rank(surfaces)
@@ -99,8 +99,18 @@ def load_results(store=None) -> Results:
                    frames_database(runs) if runs is not None else None)
 
 
-def _surface_rows(store, reruns: pd.DataFrame) -> list[dict]:
-    """One row per surface computation (``SurfaceDoc``), the newest of each."""
+def _committee_spreads(store) -> dict[str, float]:
+    """Per surface document (content hash): its limiting barrier's committee spread, from the active-learning
+    rounds that re-screened it (``active_learning.RoundRecord``; the newest round wins)."""
+    spreads = {}
+    for doc in sorted(_outputs(store, "active_learning_round"), key=lambda d: d.get("completed_at") or ""):
+        spreads.update({row["content_hash"]: row["spread"] for row in doc["output"]["spreads"] if row["content_hash"]})
+    return spreads
+
+
+def _surface_rows(store, reruns: pd.DataFrame, spreads: dict[str, float]) -> list[dict]:
+    """One row per surface computation (``SurfaceDoc``), the newest of each; ``spreads``: committee spreads by
+    content hash."""
     rows = []
     # A rerun of the same surface, protocol and slab settings replaces the earlier document, even where a newer
     # seiscreen names its inputs differently (another content hash); a changed slab (thickness, vacuum) is a
@@ -122,7 +132,8 @@ def _surface_rows(store, reruns: pd.DataFrame) -> list[dict]:
             "created_at": o["provenance"]["created_at"], "job_uuid": doc["uuid"],
             "slab_atoms": atom_count(o["slab"]["structure"]) if o.get("slab") else None,
             "content_hash": o.get("content_hash"),
-            **_uncertainties(_uncertainty(o["key"]["calculator"]), _protocol_sensitivity(o, reruns)),
+            **_uncertainties(_uncertainty(o["key"]["calculator"]), _protocol_sensitivity(o, reruns),
+                             spreads.get(o.get("content_hash"))),
             **dict(zip(("barrier_lower", "barrier_upper"), _bounds(o, barrier), strict=True)),
             **_diffusion_columns(o.get("diffusion")),
         })
@@ -262,8 +273,9 @@ _SURFACE_COLUMNS = ["rank", "material", "facet", "termination", "adsorbate", "ca
                     "barrier_2d", "barrier_1d", "channel_only", "lowest_hop_barrier", "adsorption_energy",
                     "lowest_site", "n_minima", "n_hops", "failed_hops", "limiting_hop", "reason", "force_calls",
                     "protocol_id", "created_at", "job_uuid", "slab_atoms", "content_hash", "barrier_uncertainty",
-                    "settings_uncertainty", "protocol_sensitivity", "cell_term", "barrier_lower", "barrier_upper",
-                    "d_300", "diffusion_activation", "diffusion_d0", "diffusion_rank", "attempt_frequencies"]
+                    "settings_uncertainty", "protocol_sensitivity", "committee_spread", "cell_term", "barrier_lower",
+                    "barrier_upper", "d_300", "diffusion_activation", "diffusion_d0", "diffusion_rank",
+                    "attempt_frequencies"]
 
 _CONVERGENCE_COLUMNS = ["material", "facet", "termination", "adsorbate", "calculator", "status", "ranked_barrier",
                         "cell_term", "tolerance", "converged_lateral", "converged_thickness", "lateral_change",
@@ -358,19 +370,30 @@ def _protocol_sensitivity(surface: dict, reruns: pd.DataFrame) -> float | None:
     return float(measured["difference"].abs().max()) if not measured.empty else None
 
 
-def _uncertainties(settings: float | None, protocol: float | None) -> dict:
-    """A barrier's uncertainty: the preset's measured settings residual and the NEB protocol's measured
-    sensitivity, independent, in quadrature (None where neither was measured)."""
-    combined = None if settings is None and protocol is None else math.hypot(settings or 0.0, protocol or 0.0)
-    return {"barrier_uncertainty": combined, "settings_uncertainty": settings, "protocol_sensitivity": protocol}
+def _uncertainties(settings: float | None, protocol: float | None, committee: float | None = None) -> dict:
+    """A barrier's uncertainty: the preset's measured settings residual, the NEB protocol's measured sensitivity
+    and, at a fine-tuned level of the active-learning loop, the committee's spread, independent, in quadrature
+    (None where none was measured)."""
+    terms = [t for t in (settings, protocol, committee) if t is not None]
+    return {"barrier_uncertainty": math.hypot(*terms) if terms else None, "settings_uncertainty": settings,
+            "protocol_sensitivity": protocol, "committee_spread": committee}
 
 
 def plus_minus(row) -> str:
-    """" ± u" with a surface row's measured uncertainty (settings residual, NEB protocol sensitivity and, from a
-    convergence series, the cell term), when
-    there is one and a barrier: the CLI tables and the HTML report."""
+    """" ± u" with a surface row's measured uncertainty (settings residual, NEB protocol sensitivity, the
+    active-learning committee's spread and, from a convergence series, the cell term), when there is one and a
+    barrier: the CLI tables and the HTML report."""
     u = getattr(row, "barrier_uncertainty", None)
     return f" ± {u:.3f}" if u is not None and not pd.isna(u) and not pd.isna(row.barrier) else ""
+
+
+def committee_note(group: pd.DataFrame) -> str:
+    """Where a table's ± comes from at a fine-tuned level of the active-learning loop ("" elsewhere)."""
+    if "committee_spread" not in group or group["committee_spread"].isna().all():
+        return ""
+    return ("± includes the committee spread (committee_spread): the largest minus the smallest barrier of the "
+            "round's fine-tuned models at the limiting hop's start and highest image, in quadrature with the other "
+            "measured terms")
 
 
 def _uncertainty(preset_name: str) -> float | None:

@@ -25,6 +25,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from seiscreen.errors import SeiscreenError
 from seiscreen.execution import worker
 from seiscreen.execution.status import StatusBook, surface_detail
 from seiscreen.progress import Event
@@ -99,6 +100,9 @@ def execute_campaign(campaign, location: str | None, client, console: Console, e
     campaign's protocol ids, one per fidelity (for the ranking tables)."""
     from seiscreen.runner import campaign_protocols
 
+    if campaign.finetune is not None:  # its rounds are jobs of the campaign's flow: `seiscreen run` runs them
+        raise SeiscreenError("finetune: the active-learning loop runs in one process (`seiscreen run` without "
+                             "--workers), not on Dask workers: drop --workers, or the finetune section")
     run = _Run(campaign, location, client, console, engine)
     for index, spec in enumerate(campaign.materials):
         for miller in spec.facets:

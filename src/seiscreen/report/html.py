@@ -24,6 +24,7 @@ from seiscreen.results import (
     Results,
     _as_store,
     band_images,
+    committee_note,
     convergence_documents,
     hop_documents,
     load_results,
@@ -325,6 +326,8 @@ def _ranking_section(surfaces: pd.DataFrame, docs: list[dict], figures: Path, ro
                                    "gates passed", "status"],
                             numeric={"rank", "percolation barrier (eV)", "2D / 1D (eV)", "lowest hop (eV)",
                                      "E_ads (eV)"}, row_class="cls"))
+        if note := committee_note(group):
+            parts.append(f"<p>{html.escape(note)}.</p>")
         parts.append(_rankings_differ(group))
         chart = plots.save(plots.barrier_chart(group, values_frame), figures / f"barriers-{_slug(protocol)}.png")
         parts.append(_img(chart, root, f"barriers, protocol {protocol}"))

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobflow import Flow, JobConfig, OnMissing, OutputReference, Response, job
+from jobflow import Flow, JobConfig, OnMissing, Response, job
 
 from seiscreen.campaign import Campaign
 from seiscreen.errors import SeiscreenError
 from seiscreen.hopgraph import symmetry_of
-from seiscreen.neb import USABLE
-from seiscreen.schemas import MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, atoms_from_dict
-from seiscreen.store import done_surfaces, find_done
-from seiscreen.surfaces.slabs import SlabSettings
-from seiscreen.workflow.base import current_store
+from seiscreen.schemas import SlabDoc, SurfaceDoc, atoms_from_dict
+from seiscreen.store import done_surfaces
 from seiscreen.workflow.descriptors import descriptor_jobs
 from seiscreen.workflow.cells import cell_kinetics, cell_slab, convergence_flow
 from seiscreen.workflow.slabs import TerminationsMaker
-from seiscreen.workflow.surface import flatten_surfaces, surface_makers
+from seiscreen.workflow.surface import flatten_surfaces, recompute_surfaces, surface_makers
 
 
 @job
@@ -140,6 +137,10 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
         step.name = f"funnel {campaign.name} -> {campaign.fidelities[1]}"
         step.config = JobConfig(on_missing_references=OnMissing.NONE, expose_store=True)
         extra.append(step)
+        if campaign.finetune is not None:  # the loop after the DFT level (results pulls pandas: imported here)
+            from seiscreen.workflow.active_learning import active_learning_job
+
+            extra.append(active_learning_job(campaign, surfaces, step.output))
     return Flow([*jobs, ranking, *extra, *descriptors], output=ranking.output, name=campaign.name)
 
 
@@ -159,22 +160,7 @@ def funnel(campaign: Campaign, surfaces: list, level: int):
     """Recompute the best surfaces of fidelity ``level - 1`` with fidelity ``level``, then compare the two."""
     chosen = funnel_candidates(flatten_surfaces(surfaces), campaign.top_k)
     calculator = campaign.fidelities[level]
-    flows, outputs = [], []
-    for doc in chosen:
-        slab_settings = SlabSettings(**doc.provenance.slab_settings)
-        surface, _ = surface_makers(campaign, calculator, slab_settings, doc.key.adsorbate)
-        surface.hops_maker.seed_band_preset = campaign.fidelities[level - 1]  # for hops it has no band of
-        surface.hops_maker.cold_bands = campaign.cold_bands
-        slab = doc.slab.model_copy(update={"key": doc.key.model_copy(update={"calculator": calculator})})
-        seeds = [MinimumSeed(name=m["site"], position=m["position"]) for m in doc.minima]
-        warm = [WarmStart(start=h.start, end=h.end, band=OutputReference(h.job_uuid, (("a", "band"),)))
-                for h in doc.hops if h.job_uuid and h.status in USABLE]
-        done = find_done(current_store(), "surface", surface.content_hashes(slab, seeds=seeds, warm=warm))
-        if done is not None:  # this fidelity finished it in an earlier run
-            outputs.append(SurfaceDoc.model_validate(done))
-            continue
-        flows.append(surface.make(slab, seeds=seeds, warm=warm))
-        outputs.append(flows[-1].output)
+    flows, outputs = recompute_surfaces(campaign, chosen, calculator, campaign.fidelities[level - 1])
     comparison = compare_fidelities(chosen, outputs, campaign.fidelities[level - 1], calculator)
     comparison.name = f"compare {campaign.fidelities[level - 1]} vs {calculator}"
     comparison.config = JobConfig(on_missing_references=OnMissing.NONE)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Maker, OutputReference
 
 from seiscreen.campaign import Campaign
 from seiscreen.kinetics import KineticsSettings
+from seiscreen.neb import USABLE
 from seiscreen.schemas import MinimaDoc, MinimumSeed, SlabDoc, SurfaceDoc, WarmStart, content_hash
 from seiscreen.store import find_done
 from seiscreen.surfaces.hops import ON_THE_EDGE, POSITION_NOISE
@@ -98,3 +99,28 @@ def flatten_surfaces(groups: list) -> list[SurfaceDoc]:
     return [SurfaceDoc.model_validate(s) if isinstance(s, dict) else s
             for group in groups if group is not None
             for s in (group if isinstance(group, list) else [group]) if s is not None]
+
+
+def recompute_surfaces(campaign: Campaign, docs: list[SurfaceDoc], calculator: str,
+                       seed_preset: str) -> tuple[list[Flow], list]:
+    """``docs`` (another level's surfaces) computed again at ``calculator``: per surface a flow (none where the
+    store holds the result) and its output. The new level finds its own minima (``docs``' minima are extra starts)
+    and starts its bands from ``docs``' bands where the hop is the same, from a band ``seed_preset`` relaxes between
+    its own ends where not."""
+    flows, outputs = [], []
+    for doc in docs:
+        slab_settings = SlabSettings(**doc.provenance.slab_settings)
+        surface, _ = surface_makers(campaign, calculator, slab_settings, doc.key.adsorbate)
+        surface.hops_maker.seed_band_preset = seed_preset  # for hops it has no band of
+        surface.hops_maker.cold_bands = campaign.cold_bands
+        slab = doc.slab.model_copy(update={"key": doc.key.model_copy(update={"calculator": calculator})})
+        seeds = [MinimumSeed(name=m["site"], position=m["position"]) for m in doc.minima]
+        warm = [WarmStart(start=h.start, end=h.end, band=OutputReference(h.job_uuid, (("a", "band"),)))
+                for h in doc.hops if h.job_uuid and h.status in USABLE]
+        done = find_done(current_store(), "surface", surface.content_hashes(slab, seeds=seeds, warm=warm))
+        if done is not None:  # this level finished it in an earlier run
+            outputs.append(SurfaceDoc.model_validate(done))
+            continue
+        flows.append(surface.make(slab, seeds=seeds, warm=warm))
+        outputs.append(flows[-1].output)
+    return flows, outputs
