@@ -79,7 +79,7 @@ def test_bad_loop_settings_are_one_line_before_anything_runs(text, message, tmp_
 
 # ----------------------------------------------------------------------------------------------- end to end (slow)
 
-LOOP = {"committee": 2, "epochs": 2, "spread_threshold": 1e-4, "dft_budget": 2, "max_rounds": 3, "name": "al"}
+LOOP = {"committee": 2, "epochs": 1, "spread_threshold": 1e-4, "dft_budget": 2, "max_rounds": 3, "name": "al"}
 
 
 def _rounds(location: str) -> list[dict]:
