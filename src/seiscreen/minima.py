@@ -7,7 +7,7 @@ again and re-relaxed: a minimum is accepted only if the adatom comes back to its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,9 @@ from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 
+LEGACY_OFF = ("stop_in_known_basin",)  # False: the search before they existed
+
+
 class MinimaSettings(BaseModel):
     """How minima are searched for; stored with every minimum."""
 
@@ -46,6 +49,16 @@ class MinimaSettings(BaseModel):
     incorporation_height: float = 0.6
     max_displacement_fraction: float = 0.5
     max_vertical_fraction: float = 1.0
+    # Fewer force calls to the same verified minima (docs/notes/2026-12-07-minima-calls.md); False is the search
+    # as it was before these fields, and then they stay out of the identity (stored documents are found again).
+    stop_in_known_basin: bool = Field(True, description="a relaxation stops once the adatom is in the basin of a "
+                                      "verified minimum as low (symmetry copy within SAME_BASIN, same height)")
+
+    def identity(self) -> dict:
+        """The settings as hashed: a call-saving field at its old behaviour (False) is left out, so a search with
+        both off has the identity it had before they existed."""
+        legacy = {name for name in LEGACY_OFF if not getattr(self, name)}
+        return self.model_dump(mode="json", exclude=legacy)
 
     @property
     def thresholds(self) -> AnomalyThresholds:
@@ -93,7 +106,8 @@ STALL_STEPS = 20
 STALL_DISTANCE = 0.05  # Å
 
 
-def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[bool, int]:
+def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
+          stop: Callable[[Atoms], bool] | None = None) -> tuple[bool, int]:
     """BFGS relaxation in place; returns (converged, force calls).
 
     The initial Hessian guess is softer than ASE's 70 eV/Å² (an adatom's lateral modes are soft: fewer steps to
@@ -102,6 +116,7 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[
     learns a Hessian that then allows only tiny steps.
     An atom that leaves what the cell can hold (:class:`AtomsLeftCell`) puts ``atoms`` back to the last state
     computed, with its results frozen, and the error is raised for the caller to judge that state.
+    ``stop``: asked at every state computed; true ends the relaxation there, not converged.
     """
     atoms.calc = calc
     optimizer = BFGS(atoms, logfile=None, maxstep=0.2, alpha=20.0)
@@ -112,9 +127,12 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[
     try:
         while True:
             energy, force, before = atoms.get_potential_energy(), _largest_force(atoms), optimizer.nsteps
-            converged = bool(optimizer.run(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)))
+            converged = stopped = False
+            for converged in optimizer.irun(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)):
+                if stopped := (not converged and stop is not None and stop(atoms)):
+                    break
             steps += optimizer.nsteps - before
-            if converged or steps >= max_steps:
+            if converged or stopped or steps >= max_steps:
                 return converged, steps + 1
             if (atoms.get_potential_energy() > energy - force * STALL_DISTANCE
                     and _largest_force(atoms) > 0.75 * force):
@@ -192,43 +210,77 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
     where it is (its force is already below fmax) and fails. A failed round starts over from the kicked
     position with a larger kick, up to ``max_rounds``. ``atoms`` is the clean slab plus the adatom, last.
     A first relaxation that converges one basin away from a ``known`` verified minimum at least as low is
-    verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation.
+    verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation. With
+    ``stop_in_known_basin`` any relaxation stops as soon as the adatom is there, and the start is that minimum.
     """
     atoms = relaxing = atoms.copy()
     calls = 0
-    verified, verified_by, left_cell = False, None, None
+    twin, verified, left_cell = None, False, None
+    basins = KnownBasins(known, symmetry, settings) if settings.stop_in_known_basin else None
     try:
         for round_ in range(settings.max_rounds):
             if round_:
                 atoms.positions[-1] += _lateral_kick(rng, settings.kick * (round_ + 1))
-            converged, n = relax(atoms, calc, settings.fmax, settings.max_steps)
+            converged, n = relax(atoms, calc, settings.fmax, settings.max_steps, basins)
             calls += n
-            if converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None:
-                verified, verified_by = True, twin.started_from[0]
+            if (twin := basins and basins.entered) or (
+                    converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None):
                 break
-            before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
             trial = relaxing = atoms.copy()
-            trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
-            converged, n = relax(trial, calc, settings.fmax, settings.max_steps)
+            verified, n = _kicked_back(atoms, trial, calc, settings, rng, basins)
             calls += n
-            came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
             atoms = trial
-            if converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3:
-                verified = True
+            if verified or (twin := basins and basins.entered):
                 break
     except AtomsLeftCell as exc:  # no minimum: judged where it last had an energy (desorbed, slab disturbed)
         if relaxing.calc is calc:  # not one state computed: nothing to judge
             raise
         atoms, verified, left_cell = relaxing, False, str(exc)
         calls += exc.force_calls
+    if basins is not None and basins.entered is twin is not None:  # stopped on the way: the start is the twin
+        return _ended_in(twin, started_from, calls, round_ + 1)
     outcome, details = classify_adatom(atoms, clean, thresholds=settings.thresholds)
     details["rounds"] = round_ + 1
     if left_cell is not None:
         details["left_cell"] = left_cell
-    if verified_by is not None:
-        details["verified_by"] = verified_by
-    return Minimum(site=details["site"], started_from=[started_from], outcome=outcome, verified=verified,
-                   energy=float(atoms.get_potential_energy()), atoms=atoms, details=details, force_calls=calls)
+    if twin is not None:
+        details["verified_by"] = twin.started_from[0]
+    return Minimum(site=details["site"], started_from=[started_from], outcome=outcome,
+                   verified=verified or twin is not None, energy=float(atoms.get_potential_energy()), atoms=atoms,
+                   details=details, force_calls=calls)
+
+
+def _kicked_back(atoms: Atoms, trial: Atoms, calc: Calculator, settings: MinimaSettings, rng: np.random.Generator,
+                 basins: KnownBasins | None) -> tuple[bool, int]:
+    """The verification of relaxed ``atoms``: ``trial`` (its copy) kicked sideways and relaxed; (came back no
+    higher, force calls)."""
+    before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
+    trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
+    converged, n = relax(trial, calc, settings.fmax, settings.max_steps, basins)
+    came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
+    return bool(converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3), n
+
+
+@dataclass
+class KnownBasins:
+    """A relaxation's ``stop``: the adatom entered the basin of a known verified minimum as low
+    (:func:`_basin_holding`), which is then ``entered``."""
+
+    known: Sequence[Minimum]
+    symmetry: SurfaceSymmetry | None
+    settings: MinimaSettings
+    entered: Minimum | None = None
+
+    def __call__(self, atoms: Atoms) -> bool:
+        self.entered = _basin_holding(atoms, self.known, self.symmetry, self.settings)
+        return self.entered is not None
+
+
+def _ended_in(twin: Minimum, started_from: str, calls: int, rounds: int) -> Minimum:
+    """A start stopped in the basin of ``twin``: that minimum, as this start's result (merged with it)."""
+    details = {**twin.details, "rounds": rounds, "verified_by": twin.started_from[0], "stopped_in_basin": True}
+    return Minimum(site=twin.site, started_from=[started_from], outcome=twin.outcome, verified=True,
+                   energy=twin.energy, atoms=twin.atoms.copy(), details=details, force_calls=calls)
 
 
 def _basin_holding(atoms: Atoms, known: Sequence[Minimum], symmetry: SurfaceSymmetry | None,
