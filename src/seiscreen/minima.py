@@ -7,9 +7,10 @@ again and re-relaxed: a minimum is accepted only if the adatom comes back to its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from ase import Atoms
@@ -28,7 +29,7 @@ from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 
-LEGACY_OFF = ("stop_in_known_basin",)  # False: the search before they existed
+LEGACY_OFF = ("stop_in_known_basin", "lowest_start_first")  # False: the search before they existed
 
 
 class MinimaSettings(BaseModel):
@@ -53,6 +54,8 @@ class MinimaSettings(BaseModel):
     # as it was before these fields, and then they stay out of the identity (stored documents are found again).
     stop_in_known_basin: bool = Field(True, description="a relaxation stops once the adatom is in the basin of a "
                                       "verified minimum as low (symmetry copy within SAME_BASIN, same height)")
+    lowest_start_first: bool = Field(True, description="after each start's first state, the start at the lowest "
+                                     "energy steps on (else the starts run one by one in site order)")
 
     def identity(self) -> dict:
         """The settings as hashed: a call-saving field at its old behaviour (False) is left out, so a search with
@@ -104,11 +107,29 @@ class Minimum:
 # moving STALL_DISTANCE along that force would.
 STALL_STEPS = 20
 STALL_DISTANCE = 0.05  # Å
+RELAXING, VERIFYING = "relaxing", "verifying"  # what a start's search yields at each state it computes
+T = TypeVar("T")
 
 
 def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
           stop: Callable[[Atoms], bool] | None = None) -> tuple[bool, int]:
-    """BFGS relaxation in place; returns (converged, force calls).
+    """BFGS relaxation in place; returns (converged, force calls) (:func:`relaxation`, run to its end)."""
+    return finish(relaxation(atoms, calc, fmax, max_steps, stop))
+
+
+def finish(steps: Generator[object, None, T]) -> T:
+    """A computation that yields after each state it computes, run to its end: its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def relaxation(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
+               stop: Callable[[Atoms], bool] | None = None, phase: str = RELAXING,
+               ) -> Generator[str, None, tuple[bool, int]]:
+    """BFGS relaxation in place, yielding ``phase`` after each state computed; returns (converged, force calls).
 
     The initial Hessian guess is softer than ASE's 70 eV/Å² (an adatom's lateral modes are soft: fewer steps to
     the same minima, docs/notes/2026-11-26-neb-defaults.md). A stalled BFGS starts again from that guess: under
@@ -131,6 +152,8 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
             for converged in optimizer.irun(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)):
                 if stopped := (not converged and stop is not None and stop(atoms)):
                     break
+                if optimizer.nsteps > before or not steps:  # a state computed (a new chunk recomputes nothing)
+                    yield phase, float(atoms.get_potential_energy())
             steps += optimizer.nsteps - before
             if converged or stopped or steps >= max_steps:
                 return converged, steps + 1
@@ -197,8 +220,15 @@ def relax_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, setting
                     rng: np.random.Generator, known: Sequence[Minimum] = (),
                     symmetry: SurfaceSymmetry | None = None) -> Minimum:
     """The adatom placed on the clean slab at a kicked site, then :func:`relax_and_verify`."""
+    return finish(search_from_site(clean, site, calc, settings, rng, known, symmetry))
+
+
+def search_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, settings: MinimaSettings,
+                     rng: np.random.Generator, known: Sequence[Minimum] = (),
+                     symmetry: SurfaceSymmetry | None = None) -> Generator[str, None, Minimum]:
+    """:func:`relax_from_site` one state at a time (:func:`search`)."""
     start = placed(clean, site.position + _lateral_kick(rng, settings.kick), settings.adsorbate)
-    return relax_and_verify(start, clean, site.name, calc, settings, rng, known, symmetry)
+    return (yield from search(start, clean, site.name, calc, settings, rng, known, symmetry))
 
 
 def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, settings: MinimaSettings,
@@ -213,6 +243,13 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
     verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation. With
     ``stop_in_known_basin`` any relaxation stops as soon as the adatom is there, and the start is that minimum.
     """
+    return finish(search(atoms, clean, started_from, calc, settings, rng, known, symmetry))
+
+
+def search(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, settings: MinimaSettings,
+           rng: np.random.Generator, known: Sequence[Minimum] = (),
+           symmetry: SurfaceSymmetry | None = None) -> Generator[str, None, Minimum]:
+    """:func:`relax_and_verify` one state at a time: yields RELAXING or VERIFYING after each state computed."""
     atoms = relaxing = atoms.copy()
     calls = 0
     twin, verified, left_cell = None, False, None
@@ -221,13 +258,13 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
         for round_ in range(settings.max_rounds):
             if round_:
                 atoms.positions[-1] += _lateral_kick(rng, settings.kick * (round_ + 1))
-            converged, n = relax(atoms, calc, settings.fmax, settings.max_steps, basins)
+            converged, n = yield from relaxation(atoms, calc, settings.fmax, settings.max_steps, basins)
             calls += n
             if (twin := basins and basins.entered) or (
                     converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None):
                 break
             trial = relaxing = atoms.copy()
-            verified, n = _kicked_back(atoms, trial, calc, settings, rng, basins)
+            verified, n = yield from _kicked_back(atoms, trial, calc, settings, rng, basins)
             calls += n
             atoms = trial
             if verified or (twin := basins and basins.entered):
@@ -251,12 +288,12 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
 
 
 def _kicked_back(atoms: Atoms, trial: Atoms, calc: Calculator, settings: MinimaSettings, rng: np.random.Generator,
-                 basins: KnownBasins | None) -> tuple[bool, int]:
+                 basins: KnownBasins | None) -> Generator[str, None, tuple[bool, int]]:
     """The verification of relaxed ``atoms``: ``trial`` (its copy) kicked sideways and relaxed; (came back no
     higher, force calls)."""
     before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
     trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
-    converged, n = relax(trial, calc, settings.fmax, settings.max_steps, basins)
+    converged, n = yield from relaxation(trial, calc, settings.fmax, settings.max_steps, basins, VERIFYING)
     came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
     return bool(converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3), n
 
@@ -333,14 +370,41 @@ def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symm
     """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest)."""
     checkpoint = checkpoint or ScanCheckpoint(None)
     # One random stream per start, so a resumed search kicks every remaining start as the first run would have.
-    results: list[Minimum] = []
-    for k, site in enumerate(sites):
-        results.append(checkpoint.cached(f"site-{k}", lambda site=site, k=k: relax_from_site(
-            clean, site, calc, settings, np.random.default_rng([settings.seed, k]), results, symmetry)))
+    if settings.lowest_start_first:
+        results = _lowest_first(clean, sites, calc, symmetry, settings, checkpoint)
+    else:
+        results = []
+        for k, site in enumerate(sites):
+            results.append(checkpoint.cached(f"site-{k}", lambda site=site, k=k: relax_from_site(
+                clean, site, calc, settings, np.random.default_rng([settings.seed, k]), results, symmetry)))
     if clean_energy is not None and adsorbate_reference is not None:
         for m in results:
             m.adsorption_energy = m.energy - clean_energy - adsorbate_reference
     return merge_equivalent(results, symmetry)
+
+
+def _lowest_first(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
+                  settings: MinimaSettings, checkpoint: ScanCheckpoint) -> list[Minimum]:
+    """Every start's search (:func:`search_from_site`), in site order: each computes its first state, then the
+    start at the lowest energy takes the next step (a verifying one keeps going until its verdict), so the first
+    verified minimum is found early and the starts still out of it stop when they reach it. A finished start is
+    kept in ``checkpoint``; a resumed search knows those from the beginning."""
+    done = {k: value for k in range(len(sites)) if (value := checkpoint.load(f"site-{k}")) is not None}
+    known = list(done.values())
+    live = {k: search_from_site(clean, site, calc, settings, np.random.default_rng([settings.seed, k]), known,
+                                symmetry) for k, site in enumerate(sites) if k not in done}
+    states: dict[int, tuple[str, float]] = {}  # the phase and energy each start yielded last
+    while live:
+        fresh = [k for k in live if k not in states]
+        verifying = [k for k in live if k in states and states[k][0] == VERIFYING]
+        for k in fresh or verifying[:1] or [min(live, key=lambda k: (states[k][1], k))]:
+            try:
+                states[k] = next(live[k])
+            except StopIteration as finished:
+                del live[k]
+                done[k] = checkpoint.save(f"site-{k}", finished.value)
+                known.append(done[k])
+    return [done[k] for k in sorted(done)]
 
 
 @dataclass
