@@ -150,7 +150,9 @@ def relaxation(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
             energy, force, before = atoms.get_potential_energy(), _largest_force(atoms), optimizer.nsteps
             converged = stopped = False
             for converged in optimizer.irun(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)):
-                if stopped := (not converged and stop is not None and stop(atoms)):
+                # Not at the first state: a start is judged where it went, and a resumed search (which knows its
+                # finished starts from the beginning) then stops a start where an unbroken one would.
+                if stopped := (optimizer.nsteps > 0 and not converged and stop is not None and stop(atoms)):
                     break
                 if optimizer.nsteps > before or not steps:  # a state computed (a new chunk recomputes nothing)
                     yield phase, float(atoms.get_potential_energy())
@@ -315,7 +317,8 @@ class KnownBasins:
 
 def _ended_in(twin: Minimum, started_from: str, calls: int, rounds: int) -> Minimum:
     """A start stopped in the basin of ``twin``: that minimum, as this start's result (merged with it)."""
-    details = {**twin.details, "rounds": rounds, "verified_by": twin.started_from[0], "stopped_in_basin": True}
+    details = {**twin.details, "rounds": rounds, "stopped_in_basin": True,
+               "verified_by": twin.details.get("verified_by", twin.started_from[0])}
     return Minimum(site=twin.site, started_from=[started_from], outcome=twin.outcome, verified=True,
                    energy=twin.energy, atoms=twin.atoms.copy(), details=details, force_calls=calls)
 
@@ -324,12 +327,12 @@ def _basin_holding(atoms: Atoms, known: Sequence[Minimum], symmetry: SurfaceSymm
                    settings: MinimaSettings) -> Minimum | None:
     """A known accepted minimum, as low as ``atoms`` or lower, one basin away (a symmetry copy within
     SAME_BASIN, same height): the hop network makes the two one node, the lower one's, so the higher needs no
-    verification of its own."""
+    verification of its own. A start stopped in a basin (a copy of its minimum) is not one: its original is."""
     if symmetry is None:
         return None
     here = adatom_frac_xy(atoms) % 1.0
     energy = atoms.get_potential_energy()
-    return next((m for m in known if m.accepted and m.energy <= energy + 1e-3
+    return next((m for m in known if m.accepted and "stopped_in_basin" not in m.details and m.energy <= energy + 1e-3
                  and abs(m.position[2] - atoms.positions[-1, 2]) < 0.3
                  and symmetry.equivalent_points(here, m.frac_xy, SAME_BASIN)), None)
 
@@ -341,7 +344,8 @@ def _lateral(atoms: Atoms, a: np.ndarray, b: np.ndarray) -> float:
 def merge_equivalent(minima: list[Minimum], symmetry: SurfaceSymmetry, tolerance: float = 0.3,
                      energy_tolerance: float = 0.02) -> list[Minimum]:
     """Accepted minima merged by symmetry (lowest energy kept), ranked by energy; rejected ones kept as they are."""
-    accepted = sorted((m for m in minima if m.accepted), key=lambda m: m.energy)
+    # A start stopped in a basin carries a copy of its minimum: the start that relaxed there represents it.
+    accepted = sorted((m for m in minima if m.accepted), key=lambda m: (m.energy, "stopped_in_basin" in m.details))
     unique: list[Minimum] = []
     for m in accepted:
         for u in unique:
