@@ -21,6 +21,7 @@ from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from seiscreen.batched import energy_forces_only
 from seiscreen.checkpoints import StepCheckpoint, plain_data
 from seiscreen.errors import AtomsLeftCell
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, below_top_atom, candidate_sites,
@@ -450,10 +451,11 @@ def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = Minim
     """
     saved = ScanCheckpoint(checkpoint)
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
-    clean, clean_energy, calls = saved.cached("clean", lambda: relax_clean_slab(slab, calc, settings))
+    relaxing = energy_forces_only(calc)  # the bulk reference relaxes its cell: it needs the stress
+    clean, clean_energy, calls = saved.cached("clean", lambda: relax_clean_slab(slab, relaxing, settings))
     reference = saved.cached("reference", lambda: reference_energy(settings.adsorbate, calc, adsorbate_bulk))
     sites = candidate_sites(slab, settings.adsorbate, relaxed=clean) + [
         _above_surface(seed, clean, settings.adsorbate) for seed in seeds]
-    minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference, saved)
+    minima = find_minima(clean, sites, relaxing, symmetry, settings, clean_energy, reference, saved)
     calls += sum(m.force_calls for m in minima)
     return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)
