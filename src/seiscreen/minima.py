@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from ase import Atoms
@@ -55,8 +55,9 @@ class MinimaSettings(BaseModel):
     # as it was before these fields, and then they stay out of the identity (stored documents are found again).
     stop_in_known_basin: bool = Field(True, description="a relaxation stops once the adatom is in the basin of a "
                                       "verified minimum as low (symmetry copy within SAME_BASIN, same height)")
-    lowest_start_first: bool = Field(True, description="after each start's first state, the start at the lowest "
-                                     "energy steps on (else the starts run one by one in site order)")
+    lowest_start_first: bool = Field(True, description="after each start's first state, the start with the fewest "
+                                     "failed verifications, then the lowest energy, steps on (else the starts run one "
+                                     "by one in site order)")
 
     def identity(self) -> dict:
         """The settings as hashed: a call-saving field at its old behaviour (False) is left out, so a search with
@@ -108,8 +109,15 @@ class Minimum:
 # moving STALL_DISTANCE along that force would.
 STALL_STEPS = 20
 STALL_DISTANCE = 0.05  # Å
-RELAXING, VERIFYING = "relaxing", "verifying"  # what a start's search yields at each state it computes
 T = TypeVar("T")
+
+
+class Turn(NamedTuple):
+    """What a start's search yields after each state it computes: what the next turn is given by."""
+
+    verifying: bool  # in a verification's relaxation
+    round: int  # 0, or how many of its verifications failed
+    energy: float  # eV, of the state computed
 
 
 def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
@@ -128,9 +136,8 @@ def finish(steps: Generator[object, None, T]) -> T:
 
 
 def relaxation(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
-               stop: Callable[[Atoms], bool] | None = None, phase: str = RELAXING,
-               ) -> Generator[str, None, tuple[bool, int]]:
-    """BFGS relaxation in place, yielding ``phase`` after each state computed; returns (converged, force calls).
+               stop: Callable[[Atoms], bool] | None = None) -> Generator[float, None, tuple[bool, int]]:
+    """BFGS relaxation in place, yielding the energy of each state computed; returns (converged, force calls).
 
     The initial Hessian guess is softer than ASE's 70 eV/Å² (an adatom's lateral modes are soft: fewer steps to
     the same minima, docs/notes/2026-11-26-neb-defaults.md). A stalled BFGS starts again from that guess: under
@@ -156,7 +163,7 @@ def relaxation(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
                 if stopped := (optimizer.nsteps > 0 and not converged and stop is not None and stop(atoms)):
                     break
                 if optimizer.nsteps > before or not steps:  # a state computed (a new chunk recomputes nothing)
-                    yield phase, float(atoms.get_potential_energy())
+                    yield float(atoms.get_potential_energy())
             steps += optimizer.nsteps - before
             if converged or stopped or steps >= max_steps:
                 return converged, steps + 1
@@ -228,7 +235,7 @@ def relax_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, setting
 
 def search_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, settings: MinimaSettings,
                      rng: np.random.Generator, known: Sequence[Minimum] = (),
-                     symmetry: SurfaceSymmetry | None = None) -> Generator[str, None, Minimum]:
+                     symmetry: SurfaceSymmetry | None = None) -> Generator[Turn, None, Minimum]:
     """:func:`relax_from_site` one state at a time (:func:`search`)."""
     start = placed(clean, site.position + _lateral_kick(rng, settings.kick), settings.adsorbate)
     return (yield from search(start, clean, site.name, calc, settings, rng, known, symmetry))
@@ -251,8 +258,8 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
 
 def search(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, settings: MinimaSettings,
            rng: np.random.Generator, known: Sequence[Minimum] = (),
-           symmetry: SurfaceSymmetry | None = None) -> Generator[str, None, Minimum]:
-    """:func:`relax_and_verify` one state at a time: yields RELAXING or VERIFYING after each state computed."""
+           symmetry: SurfaceSymmetry | None = None) -> Generator[Turn, None, Minimum]:
+    """:func:`relax_and_verify` one state at a time: yields a :class:`Turn` after each state computed."""
     atoms = relaxing = atoms.copy()
     calls = 0
     twin, verified, left_cell = None, False, None
@@ -261,13 +268,14 @@ def search(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, sett
         for round_ in range(settings.max_rounds):
             if round_:
                 atoms.positions[-1] += _lateral_kick(rng, settings.kick * (round_ + 1))
-            converged, n = yield from relaxation(atoms, calc, settings.fmax, settings.max_steps, basins)
+            converged, n = yield from _turns(relaxation(atoms, calc, settings.fmax, settings.max_steps, basins),
+                                             False, round_)
             calls += n
             if (twin := basins and basins.entered) or (
                     converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None):
                 break
             trial = relaxing = atoms.copy()
-            verified, n = yield from _kicked_back(atoms, trial, calc, settings, rng, basins)
+            verified, n = yield from _turns(_kicked_back(atoms, trial, calc, settings, rng, basins), True, round_)
             calls += n
             atoms = trial
             if verified or (twin := basins and basins.entered):
@@ -291,14 +299,24 @@ def search(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, sett
 
 
 def _kicked_back(atoms: Atoms, trial: Atoms, calc: Calculator, settings: MinimaSettings, rng: np.random.Generator,
-                 basins: KnownBasins | None) -> Generator[str, None, tuple[bool, int]]:
+                 basins: KnownBasins | None) -> Generator[float, None, tuple[bool, int]]:
     """The verification of relaxed ``atoms``: ``trial`` (its copy) kicked sideways and relaxed; (came back no
     higher, force calls)."""
     before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
     trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
-    converged, n = yield from relaxation(trial, calc, settings.fmax, settings.max_steps, basins, VERIFYING)
+    converged, n = yield from relaxation(trial, calc, settings.fmax, settings.max_steps, basins)
     came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
     return bool(converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3), n
+
+
+def _turns(energies: Generator[float, None, T], verifying: bool, round_: int) -> Generator[Turn, None, T]:
+    """A relaxation's states as :class:`Turn`; its return value."""
+    while True:
+        try:
+            energy = next(energies)
+        except StopIteration as done:
+            return done.value
+        yield Turn(verifying, round_, energy)
 
 
 @dataclass
@@ -390,21 +408,22 @@ def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symm
 
 def _lowest_first(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
                   settings: MinimaSettings, checkpoint: ScanCheckpoint) -> list[Minimum]:
-    """Every start's search (:func:`search_from_site`), in site order: each computes its first state, then the
-    start at the lowest energy takes the next step (a verifying one keeps going until its verdict), so the first
-    verified minimum is found early and the starts still out of it stop when they reach it. A finished start is
-    kept in ``checkpoint``; a resumed search knows those from the beginning."""
+    """Every start's search (:func:`search_from_site`), in site order. Each computes its first state; then a
+    verifying start goes on until its verdict, else the start with the fewest failed verifications and, among
+    those, the lowest energy takes the next step. So a verified minimum is found early (a start on a flat spot,
+    whose verification failed, waits while the others look), and the starts still out of it stop when they reach
+    it. A finished start is kept in ``checkpoint``; a resumed search knows those from the beginning."""
     done = {k: value for k in range(len(sites)) if (value := checkpoint.load(f"site-{k}")) is not None}
     known = list(done.values())
     live = {k: search_from_site(clean, site, calc, settings, np.random.default_rng([settings.seed, k]), known,
                                 symmetry) for k, site in enumerate(sites) if k not in done}
-    states: dict[int, tuple[str, float]] = {}  # the phase and energy each start yielded last
+    turns: dict[int, Turn] = {}  # what each start yielded last
     while live:
-        fresh = [k for k in live if k not in states]
-        verifying = [k for k in live if k in states and states[k][0] == VERIFYING]
-        for k in fresh or verifying[:1] or [min(live, key=lambda k: (states[k][1], k))]:
+        fresh = [k for k in live if k not in turns]
+        verifying = [k for k in live if k in turns and turns[k].verifying]
+        for k in fresh or verifying[:1] or [min(live, key=lambda k: (turns[k].round, turns[k].energy, k))]:
             try:
-                states[k] = next(live[k])
+                turns[k] = next(live[k])
             except StopIteration as finished:
                 del live[k]
                 done[k] = checkpoint.save(f"site-{k}", finished.value)

@@ -94,7 +94,8 @@ def test_the_call_saving_minima_search_is_a_new_identity(case):
 def test_saddle_checks_are_part_of_a_surfaces_identity_and_of_nothing_else(case):
     """A surface summarised with saddle checks is another document than one without (a stored surface from before
     the checks is not taken for a checked one); its minima and hops are the same work and keep their identities."""
-    checked = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB)
+    checked = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB,
+                       minima=LEGACY_SEARCH)
     surface, _ = surface_makers(checked, "emt", SLAB, "Au")
     slab, minima = case["slab"], case["minima"]
     assert surface.content_hashes(slab)[0] != BEFORE["surface"][0]
