@@ -390,7 +390,8 @@ class ScanCheckpoint(StepCheckpoint):
 def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
                 settings: MinimaSettings = MinimaSettings(), clean_energy: float | None = None,
                 adsorbate_reference: float | None = None, checkpoint: ScanCheckpoint | None = None) -> list[Minimum]:
-    """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest)."""
+    """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest). The starts
+    take turns (:func:`_lowest_first`) or, with ``lowest_start_first`` off, run one by one in site order."""
     checkpoint = checkpoint or ScanCheckpoint(None)
     # One random stream per start, so a resumed search kicks every remaining start as the first run would have.
     if settings.lowest_start_first:
@@ -467,6 +468,7 @@ def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = Minim
     candidate sites are taken before relaxation. ``seeds`` are extra starting points (another calculator's
     minima, in a fidelity funnel): they add starts, they never replace the site classes. ``checkpoint``: a folder
     where each finished step is kept, so a killed search resumes (the caller names it by the search's identity).
+    Slab and adatom relax with :func:`~seiscreen.batched.energy_forces_only` of ``calc`` (the same numbers).
     """
     saved = ScanCheckpoint(checkpoint)
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
