@@ -166,7 +166,7 @@ def relaxation(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
                     yield float(atoms.get_potential_energy())
             steps += optimizer.nsteps - before
             if converged or stopped or steps >= max_steps:
-                return converged, steps + 1
+                return bool(converged), steps + 1
             if (atoms.get_potential_energy() > energy - force * STALL_DISTANCE
                     and _largest_force(atoms) > 0.75 * force):
                 optimizer.initialize()  # back to the initial Hessian, as run_neb's stages do
@@ -338,8 +338,10 @@ def _ended_in(twin: Minimum, started_from: str, calls: int, rounds: int) -> Mini
     """A start stopped in the basin of ``twin``: that minimum, as this start's result (merged with it)."""
     details = {**twin.details, "rounds": rounds, "stopped_in_basin": True,
                "verified_by": twin.details.get("verified_by", twin.started_from[0])}
+    atoms = twin.atoms.copy()
+    atoms.calc = twin.atoms.calc  # as the twin's own: its results, or the calculator that computes them
     return Minimum(site=twin.site, started_from=[started_from], outcome=twin.outcome, verified=True,
-                   energy=twin.energy, atoms=twin.atoms.copy(), details=details, force_calls=calls)
+                   energy=twin.energy, atoms=atoms, details=details, force_calls=calls)
 
 
 def _basin_holding(atoms: Atoms, known: Sequence[Minimum], symmetry: SurfaceSymmetry | None,
