@@ -5,13 +5,13 @@ side in one run, on the same surfaces, with the accepted minima (site, energy) o
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/minima_calls.py --only emt   # the EMT surfaces (seconds)
 
 Surfaces: the EMT demo (Au on Al(100), workflows/emt-demo.yaml's slab), Cu on Cu(100) and Ag on Ag(100) (default
-slab settings: 4x4 cells, as a campaign cuts them), Na on NaF(100) under CHGNet (the quickstart's cell, as in
-tests/minima/test_ml.py). Calls are the minima search's (every start's relaxations and verifications; the clean
-slab's and the adsorbate reference's are the same on both sides and left out). Columns: "stop" is
-``stop_in_known_basin`` alone; "new" adds ``lowest_start_first`` (the defaults) and relaxes with
-``batched.energy_forces_only`` of the calculator, as ``scan_surface`` now does (CHGNet: energy and forces only, the
-same numbers; EMT: unchanged). Wall seconds of the old and the new search are printed beside them. Target:
-new/old <= 0.6 with every accepted minimum at the same site and within 1 meV.
+slab settings: 4x4 cells, as a campaign cuts them), Au on Al(111) (the demo's slab settings; two minima, fcc and
+hcp), Na on NaF(100) under CHGNet (the quickstart's cell, as in tests/minima/test_ml.py). Calls are the minima
+search's (every start's relaxations and verifications; the clean slab's and the adsorbate reference's are the same
+on both sides and left out). Columns: "stop" is ``stop_in_known_basin`` alone; "new" adds ``lowest_start_first``
+(the defaults) and relaxes with ``batched.energy_forces_only`` of the calculator, as ``scan_surface`` now does
+(CHGNet: energy and forces only, the same numbers; EMT: unchanged). Wall seconds of the old and the new search are
+printed beside them. Target: new/old <= 0.6 with every accepted minimum at the same site and within 1 meV.
 """
 
 from __future__ import annotations
@@ -36,20 +36,22 @@ STRATEGIES = {"old": {"stop_in_known_basin": False, "lowest_start_first": False}
               "new": {}}
 
 
-def surfaces(only: str | None) -> list[tuple[str, object, SlabSettings, str, str]]:
-    """(label, bulk, slab settings, adsorbate, preset) of each reference surface."""
+def surfaces(only: str | None) -> list[tuple[str, object, tuple, SlabSettings, str, str]]:
+    """(label, bulk, facet, slab settings, adsorbate, preset) of each reference surface."""
     silver = make_bulk("Ag", Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.086), ["Ag"], [[0, 0, 0]]), {"Ag": 0})
-    emt = [("EMT demo Au/Al(100)", load_bulk("Al"), SlabSettings(min_thickness=5, vacuum=10, min_lateral_size=5.5),
-            "Au", "emt"),
-           ("EMT Cu/Cu(100)", load_bulk("Cu"), SlabSettings(), "Cu", "emt"),
-           ("EMT Ag/Ag(100)", silver, SlabSettings(), "Ag", "emt")]
-    ml = [("CHGNet Na/NaF(100)", load_bulk("NaF"), SlabSettings(min_thickness=4.0, min_lateral_size=6.5), "Na", "ml")]
+    demo = SlabSettings(min_thickness=5, vacuum=10, min_lateral_size=5.5)
+    emt = [("EMT demo Au/Al(100)", load_bulk("Al"), (1, 0, 0), demo, "Au", "emt"),
+           ("EMT Cu/Cu(100)", load_bulk("Cu"), (1, 0, 0), SlabSettings(), "Cu", "emt"),
+           ("EMT Ag/Ag(100)", silver, (1, 0, 0), SlabSettings(), "Ag", "emt"),
+           ("EMT Au/Al(111)", load_bulk("Al"), (1, 1, 1), demo, "Au", "emt")]  # two minima: fcc and hcp
+    ml = [("CHGNet Na/NaF(100)", load_bulk("NaF"), (1, 0, 0), SlabSettings(min_thickness=4.0, min_lateral_size=6.5),
+           "Na", "ml")]
     return {"emt": emt, "ml": ml}.get(only, emt + ml)
 
 
-def search(label, bulk, slab_settings, adsorbate, preset) -> dict[str, tuple[int, list, float]]:
+def search(label, bulk, facet, slab_settings, adsorbate, preset) -> dict[str, tuple[int, list, float]]:
     """Each strategy's (force calls, accepted minima as (site, energy), seconds) on one clean slab."""
-    (term,) = make_terminations(bulk, (1, 0, 0), slab_settings)
+    term = make_terminations(bulk, facet, slab_settings)[0]
     slab = term.to_atoms()
     calc = get_preset(preset).make()
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
