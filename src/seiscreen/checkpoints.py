@@ -198,20 +198,29 @@ class StepCheckpoint:
 
     def cached(self, name: str, compute: Callable[[], T]) -> T:
         """Step ``name``'s value read back, or ``compute()`` run and its value saved (atomically)."""
+        value = self.load(name)
+        return value if value is not None else self.save(name, compute())
+
+    def load(self, name: str) -> Any:
+        """Step ``name``'s value read back; None if it has no readable file (an unreadable one is removed)."""
+        path = self.path(name)
+        if path is None or not path.exists():
+            return None
+        try:
+            value = loads(path.read_text(encoding="utf-8"))
+        except _UNREADABLE as exc:
+            log.warning("discarding unreadable checkpoint %s (%s): computing that step again", path, exc)
+            path.unlink(missing_ok=True)
+            return None
+        self.replayed += 1
+        return value
+
+    def save(self, name: str, value: T) -> T:
+        """``value`` kept as step ``name`` (atomically; not at all without a folder); returned."""
         path = self.path(name)
         if path is None:
-            return compute()
-        if path.exists():
-            try:
-                value = loads(path.read_text(encoding="utf-8"))
-            except _UNREADABLE as exc:
-                log.warning("discarding unreadable checkpoint %s (%s): computing that step again", path, exc)
-                path.unlink(missing_ok=True)
-            else:
-                self.replayed += 1
-                return value
+            return value
         self._ignore_pickle(name)
-        value = compute()
         try:
             text = dumps(value)
         except TypeError as exc:  # a run must not fail over its checkpoint

@@ -7,9 +7,10 @@ again and re-relaxed: a minimum is accepted only if the adatom comes back to its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from ase import Atoms
@@ -20,12 +21,16 @@ from ase.optimize import BFGS
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from seiscreen.batched import energy_forces_only
 from seiscreen.checkpoints import StepCheckpoint, plain_data
 from seiscreen.errors import AtomsLeftCell
 from seiscreen.surfaces.sites import (AnomalyThresholds, CandidateSite, Outcome, below_top_atom, candidate_sites,
                                       classify_adatom, placed, touching_height)
 from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
+
+
+LEGACY_OFF = ("stop_in_known_basin", "lowest_start_first")  # False: the search before they existed
 
 
 class MinimaSettings(BaseModel):
@@ -46,6 +51,19 @@ class MinimaSettings(BaseModel):
     incorporation_height: float = 0.6
     max_displacement_fraction: float = 0.5
     max_vertical_fraction: float = 1.0
+    # Fewer force calls to the same verified minima (docs/notes/2026-12-07-minima-calls.md); False is the search
+    # as it was before these fields, and then they stay out of the identity (stored documents are found again).
+    stop_in_known_basin: bool = Field(True, description="a relaxation stops once the adatom is in the basin of a "
+                                      "verified minimum as low (symmetry copy within SAME_BASIN, same height)")
+    lowest_start_first: bool = Field(True, description="after each start's first state, the start with the fewest "
+                                     "failed verifications, then the lowest energy, steps on (else the starts run one "
+                                     "by one in site order)")
+
+    def identity(self) -> dict:
+        """The settings as hashed: a call-saving field at its old behaviour (False) is left out, so a search with
+        both off has the identity it had before they existed."""
+        legacy = {name for name in LEGACY_OFF if not getattr(self, name)}
+        return self.model_dump(mode="json", exclude=legacy)
 
     @property
     def thresholds(self) -> AnomalyThresholds:
@@ -91,10 +109,35 @@ class Minimum:
 # moving STALL_DISTANCE along that force would.
 STALL_STEPS = 20
 STALL_DISTANCE = 0.05  # Å
+T = TypeVar("T")
 
 
-def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[bool, int]:
-    """BFGS relaxation in place; returns (converged, force calls).
+class Turn(NamedTuple):
+    """What a start's search yields after each state it computes: what the next turn is given by."""
+
+    verifying: bool  # in a verification's relaxation
+    round: int  # 0, or how many of its verifications failed
+    energy: float  # eV, of the state computed
+
+
+def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
+          stop: Callable[[Atoms], bool] | None = None) -> tuple[bool, int]:
+    """BFGS relaxation in place; returns (converged, force calls) (:func:`relaxation`, run to its end)."""
+    return finish(relaxation(atoms, calc, fmax, max_steps, stop))
+
+
+def finish(steps: Generator[object, None, T]) -> T:
+    """A computation that yields after each state it computes, run to its end: its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def relaxation(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int,
+               stop: Callable[[Atoms], bool] | None = None) -> Generator[float, None, tuple[bool, int]]:
+    """BFGS relaxation in place, yielding the energy of each state computed; returns (converged, force calls).
 
     The initial Hessian guess is softer than ASE's 70 eV/Å² (an adatom's lateral modes are soft: fewer steps to
     the same minima, docs/notes/2026-11-26-neb-defaults.md). A stalled BFGS starts again from that guess: under
@@ -102,6 +145,7 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[
     learns a Hessian that then allows only tiny steps.
     An atom that leaves what the cell can hold (:class:`AtomsLeftCell`) puts ``atoms`` back to the last state
     computed, with its results frozen, and the error is raised for the caller to judge that state.
+    ``stop``: asked at every state computed; true ends the relaxation there, not converged.
     """
     atoms.calc = calc
     optimizer = BFGS(atoms, logfile=None, maxstep=0.2, alpha=20.0)
@@ -112,10 +156,17 @@ def relax(atoms: Atoms, calc: Calculator, fmax: float, max_steps: int) -> tuple[
     try:
         while True:
             energy, force, before = atoms.get_potential_energy(), _largest_force(atoms), optimizer.nsteps
-            converged = bool(optimizer.run(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)))
+            converged = stopped = False
+            for converged in optimizer.irun(fmax=fmax, steps=min(STALL_STEPS, max_steps - steps)):
+                # Not at the first state: a start is judged where it went, and a resumed search (which knows its
+                # finished starts from the beginning) then stops a start where an unbroken one would.
+                if stopped := (optimizer.nsteps > 0 and not converged and stop is not None and stop(atoms)):
+                    break
+                if optimizer.nsteps > before or not steps:  # a state computed (a new chunk recomputes nothing)
+                    yield float(atoms.get_potential_energy())
             steps += optimizer.nsteps - before
-            if converged or steps >= max_steps:
-                return converged, steps + 1
+            if converged or stopped or steps >= max_steps:
+                return bool(converged), steps + 1
             if (atoms.get_potential_energy() > energy - force * STALL_DISTANCE
                     and _largest_force(atoms) > 0.75 * force):
                 optimizer.initialize()  # back to the initial Hessian, as run_neb's stages do
@@ -179,8 +230,15 @@ def relax_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, setting
                     rng: np.random.Generator, known: Sequence[Minimum] = (),
                     symmetry: SurfaceSymmetry | None = None) -> Minimum:
     """The adatom placed on the clean slab at a kicked site, then :func:`relax_and_verify`."""
+    return finish(search_from_site(clean, site, calc, settings, rng, known, symmetry))
+
+
+def search_from_site(clean: Atoms, site: CandidateSite, calc: Calculator, settings: MinimaSettings,
+                     rng: np.random.Generator, known: Sequence[Minimum] = (),
+                     symmetry: SurfaceSymmetry | None = None) -> Generator[Turn, None, Minimum]:
+    """:func:`relax_from_site` one state at a time (:func:`search`)."""
     start = placed(clean, site.position + _lateral_kick(rng, settings.kick), settings.adsorbate)
-    return relax_and_verify(start, clean, site.name, calc, settings, rng, known, symmetry)
+    return (yield from search(start, clean, site.name, calc, settings, rng, known, symmetry))
 
 
 def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, settings: MinimaSettings,
@@ -192,55 +250,110 @@ def relax_and_verify(atoms: Atoms, clean: Atoms, started_from: str, calc: Calcul
     where it is (its force is already below fmax) and fails. A failed round starts over from the kicked
     position with a larger kick, up to ``max_rounds``. ``atoms`` is the clean slab plus the adatom, last.
     A first relaxation that converges one basin away from a ``known`` verified minimum at least as low is
-    verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation.
+    verified by it (:func:`_basin_holding`): under DFT a verification costs as much as the relaxation. With
+    ``stop_in_known_basin`` any relaxation stops as soon as the adatom is there, and the start is that minimum.
     """
+    return finish(search(atoms, clean, started_from, calc, settings, rng, known, symmetry))
+
+
+def search(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, settings: MinimaSettings,
+           rng: np.random.Generator, known: Sequence[Minimum] = (),
+           symmetry: SurfaceSymmetry | None = None) -> Generator[Turn, None, Minimum]:
+    """:func:`relax_and_verify` one state at a time: yields a :class:`Turn` after each state computed."""
     atoms = relaxing = atoms.copy()
     calls = 0
-    verified, verified_by, left_cell = False, None, None
+    twin, verified, left_cell = None, False, None
+    basins = KnownBasins(known, symmetry, settings) if settings.stop_in_known_basin else None
     try:
         for round_ in range(settings.max_rounds):
             if round_:
                 atoms.positions[-1] += _lateral_kick(rng, settings.kick * (round_ + 1))
-            converged, n = relax(atoms, calc, settings.fmax, settings.max_steps)
+            converged, n = yield from _turns(relaxation(atoms, calc, settings.fmax, settings.max_steps, basins),
+                                             False, round_)
             calls += n
-            if converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None:
-                verified, verified_by = True, twin.started_from[0]
+            if (twin := basins and basins.entered) or (
+                    converged and (twin := _basin_holding(atoms, known, symmetry, settings)) is not None):
                 break
-            before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
             trial = relaxing = atoms.copy()
-            trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
-            converged, n = relax(trial, calc, settings.fmax, settings.max_steps)
+            verified, n = yield from _turns(_kicked_back(atoms, trial, calc, settings, rng, basins), True, round_)
             calls += n
-            came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
             atoms = trial
-            if converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3:
-                verified = True
+            if verified or (twin := basins and basins.entered):
                 break
     except AtomsLeftCell as exc:  # no minimum: judged where it last had an energy (desorbed, slab disturbed)
         if relaxing.calc is calc:  # not one state computed: nothing to judge
             raise
         atoms, verified, left_cell = relaxing, False, str(exc)
         calls += exc.force_calls
+    if basins is not None and basins.entered is twin is not None:  # stopped on the way: the start is the twin
+        return _ended_in(twin, started_from, calls, round_ + 1)
     outcome, details = classify_adatom(atoms, clean, thresholds=settings.thresholds)
     details["rounds"] = round_ + 1
     if left_cell is not None:
         details["left_cell"] = left_cell
-    if verified_by is not None:
-        details["verified_by"] = verified_by
-    return Minimum(site=details["site"], started_from=[started_from], outcome=outcome, verified=verified,
-                   energy=float(atoms.get_potential_energy()), atoms=atoms, details=details, force_calls=calls)
+    if twin is not None:
+        details["verified_by"] = twin.started_from[0]
+    return Minimum(site=details["site"], started_from=[started_from], outcome=outcome,
+                   verified=verified or twin is not None, energy=float(atoms.get_potential_energy()), atoms=atoms,
+                   details=details, force_calls=calls)
+
+
+def _kicked_back(atoms: Atoms, trial: Atoms, calc: Calculator, settings: MinimaSettings, rng: np.random.Generator,
+                 basins: KnownBasins | None) -> Generator[float, None, tuple[bool, int]]:
+    """The verification of relaxed ``atoms``: ``trial`` (its copy) kicked sideways and relaxed; (came back no
+    higher, force calls)."""
+    before, energy_before = atoms.positions[-1].copy(), atoms.get_potential_energy()
+    trial.positions[-1] += _lateral_kick(rng, settings.verify_kick)
+    converged, n = yield from relaxation(trial, calc, settings.fmax, settings.max_steps, basins)
+    came_back = _lateral(trial, trial.positions[-1], before) < settings.verify_kick / 2
+    return bool(converged and came_back and trial.get_potential_energy() <= energy_before + 1e-3), n
+
+
+def _turns(energies: Generator[float, None, T], verifying: bool, round_: int) -> Generator[Turn, None, T]:
+    """A relaxation's states as :class:`Turn`; its return value."""
+    while True:
+        try:
+            energy = next(energies)
+        except StopIteration as done:
+            return done.value
+        yield Turn(verifying, round_, energy)
+
+
+@dataclass
+class KnownBasins:
+    """A relaxation's ``stop``: the adatom entered the basin of a known verified minimum as low
+    (:func:`_basin_holding`), which is then ``entered``."""
+
+    known: Sequence[Minimum]
+    symmetry: SurfaceSymmetry | None
+    settings: MinimaSettings
+    entered: Minimum | None = None
+
+    def __call__(self, atoms: Atoms) -> bool:
+        self.entered = _basin_holding(atoms, self.known, self.symmetry, self.settings)
+        return self.entered is not None
+
+
+def _ended_in(twin: Minimum, started_from: str, calls: int, rounds: int) -> Minimum:
+    """A start stopped in the basin of ``twin``: that minimum, as this start's result (merged with it)."""
+    details = {**twin.details, "rounds": rounds, "stopped_in_basin": True,
+               "verified_by": twin.details.get("verified_by", twin.started_from[0])}
+    atoms = twin.atoms.copy()
+    atoms.calc = twin.atoms.calc  # as the twin's own: its results, or the calculator that computes them
+    return Minimum(site=twin.site, started_from=[started_from], outcome=twin.outcome, verified=True,
+                   energy=twin.energy, atoms=atoms, details=details, force_calls=calls)
 
 
 def _basin_holding(atoms: Atoms, known: Sequence[Minimum], symmetry: SurfaceSymmetry | None,
                    settings: MinimaSettings) -> Minimum | None:
     """A known accepted minimum, as low as ``atoms`` or lower, one basin away (a symmetry copy within
     SAME_BASIN, same height): the hop network makes the two one node, the lower one's, so the higher needs no
-    verification of its own."""
+    verification of its own. A start stopped in a basin (a copy of its minimum) is not one: its original is."""
     if symmetry is None:
         return None
     here = adatom_frac_xy(atoms) % 1.0
     energy = atoms.get_potential_energy()
-    return next((m for m in known if m.accepted and m.energy <= energy + 1e-3
+    return next((m for m in known if m.accepted and "stopped_in_basin" not in m.details and m.energy <= energy + 1e-3
                  and abs(m.position[2] - atoms.positions[-1, 2]) < 0.3
                  and symmetry.equivalent_points(here, m.frac_xy, SAME_BASIN)), None)
 
@@ -252,7 +365,8 @@ def _lateral(atoms: Atoms, a: np.ndarray, b: np.ndarray) -> float:
 def merge_equivalent(minima: list[Minimum], symmetry: SurfaceSymmetry, tolerance: float = 0.3,
                      energy_tolerance: float = 0.02) -> list[Minimum]:
     """Accepted minima merged by symmetry (lowest energy kept), ranked by energy; rejected ones kept as they are."""
-    accepted = sorted((m for m in minima if m.accepted), key=lambda m: m.energy)
+    # A start stopped in a basin carries a copy of its minimum: the start that relaxed there represents it.
+    accepted = sorted((m for m in minima if m.accepted), key=lambda m: (m.energy, "stopped_in_basin" in m.details))
     unique: list[Minimum] = []
     for m in accepted:
         for u in unique:
@@ -278,17 +392,46 @@ class ScanCheckpoint(StepCheckpoint):
 def find_minima(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
                 settings: MinimaSettings = MinimaSettings(), clean_energy: float | None = None,
                 adsorbate_reference: float | None = None, checkpoint: ScanCheckpoint | None = None) -> list[Minimum]:
-    """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest)."""
+    """Every site relaxed and verified; accepted minima merged by symmetry and ranked (index 0 = lowest). The starts
+    take turns (:func:`_lowest_first`) or, with ``lowest_start_first`` off, run one by one in site order."""
     checkpoint = checkpoint or ScanCheckpoint(None)
     # One random stream per start, so a resumed search kicks every remaining start as the first run would have.
-    results: list[Minimum] = []
-    for k, site in enumerate(sites):
-        results.append(checkpoint.cached(f"site-{k}", lambda site=site, k=k: relax_from_site(
-            clean, site, calc, settings, np.random.default_rng([settings.seed, k]), results, symmetry)))
+    if settings.lowest_start_first:
+        results = _lowest_first(clean, sites, calc, symmetry, settings, checkpoint)
+    else:
+        results = []
+        for k, site in enumerate(sites):
+            results.append(checkpoint.cached(f"site-{k}", lambda site=site, k=k: relax_from_site(
+                clean, site, calc, settings, np.random.default_rng([settings.seed, k]), results, symmetry)))
     if clean_energy is not None and adsorbate_reference is not None:
         for m in results:
             m.adsorption_energy = m.energy - clean_energy - adsorbate_reference
     return merge_equivalent(results, symmetry)
+
+
+def _lowest_first(clean: Atoms, sites: list[CandidateSite], calc: Calculator, symmetry: SurfaceSymmetry,
+                  settings: MinimaSettings, checkpoint: ScanCheckpoint) -> list[Minimum]:
+    """Every start's search (:func:`search_from_site`), in site order. Each computes its first state; then a
+    verifying start goes on until its verdict, else the start with the fewest failed verifications and, among
+    those, the lowest energy takes the next step. So a verified minimum is found early (a start on a flat spot,
+    whose verification failed, waits while the others look), and the starts still out of it stop when they reach
+    it. A finished start is kept in ``checkpoint``; a resumed search knows those from the beginning."""
+    done = {k: value for k in range(len(sites)) if (value := checkpoint.load(f"site-{k}")) is not None}
+    known = list(done.values())
+    live = {k: search_from_site(clean, site, calc, settings, np.random.default_rng([settings.seed, k]), known,
+                                symmetry) for k, site in enumerate(sites) if k not in done}
+    turns: dict[int, Turn] = {}  # what each start yielded last
+    while live:
+        fresh = [k for k in live if k not in turns]
+        verifying = [k for k in live if k in turns and turns[k].verifying]
+        for k in fresh or verifying[:1] or [min(live, key=lambda k: (turns[k].round, turns[k].energy, k))]:
+            try:
+                turns[k] = next(live[k])
+            except StopIteration as finished:
+                del live[k]
+                done[k] = checkpoint.save(f"site-{k}", finished.value)
+                known.append(done[k])
+    return [done[k] for k in sorted(done)]
 
 
 @dataclass
@@ -327,13 +470,15 @@ def scan_surface(slab: Atoms, calc: Calculator, settings: MinimaSettings = Minim
     candidate sites are taken before relaxation. ``seeds`` are extra starting points (another calculator's
     minima, in a fidelity funnel): they add starts, they never replace the site classes. ``checkpoint``: a folder
     where each finished step is kept, so a killed search resumes (the caller names it by the search's identity).
+    Slab and adatom relax with :func:`~seiscreen.batched.energy_forces_only` of ``calc`` (the same numbers).
     """
     saved = ScanCheckpoint(checkpoint)
     symmetry = SurfaceSymmetry.from_structure(AseAtomsAdaptor.get_structure(slab))
-    clean, clean_energy, calls = saved.cached("clean", lambda: relax_clean_slab(slab, calc, settings))
+    relaxing = energy_forces_only(calc)  # the bulk reference relaxes its cell: it needs the stress
+    clean, clean_energy, calls = saved.cached("clean", lambda: relax_clean_slab(slab, relaxing, settings))
     reference = saved.cached("reference", lambda: reference_energy(settings.adsorbate, calc, adsorbate_bulk))
     sites = candidate_sites(slab, settings.adsorbate, relaxed=clean) + [
         _above_surface(seed, clean, settings.adsorbate) for seed in seeds]
-    minima = find_minima(clean, sites, calc, symmetry, settings, clean_energy, reference, saved)
+    minima = find_minima(clean, sites, relaxing, symmetry, settings, clean_energy, reference, saved)
     calls += sum(m.force_calls for m in minima)
     return SurfaceScan(clean, clean_energy, reference, sites, minima, symmetry, calls)

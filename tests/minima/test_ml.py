@@ -64,3 +64,24 @@ def test_halide_minima_are_not_rejected_for_their_large_relaxations(scans):
     for material, scan in scans.items():
         assert all(m.outcome.value == "adsorbed" for m in scan.minima), material
     assert max(m.details["max_vertical_ratio"] for m in scans["NaI"].minima) > 0.4
+
+
+def test_relaxations_ask_chgnet_for_energy_and_forces_only_with_the_same_numbers(calc):
+    # scan_surface relaxes with energy_forces_only(calc): CHGNet's model without stress and magnetic moments. The
+    # numbers must be the ones of the preset's calculator; a calculator of another code is passed through.
+    from ase.calculators.emt import EMT
+
+    from seiscreen.batched import BatchedImageCalculator, energy_forces_only
+    from seiscreen.surfaces.sites import candidate_sites, placed
+
+    (term,) = make_terminations(load_bulk("NaF"), (1, 0, 0), SLAB)
+    slab = term.to_atoms()
+    lean = energy_forces_only(calc)
+    assert isinstance(lean, BatchedImageCalculator)
+    emt = EMT()
+    assert energy_forces_only(emt) is emt
+    for site in candidate_sites(slab, "Na")[:2]:
+        full, ef = placed(slab, site.position, "Na"), placed(slab, site.position, "Na")
+        full.calc, ef.calc = calc, lean
+        assert ef.get_potential_energy() == pytest.approx(full.get_potential_energy(), abs=1e-6)
+        np.testing.assert_allclose(ef.get_forces(), full.get_forces(), atol=1e-5)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from dataclasses import replace
+
 import pytest
 from jobflow import Flow, JobStore, OutputReference, job, run_locally
 from maggma.stores import MemoryStore
@@ -27,6 +29,7 @@ from seiscreen.workflow.hops import warm_identity
 from seiscreen.workflow.slabs import slab_doc
 
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2 Al(100), 4 planes, 2 fixed
+LEGACY_SEARCH = {"stop_in_known_basin": False, "lowest_start_first": False}
 
 # Recorded with the dict payloads (seiscreen before the typed payloads), same inputs as _case().
 BEFORE = {
@@ -49,8 +52,9 @@ BEFORE = {
 def case():
     """The inputs the hashes of BEFORE were computed from, as typed payloads."""
     # Without saddle checks, which add their settings to a surface's identity (test below).
+    # The minima search as it was then: its call-saving settings off keep the identities it had.
     campaign = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB,
-                        kinetics={"saddle_check": False})
+                        kinetics={"saddle_check": False}, minima=LEGACY_SEARCH)
     (term,) = make_terminations(load_bulk("Al"), (1, 0, 0), SLAB)
     slab = slab_doc(term, "Au", "emt")
     surface, settings = surface_makers(campaign, "emt", SLAB, "Au")
@@ -78,10 +82,20 @@ def test_minima_and_surface_identities_are_the_ones_of_the_dict_payloads(case):
     assert [content_hash("w", w=warm_identity(w)) for w in warm] == BEFORE["warm_identity"]
 
 
+def test_the_call_saving_minima_search_is_a_new_identity(case):
+    # Its minima can differ (by under 1 meV, and in force calls), so its documents are new ones; each setting on
+    # its own changes the identity too.
+    slab, maker = case["slab"], case["surface"].minima_maker
+    for fields in ({}, {"stop_in_known_basin": True}, {"lowest_start_first": True}):
+        settings = maker.minima_settings.model_copy(update=fields if fields else dict.fromkeys(LEGACY_SEARCH, True))
+        assert replace(maker, minima_settings=settings).content_hash(slab) not in BEFORE["minima"]
+
+
 def test_saddle_checks_are_part_of_a_surfaces_identity_and_of_nothing_else(case):
     """A surface summarised with saddle checks is another document than one without (a stored surface from before
     the checks is not taken for a checked one); its minima and hops are the same work and keep their identities."""
-    checked = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB)
+    checked = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB,
+                       minima=LEGACY_SEARCH)
     surface, _ = surface_makers(checked, "emt", SLAB, "Au")
     slab, minima = case["slab"], case["minima"]
     assert surface.content_hashes(slab)[0] != BEFORE["surface"][0]

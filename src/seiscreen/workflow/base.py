@@ -86,7 +86,7 @@ class CalculatorMaker(Maker):
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
         out = {"calculator": calculator_identity(self.preset.provenance()),
-               "minima_settings": self.minima_settings.model_dump(mode="json")}
+               "minima_settings": self.minima_settings.identity()}
         if neb:
             out["neb_protocol"] = self.neb_protocol.model_dump(mode="json")
         return out
