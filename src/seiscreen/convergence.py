@@ -1,5 +1,6 @@
-"""Cell convergence as a pipeline step: the settings, the series of cells, the verdict on a series, and the
-mapping of a smaller cell's minima into a larger cell. Pure logic (no jobflow, no calculator).
+"""Cell convergence's rules, with no jobflow and no calculator: the settings, the series of cells, the verdict on
+a series (converged or not: :func:`judge_axis`), and the mapping of a smaller cell's minima into a larger cell.
+The jobs that run the series are in :mod:`seiscreen.workflow.cells`.
 
 A campaign's ``convergence`` section lists growing lateral sizes and thicknesses. The cells form an "L": the
 lateral sizes at the first thickness, then the thicknesses at the largest lateral size, so the last cell is the
