@@ -36,7 +36,7 @@ class KineticsSettings(BaseModel):
     second_band: bool = Field(False, description="with saddle checks: compute each ranked surface's limiting hop "
                               "again from a band pushed across the hop, unmirrored, and keep the lower verified "
                               "saddle (one band and one check more per surface)")
-    temperatures: list[float] = Field([250.0, 275.0, 300.0, 325.0, 350.0, 375.0, 400.0], min_length=2,
+    temperatures: list[float] = Field(list(diffusion.DEFAULT_TEMPERATURES), min_length=2,
                                       description="K, where D(T) is computed and fitted (Arrhenius)")
 
     def checks_saddles(self, code: str) -> bool:
