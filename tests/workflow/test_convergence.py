@@ -187,8 +187,10 @@ def test_each_cell_has_the_barrier_of_the_campaign_run_at_that_size_alone(stores
     for cell_, size in zip(doc["cells"], (5.5, 8.5), strict=True):
         (alone,) = load_results(stores[size]).surfaces.itertuples()
         assert cell_["status"] == "ranked" == alone.status
-        assert cell_["barrier"] == pytest.approx(alone.barrier, abs=1e-6)
-        assert cell_["adsorption_energy"] == pytest.approx(alone.adsorption_energy, abs=1e-6)
+        # Within 1 meV (issue 37's determinism): the larger cell's search has the smaller cell's minima as extra
+        # starts, so another start can reach the same minimum first (the search stops the rest in its basin).
+        assert cell_["barrier"] == pytest.approx(alone.barrier, abs=1e-3)
+        assert cell_["adsorption_energy"] == pytest.approx(alone.adsorption_energy, abs=1e-3)
         assert cell_["n_atoms"] == alone.slab_atoms
     assert doc["last_change"]["lateral"] == pytest.approx(doc["cells"][1]["barrier"] - doc["cells"][0]["barrier"])
     assert doc["cell_term"] == pytest.approx(abs(doc["last_change"]["lateral"]))
