@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from seiscreen.cli_common import STORE_HELP, clean_errors, console, fmt
-from seiscreen.cli_tables import print_convergence, print_descriptors, print_hops, print_ranking, print_reruns
+from seiscreen.cli_tables import (print_convergence, print_descriptors, print_hops, print_measured_moduli,
+                                  print_ranking, print_reruns)
 from seiscreen.errors import SeiscreenError
 
 
@@ -34,7 +35,8 @@ def results(
     convergence: Annotated[bool, typer.Option(help="one row per surface computed in growing cells: converged or "
                                                    "not, the cell term")] = False,
     descriptors: Annotated[bool, typer.Option(help="one row per material and preset: the descriptor panel (barrier, "
-                                                   "sodiophilicity, moduli, Monroe–Newman ratio)")] = False,
+                                                   "sodiophilicity, moduli, Monroe–Newman ratio), then its moduli "
+                                                   "beside measured ones")] = False,
     rank_by: Annotated[str, typer.Option(help="barrier (lowest first) or diffusion (largest D(300 K) first)")]
     = "barrier",
 ) -> None:
@@ -64,7 +66,11 @@ def results(
     elif convergence:
         print_convergence(frame)
     elif descriptors:
+        from seiscreen.report.literature import load_literature
+        from seiscreen.report.panel import compare_moduli
+
         print_descriptors(frame)
+        print_measured_moduli(compare_moduli(frame, load_literature()))
     else:
         print_ranking(frame, title="seiscreen results", rank_by=rank_by)
 

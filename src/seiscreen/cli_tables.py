@@ -1,5 +1,5 @@
 """The tables ``seiscreen`` prints of stored results: the ranking (one table per protocol), the cell
-convergence, the hops, the saved hop reruns and the descriptor panel."""
+convergence, the hops, the saved hop reruns and the descriptor panel (with its moduli against experiment)."""
 
 from __future__ import annotations
 
@@ -135,6 +135,21 @@ def print_descriptors(frame) -> None:
                           fmt(row.bulk_modulus_gpa, 1), fmt(row.shear_modulus_gpa, 1), fmt(row.youngs_modulus_gpa, 1),
                           _yes_no(row.born_stable), _ratio_text(row), stability_text(row), gap_text(row), notes)
         console.print(table)
+
+
+def print_measured_moduli(compared) -> None:
+    """The panel's moduli beside measured ones (``report.panel.compare_moduli``): "ours / measured" for each
+    quantity the source gives ("-": it gives none); nothing when no measured material is in the panel."""
+    if compared.empty:
+        return
+    table = Table(title="moduli against experiment (ours, static VRH / measured)")
+    for column in ("material", "preset", "K (GPa)", "G (GPa)", "E (GPa)", "measured"):
+        table.add_column(column)
+    for r in compared.to_dict("records"):
+        cells = [f"{fmt(r[q], 1)} / {fmt(r[q + '_measured'], 1)}" for q in ("bulk", "shear", "youngs")]
+        source = f"{r['source']}, {r['method']}" + (f" ({r['conditions']})" if r["conditions"] else "")
+        table.add_row(r["material"], str(r["calculator"]), *cells, source)
+    console.print(table)
 
 
 def _yes_no(value) -> str:

@@ -149,6 +149,16 @@ def _report_into_a_file(tmp):
     return ["report", "--store", str(tmp / "store"), "--out", str(tmp / "index.html")]
 
 
+def _literature_moduli_without_a_value(tmp):
+    from importlib.resources import files
+
+    text = files("seiscreen").joinpath("data", "literature.yaml").read_text(encoding="utf-8")
+    for line in ("    c11_gpa: 48.2\n", "    c12_gpa: 12.8\n", "    c44_gpa: 12.7\n"):
+        text = text.replace(line, "")
+    (tmp / "lit.yaml").write_text(text, encoding="utf-8")
+    return ["report", "--store", str(tmp / "store"), "--literature", str(tmp / "lit.yaml")]
+
+
 def _into_a_results_file(tmp):
     (tmp / "results.json.gz").write_bytes(b"exported results (test)")
     return [*_campaign(tmp, CAMPAIGN + SMALL_SLAB)[:2], "--store", str(tmp / "results.json.gz")]
@@ -330,6 +340,10 @@ CASES = [
      ["no store at", "run a campaign first or pass --store"]),
     ("report into a file", "`report --out index.html` (an existing file)", _report_into_a_file,
      ["--out", "index.html is a file", "pass a folder for the report"]),
+    ("literature moduli entry without a value", "`report --literature lit.yaml` (a `moduli:` entry without "
+     "c11_gpa, c12_gpa, c44_gpa)", _literature_moduli_without_a_value,
+     ["literature file", "moduli[0]: whitfield1976-NaCl: gives no value",
+      "give c11_gpa, c12_gpa and c44_gpa, or at least one of bulk_gpa, shear_gpa, youngs_gpa"]),
 ]
 MESSAGES: dict[str, str] = {}  # case id -> its line as a test saw it: the rows of the docs table
 

@@ -250,8 +250,40 @@ def test_measured_moduli_are_shown_beside_the_panels_and_reduce_to_the_hand_vrh_
     g_reuss = 5 * (c11 - c12) * c44 / (4 * c44 + 3 * (c11 - c12))
     assert nacl.moduli()["shear_modulus_vrh_gpa"] == pytest.approx((g_voigt + g_reuss) / 2)
     assert nacl.moduli()["bulk_modulus_vrh_gpa"] == pytest.approx((c11 + 2 * c12) / 3)
-    table = _measured_moduli(panel(material=["NaCl", "NaF"], bulk_modulus_gpa=[28.8, 44.2],
-                                   shear_modulus_gpa=[8.2, 28.0]), literature)
-    assert "8.2 / 14.5" in table and "Whitfield 1976" in table and "NaF" not in table  # NaF: nothing measured
-    assert _measured_moduli(panel(material=["NaF"], bulk_modulus_gpa=[44.2], shear_modulus_gpa=[28.0]),
+    table = _measured_moduli(panel(material=["NaCl", "NaBr"], bulk_modulus_gpa=[28.8, 18.5],
+                                   shear_modulus_gpa=[8.2, 5.7]), literature)
+    assert "28.8 / 24.6" in table and "8.2 / 14.5" in table and "Whitfield 1976" in table
+    assert "NaBr" not in table and "E (GPa)" not in table  # NaBr: nothing measured; NaCl's source gives no E
+    assert _measured_moduli(panel(material=["NaBr"], bulk_modulus_gpa=[18.5], shear_modulus_gpa=[5.7]),
                             literature) == ""
+
+
+def test_a_bulk_only_measurement_is_compared_on_the_bulk_modulus_alone():
+    from seiscreen.report.html import _measured_moduli
+    from seiscreen.report.literature import load_literature
+    from seiscreen.report.panel import compare_moduli
+
+    literature = load_literature()
+    naf = next(m for m in literature.moduli if m.material == "NaF")
+    assert naf.bulk_gpa == 46.79 and naf.kind == "isothermal" and naf.temperature_k == 295
+    assert naf.measured() == {"bulk": 46.79, "shear": None, "youngs": None}
+    frame = panel(material=["NaF"], bulk_modulus_gpa=[44.2], shear_modulus_gpa=[28.0], youngs_modulus_gpa=[69.4])
+    (row,) = compare_moduli(frame, literature).to_dict("records")
+    assert row["bulk"] == 44.2 and row["bulk_measured"] == 46.79 and row["conditions"] == "isothermal, 295 K"
+    assert row["shear"] == 28.0 and row["shear_measured"] != row["shear_measured"]  # NaN: the source gives no G
+    table = _measured_moduli(frame, literature)
+    assert "44.2 / 46.8" in table and "28.0 / -" in table and "J. Appl. Cryst. 2025" in table
+    assert "(isothermal, 295 K)" in table
+
+
+def test_the_results_table_shows_the_moduli_against_experiment(capsys):
+    from seiscreen.cli_tables import print_measured_moduli
+    from seiscreen.report.panel import compare_moduli
+
+    frame = panel(material=["Na", "NaCl"], bulk_modulus_gpa=[5.3, 28.8], shear_modulus_gpa=[0.5, 8.2],
+                  youngs_modulus_gpa=[1.3, 22.5])
+    compared = compare_moduli(frame)
+    assert list(compared["source"]) == ["Whitfield 1976", "M. J. Wang 2020", "matmake.com (handbooks)"]
+    print_measured_moduli(compared)
+    out = capsys.readouterr().out
+    assert "1.3 / 4.6" in out and "0.5 / 2.5" in out and "8.2 / 14.5" in out

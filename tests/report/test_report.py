@@ -86,6 +86,37 @@ def test_a_literature_file_with_an_unknown_source_is_refused(tmp_path):
         load_literature(bad)
 
 
+@pytest.mark.parametrize("entry, message", [
+    ("material: NaF\n    method: m\n", "moduli[4]: bad-NaF: gives no value: give c11_gpa, c12_gpa and c44_gpa, "
+     "or at least one of bulk_gpa, shear_gpa, youngs_gpa"),
+    ("material: NaF\n    c11_gpa: 97.0\n    method: m\n", "bad-NaF: gives only some of c11_gpa, c12_gpa, c44_gpa"),
+    ("material: NaF\n    c11_gpa: 97.0\n    c12_gpa: 24.0\n    c44_gpa: 28.0\n    bulk_gpa: 46.8\n"
+     "    method: m\n", "bad-NaF: gives both elastic constants and moduli"),
+    ("material: NaF\n    bulk_gpa: 46.8\n    kind: isobaric\n    method: m\n", "moduli[4].kind: Input should be"),
+    ("material: NaF\n    shear_gpa: -3.0\n    method: m\n", "moduli[4].shear_gpa: Input should be greater than 0"),
+])
+def test_a_malformed_moduli_entry_is_refused_with_one_line(tmp_path, entry, message):
+    from seiscreen.errors import SeiscreenError
+
+    bad = tmp_path / "lit.yaml"
+    text = (REPO / "src" / "seiscreen" / "data" / "literature.yaml").read_text()
+    bad.write_text(text.replace("\ncontext:\n", f"\n  - id: bad-NaF\n    source: jac2025naf\n    {entry}"
+                                                  "    where: nowhere\ncontext:\n"))
+    with pytest.raises(SeiscreenError) as refused:
+        load_literature(bad)
+    line = str(refused.value)
+    assert line.startswith(f"literature file {bad} is not valid: ") and message in line and "\n" not in line
+
+
+def test_the_shipped_moduli_give_a_tensor_or_the_moduli_their_source_gives():
+    moduli = {m.id: m for m in load_literature().moduli}
+    assert moduli["whitfield1976-NaCl"].has_tensor and moduli["whitfield1976-NaCl"].conditions() == ""
+    assert moduli["jac2025-NaF"].measured() == {"bulk": 46.79, "shear": None, "youngs": None}
+    assert moduli["wangmj2020-Na"].measured() == {"bulk": None, "shear": None, "youngs": 4.6}
+    with pytest.raises(ValueError, match="gives moduli, not elastic constants"):
+        moduli["jac2025-NaF"].moduli()
+
+
 # ------------------------------------------------------------------------------------------ comparison logic
 
 

@@ -18,7 +18,7 @@ from seiscreen.descriptor_results import gap_text, stability_text
 from seiscreen.report import plots
 from seiscreen.report.compare import Comparison, compare_orderings, verdict_counts
 from seiscreen.report.literature import Literature, load_literature
-from seiscreen.report.panel import judge_descriptor_claims
+from seiscreen.report.panel import compare_moduli, judge_descriptor_claims
 from seiscreen.errors import SeiscreenError
 from seiscreen.results import (
     Results,
@@ -198,20 +198,23 @@ def _panel_section(panel: pd.DataFrame, literature: Literature, figures: Path, r
 
 
 def _measured_moduli(panel: pd.DataFrame, literature: Literature) -> str:
-    """The panel's VRH moduli beside measured ones (``literature.moduli``) for the materials it has: a
-    calculator's error, reported and never judged; "" when no measured material is in the panel."""
-    rows = []
-    for measured in literature.moduli:
-        experiment = measured.moduli()
-        for r in panel[panel["material"] == measured.material].itertuples():
-            rows.append({"material": r.material, "calculator": r.calculator,
-                         "K (GPa)": f"{_num(r.bulk_modulus_gpa, 1)} / {experiment['bulk_modulus_vrh_gpa']:.1f}",
-                         "G (GPa)": f"{_num(r.shear_modulus_gpa, 1)} / {experiment['shear_modulus_vrh_gpa']:.1f}",
-                         "measured": f"{literature.source_label(measured.source)}, {measured.method}"})
-    if not rows:
+    """The panel's VRH moduli beside measured ones (``literature.moduli``, :func:`compare_moduli`) for the
+    materials it has: a calculator's error, reported and never judged; "" when no measured material is in the
+    panel. A quantity the source does not give reads "ours / -"; the E column appears when a source gives E."""
+    compared = compare_moduli(panel, literature)
+    if compared.empty:
         return ""
-    return ("<h3>Moduli against experiment (ours / measured, Voigt–Reuss–Hill)</h3>"
-            + _table(rows, ["material", "calculator", "K (GPa)", "G (GPa)", "measured"]))
+    shown = {"K (GPa)": "bulk", "G (GPa)": "shear"}
+    if compared["youngs_measured"].notna().any():
+        shown["E (GPa)"] = "youngs"
+    rows = [{"material": r["material"], "calculator": r["calculator"],
+             **{label: f"{_num(r[q], 1)} / {_num(r[q + '_measured'], 1)}" for label, q in shown.items()},
+             "measured": f"{r['source']}, {r['method']}" + (f" ({r['conditions']})" if r["conditions"] else "")}
+            for r in compared.to_dict("records")]
+    return ("<h3>Moduli against experiment (ours / measured, Voigt–Reuss–Hill)</h3><p class='note'>Ours are "
+            "static (0 K); a measured value is compared on the quantity its source gives (a tensor's VRH K and G, "
+            "or a bulk, shear or Young's modulus), isothermal or adiabatic and at the temperature it states.</p>"
+            + _table(rows, ["material", "calculator", *shown, "measured"]))
 
 
 def _convergence_section(convergence: pd.DataFrame, series: list[dict], figures: Path, root: Path) -> str:

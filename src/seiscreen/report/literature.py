@@ -12,7 +12,7 @@ from typing import Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seiscreen.errors import SeiscreenError
 
@@ -97,26 +97,67 @@ class DescriptorClaim(_Strict):
 
 
 class MeasuredModuli(_Strict):
-    """A material's measured single-crystal elastic constants (cubic: C11, C12, C44, GPa), against which the
-    panel's moduli are compared (never judged: a calculator's error is reported, not tuned)."""
+    """A material's measured elastic moduli, against which the panel's are compared (never judged: a calculator's
+    error is reported, not tuned): either the single-crystal elastic constants (cubic: C11, C12, C44, GPa), whose
+    Voigt–Reuss–Hill K and G are compared, or what the source gives of the bulk, shear and Young's modulus (GPa),
+    each compared with the panel's VRH value of the same quantity. ``kind`` and ``temperature_k`` say what was
+    measured where the source says it (the panel's moduli are static, 0 K)."""
 
     id: str
     source: str
     material: str
-    c11_gpa: float
-    c12_gpa: float
-    c44_gpa: float
+    c11_gpa: float | None = Field(None, gt=0)
+    c12_gpa: float | None = None
+    c44_gpa: float | None = Field(None, gt=0)
+    bulk_gpa: float | None = Field(None, gt=0)
+    shear_gpa: float | None = Field(None, gt=0)
+    youngs_gpa: float | None = Field(None, gt=0)
+    kind: Literal["isothermal", "adiabatic"] | None = None  # None: the source does not say
+    temperature_k: float | None = Field(None, gt=0)  # None: not stated (the method says "room temperature" if so)
     method: str
     where: str
 
+    @model_validator(mode="after")
+    def _tensor_or_moduli(self) -> MeasuredModuli:
+        tensor = [x is not None for x in (self.c11_gpa, self.c12_gpa, self.c44_gpa)]
+        moduli = [x is not None for x in (self.bulk_gpa, self.shear_gpa, self.youngs_gpa)]
+        if any(tensor) and not all(tensor):
+            raise ValueError(f"{self.id}: gives only some of c11_gpa, c12_gpa, c44_gpa: give all three")
+        if all(tensor) and any(moduli):
+            raise ValueError(f"{self.id}: gives both elastic constants and moduli: give one or the other (the "
+                             "moduli of the constants are computed)")
+        if not any(tensor) and not any(moduli):
+            raise ValueError(f"{self.id}: gives no value: give c11_gpa, c12_gpa and c44_gpa, or at least one of "
+                             "bulk_gpa, shear_gpa, youngs_gpa")
+        return self
+
+    @property
+    def has_tensor(self) -> bool:
+        return self.c11_gpa is not None
+
     def moduli(self) -> dict[str, float]:
-        """Voigt–Reuss–Hill bulk and shear moduli (GPa) of the cubic tensor, as the panel computes its own."""
+        """Voigt–Reuss–Hill bulk and shear moduli (GPa) of the cubic tensor, as the panel computes its own (an
+        entry with elastic constants only)."""
         from seiscreen.descriptors.mechanical import vrh_moduli
 
+        if not self.has_tensor:
+            raise ValueError(f"{self.id} gives moduli, not elastic constants: see measured()")
         c11, c12, c44 = self.c11_gpa, self.c12_gpa, self.c44_gpa
         voigt = [[c11, c12, c12, 0, 0, 0], [c12, c11, c12, 0, 0, 0], [c12, c12, c11, 0, 0, 0],
                  [0, 0, 0, c44, 0, 0], [0, 0, 0, 0, c44, 0], [0, 0, 0, 0, 0, c44]]
         return vrh_moduli(voigt)
+
+    def measured(self) -> dict[str, float | None]:
+        """The quantities compared with the panel's (``bulk``, ``shear``, ``youngs``, GPa; None: the source gives
+        none): a tensor's VRH K and G, or the moduli the source gives."""
+        if self.has_tensor:
+            vrh = self.moduli()
+            return {"bulk": vrh["bulk_modulus_vrh_gpa"], "shear": vrh["shear_modulus_vrh_gpa"], "youngs": None}
+        return {"bulk": self.bulk_gpa, "shear": self.shear_gpa, "youngs": self.youngs_gpa}
+
+    def conditions(self) -> str:
+        """The conditions the entry states: "isothermal, 295 K", "adiabatic", "293 K" or "" (none)."""
+        return ", ".join(x for x in (self.kind or "", f"{self.temperature_k:g} K" if self.temperature_k else "") if x)
 
 
 class Context(_Strict):
@@ -191,5 +232,17 @@ def load_literature(path: str | Path | None = None) -> Literature:
         where = str(path)
     try:
         return Literature(**yaml.safe_load(text))
+    except ValidationError as exc:
+        raise SeiscreenError(f"literature file {where} is not valid: {_one_line(exc)}") from None
     except (yaml.YAMLError, TypeError, ValueError) as exc:
         raise SeiscreenError(f"literature file {where} is not valid: {exc}") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Pydantic's errors on one line: "moduli[0]: <message>; ..." (the entry's place, then what is wrong)."""
+    parts = []
+    for error in exc.errors():
+        place = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in error["loc"]).removeprefix(".")
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{place}: {message}" if place else message)
+    return "; ".join(parts)

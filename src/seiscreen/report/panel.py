@@ -8,6 +8,9 @@ within one calculator preset, as the barrier orderings are judged within one pro
 - ``violated`` when it does not,
 - ``undecidable`` when a material or a value is missing (a descriptor not computed, a material not in the
   campaign, a surface not ranked), named in the detail.
+
+Beside them, :func:`compare_moduli` puts the panel's moduli next to measured ones (``literature.moduli``): a
+calculator's error, reported and never judged.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import pandas as pd
 
 from seiscreen.report.literature import DescriptorClaim, Literature, load_literature
 
+MODULI_COLUMNS = ["material", "calculator", "bulk", "bulk_measured", "shear", "shear_measured", "youngs",
+                  "youngs_measured", "source", "method", "conditions"]
+# each compared quantity: the panel's column (Voigt–Reuss–Hill; Young's from the VRH K and G)
+MODULUS_COLUMNS = {"bulk": "bulk_modulus_gpa", "shear": "shear_modulus_gpa", "youngs": "youngs_modulus_gpa"}
 CLAIM_COLUMNS = ["claim", "statement", "source", "calculator", "material", "column", "ours", "reference", "verdict",
                  "detail"]
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
@@ -67,3 +74,25 @@ def judge_descriptor_claims(panel: pd.DataFrame, literature: Literature | None =
                          "material": claim.material, "column": claim.column, "ours": ours, "reference": reference,
                          "verdict": verdict, "detail": detail})
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def compare_moduli(panel: pd.DataFrame, literature: Literature | None = None) -> pd.DataFrame:
+    """One row per measured entry and preset of each material the panel has: ours (``bulk``, ``shear``,
+    ``youngs``, GPa) beside what the source gives (``*_measured``; NaN where it gives none), with the source, its
+    method and the conditions it states (isothermal or adiabatic, temperature)."""
+    literature = literature or load_literature()
+    rows = []
+    if "material" not in panel.columns:
+        return pd.DataFrame(rows, columns=MODULI_COLUMNS)
+    for entry in literature.moduli:
+        measured = entry.measured()
+        for r in panel[panel["material"] == entry.material].to_dict("records"):
+            row = {"material": entry.material, "calculator": r.get("calculator"),
+                   "source": literature.source_label(entry.source), "method": entry.method,
+                   "conditions": entry.conditions()}
+            for quantity, column in MODULUS_COLUMNS.items():
+                ours = r.get(column)
+                row[quantity] = float("nan") if ours is None or pd.isna(ours) else float(ours)
+                row[f"{quantity}_measured"] = float("nan") if measured[quantity] is None else measured[quantity]
+            rows.append(row)
+    return pd.DataFrame(rows, columns=MODULI_COLUMNS)
