@@ -30,7 +30,6 @@ from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 
-LEGACY_OFF = ("stop_in_known_basin", "lowest_start_first")  # False: the search before they existed
 
 
 class MinimaSettings(BaseModel):
@@ -58,12 +57,6 @@ class MinimaSettings(BaseModel):
     lowest_start_first: bool = Field(True, description="after each start's first state, the start with the fewest "
                                      "failed verifications, then the lowest energy, steps on (else the starts run one "
                                      "by one in site order)")
-
-    def identity(self) -> dict:
-        """The settings as hashed: a call-saving field at its old behaviour (False) is left out, so a search with
-        both off has the identity it had before they existed."""
-        legacy = {name for name in LEGACY_OFF if not getattr(self, name)}
-        return self.model_dump(mode="json", exclude=legacy)
 
     @property
     def thresholds(self) -> AnomalyThresholds:

@@ -17,7 +17,7 @@ import pandas as pd
 from ase import Atoms
 
 from seiscreen.descriptor_results import DESCRIPTOR_COLUMNS, descriptor_frame
-from seiscreen.schemas import atom_count
+from seiscreen.schemas import atom_count, calculator_identity, minima_identity
 from seiscreen.store_open import open_reader
 from seiscreen.store_frames import frames_database, load_frames, store_runs
 
@@ -29,7 +29,9 @@ _NOT_PROTOCOL = {"versions", "created_at", "machine", "slab_settings", "parallel
 def protocol_id(provenance: dict) -> str:
     """Short hash of the calculator, minima and NEB settings: barriers are ranked only within one protocol."""
     relevant = {k: v for k, v in provenance.items() if k not in _NOT_PROTOCOL}
-    relevant["calculator"] = {k: v for k, v in relevant.get("calculator", {}).items() if k != "package_version"}
+    relevant["calculator"] = calculator_identity(relevant.get("calculator", {}))  # not the version nor the device
+    if isinstance(relevant.get("minima_settings"), dict):  # a call-saving field off is the search before it existed
+        relevant["minima_settings"] = minima_identity(relevant["minima_settings"])
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 

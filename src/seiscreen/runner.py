@@ -287,8 +287,13 @@ class Outcome:
 def campaign_outcome(campaign, location: str | None, protocols: list[str], planned: list) -> Outcome:
     """Each surface of ``campaign`` in the store at ``location``: the newest document per surface and protocol,
     failed when its status is failed or a hop of it failed by an exception; a planned surface without any document
-    (``planned``: workflow.flows.plan_surfaces) failed too."""
+    (``planned``: workflow.flows.plan_surfaces) failed too. The plan is cut again with the store, so that each slab
+    is in the supercell the store computed it in (workflow.slabs.stored_supercell)."""
+    from seiscreen.workflow.flows import plan_surfaces
+
     store = open_store(location, create=False)
+    if any(p.slab for p in planned):
+        planned = plan_surfaces(campaign, store)
     levels = protocol_levels(campaign)
     identities = {h for p in planned for h in (p.content_hash, *p.earlier) if h}
     cut = {_where(p.slab.key.model_dump()) for p in planned if p.slab}

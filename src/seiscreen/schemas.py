@@ -72,6 +72,16 @@ def structure_fingerprints(data: dict) -> list[dict]:
     return out
 
 
+# Minima-search fields that save force calls; False is the search before they existed, hashed as it was then.
+LEGACY_OFF = ("stop_in_known_basin", "lowest_start_first")
+
+
+def minima_identity(settings: dict) -> dict:
+    """Minima-search settings as hashed: a call-saving field at its old behaviour (False) is left out, so a search
+    with them off keeps the identity it had before they existed (content hashes and protocol ids alike)."""
+    return {k: v for k, v in settings.items() if not (k in LEGACY_OFF and v is False)}
+
+
 # Kept in a document's provenance, left out of its identity: the code's version (see content_hash) and the device
 # an ML model ran on (CPU or GPU: the same numbers within float round-off, as on another machine).
 _NOT_IDENTITY = ("package_version", "device")

@@ -23,13 +23,14 @@ from seiscreen.hopgraph import hop_specs
 from seiscreen.progress import Event
 from seiscreen.schemas import (HopDoc, HopGraph, HopSpec, MinimaDoc, MinimumDoc, MinimumSeed, SplitHop, WarmStart,
                                atoms_from_dict, atoms_to_dict, content_hash)
-from seiscreen.surfaces.slabs import SlabSettings, make_terminations
+from seiscreen.surfaces.slabs import SlabSettings, make_terminations, with_supercell
 from seiscreen.workflow import RefineMinimaMaker, surface_makers
 from seiscreen.workflow.hops import warm_identity
 from seiscreen.workflow.slabs import slab_doc
 
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2 Al(100), 4 planes, 2 fixed
 LEGACY_SEARCH = {"stop_in_known_basin": False, "lowest_start_first": False}
+RECORDED_CELL = ((-2, -2), (2, 0))  # the supercell the hashes were recorded on (before the canonical choice)
 
 # Recorded with the dict payloads (seiscreen before the typed payloads), same inputs as _case().
 BEFORE = {
@@ -56,6 +57,7 @@ def case():
     campaign = Campaign(name="emt-test", calculator="emt", adsorbate="Au", materials=[{"material": "Al"}], slab=SLAB,
                         kinetics={"saddle_check": False}, minima=LEGACY_SEARCH)
     (term,) = make_terminations(load_bulk("Al"), (1, 0, 0), SLAB)
+    term = with_supercell(term, RECORDED_CELL)  # the cell then, one of the canonical cell's equivalents
     slab = slab_doc(term, "Au", "emt")
     surface, settings = surface_makers(campaign, "emt", SLAB, "Au")
     seeds = [MinimumSeed(name="hollow4-Al4", position=[1.4318912, 1.4318912, 13.9876543]),

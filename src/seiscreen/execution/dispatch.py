@@ -141,8 +141,13 @@ class _Run:
     def plan(self, index: int, material: str, miller) -> None:
         key = self.book.key(material, miller)
         self.book.set(key, "pending", material, miller)
+        from seiscreen.workflow.slabs import stored_cells
+
+        spec = self.campaign.materials[index]
+        stored = stored_cells(self.store, material, spec.adsorbate or self.campaign.adsorbate)  # cells it computed in
         future = self.client.submit(worker.plan_surfaces, self.campaign, index, list(miller), key, str(self.runs),
-                                    pure=False, key=f"terminations-{material}-{_facet(miller)}-{time.time_ns()}")
+                                    stored, pure=False,
+                                    key=f"terminations-{material}-{_facet(miller)}-{time.time_ns()}")
         self.futures[future] = ("plan", key, material, miller, None, None)
 
     def series(self, index: int, material: str, miller) -> None:

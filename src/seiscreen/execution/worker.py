@@ -94,7 +94,8 @@ def memory_store() -> JobStore:
     return store
 
 
-def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, runs_dir: str) -> list[dict]:
+def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, runs_dir: str,
+                  stored: list[dict] | None = None) -> list[dict]:
     """The terminations of one (material, facet): one serialised surface flow per termination.
 
     Uses seiscreen's own TerminationsMaker and SurfaceFlowMaker (the slab cut, and the bulk relaxation when the
@@ -109,7 +110,7 @@ def plan_surfaces(campaign, material_index: int, miller: list[int], unit: str, r
     surface_maker, settings = surface_makers(campaign, campaign.calculator, campaign.slab_for(spec), spec.adsorbate)
     maker = TerminationsMaker(surface_flow_maker=surface_maker, only=spec.terminations, **settings)
     planned = []
-    for slab in maker.slab_docs(spec.material, list(miller)):
+    for slab in maker.slab_docs(spec.material, list(miller), stored=stored or []):  # the client's store's cells
         flow = surface_maker.make(slab)
         planned.append({"key": slab.key.model_dump(mode="json"), "content_hash": surface_maker.content_hashes(slab),
                         "output_uuid": flow.output.uuid, "flow": flow.as_dict()})

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -77,6 +77,10 @@ class Termination:
     n_layers: int
     n_fixed_layers: int
     bulk_lattice: tuple[float, float, float] = (0.0, 0.0, 0.0)  # conventional a, b, c of the bulk it was cut from
+    # The other supercells of the same lattice, as short and as skew (equivalent_supercells), and the primitive
+    # slab they are cut from: a store that computed this surface in one of them keeps it (with_supercell).
+    alternatives: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = field(default=(), compare=False)
+    primitive: Slab | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -233,17 +237,15 @@ def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, pola
             reconstruction: Literal["none", "tasker2"], settings: SlabSettings) -> Termination:
     slab = slab.get_orthogonal_c_slab()
     rotations = SurfaceSymmetry.from_structure(slab).rotations
-    matrix = choose_supercell(slab.lattice.matrix[:2, :2], settings.min_lateral_size, rotations=rotations)
+    basis = slab.lattice.matrix[:2, :2]
+    matrix = choose_supercell(basis, settings.min_lateral_size, rotations=rotations)
     n_cells = abs(round(np.linalg.det(np.array(matrix))))
     if len(slab) * n_cells > settings.max_supercell_atoms:
         raise SeiscreenError(
             f"{bulk.name}{miller} {termination_id}: the slab would have {len(slab) * n_cells} atoms "
             f"(> max_supercell_atoms={settings.max_supercell_atoms}): lower min_lateral_size or min_thickness, "
             "or raise max_supercell_atoms")
-    supercell = slab.copy()
-    supercell.make_supercell([[*matrix[0], 0], [*matrix[1], 0], [0, 0, 1]])
-    # Standard orientation (a along x, c along z) so that positions read the same in every tool.
-    supercell.lattice = Lattice.from_parameters(*supercell.lattice.abc, *supercell.lattice.angles)
+    supercell = _supercell(slab, matrix)
     z = supercell.cart_coords[:, 2]
     n_layers = int(assign_layers(z).max()) + 1
     n_fixed = settings.n_fixed_layers if settings.n_fixed_layers is not None else n_layers // 2
@@ -256,7 +258,29 @@ def _finish(bulk: Bulk, miller: Miller, termination_id: str, slab: Slab, *, pola
         polar_as_cleaved=polar, reconstruction=reconstruction, symmetric=faces_equivalent(slab),
         supercell_matrix=matrix, slab=supercell, n_layers=n_layers, n_fixed_layers=n_fixed,
         bulk_lattice=tuple(float(x) for x in bulk.structure.lattice.abc),
+        alternatives=tuple(equivalent_supercells(basis, matrix)[1:]), primitive=slab,
     )
+
+
+def _supercell(primitive: Slab, matrix) -> Slab:
+    """The in-plane supercell ``matrix`` of ``primitive`` in the standard orientation (a along x, c along z), so
+    that positions read the same in every tool."""
+    supercell = primitive.copy()
+    supercell.make_supercell([[*matrix[0], 0], [*matrix[1], 0], [0, 0, 1]])
+    supercell.lattice = Lattice.from_parameters(*supercell.lattice.abc, *supercell.lattice.angles)
+    return supercell
+
+
+def with_supercell(termination: Termination, matrix) -> Termination:
+    """The termination in another of its equivalent supercells (one of ``termination.alternatives``)."""
+    matrix = tuple(tuple(int(x) for x in row) for row in matrix)
+    if matrix == termination.supercell_matrix:
+        return termination
+    if matrix not in termination.alternatives or termination.primitive is None:
+        raise ValueError(f"{matrix} is not an equivalent supercell of {termination.label}")
+    others = tuple(m for m in (termination.supercell_matrix, *termination.alternatives) if m != matrix)
+    return replace(termination, supercell_matrix=matrix, slab=_supercell(termination.primitive, matrix),
+                   alternatives=others)
 
 
 def shortest_vector_length(basis: np.ndarray) -> float:
@@ -325,5 +349,34 @@ def choose_supercell(basis: np.ndarray, min_size: float, max_index: int = 6,
     if best is None:
         raise SeiscreenError(f"no supercell up to {max_index}x{max_index} reaches min_lateral_size={min_size} Å: "
                              "lower min_lateral_size")
-    m = best[4]
-    return ((int(m[0, 0]), int(m[0, 1])), (int(m[1, 0]), int(m[1, 1])))
+    return equivalent_supercells(basis, best[4])[0]
+
+
+_UNIMODULAR = [t for t in (np.array(e).reshape(2, 2) for e in itertools.product((-1, 0, 1), repeat=4))
+               if round(np.linalg.det(t)) == 1]
+
+
+def equivalent_supercells(basis: np.ndarray, matrix, tol: float = 1e-6) -> list[tuple[tuple[int, int], ...]]:
+    """Every right-handed basis of the supercell lattice ``matrix @ basis`` that is as short and as skew as the
+    reduced one, canonical first: γ ≥ 90°, then the smallest absolute entries, then the smallest entries.
+
+    On a square or hexagonal net several reduced bases are equally good, and which one a reduction returns falls to
+    the last bits of ``basis`` (docs/notes/2026-12-07-supercell-noise.md). Lengths and angles are compared within
+    ``tol`` (relative) and the order is taken on integers, so noise cannot change the first one.
+    """
+    basis = np.asarray(basis, float)
+    u, v = reduce_2d(np.asarray(matrix, float) @ basis)
+    reduced = np.rint(np.array([u, v]) @ np.linalg.inv(basis)).astype(int)
+    if np.linalg.det(reduced) < 0:
+        reduced[1] *= -1
+    short, long_ = sorted((np.linalg.norm(u), np.linalg.norm(v)))
+    skew = abs(u @ v) / (short * long_)
+    found = {}
+    for t in _UNIMODULAR:
+        m = t @ reduced
+        a, b = m @ basis
+        la, lb = np.linalg.norm(a), np.linalg.norm(b)
+        if abs(la - short) < tol * short and abs(lb - long_) < tol * long_ and abs(abs(a @ b) / (la * lb) - skew) < tol:
+            acute = a @ b / (la * lb) > tol
+            found[tuple(map(tuple, m.tolist()))] = (acute, tuple(np.abs(m).ravel()), tuple(m.ravel()))
+    return sorted(found, key=found.get)

@@ -15,7 +15,7 @@ from seiscreen.calculators import CalculatorPreset, get_preset
 from seiscreen.minima import MinimaSettings
 from seiscreen.neb import NebProtocol
 from seiscreen.parallel import ParallelSettings
-from seiscreen.schemas import Provenance, SurfaceKey, atoms_to_dict, calculator_identity
+from seiscreen.schemas import Provenance, SurfaceKey, atoms_to_dict, calculator_identity, minima_identity
 from seiscreen.store_frames import job_frames
 from seiscreen.surfaces.slabs import SlabSettings
 
@@ -86,7 +86,7 @@ class CalculatorMaker(Maker):
     def identity(self, neb: bool = False) -> dict:
         """The settings of this maker that change its numbers (package versions excluded: see content_hash)."""
         out = {"calculator": calculator_identity(self.preset.provenance()),
-               "minima_settings": self.minima_settings.identity()}
+               "minima_settings": minima_identity(self.minima_settings.model_dump(mode="json"))}
         if neb:
             out["neb_protocol"] = self.neb_protocol.model_dump(mode="json")
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from jobflow import Flow, JobConfig, OnMissing, Response, job
@@ -10,7 +11,7 @@ from seiscreen.campaign import Campaign
 from seiscreen.errors import SeiscreenError
 from seiscreen.hopgraph import symmetry_of
 from seiscreen.schemas import SlabDoc, SurfaceDoc, atoms_from_dict
-from seiscreen.store import done_surfaces
+from seiscreen.store import done_surfaces, open_store
 from seiscreen.workflow.descriptors import descriptor_jobs
 from seiscreen.workflow.cells import cell_kinetics, cell_slab, convergence_flow
 from seiscreen.workflow.slabs import TerminationsMaker
@@ -49,9 +50,10 @@ class PlannedSurface:
         return self.slab.key.label if self.slab else f"{self.material}({''.join(map(str, self.miller))})"
 
 
-def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
+def plan_surfaces(campaign: Campaign, store=None) -> list[PlannedSurface]:
     """Every surface of the campaign, cut now (cheap, no calculator): bad materials, facets, termination ids and
-    elements the calculator cannot treat fail here with a one-line SeiscreenError, before any store is touched."""
+    elements the calculator cannot treat fail here with a one-line SeiscreenError, before any store is touched.
+    With ``store``: each slab in the supercell that store already computed it in (slabs.stored_supercell)."""
     planned = []
     for spec in campaign.materials:
         slab_settings = cell_slab(campaign, spec, 0)  # with convergence: its first (smallest) cell
@@ -61,7 +63,7 @@ def plan_surfaces(campaign: Campaign) -> list[PlannedSurface]:
         settings = {**settings, "slab_settings": slab_settings.model_copy(update={"lattice": "experimental"})}
         terminations = TerminationsMaker(surface_flow_maker=surface, **settings)
         for miller in spec.facets:
-            docs = terminations.slab_docs(spec.material, list(miller))
+            docs = terminations.slab_docs(spec.material, list(miller), store)
             _check_elements(campaign, spec.material, settings["minima_settings"].adsorbate, docs)
             ids = [d.key.termination_id for d in docs]
             unknown = sorted(set(spec.terminations or []) - set(ids))
@@ -92,7 +94,9 @@ def _check_elements(campaign: Campaign, material: str, adsorbate: str, docs: lis
 def surfaces_done(campaign: Campaign, store) -> dict[str, bool]:
     """Which surfaces of the campaign are already finished in ``store`` (a JobStore or location): {label: done}.
     Surfaces cut with the calculator's lattice cannot be known before running and count as not done."""
-    planned = plan_surfaces(campaign)
+    if store is None or isinstance(store, (str, os.PathLike)):
+        store = open_store(store, create=False)
+    planned = plan_surfaces(campaign, store)
     done = done_surfaces(store, [(p.content_hash, *p.earlier) for p in planned if p.content_hash])
     return {p.label: p.content_hash in done for p in planned}
 
@@ -108,8 +112,10 @@ def campaign_flow(campaign: Campaign, store=None, planned: list[PlannedSurface] 
     if campaign.convergence is not None:
         flow = convergence_flow(campaign)
         return Flow([flow, *descriptors], output=flow.output, name=campaign.name) if descriptors else flow
-    if planned is None:
-        planned = plan_surfaces(campaign) if store is not None else []
+    if store is not None:  # cut again with the store: a surface it holds keeps the supercell it was computed in
+        planned = plan_surfaces(campaign, store)
+    elif planned is None:
+        planned = []
     done = {}
     if store is not None:
         done = done_surfaces(store, [(p.content_hash, *p.earlier) for p in planned if p.content_hash])

@@ -14,7 +14,7 @@ from seiscreen.progress import Event
 from seiscreen.catalog import Bulk, load_bulk, make_bulk
 from seiscreen.schemas import Provenance, SlabDoc, SurfaceDoc, SurfaceKey, atoms_to_dict
 from seiscreen.store import find_done_job
-from seiscreen.surfaces.slabs import Termination, make_terminations
+from seiscreen.surfaces.slabs import Termination, make_terminations, with_supercell
 from seiscreen.surfaces.symmetry import SurfaceSymmetry
 from seiscreen.workflow.base import EXPOSE_STORE, CalculatorMaker, current_store
 
@@ -83,15 +83,60 @@ class TerminationsMaker(CalculatorMaker):
         gather = gather_references(outputs)
         return Response(replace=Flow([*flows, gather], output=gather.output, name=f"{material} {miller}"))
 
-    def slab_docs(self, material: str, miller: list[int]) -> list[SlabDoc]:
-        """The slab documents of every kept termination of (material, facet): what the surface flows start from."""
+    def slab_docs(self, material: str, miller: list[int], store=None,
+                  stored: list[dict] | None = None) -> list[SlabDoc]:
+        """The slab documents of every kept termination of (material, facet): what the surface flows start from,
+        each in the supercell a store already computed it in (:func:`stored_supercell`): ``stored`` (that store's
+        cells, :func:`stored_cells`), else those of ``store``, else of the running job's store."""
         bulk = load_bulk(material)
         if self.slab_settings.lattice == "calculator":
             bulk = relaxed_bulk(bulk, self.calculator)
         terminations = make_terminations(bulk, tuple(miller), self.slab_settings)
         if self.only is not None:
             terminations = [t for t in terminations if t.termination_id in self.only]
-        return [slab_doc(t, self.minima_settings.adsorbate, self.preset.name) for t in terminations]
+        adsorbate = self.minima_settings.adsorbate
+        if stored is None:
+            stored = stored_cells(store if store is not None else current_store(), material, adsorbate)
+        return [slab_doc(stored_supercell(t, stored), adsorbate, self.preset.name) for t in terminations]
+
+
+# Termination metadata that names the cell's basis, not the surface: it differs between equivalent supercells.
+_BASIS_FIELDS = {"supercell_matrix", "cell_angles", "cell_lengths"}
+
+
+def stored_cells(store, material: str, adsorbate: str) -> list[dict]:
+    """The termination metadata of every minima search ``store`` holds for (material, adatom), oldest first."""
+    if store is None:
+        return []
+    criteria = {"output.doc_type": "minima", "output.key.material": material, "output.key.adsorbate": adsorbate}
+    found = sorted(store.query(criteria, properties=["output.slab.termination", "completed_at"]),
+                   key=lambda d: d.get("completed_at") or "")
+    return [meta for d in found if (meta := ((d.get("output") or {}).get("slab") or {}).get("termination"))]
+
+
+def stored_supercell(termination: Termination, stored: list[dict]) -> Termination:
+    """The termination in the equivalent supercell that a store first computed it in (``stored``:
+    :func:`stored_cells`), else as cut, in its canonical cell. A store written before the canonical choice keeps
+    its documents and numbers; a fresh store always gets the canonical cell
+    (docs/notes/2026-12-07-supercell-noise.md)."""
+    if not termination.alternatives:
+        return termination
+    wanted = termination.metadata()
+    options = {termination.supercell_matrix, *termination.alternatives}
+    for meta in stored:
+        matrix = tuple(tuple(int(x) for x in row) for row in meta.get("supercell_matrix") or [])
+        if matrix in options and _same_cut(meta, wanted):
+            return with_supercell(termination, matrix)
+    return termination
+
+
+def _same_cut(stored: dict, wanted: dict) -> bool:
+    """Whether two terminations' metadata describe one slab up to the supercell's basis."""
+    shared = (set(stored) & set(wanted)) - _BASIS_FIELDS
+    if any(stored[k] != wanted[k] for k in shared):
+        return False
+    a, b = stored.get("cell_lengths"), wanted.get("cell_lengths")
+    return not (a and b) or (sorted(a[:2]) == sorted(b[:2]) and a[2] == b[2])
 
 
 @job(config=JobConfig(resolve_references=False))
