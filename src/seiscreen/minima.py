@@ -57,6 +57,8 @@ class MinimaSettings(BaseModel):
     lowest_start_first: bool = Field(True, description="after each start's first state, the start with the fewest "
                                      "failed verifications, then the lowest energy, steps on (else the starts run one "
                                      "by one in site order)")
+    verify_last: bool = Field(True, description="a start whose rounds ran out verifies the state its last "
+                                                "verification ended in once more, instead of rejecting it unverified")
 
     @property
     def thresholds(self) -> AnomalyThresholds:
@@ -273,6 +275,15 @@ def search(atoms: Atoms, clean: Atoms, started_from: str, calc: Calculator, sett
             atoms = trial
             if verified or (twin := basins and basins.entered):
                 break
+        else:  # rounds ran out: the state the last verification ended in may be a minimum of its own
+            if settings.verify_last:
+                trial = relaxing = atoms.copy()
+                verified, n = yield from _turns(_kicked_back(atoms, trial, calc, settings, rng, basins), True, round_)
+                calls += n
+                if verified:
+                    atoms = trial
+                elif basins is not None and basins.entered:
+                    twin = basins.entered
     except AtomsLeftCell as exc:  # no minimum: judged where it last had an energy (desorbed, slab disturbed)
         if relaxing.calc is calc:  # not one state computed: nothing to judge
             raise

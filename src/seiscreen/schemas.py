@@ -72,8 +72,9 @@ def structure_fingerprints(data: dict) -> list[dict]:
     return out
 
 
-# Minima-search fields that save force calls; False is the search before they existed, hashed as it was then.
-LEGACY_OFF = ("stop_in_known_basin", "lowest_start_first")
+# Minima-search fields added later (fewer force calls; a last state verified); False is the search before they
+# existed, hashed as it was then.
+LEGACY_OFF = ("stop_in_known_basin", "lowest_start_first", "verify_last")
 
 
 def minima_identity(settings: dict) -> dict:

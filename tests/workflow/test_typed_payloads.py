@@ -29,7 +29,7 @@ from seiscreen.workflow.hops import warm_identity
 from seiscreen.workflow.slabs import slab_doc
 
 SLAB = SlabSettings(min_thickness=5.0, vacuum=10.0, min_lateral_size=5.5)  # 2x2 Al(100), 4 planes, 2 fixed
-LEGACY_SEARCH = {"stop_in_known_basin": False, "lowest_start_first": False}
+LEGACY_SEARCH = {"stop_in_known_basin": False, "lowest_start_first": False, "verify_last": False}
 RECORDED_CELL = ((-2, -2), (2, 0))  # the supercell the hashes were recorded on (before the canonical choice)
 
 # Recorded with the dict payloads (seiscreen before the typed payloads), same inputs as _case().
