@@ -30,8 +30,6 @@ from seiscreen.surfaces.hops import SAME_BASIN
 from seiscreen.surfaces.symmetry import SurfaceSymmetry, minimum_image
 
 
-
-
 class MinimaSettings(BaseModel):
     """How minima are searched for; stored with every minimum."""
 
